@@ -1,0 +1,49 @@
+// `bitlab info`: what this machine is and which backends it can run, with the
+// reason for each one it cannot.
+#include <algorithm>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "harness/build_info.h"
+#include "harness/commands.h"
+#include "model/registry.h"
+#include "model/sysinfo.h"
+
+namespace bitlab::cli {
+namespace {
+
+// The ISA features that matter to bitlab's kernels, in the order worth reading.
+const char* const kInterestingFlags[] = {
+    "sse4_2",      "avx",        "avx2",       "fma",        "f16c",     "avx_vnni",  "avx512f",  "avx512bw",
+    "avx512vl",    "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16", "asimd",    "asimddp",
+    "asimdhp",     "i8mm",       "sve",        "sve2"};
+
+int run_info() {
+  const auto flags = cpu_flags();
+  std::vector<std::string> shown;
+  for (const char* f : kInterestingFlags)
+    if (std::binary_search(flags.begin(), flags.end(), std::string(f))) shown.push_back(f);
+  fmt::print("bitlab {} ({} {}, {})\n", kBuildVersion, kBuildCompiler, kBuildType, kBuildFlags);
+  fmt::print("machine   {}\n", os_description());
+  fmt::print("cpu       {}, {} logical cores, {:.1f} GiB memory\n", cpu_model_name(), logical_cores(),
+             double(total_memory_bytes()) / double(1ull << 30));
+  fmt::print("isa       {}\n", shown.empty() ? std::string("(none of interest)") : fmt::format("{}", fmt::join(shown, " ")));
+  fmt::print("\nbackends\n");
+  for (const BackendEntry& e : list_backends()) {
+    const char* state = e.probe.usable ? "usable" : (e.compiled ? "no device" : "not built");
+    fmt::print("  {:<10} {:<10} {}\n", e.name, state, e.probe.reason);
+  }
+  fmt::print("  {:<10} {:<10} {}\n", "reference", "oracle", "model/reference: the plain scalar oracle, one thread");
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_info(CLI::App& app, Action& action) {
+  CLI::App* sub = app.add_subcommand("info", "Show this machine, its ISA and which backends can run here (and why not)");
+  sub->callback([&action] { action = run_info; });
+  return sub;
+}
+
+}  // namespace bitlab::cli

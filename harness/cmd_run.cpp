@@ -1,0 +1,125 @@
+// `bitlab run`: one model on one backend: prefill a prompt, generate tokens,
+// print them with time to first token and prefill/decode tokens per second.
+#include <algorithm>
+#include <chrono>
+#include <memory>
+
+#include <fmt/format.h>
+#include <fmt/ranges.h>
+
+#include "harness/commands.h"
+#include "harness/model_spec.h"
+#include "harness/progress.h"
+#include "model/error.h"
+#include "model/registry.h"
+#include "model/sampling.h"
+
+namespace bitlab::cli {
+namespace {
+
+struct RunOptions {
+  std::string model = "synthetic:2b4t";
+  std::string backend = "scalar";
+  int64_t prompt_len = 16;
+  int64_t gen = 16;
+  uint64_t seed = 1;
+  uint64_t weight_seed = 1;
+  int threads = 0;
+  float temperature = 0.0f;
+  int64_t top_k = 0;
+};
+
+// BOS then uniformly drawn ids other than BOS/EOS: a prompt with no text
+// behind it, reproducible from the seed.
+std::vector<int32_t> random_prompt(const ModelConfig& c, int64_t len, uint64_t seed) {
+  SplitMix64 g(stream_key(seed, 0x50524f4d));
+  std::vector<int32_t> p{c.bos};
+  while (int64_t(p.size()) < len) {
+    const auto id = int32_t(g.next() % uint64_t(c.vocab));
+    if (id != c.bos && id != c.eos) p.push_back(id);
+  }
+  return p;
+}
+
+double percentile(std::vector<double> v, double q) {
+  if (v.empty()) return 0;
+  std::sort(v.begin(), v.end());
+  const double pos = q * double(v.size() - 1);
+  const auto lo = size_t(pos);
+  const size_t hi = std::min(lo + 1, v.size() - 1);
+  return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
+}
+
+int run(const RunOptions& o) {
+  if (o.prompt_len < 1) throw UsageError("--prompt-len must be at least 1");
+  if (o.gen < 1) throw UsageError("--gen must be at least 1");
+  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, 0});
+  ModelWeights w = load_model(o.model, o.weight_seed);
+  const ModelConfig& c = w.config;
+  if (o.prompt_len + o.gen > c.max_pos)
+    throw UsageError(fmt::format("--prompt-len + --gen = {} exceeds the model's {} positions", o.prompt_len + o.gen,
+                                 c.max_pos));
+  const DeviceInfo& di = be->info();
+  fmt::print("backend   {} ({} kernels, {} threads) on {}\n", di.backend, di.variant, di.threads, di.name);
+
+  std::unique_ptr<Transformer> model;
+  {
+    Progress p("upload");
+    const auto t0 = std::chrono::steady_clock::now();
+    model = std::make_unique<Transformer>(*be, w, o.prompt_len + o.gen, [&](size_t done, size_t total) {
+      p.update(double(done) / double(total), "repacking weights for " + di.backend);
+    });
+    p.done(fmt::format("{} layers in {:.1f} s",
+                       c.n_layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
+  }
+  const std::vector<int32_t> prompt = random_prompt(c, o.prompt_len, o.seed);
+  fmt::print("prompt    {} tokens: {}\n", prompt.size(), fmt::join(prompt, " "));
+
+  Progress p("generate");
+  p.update(0.0, "prefill");
+  const GenerateResult r = generate(*model, prompt, o.gen, SamplingParams{o.temperature, o.top_k, o.seed},
+                                    [&](int64_t i, int32_t) {
+                                      p.update(double(i + 1) / double(o.gen),
+                                               fmt::format("token {}/{}", i + 1, o.gen));
+                                    });
+  p.done(fmt::format("{} tokens", r.tokens.size()));
+  fmt::print("generated {} tokens: {}\n", r.tokens.size(), fmt::join(r.tokens, " "));
+  fmt::print("time to first token  {:.1f} ms\n", r.prefill_seconds * 1e3);
+  fmt::print("prefill              {:.2f} tokens/s ({} tokens)\n", double(prompt.size()) / r.prefill_seconds,
+             prompt.size());
+  if (!r.decode_seconds.empty()) {
+    double total = 0;
+    for (double s : r.decode_seconds) total += s;
+    fmt::print("decode               {:.2f} tokens/s ({} steps; per step p50 {:.1f} ms, p90 {:.1f} ms)\n",
+               double(r.decode_seconds.size()) / total, r.decode_seconds.size(),
+               percentile(r.decode_seconds, 0.5) * 1e3, percentile(r.decode_seconds, 0.9) * 1e3);
+  } else {
+    fmt::print("decode               (no decode steps: --gen 1)\n");
+  }
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_run(CLI::App& app, Action& action) {
+  auto o = std::make_shared<RunOptions>();
+  CLI::App* sub = app.add_subcommand("run", "Run one model on one backend: prefill a prompt, generate, report speed");
+  sub->add_option("--model", o->model, std::string("model to run: ") + kModelSpecHelp)->capture_default_str();
+  sub->add_option("--backend", o->backend, "backend (see `bitlab info`), or 'reference' for the oracle")
+      ->capture_default_str();
+  sub->add_option("--prompt-len", o->prompt_len, "prompt length in tokens (BOS + seeded random ids)")
+      ->capture_default_str();
+  sub->add_option("--gen", o->gen, "tokens to generate")->capture_default_str();
+  sub->add_option("--seed", o->seed, "seed for the prompt and for sampling")->capture_default_str();
+  sub->add_option("--weight-seed", o->weight_seed, "seed of the synthetic weights")->capture_default_str();
+  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
+      CLI::NonNegativeNumber);
+  sub->add_option("--temperature", o->temperature, "sampling temperature (0 = greedy, argmax on the device)")
+      ->capture_default_str()->check(CLI::NonNegativeNumber);
+  sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
+      ->check(CLI::NonNegativeNumber);
+  sub->callback([&action, o] { action = [o] { return run(*o); }; });
+  return sub;
+}
+
+}  // namespace bitlab::cli

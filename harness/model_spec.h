@@ -1,0 +1,16 @@
+// `--model` specs: "synthetic:<config>" (2b4t, tiny, 2b4t-1layer) builds
+// deterministic weights in memory. Files of real checkpoints come later.
+#pragma once
+#include <cstdint>
+#include <string>
+
+#include "model/weights/canonical.h"
+
+namespace bitlab::cli {
+
+extern const char* const kModelSpecHelp;
+
+// Throws UsageError for a spec it does not understand.
+ModelWeights load_model(const std::string& spec, uint64_t weight_seed);
+
+}  // namespace bitlab::cli

@@ -1,0 +1,197 @@
+#include "kernels/cpu/cpu_backend.h"
+
+#include <omp.h>
+
+#include <cstring>
+#include <vector>
+
+#include "model/sysinfo.h"
+#include "model/host_tensor.h"
+
+namespace bitlab::cpu {
+namespace {
+
+class CpuBackend final : public Backend {
+ public:
+  CpuBackend(const char* name, const CpuKernels& k, const BackendOptions& opts) : k_(k) {
+    threads_ = opts.threads > 0 ? opts.threads : omp_get_num_procs();
+    info_.backend = name;
+    info_.kind = "cpu";
+    info_.name = cpu_model_name();
+    info_.variant = k.variant;
+    info_.threads = threads_;
+    info_.memory_bytes = total_memory_bytes();
+  }
+  const DeviceInfo& info() const override { return info_; }
+  std::shared_ptr<Buffer> alloc(size_t bytes) override { return std::make_shared<HostBuffer>(bytes); }
+
+  TernaryWeight upload(std::span<const CanonicalTernary* const> parts) override {
+    TernaryWeight w;
+    ternary_parts(parts, w);
+    size_t total = 0;
+    for (const CanonicalTernary* p : parts) total += k_.packed_bytes(p->n, p->k);
+    w.packed = new_tensor(DType::I8, {1, int64_t(total)});
+    uint8_t* dst = host_ptr<uint8_t>(w.packed);
+    for (const CanonicalTernary* p : parts) {
+      k_.repack(*p, dst);
+      dst += k_.packed_bytes(p->n, p->k);
+    }
+    return w;
+  }
+
+ protected:
+  // Runs f(i) for i in [0, n) on the backend's threads.
+  template <class F>
+  void parallel_for(int64_t n, F&& f) {
+    const int nt = int(std::min<int64_t>(threads_, n));
+    if (nt <= 1) {
+      for (int64_t i = 0; i < n; ++i) f(i);
+      return;
+    }
+#pragma omp parallel for num_threads(nt) schedule(static)
+    for (int64_t i = 0; i < n; ++i) f(i);
+  }
+
+  void embed_impl(const Tensor& tokens, const Tensor& table, Tensor& out) override {
+    const int32_t* ids = host_ptr<int32_t>(tokens);
+    const int64_t vocab = table.shape.rows, d = table.shape.cols;
+    for (int64_t r = 0; r < tokens.shape.rows; ++r)
+      if (ids[r] < 0 || ids[r] >= vocab)
+        throw UsageError("embed: token id " + std::to_string(ids[r]) + " outside the vocabulary");
+    const uint16_t* tab = host_ptr<uint16_t>(table);
+    float* y = host_ptr<float>(out);
+    parallel_for(tokens.shape.rows, [&](int64_t r) { k_.embed_row(tab + int64_t(ids[r]) * d, d, y + r * d); });
+  }
+
+  void rmsnorm_impl(const Tensor& x, const Tensor& w, float eps, Tensor& y) override {
+    const int64_t d = x.shape.cols;
+    const float *xp = host_ptr<float>(x), *wp = host_ptr<float>(w);
+    float* yp = host_ptr<float>(y);
+    parallel_for(x.shape.rows, [&](int64_t r) { k_.rmsnorm_row(xp + r * d, wp, d, eps, yp + r * d); });
+  }
+
+  void quantize_act_impl(const Tensor& x, QuantAct& q) override {
+    const int64_t k = x.shape.cols;
+    const float* xp = host_ptr<float>(x);
+    int8_t* qp = host_ptr<int8_t>(q.q);
+    float* sp = host_ptr<float>(q.scale);
+    parallel_for(x.shape.rows, [&](int64_t r) { k_.quantize_row(xp + r * k, k, qp + r * k, sp + r); });
+  }
+
+  void rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, QuantAct& q) override {
+    const int64_t d = x.shape.cols;
+    const float *xp = host_ptr<float>(x), *wp = host_ptr<float>(w);
+    int8_t* qp = host_ptr<int8_t>(q.q);
+    float* sp = host_ptr<float>(q.scale);
+    parallel_for(x.shape.rows, [&](int64_t r) { k_.rmsnorm_quant_row(xp + r * d, wp, d, eps, qp + r * d, sp + r); });
+  }
+
+  void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) override {
+    // One work item per (part, block of rows), so fused parts share one parallel region.
+    struct Item { size_t part; int64_t n0, n1; };
+    std::vector<MatmulArgs> args(y.size());
+    std::vector<Item> items;
+    const uint8_t* packed = host_ptr<uint8_t>(w.packed);
+    const int64_t rb = k_.matmul_row_block;
+    for (size_t p = 0; p < y.size(); ++p) {
+      MatmulArgs& a = args[p];
+      a.packed = packed;
+      a.n = w.part_rows[p];
+      a.k = w.k;
+      a.w_scale = w.scales[p];
+      a.xq = host_ptr<int8_t>(x.q);
+      a.s = host_ptr<float>(x.scale);
+      a.t = x.q.shape.rows;
+      a.y = host_ptr<float>(y[p]);
+      a.ldy = y[p].shape.cols;
+      packed += k_.packed_bytes(a.n, a.k);
+      for (int64_t n0 = 0; n0 < a.n; n0 += rb) items.push_back({p, n0, std::min(a.n, n0 + rb)});
+    }
+    // Fewer, larger items per thread keep each thread's weight stream sequential.
+    const auto n_items = int64_t(items.size());
+    const int64_t per = (n_items + threads_ - 1) / threads_;
+    parallel_for(std::min<int64_t>(threads_, n_items), [&](int64_t th) {
+      for (int64_t i = th * per; i < std::min(n_items, (th + 1) * per); ++i)
+        k_.matmul(args[items[size_t(i)].part], items[size_t(i)].n0, items[size_t(i)].n1);
+    });
+  }
+
+  void rope_impl(Tensor& x, const RopeParams& p) override {
+    float* xp = host_ptr<float>(x);
+    const int64_t w = x.shape.cols;
+    parallel_for(x.shape.rows,
+                 [&](int64_t r) { k_.rope_row(xp + r * w, p.n_heads, p.head_dim, p.pos0 + r, p.theta); });
+  }
+
+  void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
+                      Tensor& out) override {
+    const int64_t t = q.shape.rows, hd = p.head_dim, kvd = p.n_kv_heads * hd, qd = p.n_heads * hd;
+    float* kc = host_ptr<float>(cache.k);
+    float* vc = host_ptr<float>(cache.v);
+    std::memcpy(kc + p.pos0 * kvd, host_ptr<float>(k), size_t(t * kvd) * sizeof(float));
+    std::memcpy(vc + p.pos0 * kvd, host_ptr<float>(v), size_t(t * kvd) * sizeof(float));
+    const float* qp = host_ptr<float>(q);
+    float* op = host_ptr<float>(out);
+    const int64_t group = p.n_heads / p.n_kv_heads;
+    parallel_for(t * p.n_heads, [&](int64_t i) {
+      const int64_t r = i / p.n_heads, h = i % p.n_heads, kvh = h / group;
+      thread_local std::vector<float> scratch;
+      const int64_t n_keys = p.pos0 + r + 1;
+      scratch.resize(size_t(n_keys));
+      k_.attention_head(qp + r * qd + h * hd, kc + kvh * hd, vc + kvh * hd, n_keys, hd, kvd, op + r * qd + h * hd,
+                        scratch.data());
+    });
+  }
+
+  void relu2_mul_impl(const Tensor& g, const Tensor& u, Tensor& y) override {
+    elementwise(g, [&](int64_t off, int64_t n) {
+      k_.relu2_mul(host_ptr<float>(g) + off, host_ptr<float>(u) + off, n, host_ptr<float>(y) + off);
+    });
+  }
+
+  void add_impl(const Tensor& a, const Tensor& b, Tensor& y) override {
+    elementwise(a, [&](int64_t off, int64_t n) {
+      k_.add(host_ptr<float>(a) + off, host_ptr<float>(b) + off, n, host_ptr<float>(y) + off);
+    });
+  }
+
+  void lm_head_impl(const Tensor& x, const Tensor& table, Tensor& logits) override {
+    const int64_t vocab = table.shape.rows, d = table.shape.cols;
+    const int64_t block = 256;
+    const float* xp = host_ptr<float>(x);
+    const uint16_t* tp = host_ptr<uint16_t>(table);
+    float* lp = host_ptr<float>(logits);
+    parallel_for((vocab + block - 1) / block, [&](int64_t b) {
+      k_.lm_head(xp, x.shape.rows, d, tp, b * block, std::min(vocab, (b + 1) * block), lp, vocab);
+    });
+  }
+
+  void argmax_impl(const Tensor& logits, Tensor& ids) override {
+    const float* lp = host_ptr<float>(logits);
+    int32_t* ip = host_ptr<int32_t>(ids);
+    for (int64_t r = 0; r < logits.shape.rows; ++r)
+      ip[r] = int32_t(k_.argmax(lp + r * logits.shape.cols, logits.shape.cols));
+  }
+
+ private:
+  // Splits n elements into per-thread chunks of whole cache lines.
+  template <class F>
+  void elementwise(const Tensor& t, F&& f) {
+    const int64_t n = t.shape.numel();
+    const int64_t chunk = std::max<int64_t>(4096, (n / threads_ + 15) / 16 * 16);
+    parallel_for((n + chunk - 1) / chunk, [&](int64_t c) { f(c * chunk, std::min(chunk, n - c * chunk)); });
+  }
+
+  const CpuKernels& k_;
+  int threads_ = 1;
+  DeviceInfo info_;
+};
+
+}  // namespace
+
+std::unique_ptr<Backend> make_cpu_backend(const char* registry_name, const CpuKernels& kernels,
+                                          const BackendOptions& opts) {
+  return std::make_unique<CpuBackend>(registry_name, kernels, opts);
+}
+
+}  // namespace bitlab::cpu

@@ -1,0 +1,61 @@
+// The CPU backend's kernel table. Each variant (scalar, avx512, neon) fills one
+// CpuKernels; the CpuBackend does the threading and calls these on row ranges,
+// so dispatch happens once per op, never per element. A variant may copy the
+// scalar table and override only the ops it speeds up.
+#pragma once
+#include <cstddef>
+#include <cstdint>
+
+#include "model/weights/canonical.h"
+
+namespace bitlab::cpu {
+
+// One part of a ternary matmul: y[t, n] = (T · xq[t]) / s[t] * w_scale.
+struct MatmulArgs {
+  const uint8_t* packed = nullptr;  // this part, in the variant's layout
+  int64_t n = 0, k = 0;
+  float w_scale = 1.0f;
+  const int8_t* xq = nullptr;       // [t, k]
+  const float* s = nullptr;         // [t]
+  int64_t t = 0;
+  float* y = nullptr;               // [t, ldy]
+  int64_t ldy = 0;
+};
+
+struct CpuKernels {
+  const char* variant;
+  // Work items of the matmul cover this many rows (the layout's row group).
+  int64_t matmul_row_block;
+  // Bytes the variant's layout needs for an [n, k] matrix, and the repack from
+  // canonical codes into it.
+  size_t (*packed_bytes)(int64_t n, int64_t k);
+  void (*repack)(const CanonicalTernary& w, uint8_t* out);
+  // Rows [n0, n1) of one part for all t tokens; n0 is a multiple of matmul_row_block.
+  void (*matmul)(const MatmulArgs& a, int64_t n0, int64_t n1);
+
+  // One token row each.
+  void (*quantize_row)(const float* x, int64_t k, int8_t* q, float* s);
+  void (*rmsnorm_row)(const float* x, const float* w, int64_t d, float eps, float* y);
+  void (*rmsnorm_quant_row)(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s);
+  void (*rope_row)(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, double theta);
+  void (*embed_row)(const uint16_t* table_row, int64_t d, float* out);
+
+  // One query head over n_keys cached positions; kv_stride is the cache row
+  // width in floats; scratch holds n_keys floats.
+  void (*attention_head)(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys,
+                         int64_t head_dim, int64_t kv_stride, float* out, float* scratch);
+
+  // Elementwise over n.
+  void (*relu2_mul)(const float* g, const float* u, int64_t n, float* y);
+  void (*add)(const float* a, const float* b, int64_t n, float* y);
+
+  // logits[t, v] for vocabulary rows [v0, v1) of the bf16 table [vocab, d].
+  void (*lm_head)(const float* x, int64_t t, int64_t d, const uint16_t* table, int64_t v0, int64_t v1,
+                  float* logits, int64_t ld_logits);
+  // Index of the largest of v values, lowest on ties.
+  int64_t (*argmax)(const float* logits, int64_t v);
+};
+
+const CpuKernels& scalar_kernels();
+
+}  // namespace bitlab::cpu

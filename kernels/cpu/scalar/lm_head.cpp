@@ -1,0 +1,30 @@
+// Tied LM head (bf16 embedding table) and argmax, scalar variant. Each
+// vocabulary row is converted once and dotted with every token row.
+#include <cmath>
+
+#include "kernels/cpu/scalar/scalar_kernels.h"
+#include "model/tensor.h"
+
+namespace bitlab::cpu::scalar {
+
+void lm_head(const float* x, int64_t t, int64_t d, const uint16_t* table, int64_t v0, int64_t v1, float* logits,
+             int64_t ld_logits) {
+  for (int64_t v = v0; v < v1; ++v) {
+    const uint16_t* row = table + v * d;
+    for (int64_t tok = 0; tok < t; ++tok) {
+      const float* xr = x + tok * d;
+      float dot = 0.0f;
+      for (int64_t i = 0; i < d; ++i) dot += xr[i] * bf16_to_f32(row[i]);
+      logits[tok * ld_logits + v] = dot;
+    }
+  }
+}
+
+int64_t argmax(const float* logits, int64_t v) {
+  int64_t best = 0;
+  for (int64_t i = 1; i < v; ++i)
+    if (logits[i] > logits[best] || std::isnan(logits[best])) best = i;
+  return best;
+}
+
+}  // namespace bitlab::cpu::scalar

@@ -1,0 +1,99 @@
+// Backend: owns device memory and runs the op set (model/ops.h) on tensors in
+// that memory, so a GPU backend runs a whole decode step without host round trips.
+//
+// The public op methods check shapes and dtypes once (a wrong shape is a
+// UsageError naming the op, never a crash) and then call the backend's *_impl.
+// Fused ops (rmsnorm_quant) default to composing the primitives.
+#pragma once
+#include <chrono>
+#include <memory>
+#include <span>
+#include <string>
+#include <vector>
+
+#include "model/ops.h"
+#include "model/tensor.h"
+#include "model/weights/canonical.h"
+
+namespace bitlab {
+
+struct DeviceInfo {
+  std::string backend;  // registry name: "scalar", "avx512", "cuda", ...
+  std::string kind;     // "cpu" or "gpu"
+  std::string name;     // CPU model or GPU name
+  std::string variant;  // kernel variant in use, e.g. "scalar", "avx512-vnni"
+  std::string driver;   // GPU driver / API version, empty on CPU
+  size_t memory_bytes = 0;
+  int threads = 1;      // CPU threads the backend uses
+};
+
+// Measures elapsed time on the backend's own clock (device events on a GPU).
+class Timer {
+ public:
+  virtual ~Timer() = default;
+  virtual void start() = 0;
+  virtual double stop_seconds() = 0;
+};
+
+struct BackendOptions {
+  int threads = 0;  // CPU threads; 0 = all cores
+  int device = 0;   // GPU index
+};
+
+class Backend {
+ public:
+  virtual ~Backend() = default;
+  virtual const DeviceInfo& info() const = 0;
+
+  // --- memory -----------------------------------------------------------
+  virtual std::shared_ptr<Buffer> alloc(size_t bytes) = 0;
+  Tensor new_tensor(DType dtype, Shape shape);
+  Tensor upload_tensor(const void* host, DType dtype, Shape shape);
+  void download(const Tensor& t, void* host) const;
+  // Repacks one matrix, or several fused along N, into this backend's layout.
+  virtual TernaryWeight upload(std::span<const CanonicalTernary* const> parts) = 0;
+  TernaryWeight upload(const CanonicalTernary& w) { const CanonicalTernary* p = &w; return upload({&p, 1}); }
+
+  // --- ops (shapes: model/ops.h) -----------------------------------------
+  void embed(const Tensor& tokens, const Tensor& table, Tensor& out);
+  void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& y);
+  void quantize_act(const Tensor& x, QuantAct& q);
+  void rmsnorm_quant(const Tensor& x, const Tensor& w, float eps, QuantAct& q);
+  void matmul_w2a8(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y);
+  void rope(Tensor& x, const RopeParams& p);
+  void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
+                 Tensor& out);
+  void relu2_mul(const Tensor& g, const Tensor& u, Tensor& y);
+  void add(const Tensor& a, const Tensor& b, Tensor& y);
+  void lm_head(const Tensor& x, const Tensor& table, Tensor& logits);
+  void argmax(const Tensor& logits, Tensor& ids);
+
+  virtual void synchronize() {}
+  // Default: host steady clock around synchronize().
+  virtual std::unique_ptr<Timer> timer();
+
+ protected:
+  virtual void embed_impl(const Tensor& tokens, const Tensor& table, Tensor& out) = 0;
+  virtual void rmsnorm_impl(const Tensor& x, const Tensor& w, float eps, Tensor& y) = 0;
+  virtual void quantize_act_impl(const Tensor& x, QuantAct& q) = 0;
+  virtual void rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, QuantAct& q);
+  virtual void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) = 0;
+  virtual void rope_impl(Tensor& x, const RopeParams& p) = 0;
+  virtual void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache,
+                              const AttentionParams& p, Tensor& out) = 0;
+  virtual void relu2_mul_impl(const Tensor& g, const Tensor& u, Tensor& y) = 0;
+  virtual void add_impl(const Tensor& a, const Tensor& b, Tensor& y) = 0;
+  virtual void lm_head_impl(const Tensor& x, const Tensor& table, Tensor& logits) = 0;
+  virtual void argmax_impl(const Tensor& logits, Tensor& ids) = 0;
+
+  // A scratch tensor owned by the backend, grown on demand; valid until the next call.
+  Tensor scratch(DType dtype, Shape shape);
+
+ private:
+  std::shared_ptr<Buffer> scratch_;
+};
+
+// Checks that fused parts share k and returns the part row counts and scales.
+void ternary_parts(std::span<const CanonicalTernary* const> parts, TernaryWeight& w);
+
+}  // namespace bitlab

@@ -1,0 +1,81 @@
+#include "model/config.h"
+
+#include <fmt/format.h>
+
+#include "model/error.h"
+
+namespace bitlab {
+
+int64_t ModelConfig::ternary_params_per_layer() const {
+  return hidden * (q_dim() + 2 * kv_dim()) + q_dim() * hidden + 3 * hidden * ffn;
+}
+
+void ModelConfig::validate() const {
+  auto need = [&](bool ok, const char* what) {
+    if (!ok) throw UsageError(fmt::format("model config '{}': {}", name, what));
+  };
+  need(hidden > 0 && n_layers > 0 && n_heads > 0 && n_kv_heads > 0 && head_dim > 0 && ffn > 0 && vocab > 0,
+       "every size must be positive");
+  need(head_dim % 2 == 0, "head_dim must be even for rotate-half RoPE");
+  need(n_heads % n_kv_heads == 0, "n_heads must be a multiple of n_kv_heads");
+  need(n_heads * head_dim == hidden, "n_heads * head_dim must equal hidden (attn_sub_norm and o use both)");
+  need(max_pos > 0, "max_pos must be positive");
+  need(bos >= 0 && bos < vocab && eos >= 0 && eos < vocab, "bos/eos must be token ids inside the vocabulary");
+  need(norm_eps > 0 && rope_theta > 0, "norm_eps and rope_theta must be positive");
+}
+
+ModelConfig bitnet_2b4t() {
+  ModelConfig c;
+  c.name = "bitnet-2b4t";
+  c.hidden = 2560;
+  c.n_layers = 30;
+  c.n_heads = 20;
+  c.n_kv_heads = 5;
+  c.head_dim = 128;
+  c.ffn = 6912;
+  c.vocab = 128256;
+  c.max_pos = 4096;
+  c.rope_theta = 500000.0;
+  c.norm_eps = 1e-5f;
+  c.bos = 128000;
+  c.eos = 128001;
+  return c;
+}
+
+ModelConfig tiny_config() {
+  ModelConfig c;
+  c.name = "tiny";
+  c.hidden = 64;
+  c.n_layers = 2;
+  c.n_heads = 4;
+  c.n_kv_heads = 2;
+  c.head_dim = 16;
+  c.ffn = 160;
+  c.vocab = 512;
+  c.max_pos = 256;
+  c.rope_theta = 10000.0;
+  c.bos = 1;
+  c.eos = 2;
+  return c;
+}
+
+ModelConfig bitnet_2b4t_1layer() {
+  ModelConfig c = bitnet_2b4t();
+  c.name = "2b4t-1layer";
+  c.n_layers = 1;
+  c.vocab = 2048;
+  c.bos = 1;
+  c.eos = 2;
+  return c;
+}
+
+ModelConfig config_by_name(const std::string& name) {
+  if (name == "2b4t" || name == "bitnet-2b4t") return bitnet_2b4t();
+  if (name == "tiny") return tiny_config();
+  if (name == "2b4t-1layer") return bitnet_2b4t_1layer();
+  throw UsageError(fmt::format("unknown model config '{}' (known: 2b4t, tiny, 2b4t-1layer)", name));
+}
+
+std::vector<std::string> config_names() { return {"2b4t", "tiny", "2b4t-1layer"}; }
+
+}  // namespace bitlab

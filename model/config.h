@@ -1,0 +1,42 @@
+// ModelConfig: the shape of a BitNet b1.58 network (DESIGN §2).
+#pragma once
+#include <cstdint>
+#include <string>
+#include <vector>
+
+namespace bitlab {
+
+struct ModelConfig {
+  std::string name;
+  int64_t hidden = 0;      // d_model
+  int64_t n_layers = 0;
+  int64_t n_heads = 0;     // query heads
+  int64_t n_kv_heads = 0;  // key/value heads (grouped-query attention)
+  int64_t head_dim = 0;
+  int64_t ffn = 0;         // FFN inner size
+  int64_t vocab = 0;
+  int64_t max_pos = 0;     // longest sequence the positions are defined for
+  double rope_theta = 500000.0;
+  float norm_eps = 1e-5f;
+  int32_t bos = 0, eos = 0;
+
+  int64_t q_dim() const { return n_heads * head_dim; }
+  int64_t kv_dim() const { return n_kv_heads * head_dim; }
+  // Ternary weights in one layer (q, k, v, o, gate, up, down).
+  int64_t ternary_params_per_layer() const;
+  // Throws UsageError naming the first inconsistent field.
+  void validate() const;
+};
+
+// The real network: hidden 2560, 30 layers, 20/5 heads of 128, FFN 6912, vocab 128256.
+ModelConfig bitnet_2b4t();
+// Two small layers for fast tests: every op, every code path, tiny widths.
+ModelConfig tiny_config();
+// Full 2B4T widths, one layer, small vocabulary: real kernel shapes at test speed.
+ModelConfig bitnet_2b4t_1layer();
+
+// Looks up a built-in config by name ("2b4t", "bitnet-2b4t", "tiny", "2b4t-1layer").
+ModelConfig config_by_name(const std::string& name);
+std::vector<std::string> config_names();
+
+}  // namespace bitlab

@@ -1,0 +1,31 @@
+// The registry of backends, generated from model/backends.def. The oracle
+// ("reference") is listed too but is not part of "every backend" runs.
+#pragma once
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/backend.h"
+
+namespace bitlab {
+
+struct BackendProbe {
+  bool usable = false;
+  std::string reason;  // why not usable; or a note on what it will run
+};
+
+struct BackendEntry {
+  std::string name;
+  bool compiled = false;
+  BackendProbe probe;  // compiled but not usable here: probe.reason says why
+};
+
+// Every backend in backends.def, in order, probed on this machine.
+std::vector<BackendEntry> list_backends();
+// Names of the backends usable here, oracle excluded.
+std::vector<std::string> usable_backends();
+// Creates a backend by name ("reference" included). Throws UsageError for an
+// unknown name and DeviceError for one that cannot run here, with the reason.
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts = {});
+
+}  // namespace bitlab

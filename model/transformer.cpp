@@ -1,0 +1,142 @@
+#include "model/transformer.h"
+
+#include <fmt/format.h>
+
+#include "model/error.h"
+
+namespace bitlab {
+namespace {
+Tensor upload_vec(Backend& be, const std::vector<float>& v) {
+  return be.upload_tensor(v.data(), DType::F32, {1, int64_t(v.size())});
+}
+Tensor first(const Tensor& t, int64_t rows) { return t.rows(0, rows); }
+QuantAct first(const QuantAct& q, int64_t rows) { return {q.q.rows(0, rows), q.scale.rows(0, rows)}; }
+}  // namespace
+
+Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_seq, const ProgressFn& progress)
+    : be_(backend), cfg_(w.config), max_seq_(max_seq) {
+  w.validate();
+  if (max_seq <= 0 || max_seq > cfg_.max_pos)
+    throw UsageError(fmt::format("sequence length {} outside 1..{} (the model's positions)", max_seq, cfg_.max_pos));
+  const size_t total = size_t(cfg_.n_layers) + 1;
+  embedding_ = be_.upload_tensor(w.embedding.data.data(), DType::BF16, {cfg_.vocab, cfg_.hidden});
+  final_norm_ = upload_vec(be_, w.final_norm);
+  if (progress) progress(1, total);
+  layers_.reserve(size_t(cfg_.n_layers));
+  for (const LayerWeights& L : w.layers) {
+    Layer d;
+    d.attn_norm = upload_vec(be_, L.attn_norm);
+    d.attn_sub_norm = upload_vec(be_, L.attn_sub_norm);
+    d.ffn_norm = upload_vec(be_, L.ffn_norm);
+    d.ffn_sub_norm = upload_vec(be_, L.ffn_sub_norm);
+    const CanonicalTernary* qkv[] = {&L.q, &L.k, &L.v};
+    const CanonicalTernary* gate_up[] = {&L.gate, &L.up};
+    d.qkv = be_.upload(qkv);
+    d.o = be_.upload(L.o);
+    d.gate_up = be_.upload(gate_up);
+    d.down = be_.upload(L.down);
+    d.kv.k = be_.new_tensor(DType::F32, {max_seq_, cfg_.kv_dim()});
+    d.kv.v = be_.new_tensor(DType::F32, {max_seq_, cfg_.kv_dim()});
+    layers_.push_back(std::move(d));
+    if (progress) progress(layers_.size() + 1, total);
+  }
+}
+
+void Transformer::ensure_capacity(int64_t t) {
+  if (t <= act_.cap) return;
+  const int64_t d = cfg_.hidden, f = cfg_.ffn;
+  Activations a;
+  a.cap = t;
+  auto f32 = [&](int64_t cols) { return be_.new_tensor(DType::F32, {t, cols}); };
+  a.tokens = be_.new_tensor(DType::I32, {t, 1});
+  a.h = f32(d);
+  a.q = f32(cfg_.q_dim());
+  a.k = f32(cfg_.kv_dim());
+  a.v = f32(cfg_.kv_dim());
+  a.attn = f32(cfg_.q_dim());
+  a.proj = f32(d);
+  a.gate = f32(f);
+  a.up = f32(f);
+  a.ffn = f32(f);
+  a.hn = f32(d);
+  a.logits = f32(cfg_.vocab);
+  a.ids = be_.new_tensor(DType::I32, {t, 1});
+  a.xq = {be_.new_tensor(DType::I8, {t, d}), be_.new_tensor(DType::F32, {t, 1})};
+  a.fq = {be_.new_tensor(DType::I8, {t, f}), a.xq.scale};
+  act_ = std::move(a);
+}
+
+Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
+  const auto t = int64_t(tokens.size());
+  if (t == 0) throw UsageError("forward: no tokens");
+  if (pos_ + t > max_seq_)
+    throw UsageError(fmt::format("forward: {} tokens at position {} exceed the KV cache of {}", t, pos_, max_seq_));
+  for (int32_t id : tokens)
+    if (id < 0 || id >= cfg_.vocab)
+      throw UsageError(fmt::format("token id {} outside the vocabulary [0, {})", id, cfg_.vocab));
+  ensure_capacity(t);
+  const float eps = cfg_.norm_eps;
+
+  Tensor tok = first(act_.tokens, t);
+  tok.buf->write(tokens.data(), tok.offset, tok.bytes());
+  Tensor h = first(act_.h, t), q = first(act_.q, t), k = first(act_.k, t), v = first(act_.v, t);
+  Tensor attn = first(act_.attn, t), proj = first(act_.proj, t);
+  Tensor gate = first(act_.gate, t), up = first(act_.up, t), ffn = first(act_.ffn, t);
+  QuantAct xq = first(act_.xq, t), fq = first(act_.fq, t);
+
+  const RopeParams rope_q{cfg_.n_heads, cfg_.head_dim, pos_, cfg_.rope_theta};
+  const RopeParams rope_k{cfg_.n_kv_heads, cfg_.head_dim, pos_, cfg_.rope_theta};
+  const AttentionParams ap{cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, pos_};
+
+  be_.embed(tok, embedding_, h);
+  for (Layer& L : layers_) {
+    // Attention block: pre-norm, fused QKV, RoPE, GQA, sub-norm, output projection.
+    be_.rmsnorm_quant(h, L.attn_norm, eps, xq);
+    Tensor qkv_out[] = {q, k, v};
+    be_.matmul_w2a8(xq, L.qkv, qkv_out);
+    be_.rope(q, rope_q);
+    be_.rope(k, rope_k);
+    be_.attention(q, k, v, L.kv, ap, attn);
+    be_.rmsnorm_quant(attn, L.attn_sub_norm, eps, xq);
+    Tensor o_out[] = {proj};
+    be_.matmul_w2a8(xq, L.o, o_out);
+    be_.add(h, proj, h);
+    // FFN block: pre-norm, fused gate/up, squared ReLU gate, sub-norm, down projection.
+    be_.rmsnorm_quant(h, L.ffn_norm, eps, xq);
+    Tensor gu_out[] = {gate, up};
+    be_.matmul_w2a8(xq, L.gate_up, gu_out);
+    be_.relu2_mul(gate, up, ffn);
+    be_.rmsnorm_quant(ffn, L.ffn_sub_norm, eps, fq);
+    Tensor down_out[] = {proj};
+    be_.matmul_w2a8(fq, L.down, down_out);
+    be_.add(h, proj, h);
+  }
+  pos_ += t;
+  const int64_t rows = all_rows ? t : 1;
+  Tensor last = h.rows(t - rows, rows);
+  Tensor hn = first(act_.hn, rows);
+  be_.rmsnorm(last, final_norm_, eps, hn);
+  return hn;
+}
+
+std::vector<float> Transformer::forward(std::span<const int32_t> tokens, bool all_logits) {
+  Tensor hn = run_layers(tokens, all_logits);
+  Tensor logits = first(act_.logits, hn.shape.rows);
+  be_.lm_head(hn, embedding_, logits);
+  std::vector<float> out(size_t(logits.shape.numel()));
+  be_.download(logits, out.data());
+  return out;
+}
+
+int32_t Transformer::forward_argmax(std::span<const int32_t> tokens) {
+  Tensor hn = run_layers(tokens, false);
+  Tensor logits = first(act_.logits, 1);
+  Tensor ids = first(act_.ids, 1);
+  be_.lm_head(hn, embedding_, logits);
+  be_.argmax(logits, ids);
+  int32_t id = 0;
+  be_.download(ids, &id);
+  return id;
+}
+
+}  // namespace bitlab

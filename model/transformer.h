@@ -1,0 +1,58 @@
+// The network (DESIGN §2) as a sequence of ops on any Backend, with a KV cache.
+//
+// Construction uploads the weights (fusing QKV and gate/up into one
+// TernaryWeight each, every part keeping its own scale) and allocates the KV
+// cache for `max_seq` positions. forward() runs a chunk of tokens at the next
+// positions: many tokens is prefill, one is decode; both append to the cache.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <vector>
+
+#include "model/backend.h"
+#include "model/weights/canonical.h"
+#include "model/weights/synthetic.h"
+
+namespace bitlab {
+
+class Transformer {
+ public:
+  Transformer(Backend& backend, const ModelWeights& weights, int64_t max_seq, const ProgressFn& progress = {});
+
+  // Logits [vocab] of the last token, or [tokens, vocab] row-major when all_logits.
+  std::vector<float> forward(std::span<const int32_t> tokens, bool all_logits = false);
+  // Greedy next token after `tokens`, computed on the device (only the id comes back).
+  int32_t forward_argmax(std::span<const int32_t> tokens);
+
+  void reset() { pos_ = 0; }  // forget the cache contents
+  int64_t pos() const { return pos_; }
+  int64_t max_seq() const { return max_seq_; }
+  const ModelConfig& config() const { return cfg_; }
+  Backend& backend() { return be_; }
+
+ private:
+  struct Layer {
+    Tensor attn_norm, attn_sub_norm, ffn_norm, ffn_sub_norm;
+    TernaryWeight qkv, o, gate_up, down;
+    KvLayer kv;
+  };
+  // Activations for up to `cap` tokens at once.
+  struct Activations {
+    int64_t cap = 0;
+    Tensor tokens, h, q, k, v, attn, proj, gate, up, ffn, hn, logits, ids;
+    QuantAct xq, fq;  // [cap, hidden] and [cap, ffn]
+  };
+  void ensure_capacity(int64_t t);
+  // Runs the decoder over `tokens`; leaves the final-normed last (or all) rows in hn.
+  Tensor run_layers(std::span<const int32_t> tokens, bool all_rows);
+
+  Backend& be_;
+  ModelConfig cfg_;
+  int64_t max_seq_;
+  int64_t pos_ = 0;
+  Tensor embedding_, final_norm_;
+  std::vector<Layer> layers_;
+  Activations act_;
+};
+
+}  // namespace bitlab
