@@ -53,12 +53,13 @@ double percentile(std::vector<double> v, double q) {
 int run(const RunOptions& o) {
   if (o.prompt_len < 1) throw UsageError("--prompt-len must be at least 1");
   if (o.gen < 1) throw UsageError("--gen must be at least 1");
+  const ModelConfig spec_config = model_config(o.model);
+  if (o.prompt_len + o.gen > spec_config.max_pos)
+    throw UsageError(fmt::format("--prompt-len + --gen = {} exceeds the model's {} positions", o.prompt_len + o.gen,
+                                 spec_config.max_pos));
   std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, 0});
   ModelWeights w = load_model(o.model, o.weight_seed);
   const ModelConfig& c = w.config;
-  if (o.prompt_len + o.gen > c.max_pos)
-    throw UsageError(fmt::format("--prompt-len + --gen = {} exceeds the model's {} positions", o.prompt_len + o.gen,
-                                 c.max_pos));
   const DeviceInfo& di = be->info();
   fmt::print("backend   {} ({} kernels, {} threads) on {}\n", di.backend, di.variant, di.threads, di.name);
 
@@ -113,11 +114,11 @@ CLI::App* add_run(CLI::App& app, Action& action) {
   sub->add_option("--seed", o->seed, "seed for the prompt and for sampling")->capture_default_str();
   sub->add_option("--weight-seed", o->weight_seed, "seed of the synthetic weights")->capture_default_str();
   sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
-      CLI::NonNegativeNumber);
+      CLI::Range(0, 1024));
   sub->add_option("--temperature", o->temperature, "sampling temperature (0 = greedy, argmax on the device)")
-      ->capture_default_str()->check(CLI::NonNegativeNumber);
+      ->capture_default_str()->check(CLI::Range(0.0f, 100.0f));
   sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
-      ->check(CLI::NonNegativeNumber);
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 31));
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
 }

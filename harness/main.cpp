@@ -1,9 +1,13 @@
 // bitlab: the command line. Parses, runs one subcommand, and turns every error
 // into one line on stderr and an exit code: 2 for bad usage (unknown backend
 // or model, bad number, wrong shape), 1 for anything that failed while running.
+#include <algorithm>
 #include <cstdio>
+#include <string>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "harness/commands.h"
 #include "model/error.h"
@@ -18,6 +22,14 @@ int main(int argc, char** argv) {
   cli::add_info(app, action);
   cli::add_run(app, action);
 
+  if (argc > 1 && argv[1][0] != '-') {
+    std::vector<std::string> names;
+    for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
+      fmt::print(stderr, "bitlab: unknown command '{}' (commands: {})\n", argv[1], fmt::join(names, ", "));
+      return 2;
+    }
+  }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

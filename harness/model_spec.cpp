@@ -13,20 +13,37 @@ namespace bitlab::cli {
 const char* const kModelSpecHelp =
     "synthetic:2b4t (the full 2B4T shapes), synthetic:2b4t-1layer (full widths, one layer), synthetic:tiny";
 
-ModelWeights load_model(const std::string& spec, uint64_t weight_seed) {
-  const std::string prefix = "synthetic:";
-  if (spec.rfind(prefix, 0) != 0)
+namespace {
+const std::string kSynthetic = "synthetic:";
+
+std::string human_bytes(double b) {
+  if (b >= 1e9) return fmt::format("{:.2f} GB", b / 1e9);
+  if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
+  return fmt::format("{:.1f} kB", b / 1e3);
+}
+}  // namespace
+
+ModelConfig model_config(const std::string& spec) {
+  if (spec.rfind(kSynthetic, 0) != 0)
     throw UsageError(fmt::format("unknown model '{}' (expected {})", spec, kModelSpecHelp));
-  const ModelConfig cfg = config_by_name(spec.substr(prefix.size()));
+  try {
+    return config_by_name(spec.substr(kSynthetic.size()));
+  } catch (const UsageError&) {
+    throw UsageError(fmt::format("unknown model '{}' (expected {})", spec, kModelSpecHelp));
+  }
+}
+
+ModelWeights load_model(const std::string& spec, uint64_t weight_seed) {
+  const ModelConfig cfg = model_config(spec);
   Progress progress("weights");
   const auto t0 = std::chrono::steady_clock::now();
   ModelWeights w = synthetic_weights(cfg, weight_seed, [&](size_t done, size_t total) {
     progress.update(double(done) / double(total), "generating " + spec);
   });
   const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
-  progress.done(fmt::format("{} (seed {}): {} layers, {:.2f} GB ternary + {:.2f} GB bf16 embedding in {:.1f} s", spec,
-                            weight_seed, cfg.n_layers, double(w.ternary_bytes()) / 1e9,
-                            double(w.embedding.data.size_bytes()) / 1e9, secs));
+  progress.done(fmt::format("{} (seed {}): {} layers, {} ternary + {} bf16 embedding in {:.1f} s", spec, weight_seed,
+                            cfg.n_layers, human_bytes(double(w.ternary_bytes())),
+                            human_bytes(double(w.embedding.data.size_bytes())), secs));
   return w;
 }
 

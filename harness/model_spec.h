@@ -10,7 +10,10 @@ namespace bitlab::cli {
 
 extern const char* const kModelSpecHelp;
 
-// Throws UsageError for a spec it does not understand.
+// The config a spec names, without loading anything. Throws UsageError for a
+// spec it does not understand.
+ModelConfig model_config(const std::string& spec);
+// Loads (or generates) the weights, with a progress line.
 ModelWeights load_model(const std::string& spec, uint64_t weight_seed);
 
 }  // namespace bitlab::cli

@@ -1,0 +1,358 @@
+// Every op of every backend usable on this machine against the reference
+// (DESIGN §5): int8 activations and matmul outputs bit-identical, float ops
+// within NMSE thresholds, odd sizes and tails, guard bytes around outputs to
+// catch out-of-bounds writes, and wrong shapes rejected. A new backend in
+// model/backends.def is picked up here with no change.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <memory>
+#include <string>
+#include <vector>
+
+#include "model/error.h"
+#include "model/reference.h"
+#include "model/reference_backend.h"
+#include "model/registry.h"
+#include "tests/test_util.h"
+
+namespace bitlab {
+namespace {
+
+using test::download;
+using test::nmse;
+using test::random_floats;
+using test::random_matrix;
+
+// NMSE limits: "exact-ish" ops vs those whose summation order differs from the
+// reference (which accumulates in double).
+constexpr double kNmseExact = 1e-12;
+constexpr double kNmseReordered = 1e-10;
+
+// An output tensor with guard bytes on both sides, filled with a pattern.
+struct Guarded {
+  static constexpr size_t kGuard = 256;
+  static constexpr uint8_t kPattern = 0xA5;
+  Tensor t;
+  Guarded(Backend& be, DType dtype, Shape shape) {
+    t.dtype = dtype;
+    t.shape = shape;
+    t.offset = kGuard;
+    t.buf = be.alloc(t.bytes() + 2 * kGuard);
+    std::vector<uint8_t> fill(t.buf->bytes(), kPattern);
+    t.buf->write(fill.data(), 0, fill.size());
+  }
+  // True when no byte outside the view changed.
+  bool guards_intact() const {
+    std::vector<uint8_t> all(t.buf->bytes());
+    t.buf->read(all.data(), 0, all.size());
+    for (size_t i = 0; i < kGuard; ++i)
+      if (all[i] != kPattern || all[all.size() - 1 - i] != kPattern) return false;
+    return true;
+  }
+};
+
+class BackendOps : public ::testing::TestWithParam<std::string> {
+ protected:
+  void SetUp() override {
+    be_ = make_backend(GetParam(), BackendOptions{2, 0});
+    ref_ = make_reference_backend({});
+  }
+  // Runs quantize_act on both and returns the backend's and the reference's results.
+  std::unique_ptr<Backend> be_, ref_;
+};
+
+std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { return info.param; }
+
+// ---- quantize_act -----------------------------------------------------------------
+
+TEST_P(BackendOps, QuantizeActIsBitExact) {
+  for (int64_t t : {1, 3, 8}) {
+    for (int64_t k : {1, 7, 64, 100, 129, 2560, 6912}) {
+      std::vector<float> x = random_floats(size_t(t * k), uint64_t(t * 1000 + k), 3.0f);
+      if (t > 1) std::fill(x.begin() + k, x.begin() + 2 * k, 0.0f);  // an all-zero row
+      // Values on exact .5 boundaries once scaled: absmax 127 gives s = 1.
+      if (k >= 4) {
+        x[0] = 127.0f;
+        x[1] = 2.5f;
+        x[2] = -0.5f;
+        x[3] = 3.5f;
+      }
+      const Tensor xt = be_->upload_tensor(x.data(), DType::F32, {t, k});
+      Guarded q(*be_, DType::I8, {t, k}), s(*be_, DType::F32, {t, 1});
+      QuantAct qa{q.t, s.t};
+      be_->quantize_act(xt, qa);
+      std::vector<int8_t> want_q(size_t(t * k));
+      std::vector<float> want_s(static_cast<size_t>(t));
+      ref::quantize_act(x.data(), t, k, want_q.data(), want_s.data());
+      EXPECT_EQ(download<int8_t>(*be_, q.t), want_q) << "t=" << t << " k=" << k;
+      EXPECT_EQ(download<float>(*be_, s.t), want_s) << "t=" << t << " k=" << k;
+      EXPECT_TRUE(q.guards_intact() && s.guards_intact()) << "out-of-bounds write, t=" << t << " k=" << k;
+    }
+  }
+}
+
+// ---- matmul_w2a8 ------------------------------------------------------------------
+
+// Runs the backend's matmul on `parts` fused into one weight and compares every
+// part bit for bit with ref::matmul_w2a8 on that part alone.
+void expect_matmul_exact(Backend& be, const std::vector<CanonicalTernary>& parts, int64_t t, uint64_t seed) {
+  const int64_t k = parts[0].k;
+  std::vector<const CanonicalTernary*> ptrs;
+  for (const auto& p : parts) ptrs.push_back(&p);
+  const TernaryWeight w = be.upload(ptrs);
+  const std::vector<float> x = random_floats(size_t(t * k), seed);
+  std::vector<int8_t> xq(size_t(t * k));
+  std::vector<float> s(static_cast<size_t>(t));
+  ref::quantize_act(x.data(), t, k, xq.data(), s.data());
+  QuantAct qa{be.upload_tensor(xq.data(), DType::I8, {t, k}), be.upload_tensor(s.data(), DType::F32, {t, 1})};
+  std::vector<Guarded> outs;
+  for (const auto& p : parts) outs.emplace_back(be, DType::F32, Shape{t, p.n});
+  std::vector<Tensor> ys;
+  for (auto& g : outs) ys.push_back(g.t);
+  be.matmul_w2a8(qa, w, ys);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const CanonicalTernary& p = parts[i];
+    std::vector<float> want(size_t(t * p.n));
+    ref::matmul_w2a8(xq.data(), s.data(), t, p.packed.data(), p.n, p.k, p.scale, want.data(), p.n);
+    const std::vector<float> got = download<float>(be, ys[i]);
+    ASSERT_EQ(got.size(), want.size());
+    size_t bad = 0;
+    for (size_t j = 0; j < got.size(); ++j)
+      if (std::memcmp(&got[j], &want[j], 4) != 0 && bad++ == 0) {
+        const int64_t tok = int64_t(j) / p.n, row = int64_t(j) % p.n;
+        ADD_FAILURE() << p.name << " [" << p.n << "x" << p.k << "], t=" << t << ": first mismatch at token " << tok
+                      << " row " << row << ": got " << got[j] << ", want " << want[j] << " (acc "
+                      << ref::ternary_dot(p.row(row), xq.data() + tok * k, k) << ")";
+      }
+    EXPECT_EQ(bad, 0u) << p.name << ": mismatching outputs";
+    EXPECT_TRUE(outs[i].guards_intact()) << p.name << ": out-of-bounds write";
+  }
+}
+
+TEST_P(BackendOps, MatmulIsBitExactOnOddShapes) {
+  for (int64_t n : {1, 3, 17, 64, 100}) {
+    for (int64_t k : {4, 5, 63, 64, 100, 130, 257, 2564}) {
+      for (int64_t t : {1, 3, 8}) {
+        SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) + " t=" + std::to_string(t));
+        expect_matmul_exact(*be_, {random_matrix("w", n, k, uint64_t(n * 7919 + k), 0.03f)}, t,
+                            uint64_t(t * 31 + k));
+      }
+    }
+  }
+}
+
+TEST_P(BackendOps, FusedPartsKeepTheirOwnScales) {
+  // QKV-like fusion with unequal parts and very different scales: a scale
+  // applied to the wrong rows changes outputs by orders of magnitude.
+  for (int64_t t : {1, 5}) {
+    expect_matmul_exact(*be_,
+                        {random_matrix("q", 40, 100, 1, 0.01f), random_matrix("k", 9, 100, 2, 3.0f),
+                         random_matrix("v", 17, 100, 3, 250.0f)},
+                        t, 42);
+  }
+}
+
+TEST_P(BackendOps, MatmulIsBitExactOn2b4tShapes) {
+  // Fused QKV (2560+640+640) x 2560, the o projection and the down projection 2560 x 6912.
+  const std::vector<CanonicalTernary> qkv = {random_matrix("q", 2560, 2560, 11, 0.02f),
+                                             random_matrix("k", 640, 2560, 12, 0.03f),
+                                             random_matrix("v", 640, 2560, 13, 0.04f)};
+  for (int64_t t : {1, 4}) expect_matmul_exact(*be_, qkv, t, 100 + uint64_t(t));
+  expect_matmul_exact(*be_, {random_matrix("down", 2560, 6912, 14, 0.01f)}, 2, 7);
+}
+
+TEST_P(BackendOps, MatmulRejectsWrongShapes) {
+  const CanonicalTernary w = random_matrix("w", 8, 16, 1, 1.0f);
+  const TernaryWeight tw = be_->upload(w);
+  QuantAct qa{be_->new_tensor(DType::I8, {2, 12}), be_->new_tensor(DType::F32, {2, 1})};
+  Tensor y = be_->new_tensor(DType::F32, {2, 8});
+  std::vector<Tensor> ys{y};
+  EXPECT_THROW(be_->matmul_w2a8(qa, tw, ys), UsageError);  // k 12 vs 16
+  qa.q = be_->new_tensor(DType::I8, {2, 16});
+  std::vector<Tensor> two{y, y};
+  EXPECT_THROW(be_->matmul_w2a8(qa, tw, two), UsageError);  // 2 outputs for 1 part
+  std::vector<Tensor> wrong_rows{be_->new_tensor(DType::F32, {2, 9})};
+  EXPECT_THROW(be_->matmul_w2a8(qa, tw, wrong_rows), UsageError);
+  std::vector<Tensor> wrong_type{be_->new_tensor(DType::I32, {2, 8})};
+  EXPECT_THROW(be_->matmul_w2a8(qa, tw, wrong_type), UsageError);
+  const CanonicalTernary other = random_matrix("w2", 4, 20, 2, 1.0f);
+  const CanonicalTernary* mixed[] = {&w, &other};
+  EXPECT_THROW(be_->upload(mixed), UsageError);  // parts with different k cannot fuse
+}
+
+TEST_P(BackendOps, UploadRejectsCorruptCodes) {
+  CanonicalTernary w = random_matrix("w", 4, 8, 1, 1.0f);
+  w.packed[3] = 0xFF;  // four codes of 3
+  EXPECT_THROW(be_->upload(w), InputError);
+  w = random_matrix("w", 4, 8, 1, 1.0f);
+  w.packed.pop_back();
+  EXPECT_THROW(be_->upload(w), InputError);
+}
+
+// ---- float ops --------------------------------------------------------------------
+
+TEST_P(BackendOps, RmsnormMatchesReference) {
+  for (int64_t t : {1, 3}) {
+    for (int64_t d : {1, 7, 64, 2560, 6912}) {
+      const auto x = random_floats(size_t(t * d), uint64_t(d), 2.0f);
+      const auto w = random_floats(size_t(d), uint64_t(d) + 1);
+      Tensor xt = be_->upload_tensor(x.data(), DType::F32, {t, d});
+      Tensor wt = be_->upload_tensor(w.data(), DType::F32, {1, d});
+      Guarded y(*be_, DType::F32, {t, d});
+      be_->rmsnorm(xt, wt, 1e-5f, y.t);
+      std::vector<float> want(size_t(t * d));
+      ref::rmsnorm(x.data(), w.data(), t, d, 1e-5f, want.data());
+      EXPECT_LT(nmse(download<float>(*be_, y.t), want), kNmseReordered) << "t=" << t << " d=" << d;
+      EXPECT_TRUE(y.guards_intact());
+    }
+  }
+}
+
+TEST_P(BackendOps, RmsnormQuantEqualsRmsnormThenQuantize) {
+  // The fused op must give exactly what its two halves give on this backend, and
+  // stay within one int8 step of the reference (the norm's rounding may differ).
+  for (int64_t t : {1, 4}) {
+    for (int64_t d : {5, 64, 2560, 6912}) {
+      const auto x = random_floats(size_t(t * d), uint64_t(d) * 3, 4.0f);
+      const auto w = random_floats(size_t(d), uint64_t(d) * 5);
+      Tensor xt = be_->upload_tensor(x.data(), DType::F32, {t, d});
+      Tensor wt = be_->upload_tensor(w.data(), DType::F32, {1, d});
+      QuantAct fused{be_->new_tensor(DType::I8, {t, d}), be_->new_tensor(DType::F32, {t, 1})};
+      be_->rmsnorm_quant(xt, wt, 1e-5f, fused);
+      Tensor normed = be_->new_tensor(DType::F32, {t, d});
+      be_->rmsnorm(xt, wt, 1e-5f, normed);
+      QuantAct split{be_->new_tensor(DType::I8, {t, d}), be_->new_tensor(DType::F32, {t, 1})};
+      be_->quantize_act(normed, split);
+      const auto fq = download<int8_t>(*be_, fused.q);
+      EXPECT_EQ(fq, download<int8_t>(*be_, split.q)) << "t=" << t << " d=" << d;
+      EXPECT_EQ(download<float>(*be_, fused.scale), download<float>(*be_, split.scale));
+
+      std::vector<float> rn(size_t(t * d));
+      ref::rmsnorm(x.data(), w.data(), t, d, 1e-5f, rn.data());
+      std::vector<int8_t> rq(size_t(t * d));
+      std::vector<float> rs(static_cast<size_t>(t));
+      ref::quantize_act(rn.data(), t, d, rq.data(), rs.data());
+      for (size_t i = 0; i < rq.size(); ++i) ASSERT_LE(std::abs(int(fq[i]) - int(rq[i])), 1) << "element " << i;
+    }
+  }
+}
+
+TEST_P(BackendOps, RopeMatchesReference) {
+  for (int64_t pos0 : {0, 7, 4000}) {
+    for (auto [heads, hd] : {std::pair<int64_t, int64_t>{4, 16}, {20, 128}, {5, 128}}) {
+      const int64_t t = 3;
+      auto x = random_floats(size_t(t * heads * hd), uint64_t(pos0 + heads));
+      Tensor xt = be_->upload_tensor(x.data(), DType::F32, {t, heads * hd});
+      const RopeParams p{heads, hd, pos0, 500000.0};
+      be_->rope(xt, p);
+      ref::rope(x.data(), t, p);
+      EXPECT_LT(nmse(download<float>(*be_, xt), x), kNmseReordered) << "pos0=" << pos0 << " heads=" << heads;
+    }
+  }
+}
+
+TEST_P(BackendOps, AttentionPrefillThenDecodeMatchesReference) {
+  for (auto [heads, kv_heads, hd] :
+       {std::tuple<int64_t, int64_t, int64_t>{4, 2, 16}, {20, 5, 128}, {3, 3, 8}}) {
+    SCOPED_TRACE("heads=" + std::to_string(heads) + "/" + std::to_string(kv_heads) + " hd=" + std::to_string(hd));
+    const int64_t max_pos = 48, qd = heads * hd, kvd = kv_heads * hd;
+    KvLayer cache{be_->new_tensor(DType::F32, {max_pos, kvd}), be_->new_tensor(DType::F32, {max_pos, kvd})};
+    std::vector<float> kc(size_t(max_pos * kvd)), vc(size_t(max_pos * kvd));
+    int64_t pos = 0;
+    for (int64_t t : {37, 1, 1, 5}) {  // a prefill, two decode steps, a second chunk
+      const auto q = random_floats(size_t(t * qd), uint64_t(pos * 3 + 1));
+      const auto k = random_floats(size_t(t * kvd), uint64_t(pos * 3 + 2));
+      const auto v = random_floats(size_t(t * kvd), uint64_t(pos * 3 + 3));
+      Tensor qt = be_->upload_tensor(q.data(), DType::F32, {t, qd});
+      Tensor kt = be_->upload_tensor(k.data(), DType::F32, {t, kvd});
+      Tensor vt = be_->upload_tensor(v.data(), DType::F32, {t, kvd});
+      Guarded out(*be_, DType::F32, {t, qd});
+      const AttentionParams p{heads, kv_heads, hd, pos};
+      be_->attention(qt, kt, vt, cache, p, out.t);
+      std::copy(k.begin(), k.end(), kc.begin() + pos * kvd);
+      std::copy(v.begin(), v.end(), vc.begin() + pos * kvd);
+      std::vector<float> want(size_t(t * qd));
+      ref::attention(q.data(), kc.data(), vc.data(), t, p, want.data());
+      EXPECT_LT(nmse(download<float>(*be_, out.t), want), kNmseReordered) << "pos0=" << pos << " t=" << t;
+      EXPECT_TRUE(out.guards_intact());
+      pos += t;
+      // The cache holds exactly the appended rows.
+      const auto got_k = download<float>(*be_, cache.k), got_v = download<float>(*be_, cache.v);
+      EXPECT_TRUE(std::equal(kc.begin(), kc.begin() + pos * kvd, got_k.begin()));
+      EXPECT_TRUE(std::equal(vc.begin(), vc.begin() + pos * kvd, got_v.begin()));
+    }
+    Tensor q1 = be_->new_tensor(DType::F32, {max_pos, qd});
+    Tensor k1 = be_->new_tensor(DType::F32, {max_pos, kvd});
+    Tensor o1 = be_->new_tensor(DType::F32, {max_pos, qd});
+    EXPECT_THROW(be_->attention(q1, k1, k1, cache, AttentionParams{heads, kv_heads, hd, 1}, o1), UsageError);
+  }
+}
+
+TEST_P(BackendOps, ElementwiseOpsMatchReference) {
+  for (int64_t n : {1, 15, 4096, 6912 * 3 + 5}) {
+    const auto g = random_floats(size_t(n), uint64_t(n)), u = random_floats(size_t(n), uint64_t(n) + 9);
+    Tensor gt = be_->upload_tensor(g.data(), DType::F32, {1, n});
+    Tensor ut = be_->upload_tensor(u.data(), DType::F32, {1, n});
+    Guarded y(*be_, DType::F32, {1, n});
+    std::vector<float> want(static_cast<size_t>(n));
+    be_->relu2_mul(gt, ut, y.t);
+    ref::relu2_mul(g.data(), u.data(), n, want.data());
+    EXPECT_LT(nmse(download<float>(*be_, y.t), want), kNmseExact) << "relu2_mul n=" << n;
+    be_->add(gt, ut, y.t);
+    ref::add(g.data(), u.data(), n, want.data());
+    EXPECT_EQ(download<float>(*be_, y.t), want) << "add n=" << n;  // one fp32 add: exact
+    be_->add(gt, ut, gt);  // in place, as the residual stream does
+    EXPECT_EQ(download<float>(*be_, gt), want);
+    EXPECT_TRUE(y.guards_intact());
+  }
+  Tensor a = be_->new_tensor(DType::F32, {2, 3}), b = be_->new_tensor(DType::F32, {3, 2});
+  EXPECT_THROW(be_->add(a, b, a), UsageError);
+}
+
+TEST_P(BackendOps, EmbedLmHeadArgmaxMatchReference) {
+  for (auto [vocab, d] : {std::pair<int64_t, int64_t>{1000, 64}, {777, 100}, {300, 2560}}) {
+    std::vector<uint16_t> table(size_t(vocab * d));
+    test::fill_bf16(table, uint64_t(vocab));
+    Tensor tab = be_->upload_tensor(table.data(), DType::BF16, {vocab, d});
+    const std::vector<int32_t> ids = {0, int32_t(vocab - 1), 5};
+    Tensor idt = be_->upload_tensor(ids.data(), DType::I32, {3, 1});
+    Tensor e = be_->new_tensor(DType::F32, {3, d});
+    be_->embed(idt, tab, e);
+    std::vector<float> want_e(size_t(3 * d));
+    ref::embed(ids.data(), 3, table.data(), vocab, d, want_e.data());
+    EXPECT_EQ(download<float>(*be_, e), want_e);
+
+    Guarded logits(*be_, DType::F32, {3, vocab});
+    be_->lm_head(e, tab, logits.t);
+    std::vector<float> want_l(size_t(3 * vocab));
+    ref::lm_head(want_e.data(), 3, table.data(), vocab, d, want_l.data());
+    const auto got_l = download<float>(*be_, logits.t);
+    EXPECT_LT(nmse(got_l, want_l), kNmseReordered) << "vocab=" << vocab << " d=" << d;
+    EXPECT_TRUE(logits.guards_intact());
+
+    Tensor am = be_->new_tensor(DType::I32, {3, 1});
+    be_->argmax(logits.t, am);
+    std::vector<int32_t> want_am(3);
+    ref::argmax(got_l.data(), 3, vocab, want_am.data());
+    EXPECT_EQ(download<int32_t>(*be_, am), want_am);
+  }
+  // Ties go to the lowest index.
+  const std::vector<float> tie = {0, 7, 1, 7, 7};
+  Tensor lt = be_->upload_tensor(tie.data(), DType::F32, {1, 5});
+  Tensor id = be_->new_tensor(DType::I32, {1, 1});
+  be_->argmax(lt, id);
+  EXPECT_EQ(download<int32_t>(*be_, id)[0], 1);
+  // Out-of-vocabulary ids are refused.
+  std::vector<uint16_t> small(20, 0);
+  Tensor tab = be_->upload_tensor(small.data(), DType::BF16, {10, 2});
+  const int32_t bad = 10;
+  Tensor bt = be_->upload_tensor(&bad, DType::I32, {1, 1});
+  Tensor out = be_->new_tensor(DType::F32, {1, 2});
+  EXPECT_THROW(be_->embed(bt, tab, out), UsageError);
+}
+
+INSTANTIATE_TEST_SUITE_P(Usable, BackendOps, ::testing::ValuesIn(usable_backends()), backend_name);
+
+}  // namespace
+}  // namespace bitlab
