@@ -1,6 +1,7 @@
 // `bitlab info`: what this machine is and which backends it can run, with the
 // reason for each one it cannot.
 #include <algorithm>
+#include <memory>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -42,7 +43,15 @@ int run_info() {
 
 CLI::App* add_info(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("info", "Show this machine, its ISA and which backends can run here (and why not)");
-  sub->callback([&action] { action = run_info; });
+  auto usable_only = std::make_shared<bool>(false);
+  sub->add_flag("--usable", *usable_only, "print only the names of the backends usable here, one per line");
+  sub->callback([&action, usable_only] {
+    action = [usable_only] {
+      if (!*usable_only) return run_info();
+      for (const std::string& name : usable_backends()) fmt::print("{}\n", name);
+      return 0;
+    };
+  });
   return sub;
 }
 
