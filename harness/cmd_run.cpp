@@ -8,8 +8,10 @@
 #include <fmt/ranges.h>
 
 #include "harness/commands.h"
+#include "harness/e2e_bench.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
+#include "harness/stats.h"
 #include "model/error.h"
 #include "model/registry.h"
 #include "model/sampling.h"
@@ -28,27 +30,6 @@ struct RunOptions {
   float temperature = 0.0f;
   int64_t top_k = 0;
 };
-
-// BOS then uniformly drawn ids other than BOS/EOS: a prompt with no text
-// behind it, reproducible from the seed.
-std::vector<int32_t> random_prompt(const ModelConfig& c, int64_t len, uint64_t seed) {
-  SplitMix64 g(stream_key(seed, 0x50524f4d));
-  std::vector<int32_t> p{c.bos};
-  while (int64_t(p.size()) < len) {
-    const auto id = int32_t(g.next() % uint64_t(c.vocab));
-    if (id != c.bos && id != c.eos) p.push_back(id);
-  }
-  return p;
-}
-
-double percentile(std::vector<double> v, double q) {
-  if (v.empty()) return 0;
-  std::sort(v.begin(), v.end());
-  const double pos = q * double(v.size() - 1);
-  const auto lo = size_t(pos);
-  const size_t hi = std::min(lo + 1, v.size() - 1);
-  return v[lo] + (pos - double(lo)) * (v[hi] - v[lo]);
-}
 
 int run(const RunOptions& o) {
   if (o.prompt_len < 1) throw UsageError("--prompt-len must be at least 1");
@@ -73,7 +54,7 @@ int run(const RunOptions& o) {
     p.done(fmt::format("{} layers in {:.1f} s",
                        c.n_layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
   }
-  const std::vector<int32_t> prompt = random_prompt(c, o.prompt_len, o.seed);
+  const std::vector<int32_t> prompt = seeded_prompt(c, o.prompt_len, o.seed);
   fmt::print("prompt    {} tokens: {}\n", prompt.size(), fmt::join(prompt, " "));
 
   Progress p("generate");
@@ -93,7 +74,7 @@ int run(const RunOptions& o) {
     for (double s : r.decode_seconds) total += s;
     fmt::print("decode               {:.2f} tokens/s ({} steps; per step p50 {:.1f} ms, p90 {:.1f} ms)\n",
                double(r.decode_seconds.size()) / total, r.decode_seconds.size(),
-               percentile(r.decode_seconds, 0.5) * 1e3, percentile(r.decode_seconds, 0.9) * 1e3);
+               summarize(r.decode_seconds).median * 1e3, summarize(r.decode_seconds).p90 * 1e3);
   } else {
     fmt::print("decode               (no decode steps: --gen 1)\n");
   }

@@ -12,5 +12,9 @@ using Action = std::function<int()>;
 // Each returns the subcommand it added; `action` is set when it is chosen.
 CLI::App* add_info(CLI::App& app, Action& action);
 CLI::App* add_run(CLI::App& app, Action& action);
+CLI::App* add_compare(CLI::App& app, Action& action);
+CLI::App* add_report(CLI::App& app, Action& action);
+CLI::App* add_bench(CLI::App& app, Action& action);
+CLI::App* add_check(CLI::App& app, Action& action);
 
 }  // namespace bitlab::cli

@@ -10,10 +10,12 @@
 #include <fmt/ranges.h>
 
 #include "harness/commands.h"
+#include "harness/results.h"
 #include "model/error.h"
 
 int main(int argc, char** argv) {
   using namespace bitlab;
+  remember_command_line(argc, argv);
   CLI::App app{"bitlab: a benchmark and kernel lab for BitNet b1.58 2B4T (ternary weights, int8 activations)",
                "bitlab"};
   app.require_subcommand(1);
@@ -21,6 +23,10 @@ int main(int argc, char** argv) {
   cli::Action action;
   cli::add_info(app, action);
   cli::add_run(app, action);
+  cli::add_compare(app, action);
+  cli::add_report(app, action);
+  cli::add_bench(app, action);
+  cli::add_check(app, action);
 
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;

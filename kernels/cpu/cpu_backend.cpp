@@ -107,12 +107,21 @@ class CpuBackend final : public Backend {
       packed += k_.packed_bytes(a.n, a.k);
       for (int64_t n0 = 0; n0 < a.n; n0 += rb) items.push_back({p, n0, std::min(a.n, n0 + rb)});
     }
-    // Fewer, larger items per thread keep each thread's weight stream sequential.
+    // Fewer, larger items per thread keep each thread's weight stream sequential;
+    // a thread's consecutive items of one part go to the kernel as one call, so
+    // per-call work (activation sums, padding) is done once per part per thread.
     const auto n_items = int64_t(items.size());
+    if (n_items == 0) return;
     const int64_t per = (n_items + threads_ - 1) / threads_;
-    parallel_for(std::min<int64_t>(threads_, n_items), [&](int64_t th) {
-      for (int64_t i = th * per; i < std::min(n_items, (th + 1) * per); ++i)
-        k_.matmul(args[items[size_t(i)].part], items[size_t(i)].n0, items[size_t(i)].n1);
+    parallel_for((n_items + per - 1) / per, [&](int64_t th) {
+      const int64_t end = std::min(n_items, (th + 1) * per);
+      for (int64_t i = th * per; i < end;) {
+        const Item& first = items[size_t(i)];
+        int64_t j = i + 1;
+        while (j < end && items[size_t(j)].part == first.part) ++j;
+        k_.matmul(args[first.part], first.n0, items[size_t(j - 1)].n1);
+        i = j;
+      }
     });
   }
 
@@ -134,7 +143,10 @@ class CpuBackend final : public Backend {
     float* op = host_ptr<float>(out);
     const int64_t group = p.n_heads / p.n_kv_heads;
     parallel_for(t * p.n_heads, [&](int64_t i) {
-      const int64_t r = i / p.n_heads, h = i % p.n_heads, kvh = h / group;
+      // Row r sees pos0 + r + 1 keys: items take rows in the order 0, t-1, 1, t-2, ...
+      // so that each thread's contiguous share of a prefill costs about the same.
+      const int64_t j = i / p.n_heads, h = i % p.n_heads, kvh = h / group;
+      const int64_t r = j % 2 == 0 ? j / 2 : t - 1 - j / 2;
       thread_local std::vector<float> scratch;
       const int64_t n_keys = p.pos0 + r + 1;
       scratch.resize(size_t(n_keys));

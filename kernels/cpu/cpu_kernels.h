@@ -57,5 +57,7 @@ struct CpuKernels {
 };
 
 const CpuKernels& scalar_kernels();
+// Only where BITLAB_HAVE_AVX512, and only after probe_avx512_backend() said yes.
+const CpuKernels& avx512_kernels();
 
 }  // namespace bitlab::cpu

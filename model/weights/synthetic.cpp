@@ -29,7 +29,9 @@ namespace {
 enum TensorId : uint64_t { kEmbedding = 1, kFinalNorm, kLayerBase = 16 };
 constexpr uint64_t kTensorsPerLayer = 16;
 
-CanonicalTernary random_ternary(std::string name, int64_t n, int64_t k, uint64_t key) {
+}  // namespace
+
+CanonicalTernary synthetic_ternary(std::string name, int64_t n, int64_t k, uint64_t key) {
   CanonicalTernary w;
   w.name = std::move(name);
   w.n = n;
@@ -60,6 +62,8 @@ CanonicalTernary random_ternary(std::string name, int64_t n, int64_t k, uint64_t
   }
   return w;
 }
+
+namespace {
 
 std::vector<float> random_norm(int64_t len, uint64_t key) {
   SplitMix64 g(key);
@@ -107,13 +111,13 @@ ModelWeights synthetic_weights(const ModelConfig& c, uint64_t seed, const Progre
     L.attn_sub_norm = random_norm(c.hidden, key(1));
     L.ffn_norm = random_norm(c.hidden, key(2));
     L.ffn_sub_norm = random_norm(c.ffn, key(3));
-    L.q = random_ternary(name("attn.q"), c.q_dim(), c.hidden, key(4));
-    L.k = random_ternary(name("attn.k"), c.kv_dim(), c.hidden, key(5));
-    L.v = random_ternary(name("attn.v"), c.kv_dim(), c.hidden, key(6));
-    L.o = random_ternary(name("attn.o"), c.hidden, c.q_dim(), key(7));
-    L.gate = random_ternary(name("ffn.gate"), c.ffn, c.hidden, key(8));
-    L.up = random_ternary(name("ffn.up"), c.ffn, c.hidden, key(9));
-    L.down = random_ternary(name("ffn.down"), c.hidden, c.ffn, key(10));
+    L.q = synthetic_ternary(name("attn.q"), c.q_dim(), c.hidden, key(4));
+    L.k = synthetic_ternary(name("attn.k"), c.kv_dim(), c.hidden, key(5));
+    L.v = synthetic_ternary(name("attn.v"), c.kv_dim(), c.hidden, key(6));
+    L.o = synthetic_ternary(name("attn.o"), c.hidden, c.q_dim(), key(7));
+    L.gate = synthetic_ternary(name("ffn.gate"), c.ffn, c.hidden, key(8));
+    L.up = synthetic_ternary(name("ffn.up"), c.ffn, c.hidden, key(9));
+    L.down = synthetic_ternary(name("ffn.down"), c.hidden, c.ffn, key(10));
     report(layer_bytes);
   }
   return m;

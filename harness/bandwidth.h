@@ -1,0 +1,21 @@
+// The machine's memory read bandwidth, measured once per run: the roofline
+// that every kernel and decode step is held against.
+#pragma once
+#include <cstddef>
+
+namespace bitlab {
+
+struct BandwidthProbe {
+  double read_gbps = 0;  // best of the repetitions, 1e9 bytes/s
+  size_t bytes = 0;      // buffer size read per repetition
+  int threads = 1;
+};
+
+// Streams a buffer well beyond the last-level cache with `threads` OpenMP
+// threads, `repetitions` times, and keeps the fastest pass.
+BandwidthProbe measure_read_bandwidth(int threads, size_t bytes = size_t(512) << 20, int repetitions = 5);
+
+// Size of the last-level cache from sysfs, or 32 MiB when it cannot be read.
+size_t last_level_cache_bytes();
+
+}  // namespace bitlab

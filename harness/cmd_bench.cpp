@@ -1,0 +1,187 @@
+// `bitlab bench`: the main job. Every backend usable here (or --backends) on
+// one model: kernel microbenchmarks of the model's BitLinear shapes and head,
+// then end-to-end prefill and decode, each held against the measured memory
+// bandwidth. Writes one result file and prints one side-by-side table.
+#include <algorithm>
+#include <map>
+#include <memory>
+#include <sstream>
+
+#include <fmt/format.h>
+
+#include "harness/bandwidth.h"
+#include "harness/commands.h"
+#include "harness/e2e_bench.h"
+#include "harness/kernel_bench.h"
+#include "harness/model_spec.h"
+#include "harness/progress.h"
+#include "harness/results.h"
+#include "model/error.h"
+#include "model/registry.h"
+#include "model/sysinfo.h"
+
+namespace bitlab::cli {
+namespace {
+
+struct BenchOptions {
+  std::vector<std::string> backends;  // empty: every usable one
+  std::string model = "synthetic:2b4t";
+  int threads = 0;
+  std::string out;
+  bool quick = false;
+  int repetitions = 9;
+  std::vector<int64_t> tokens{1, 8, 32, 128};
+  int64_t prompt_len = 128;
+  int64_t gen = 32;
+  bool no_kernels = false, no_e2e = false;
+};
+
+std::string cell(const nlohmann::json& m) {
+  const auto& d = m.value("derived", nlohmann::json::object());
+  const double med = m["stats"]["median"].get<double>();
+  std::string s;
+  if (m["kind"] == "kernel") {
+    s = fmt::format("{:>9.1f} us {:>6.1f} GB/s", med * 1e6, d.value("gbps", 0.0));
+  } else if (m["name"] == "prefill") {
+    s = fmt::format("{:>8.2f} tok/s ttft {:.0f} ms", d.value("tokens_per_s", 0.0), d.value("ttft_ms", 0.0));
+  } else {
+    s = fmt::format("{:>8.2f} tok/s p90 {:.1f} ms", d.value("tokens_per_s", 0.0),
+                    m["stats"]["p90"].get<double>() * 1e3);
+  }
+  if (d.contains("roofline_fraction")) s += fmt::format(" {:>3.0f}%", 100.0 * d["roofline_fraction"].get<double>());
+  return s;
+}
+
+// One row per measured case, one column per backend.
+void print_table(const nlohmann::json& doc, const std::vector<std::string>& backends) {
+  std::vector<std::string> rows;
+  std::map<std::pair<std::string, std::string>, std::string> cells;
+  for (const auto& m : doc["measurements"]) {
+    std::string row;
+    if (m["kind"] == "kernel")
+      row = fmt::format("{} {}x{} T={}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
+                        m["shape"]["k"].get<int64_t>(), m["shape"]["tokens"].get<int64_t>());
+    else
+      row = fmt::format("{} (prompt {})", m["name"].get<std::string>(), m["shape"]["prompt"].get<int64_t>());
+    if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
+    cells[{row, m["backend"].get<std::string>()}] = cell(m);
+  }
+  size_t w0 = 6;
+  for (const auto& r : rows) w0 = std::max(w0, r.size());
+  const size_t wc = 34;
+  fmt::print("\n{:<{}}", "case", w0);
+  for (const auto& b : backends) fmt::print("  {:<{}}", b, wc);
+  fmt::print("\n");
+  for (const auto& r : rows) {
+    fmt::print("{:<{}}", r, w0);
+    for (const auto& b : backends) {
+      auto it = cells.find({r, b});
+      fmt::print("  {:<{}}", it == cells.end() ? "-" : it->second, wc);
+    }
+    fmt::print("\n");
+  }
+  fmt::print("(kernels: median per call and weight+activation GB/s; e2e: median; % = fraction of the "
+             "memory-bandwidth roofline at {:.1f} GB/s)\n",
+             doc["context"]["memory_bandwidth_gbps"].get<double>());
+}
+
+int run(BenchOptions o) {
+  if (o.quick) {
+    o.tokens = {1, 8};
+    o.prompt_len = std::min<int64_t>(o.prompt_len, 16);
+    o.gen = std::min<int64_t>(o.gen, 8);
+  }
+  const ModelConfig cfg = model_config(o.model);
+  if (o.prompt_len < 1 || o.gen < 1) throw UsageError("--prompt-len and --gen must be at least 1");
+  if (o.prompt_len + o.gen > cfg.max_pos)
+    throw UsageError(fmt::format("--prompt-len + --gen exceeds the model's {} positions", cfg.max_pos));
+  for (int64_t t : o.tokens)
+    if (t < 1) throw UsageError("--tokens must be positive");
+  std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
+  // Fail on a bad name before any long work.
+  for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, 0});
+
+  const int threads = o.threads > 0 ? o.threads : logical_cores();
+  BandwidthProbe bw;
+  {
+    Progress p("bandwidth");
+    p.update(0, "probing memory read bandwidth");
+    bw = o.quick ? measure_read_bandwidth(threads, size_t(128) << 20, 3) : measure_read_bandwidth(threads);
+    p.done(fmt::format("{:.1f} GB/s read with {} threads ({} MiB buffer)", bw.read_gbps, threads, bw.bytes >> 20));
+  }
+  ModelWeights w = load_model(o.model, 1);
+
+  RunContext rc;
+  rc.command = command_line();
+  rc.threads = threads;
+  rc.bandwidth_gbps = bw.read_gbps;
+  rc.model = o.model;
+  std::vector<nlohmann::json> measurements;
+
+  for (const std::string& name : backends) {
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, 0});
+    if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
+    if (!o.no_kernels) {
+      KernelBenchOptions ko;
+      ko.repetitions = o.repetitions;
+      ko.min_seconds = o.quick ? 0.005 : 0.1;
+      ko.cold_bytes = 2 * last_level_cache_bytes();
+      ko.bandwidth_gbps = bw.read_gbps;
+      const auto cases = kernel_cases(cfg, o.tokens);
+      Progress p("kernels " + name);
+      for (const Measurement& m : run_kernel_benchmarks(*be, cases, ko, [&](size_t i, size_t n, const std::string& s) {
+             p.update(double(i) / double(n), s);
+           }))
+        measurements.push_back(to_json(m));
+      p.done(fmt::format("{} cases x {} repetitions", cases.size(), o.repetitions));
+    }
+    if (!o.no_e2e) {
+      Progress p("e2e " + name);
+      p.update(0, "uploading weights");
+      Transformer model(*be, w, o.prompt_len + o.gen);
+      E2eOptions eo;
+      eo.prompt_len = o.prompt_len;
+      eo.gen = o.gen;
+      eo.prefill_repetitions = o.quick ? 3 : 5;
+      eo.bandwidth_gbps = bw.read_gbps;
+      eo.model = o.model;
+      const auto ms = run_e2e_benchmark(model, w, eo, [&](double f) { p.update(f, "prefill and decode"); });
+      for (const Measurement& m : ms) measurements.push_back(to_json(m));
+      p.done(fmt::format("prefill {:.2f} tok/s, decode {:.2f} tok/s", ms[0].derived.at("tokens_per_s"),
+                         ms[1].derived.at("tokens_per_s")));
+    }
+  }
+
+  nlohmann::json doc = new_result(rc);
+  doc["measurements"] = measurements;
+  const std::string path = o.out.empty() ? default_result_path("bench") : o.out;
+  write_result(path, doc);
+  print_table(doc, backends);
+  fmt::print("result file: {}\n", path);
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_bench(CLI::App& app, Action& action) {
+  auto o = std::make_shared<BenchOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "bench", "Benchmark every usable backend: kernels of the model's shapes, then prefill and decode end to end");
+  sub->add_option("--backends", o->backends, "backends to run (default: every one usable here)")->delimiter(',');
+  sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->capture_default_str();
+  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
+      CLI::Range(0, 1024));
+  sub->add_option("--out", o->out, "result file (default: results/bench-<UTC time>.json)");
+  sub->add_flag("--quick", o->quick, "small and fast: tokens 1 and 8, short prompt, short minimum times (for CI)");
+  sub->add_option("--repetitions", o->repetitions, "kernel repetitions (samples per case)")->capture_default_str()
+      ->check(CLI::Range(1, 1000));
+  sub->add_option("--tokens", o->tokens, "token counts for the kernel cases")->delimiter(',')->capture_default_str();
+  sub->add_option("--prompt-len", o->prompt_len, "prompt length for prefill")->capture_default_str();
+  sub->add_option("--gen", o->gen, "decode steps to time")->capture_default_str();
+  sub->add_flag("--no-kernels", o->no_kernels, "skip the kernel microbenchmarks");
+  sub->add_flag("--no-e2e", o->no_e2e, "skip prefill/decode end to end");
+  sub->callback([&action, o] { action = [o] { return run(*o); }; });
+  return sub;
+}
+
+}  // namespace bitlab::cli

@@ -1,0 +1,103 @@
+// `bitlab check`: is every backend still the reference? Per op on odd sizes
+// and the model's shapes (bit-exact where DESIGN §5 says so, NMSE elsewhere),
+// then the whole network over a teacher-forced sequence. Prints a table,
+// writes a result file, exits 1 if any backend breaks the contract.
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "harness/commands.h"
+#include "harness/correctness.h"
+#include "harness/model_spec.h"
+#include "harness/progress.h"
+#include "harness/results.h"
+#include "model/error.h"
+#include "model/registry.h"
+#include "model/sysinfo.h"
+
+namespace bitlab::cli {
+namespace {
+
+struct CheckOptions {
+  std::vector<std::string> backends;
+  std::string model = "synthetic:2b4t-1layer";
+  int64_t tokens = 16;
+  int threads = 0;
+  std::string out;
+  bool verbose = false;
+};
+
+std::string metric(const std::optional<double>& v, const char* fmtstr) {
+  return v ? fmt::format(fmt::runtime(fmtstr), *v) : std::string("-");
+}
+
+int run(const CheckOptions& o) {
+  const ModelConfig cfg = model_config(o.model);
+  if (o.tokens < 1 || o.tokens > cfg.max_pos) throw UsageError("--tokens outside the model's positions");
+  const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
+  for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, 0});
+  ModelWeights w = load_model(o.model, 1);
+
+  RunContext rc;
+  rc.command = command_line();
+  rc.threads = o.threads > 0 ? o.threads : logical_cores();
+  rc.model = o.model;
+  nlohmann::json records = nlohmann::json::array();
+  bool all_pass = true;
+  fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "backend", "check", "result", "nmse",
+             "max|diff|", "cosine", "KL", "top1");
+  for (const std::string& name : backends) {
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, 0});
+    if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
+    std::vector<CheckRecord> recs;
+    {
+      Progress p("check " + name);
+      p.update(0.0, "ops");
+      recs = check_ops(*be, cfg);
+      p.update(0.5, "end to end against the reference");
+      recs.push_back(check_end_to_end(*be, w, o.tokens));
+      p.done(fmt::format("{} checks", recs.size()));
+    }
+    int failed = 0;
+    for (const CheckRecord& r : recs) {
+      records.push_back(to_json(r));
+      failed += !r.pass;
+      // Passing op checks are summarised unless --verbose; failures and e2e always print.
+      if (r.pass && !o.verbose && r.check.rfind("e2e/", 0) != 0) continue;
+      fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", r.backend, r.check,
+                 r.pass ? "pass" : "FAIL",
+                 r.bit_exact ? (*r.bit_exact ? "exact" : "differs") : metric(r.nmse, "{:.2e}"),
+                 metric(r.max_abs_diff, "{:.2e}"), metric(r.cosine, "{:.7f}"), metric(r.kl_divergence, "{:.2e}"),
+                 metric(r.top1_agreement, "{:.3f}"));
+    }
+    fmt::print("{:<10} {} of {} checks passed\n", name, recs.size() - size_t(failed), recs.size());
+    all_pass = all_pass && failed == 0;
+  }
+  nlohmann::json doc = new_result(rc);
+  doc["correctness"] = records;
+  const std::string path = o.out.empty() ? default_result_path("check") : o.out;
+  write_result(path, doc);
+  fmt::print("result file: {}\n", path);
+  if (!all_pass) fmt::print(stderr, "bitlab: a backend breaks the correctness contract\n");
+  return all_pass ? 0 : 1;
+}
+
+}  // namespace
+
+CLI::App* add_check(CLI::App& app, Action& action) {
+  auto o = std::make_shared<CheckOptions>();
+  CLI::App* sub = app.add_subcommand(
+      "check", "Check every usable backend against the reference: each op, then the network end to end");
+  sub->add_option("--backends", o->backends, "backends to check (default: every one usable here)")->delimiter(',');
+  sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->capture_default_str();
+  sub->add_option("--tokens", o->tokens, "teacher-forced sequence length for the end-to-end check")
+      ->capture_default_str();
+  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
+      CLI::Range(0, 1024));
+  sub->add_option("--out", o->out, "result file (default: results/check-<UTC time>.json)");
+  sub->add_flag("--verbose", o->verbose, "print every check, not only failures and the end-to-end row");
+  sub->callback([&action, o] { action = [o] { return run(*o); }; });
+  return sub;
+}
+
+}  // namespace bitlab::cli

@@ -1,0 +1,34 @@
+// Correctness of a backend against the reference (DESIGN §5), as records for
+// `bitlab check` and result files: per op (bit-exact fields, NMSE for float
+// ops) and end to end (logits NMSE, cosine, max |Δ|, softmax KL, top-1
+// agreement over a teacher-forced sequence).
+#pragma once
+#include <optional>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "model/backend.h"
+#include "model/weights/canonical.h"
+
+namespace bitlab {
+
+struct CheckRecord {
+  std::string backend, variant, check;
+  std::optional<bool> bit_exact;
+  std::optional<double> nmse, threshold, cosine, max_abs_diff, kl_divergence, top1_agreement;
+  bool pass = false;
+};
+
+nlohmann::json to_json(const CheckRecord& r);
+
+// Every op on odd sizes and on the model's own shapes.
+std::vector<CheckRecord> check_ops(Backend& be, const ModelConfig& c);
+// The whole network over `seq_len` teacher-forced tokens against the oracle.
+CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len);
+
+// Logit-level agreement metrics; `got` and `want` are [rows, vocab].
+CheckRecord compare_logits(std::span<const float> got, std::span<const float> want, int64_t vocab);
+
+}  // namespace bitlab

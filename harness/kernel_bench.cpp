@@ -1,0 +1,163 @@
+#include "harness/kernel_bench.h"
+
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "model/error.h"
+#include "model/weights/synthetic.h"
+
+namespace bitlab {
+
+int64_t KernelCase::n() const {
+  int64_t n = 0;
+  for (int64_t r : part_rows) n += r;
+  return n;
+}
+
+double KernelCase::bytes() const {
+  const double n_ = double(n()), k_ = double(k), t = double(tokens);
+  const double weights = op == "lm_head" ? n_ * k_ * 2 : n_ * k_ / 4;  // bf16 table or 2-bit codes
+  const double acts = op == "lm_head" ? t * k_ * 4 : t * k_;          // fp32 or int8 input
+  return weights + acts + t * n_ * 4;
+}
+
+double KernelCase::ops() const { return 2.0 * double(n()) * double(k) * double(tokens); }
+
+std::vector<KernelCase> kernel_cases(const ModelConfig& c, const std::vector<int64_t>& tokens) {
+  std::vector<KernelCase> out;
+  for (int64_t t : tokens) {
+    out.push_back({"matmul_w2a8", "qkv", {c.q_dim(), c.kv_dim(), c.kv_dim()}, c.hidden, t});
+    out.push_back({"matmul_w2a8", "o", {c.hidden}, c.q_dim(), t});
+    out.push_back({"matmul_w2a8", "gate_up", {c.ffn, c.ffn}, c.hidden, t});
+    out.push_back({"matmul_w2a8", "down", {c.hidden}, c.ffn, t});
+  }
+  out.push_back({"lm_head", "head", {c.vocab}, c.hidden, 1});
+  return out;
+}
+
+namespace {
+
+// Collects the per-repetition time of each run; prints nothing.
+class SampleCollector : public benchmark::BenchmarkReporter {
+ public:
+  bool ReportContext(const Context&) override { return true; }
+  void ReportRuns(const std::vector<Run>& runs) override {
+    for (const Run& r : runs) {
+      if (r.run_type != Run::RT_Iteration) continue;
+      if (r.error_occurred) throw DeviceError("benchmark failed: " + r.error_message);
+      samples.push_back(r.real_accumulated_time / double(r.iterations));
+    }
+  }
+  std::vector<double> samples;
+};
+
+// The data one case needs, built before timing starts.
+struct Prepared {
+  std::vector<TernaryWeight> weights;  // rotated copies (matmul)
+  std::vector<Tensor> tables;          // rotated copies (lm_head)
+  QuantAct xq;
+  Tensor x;
+  std::vector<Tensor> outs;
+};
+
+Prepared prepare(Backend& be, const KernelCase& kc, size_t cold_bytes) {
+  Prepared p;
+  const int64_t t = kc.tokens, k = kc.k;
+  const auto wbytes = size_t(kc.op == "lm_head" ? kc.n() * k * 2 : kc.n() * k / 4);
+  const size_t copies = std::clamp<size_t>((cold_bytes + wbytes - 1) / std::max<size_t>(wbytes, 1), 1, 64);
+  SplitMix64 g(stream_key(7, uint64_t(kc.n()), uint64_t(k)));
+  if (kc.op == "lm_head") {
+    std::vector<uint16_t> table(size_t(kc.n() * k));
+    for (uint16_t& v : table) v = f32_to_bf16(0.05f * g.normal());
+    for (size_t c = 0; c < copies; ++c) p.tables.push_back(be.upload_tensor(table.data(), DType::BF16, {kc.n(), k}));
+    std::vector<float> x(size_t(t * k));
+    for (float& v : x) v = g.normal();
+    p.x = be.upload_tensor(x.data(), DType::F32, {t, k});
+    p.outs.push_back(be.new_tensor(DType::F32, {t, kc.n()}));
+  } else {
+    for (size_t c = 0; c < copies; ++c) {
+      std::vector<CanonicalTernary> parts;
+      for (size_t i = 0; i < kc.part_rows.size(); ++i)
+        parts.push_back(synthetic_ternary(fmt::format("{}.{}", kc.label, i), kc.part_rows[i], k,
+                                          stream_key(11, c, i, uint64_t(k))));
+      std::vector<const CanonicalTernary*> ptrs;
+      for (const auto& w : parts) ptrs.push_back(&w);
+      p.weights.push_back(be.upload(ptrs));
+    }
+    std::vector<int8_t> q(size_t(t * k));
+    for (int8_t& v : q) v = int8_t(int(g.next() % 255) - 127);
+    std::vector<float> s(size_t(t), 2.5f);
+    p.xq = {be.upload_tensor(q.data(), DType::I8, {t, k}), be.upload_tensor(s.data(), DType::F32, {t, 1})};
+    for (int64_t rows : kc.part_rows) p.outs.push_back(be.new_tensor(DType::F32, {t, rows}));
+  }
+  return p;
+}
+
+}  // namespace
+
+std::vector<Measurement> run_kernel_benchmarks(
+    Backend& be, const std::vector<KernelCase>& cases, const KernelBenchOptions& o,
+    const std::function<void(size_t, size_t, const std::string&)>& progress) {
+  static bool initialised = false;
+  if (!initialised) {
+    int argc = 1;
+    char name[] = "bitlab";
+    char* argv[] = {name, nullptr};
+    benchmark::Initialize(&argc, argv);
+    initialised = true;
+  }
+  const DeviceInfo& di = be.info();
+  std::vector<Measurement> out;
+  for (size_t i = 0; i < cases.size(); ++i) {
+    const KernelCase& kc = cases[i];
+    const std::string key = fmt::format("kernel/{}/{}/N:{}/K:{}/T:{}/threads:{}", kc.op, di.backend, kc.n(), kc.k,
+                                        kc.tokens, di.threads);
+    if (progress) progress(i, cases.size(), fmt::format("{} {} {}x{} T={}", kc.op, kc.label, kc.n(), kc.k, kc.tokens));
+    auto prep = std::make_shared<Prepared>(prepare(be, kc, o.cold_bytes));
+    std::unique_ptr<Timer> timer = be.timer();
+    benchmark::RegisterBenchmark(key.c_str(), [&, prep](benchmark::State& st) {
+      size_t copy = 0;
+      for (auto _ : st) {
+        timer->start();
+        if (kc.op == "lm_head") {
+          be.lm_head(prep->x, prep->tables[copy], prep->outs[0]);
+          copy = (copy + 1) % prep->tables.size();
+        } else {
+          be.matmul_w2a8(prep->xq, prep->weights[copy], prep->outs);
+          copy = (copy + 1) % prep->weights.size();
+        }
+        st.SetIterationTime(timer->stop_seconds());
+      }
+    })
+        ->UseManualTime()
+        ->Repetitions(o.repetitions)
+        ->MinTime(o.min_seconds);
+    SampleCollector collector;
+    benchmark::RunSpecifiedBenchmarks(&collector);
+    benchmark::ClearRegisteredBenchmarks();
+
+    Measurement m;
+    m.key = key;
+    m.kind = "kernel";
+    m.backend = di.backend;
+    m.variant = di.variant;
+    m.name = kc.op;
+    m.shape = {{"n", kc.n()}, {"k", kc.k}, {"tokens", kc.tokens}, {"threads", di.threads}};
+    m.samples = std::move(collector.samples);
+    if (m.samples.empty()) throw DeviceError("benchmark " + key + " produced no samples");
+    m.bytes = kc.bytes();
+    m.ops = kc.ops();
+    const double med = summarize(m.samples).median;
+    m.derived["gbps"] = m.bytes / med / 1e9;
+    m.derived["gops"] = m.ops / med / 1e9;
+    if (o.bandwidth_gbps > 0) m.derived["roofline_fraction"] = m.bytes / (o.bandwidth_gbps * 1e9) / med;
+    out.push_back(std::move(m));
+  }
+  return out;
+}
+
+}  // namespace bitlab

@@ -1,0 +1,124 @@
+"""Result documents as the report reads them: loading with one-line errors, labels
+for telling files apart, and the numbers each measurement yields.
+
+A number the document does not hold and cannot be computed from what it holds is
+None, shown as "—": the report never invents a value (an energy figure least of all).
+"""
+import json
+import os
+import re
+
+SCHEMA_ID = "bitlab-result/1"
+
+
+class UsageError(Exception):
+    """Bad input named by the user: report.py prints one line and exits 2."""
+
+
+class Doc:
+    def __init__(self, path, data):
+        self.path = path
+        self.data = data
+        self.context = data["context"]
+        self.measurements = data["measurements"]
+        self.correctness = data["correctness"]
+        self.label = ""  # set by label_docs
+
+    def commit(self):
+        git = self.context.get("git", {})
+        return git.get("commit", "?")[:7] + ("-dirty" if git.get("dirty") else "")
+
+    def machine(self):
+        return short_cpu(self.context.get("host", {}).get("cpu_model", "?"))
+
+
+def load(path):
+    try:
+        with open(path, encoding="utf-8") as f:
+            text = f.read()
+    except OSError as e:
+        raise UsageError(f"cannot read {path}: {e.strerror}")
+    try:
+        data = json.loads(text)
+    except ValueError as e:
+        raise UsageError(f"{path} is not JSON: {e}")
+    if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:
+        raise UsageError(f'{path} is not a bitlab result document (expected "schema": "{SCHEMA_ID}")')
+    for part, kind in (("context", dict), ("measurements", list), ("correctness", list)):
+        if not isinstance(data.get(part), kind):
+            raise UsageError(f'{path}: malformed bitlab result: "{part}" missing or not a {kind.__name__}')
+    return Doc(path, data)
+
+
+def short_cpu(model):
+    """'Intel(R) Xeon(R) Platinum 8488C' -> 'Intel Xeon Platinum 8488C'."""
+    s = re.sub(r"\((R|TM|tm)\)|\bCPU\b|\bProcessor\b|@.*$", "", model)
+    return " ".join(s.split()) or model
+
+
+def label_docs(docs):
+    """Labels naming each file by commit and machine; a file name breaks ties."""
+    labels = [f"{d.commit()} · {d.machine()}" for d in docs]
+    for i, d in enumerate(docs):
+        d.label = labels[i] if labels.count(labels[i]) == 1 else f"{labels[i]} ({os.path.basename(d.path)})"
+
+
+def stat(m, name):
+    value = m.get("stats", {}).get(name)
+    return value if isinstance(value, (int, float)) else None
+
+
+def derived(m, name):
+    value = m.get("derived", {}).get(name)
+    return value if isinstance(value, (int, float)) else None
+
+
+def gbps(m):
+    """Bytes moved per second at the median, from the document or from bytes / median."""
+    value = derived(m, "gbps")
+    med = stat(m, "median")
+    if value is None and m.get("bytes") is not None and med:
+        value = m["bytes"] / med / 1e9
+    return value
+
+
+def roofline(m, doc):
+    """Fraction of the measured memory bandwidth the kernel's bytes reach (DESIGN §6)."""
+    value = derived(m, "roofline_fraction")
+    bw = doc.context.get("memory_bandwidth_gbps")
+    rate = gbps(m)
+    if value is None and rate is not None and bw:
+        value = rate / bw
+    return value
+
+
+def tokens_per_s(m, percentile="median"):
+    """Tokens per second at a percentile of the time samples (p10 of time = p90 of speed)."""
+    if percentile == "median" and derived(m, "tokens_per_s") is not None:
+        return derived(m, "tokens_per_s")
+    t = stat(m, percentile)
+    return m["tokens"] / t if m.get("tokens") and t else None
+
+
+def energy(m):
+    """(joules per token, source) or None: only a measured or labelled-modelled figure."""
+    e = m.get("energy")
+    if isinstance(e, dict) and isinstance(e.get("joules_per_token"), (int, float)) and e.get("source"):
+        return e["joules_per_token"], e["source"]
+    return None
+
+
+def short_key(m):
+    """The key without its kind and backend: what tells rows of one backend apart."""
+    parts = m.get("key", "?").split("/")
+    return "/".join(p for i, p in enumerate(parts) if not (i == 0 and p == m.get("kind")) and p != m.get("backend"))
+
+
+def backends(docs, kind):
+    """Backends with measurements of `kind`, in order of first appearance."""
+    seen = []
+    for d in docs:
+        for m in d.measurements:
+            if m.get("kind") == kind and m.get("backend") not in seen:
+                seen.append(m.get("backend"))
+    return seen

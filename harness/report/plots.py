@@ -1,0 +1,172 @@
+"""Figures of the report as PNG bytes. Several files appear as series side by side,
+each labelled by commit and machine (docs.label_docs). report.py selects the Agg
+backend before this module is imported: no display is needed."""
+import io
+
+import matplotlib.pyplot as plt
+from matplotlib.patches import Patch
+
+import docs as D
+
+DPI = 110
+
+
+def _png(fig):
+    buf = io.BytesIO()
+    # No "Software" tag: the same inputs give the same bytes whatever matplotlib wrote them.
+    fig.savefig(buf, format="png", dpi=DPI, bbox_inches="tight", metadata={"Software": None})
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _bars(ax, categories, series, horizontal, log=False, annotate=None):
+    """Grouped bars: one group per category, one bar per series (file).
+    series: [(label, {category: value}, {category: (low, high)})]."""
+    n = max(len(series), 1)
+    width = 0.8 / n
+    for i, (label, values, spans) in enumerate(series):
+        pos, val, err = [], [], [[], []]
+        for c, cat in enumerate(categories):
+            if values.get(cat) is None:
+                continue
+            v = values[cat]
+            lo, hi = spans.get(cat, (v, v))
+            pos.append(c - 0.4 + width * (i + 0.5))
+            val.append(v)
+            err[0].append(max(v - lo, 0))
+            err[1].append(max(hi - v, 0))
+        if not pos:
+            continue
+        draw = ax.barh if horizontal else ax.bar
+        whiskers = {"xerr" if horizontal else "yerr": err, "capsize": 2} if spans else {}
+        bars = draw(pos, val, width * 0.9, label=label, color=f"C{i % 10}", **whiskers)
+        if annotate:
+            for b, cat in zip(bars, [c for c in categories if values.get(c) is not None]):
+                annotate(ax, b, label, cat)
+    ticks = range(len(categories))
+    if horizontal:
+        ax.set_yticks(list(ticks), categories, fontsize=8)
+        if not ax.yaxis_inverted():  # first category on top, as in the table (once: axes may share y)
+            ax.invert_yaxis()
+        if log:
+            ax.set_xscale("log")
+        ax.grid(axis="x", alpha=0.3)
+    else:
+        ax.set_xticks(list(ticks), categories, fontsize=8)
+        if log:
+            ax.set_yscale("log")
+        ax.grid(axis="y", alpha=0.3)
+    ax.set_axisbelow(True)
+
+
+def _wide_range(series):
+    vals = [v for _, values, _ in series for v in values.values() if v]
+    return len(vals) > 1 and max(vals) / min(vals) > 100
+
+
+def kernel_figure(docs, backend):
+    """Median latency (p10–p90 whiskers) and roofline fraction of each kernel key of one backend."""
+    cats, lat, roof = [], [], []
+    for d in docs:
+        values, spans, fracs = {}, {}, {}
+        for m in d.measurements:
+            if m.get("kind") != "kernel" or m.get("backend") != backend or D.stat(m, "median") is None:
+                continue
+            cat = D.short_key(m)
+            if cat not in cats:
+                cats.append(cat)
+            values[cat] = D.stat(m, "median") * 1e6
+            if D.stat(m, "p10") is not None and D.stat(m, "p90") is not None:
+                spans[cat] = (D.stat(m, "p10") * 1e6, D.stat(m, "p90") * 1e6)
+            r = D.roofline(m, d)
+            if r is not None:
+                fracs[cat] = r * 100
+        lat.append((d.label, values, spans))
+        roof.append((d.label, fracs, {}))
+    with_roof = any(f for _, f, _ in roof)
+    height = max(2.2, 0.28 * len(cats) * max(len(docs), 1) + 1.2)
+    fig, axes = plt.subplots(1, 2 if with_roof else 1, figsize=(11 if with_roof else 7, height), squeeze=False,
+                             sharey=True, layout="constrained")
+    _bars(axes[0][0], cats, lat, horizontal=True, log=_wide_range(lat))
+    axes[0][0].set_xlabel("median latency, µs (whiskers p10–p90)")
+    if with_roof:
+        _bars(axes[0][1], cats, roof, horizontal=True)
+        axes[0][1].set_xlabel("% of measured memory bandwidth (roofline)")
+    fig.suptitle(f"kernels on {backend}")
+    if len(docs) > 1:
+        axes[0][0].legend(fontsize=7, loc="best")
+    return _png(fig)
+
+
+def _e2e_category(m, d):
+    """The backend, plus the shape where one file measured a phase of a backend more than once."""
+    same = [x for x in d.measurements if x.get("kind") == "e2e" and x.get("backend") == m.get("backend")
+            and x.get("name") == m.get("name")]
+    if len(same) == 1:
+        return m.get("backend", "?")
+    return m.get("backend", "?") + "\n" + D.short_key(m).split("/", 1)[-1]
+
+
+def e2e_figure(docs):
+    """Prefill and decode tokens/s per backend (whiskers from the p10/p90 of the time samples)."""
+    phases = [p for p in ("prefill", "decode") if any(m.get("kind") == "e2e" and m.get("name") == p
+                                                     for d in docs for m in d.measurements)]
+    fig, axes = plt.subplots(1, len(phases), figsize=(5.5 * len(phases), 3.6), squeeze=False,
+                             layout="constrained")
+    for ax, phase in zip(axes[0], phases):
+        cats, series = [], []
+        for d in docs:
+            values, spans = {}, {}
+            for m in d.measurements:
+                if m.get("kind") != "e2e" or m.get("name") != phase or D.tokens_per_s(m) is None:
+                    continue
+                cat = _e2e_category(m, d)
+                if cat not in cats:
+                    cats.append(cat)
+                values[cat] = D.tokens_per_s(m)
+                lo, hi = D.tokens_per_s(m, "p90"), D.tokens_per_s(m, "p10")
+                if lo is not None and hi is not None:
+                    spans[cat] = (lo, hi)
+            series.append((d.label, values, spans))
+        _bars(ax, cats, series, horizontal=False, log=_wide_range(series))
+        ax.set_title(phase)
+        ax.set_ylabel("tokens/s")
+    if len(docs) > 1:
+        axes[0][0].legend(fontsize=7, loc="best")
+    return _png(fig)
+
+
+def energy_figure(docs):
+    """Joules per token where a document has them, each bar labelled with its source;
+    modelled figures are hatched: they are estimates, not measurements. None: no energy anywhere."""
+    cats, series, sources = [], [], {}
+    for d in docs:
+        values = {}
+        for m in d.measurements:
+            e = D.energy(m) if m.get("kind") == "e2e" else None
+            if e is None:
+                continue
+            cat = _e2e_category(m, d) + f"\n{m.get('name', '?')}"
+            if cat not in cats:
+                cats.append(cat)
+            values[cat] = e[0]
+            sources[(d.label, cat)] = e[1]
+        series.append((d.label, values, {}))
+    if not cats:
+        return None
+
+    def annotate(ax, bar, label, cat):
+        src = sources[(label, cat)]
+        if src == "modelled":
+            bar.set_hatch("//")
+        ax.annotate(src, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+                    fontsize=7, xytext=(0, 2), textcoords="offset points")
+
+    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(cats) * max(len(docs), 1)), 3.6), layout="constrained")
+    _bars(ax, cats, series, horizontal=False, annotate=annotate)
+    ax.set_ylabel("J/token")
+    ax.set_title("energy per token (hatched: modelled estimate)")
+    if len(docs) > 1:  # plain patches: a hatched bar must not make a file look modelled
+        ax.legend(handles=[Patch(color=f"C{i % 10}", label=label) for i, (label, _, _) in enumerate(series)],
+                  fontsize=7, loc="best")
+    return _png(fig)

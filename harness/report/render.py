@@ -1,0 +1,86 @@
+"""Writes a report (model.Section list) as self-contained HTML and as Markdown.
+
+HTML: inline CSS and images as base64 data URIs, nothing fetched from anywhere, so
+the file can be mailed or attached to a CI run as is. Markdown: GitHub-flavoured
+tables, images referenced by file name (report.py writes them beside report.md).
+"""
+import base64
+import html
+
+from model import Figure, Table
+
+FAIL = "FAIL"  # a cell with exactly this text is emphasised in both formats
+
+CSS = """
+body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
+       padding: 0 1em; color: #1b1f24; }
+h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
+table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; }
+th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
+th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
+td.fail { color: #b42318; font-weight: bold; }
+figure { margin: .6em 0 1.4em; } figure img { max-width: 100%; } figcaption { color: #57606a; font-size: 12px; }
+"""
+
+
+def _html_table(t):
+    out = ["<table>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in t.header) + "</tr></thead>",
+           "<tbody>"]
+    for row in t.rows:
+        cells = []
+        for i, cell in enumerate(row):
+            cls = [c for c, on in (("num", i in t.numeric), ("fail", cell == FAIL)) if on]
+            attr = f' class="{" ".join(cls)}"' if cls else ""
+            cells.append(f"<td{attr}>{html.escape(cell)}</td>")
+        out.append("<tr>" + "".join(cells) + "</tr>")
+    out.append("</tbody></table>")
+    return "\n".join(out)
+
+
+def _html_figure(f):
+    data = base64.b64encode(f.png).decode("ascii")
+    cap = html.escape(f.caption)
+    return f'<figure><img alt="{cap}" src="data:image/png;base64,{data}"><figcaption>{cap}</figcaption></figure>'
+
+
+def to_html(title, intro, sections):
+    body = [f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(p)}</p>" for p in intro]
+    for s in sections:
+        body.append(f"<section><h2>{html.escape(s.title)}</h2>")
+        for item in s.items:
+            if isinstance(item, Table):
+                body.append(_html_table(item))
+            elif isinstance(item, Figure):
+                body.append(_html_figure(item))
+            else:
+                body.append(f"<p>{html.escape(item)}</p>")
+        body.append("</section>")
+    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
+            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            + "\n".join(body) + "\n</body>\n</html>\n")
+
+
+def _md_cell(cell):
+    text = " ".join(cell.split()).replace("|", "\\|")
+    return f"**{text}**" if cell == FAIL else text
+
+
+def _md_table(t):
+    align = ["---:" if i in t.numeric else "---" for i in range(len(t.header))]
+    lines = ["| " + " | ".join(_md_cell(h) or " " for h in t.header) + " |", "|" + "|".join(align) + "|"]
+    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
+    return "\n".join(lines)
+
+
+def to_markdown(title, intro, sections):
+    out = [f"# {title}", ""] + [p + "\n" for p in intro]
+    for s in sections:
+        out += [f"## {s.title}", ""]
+        for item in s.items:
+            if isinstance(item, Table):
+                out += [_md_table(item), ""]
+            elif isinstance(item, Figure):
+                out += [f"![{item.caption}]({item.filename})", ""]
+            else:
+                out += [item, ""]
+    return "\n".join(out)

@@ -1,0 +1,151 @@
+"""Tables of the report, from loaded result documents (docs.Doc). Pure data: no plotting."""
+import docs as D
+from model import Table
+
+DASH = "—"
+
+# The ISA features that matter to bitlab's kernels (as `bitlab info` shows them);
+# the full /proc/cpuinfo list would swamp the table.
+ISA_OF_INTEREST = ["sse4_2", "avx", "avx2", "fma", "f16c", "avx_vnni", "avx512f", "avx512bw", "avx512vl",
+                   "avx512_vnni", "avx512_bf16", "amx_tile", "amx_int8", "amx_bf16", "asimd", "asimddp", "asimdhp",
+                   "i8mm", "sve", "sve2"]
+
+
+def num(value, unit=""):
+    """About four significant digits without switching to exponents for usual sizes."""
+    if value is None:
+        return DASH
+    a = abs(value)
+    if a >= 1000:
+        s = f"{value:,.0f}"
+    elif a >= 100:
+        s = f"{value:.1f}"
+    elif a >= 10:
+        s = f"{value:.2f}"
+    elif a >= 0.01 or a == 0:
+        s = f"{value:.3f}"
+    else:
+        s = f"{value:.3g}"
+    return s + unit
+
+
+def sci(value):
+    return DASH if value is None else f"{value:.2g}"
+
+
+def _gpus(ctx):
+    out = []
+    for g in ctx.get("gpus", []):
+        mem = f", {g['memory_bytes'] / 2**30:.0f} GiB" if g.get("memory_bytes") else ""
+        out.append(f"{g.get('name', '?')} ({g.get('backend', '?')}, driver {g.get('driver', '?')}{mem})")
+    return "; ".join(out) or "none"
+
+
+def _sensors(ctx):
+    out = []
+    for s in ctx.get("energy_sensors", []):
+        state = "available" if s.get("available") else "unavailable"
+        out.append(f"{s.get('name', '?')}: {state} ({s.get('reason', '')})")
+    return "; ".join(out) or "none listed"
+
+
+def _isa(flags):
+    shown = [f for f in ISA_OF_INTEREST if f in flags]
+    rest = len(flags) - len(shown)
+    return (" ".join(shown) or "(none of interest)") + (f" (+{rest} more)" if rest else "") if flags else DASH
+
+
+def context_table(docs):
+    """One column per file: what each ran on, so a difference in numbers can be traced."""
+    rows = {
+        "file": lambda d, c: d.path,
+        "commit": lambda d, c: c.get("git", {}).get("commit", "?") + (" (dirty)" if c.get("git", {}).get("dirty") else ""),
+        "timestamp": lambda d, c: c.get("timestamp", DASH),
+        "command": lambda d, c: c.get("command", DASH),
+        "machine": lambda d, c: c.get("host", {}).get("os", DASH),
+        "CPU": lambda d, c: "{} — {} logical cores, {:.1f} GiB memory".format(
+            c.get("host", {}).get("cpu_model", "?"), c.get("host", {}).get("logical_cores", "?"),
+            c.get("host", {}).get("memory_bytes", 0) / 2**30),
+        "ISA flags": lambda d, c: _isa(c.get("host", {}).get("isa_flags", [])),
+        "compiler": lambda d, c: "{} {} ({})".format(c.get("build", {}).get("compiler", "?"),
+                                                     c.get("build", {}).get("build_type", ""),
+                                                     c.get("build", {}).get("flags", "")),
+        "model": lambda d, c: c.get("model", DASH),
+        "threads": lambda d, c: str(c.get("threads", DASH)),
+        # 0: the run did not measure it (a `bitlab check` document, say).
+        "memory bandwidth": lambda d, c: num(c.get("memory_bandwidth_gbps"), " GB/s") if c.get("memory_bandwidth_gbps")
+        else DASH + " (not measured)",
+        "GPUs": lambda d, c: _gpus(c),
+        "energy sensors": lambda d, c: _sensors(c),
+    }
+    return Table([""] + [d.label for d in docs],
+                 [[name] + [get(d, d.context) for d in docs] for name, get in rows.items()])
+
+
+def _file_col(docs):
+    return len(docs) > 1
+
+
+def kernel_table(docs, backend):
+    """Each kernel key of one backend: median latency, its spread, and how close to the roofline."""
+    many = _file_col(docs)
+    header = ["key"] + (["file"] if many else []) + ["variant", "median µs", "p10–p90 µs", "GB/s", "roofline"]
+    rows = []
+    for d in docs:
+        for m in d.measurements:
+            if m.get("kind") != "kernel" or m.get("backend") != backend:
+                continue
+            med, p10, p90 = (D.stat(m, s) for s in ("median", "p10", "p90"))
+            roof = D.roofline(m, d)
+            rows.append([m.get("key", "?")] + ([d.label] if many else []) + [
+                m.get("variant", ""), num(med * 1e6 if med is not None else None),
+                f"{num(p10 * 1e6)}–{num(p90 * 1e6)}" if p10 is not None and p90 is not None else DASH,
+                num(D.gbps(m)), DASH if roof is None else f"{roof * 100:.1f}%"])
+    # Keys in order of first appearance, as in the plot; files in argument order within a key.
+    first_seen = {}
+    for r in rows:
+        first_seen.setdefault(r[0], len(first_seen))
+    rows.sort(key=lambda r: first_seen[r[0]])
+    first = 3 if many else 2
+    return Table(header, rows, numeric=list(range(first, first + 4)))
+
+
+def e2e_table(docs):
+    """Prefill and decode speed per backend, with energy only where a sensor or model gave it."""
+    many = _file_col(docs)
+    header = (["backend"] + (["file"] if many else []) +
+              ["variant", "phase", "key", "tokens/s", "p10–p90 tokens/s", "roofline", "J/token", "energy source",
+               "power"])
+    rows = []
+    for d in docs:
+        for m in d.measurements:
+            if m.get("kind") != "e2e":
+                continue
+            e = D.energy(m)
+            lo, hi = D.tokens_per_s(m, "p90"), D.tokens_per_s(m, "p10")
+            power = [f"{w} {num(m['energy'][k], ' W')}" for k, w in (("average_watts", "average"), ("idle_watts", "idle"))
+                     if e and isinstance(m["energy"].get(k), (int, float))]
+            roof = D.roofline(m, d)
+            rows.append([m.get("backend", "?")] + ([d.label] if many else []) + [
+                m.get("variant", ""), m.get("name", "?"), D.short_key(m), num(D.tokens_per_s(m)),
+                f"{num(lo)}–{num(hi)}" if lo is not None and hi is not None else DASH,
+                DASH if roof is None else f"{roof * 100:.1f}%",
+                num(e[0]) if e else DASH, e[1] if e else DASH, ", ".join(power) or DASH])
+    rows.sort(key=lambda r: (r[0], r[(3 if many else 2)]))
+    first = 5 if many else 4
+    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3])
+
+
+def correctness_table(docs):
+    many = _file_col(docs)
+    header = (["file"] if many else []) + ["backend", "variant", "check", "result", "nmse", "threshold", "bit-exact"]
+    rows = []
+    for d in docs:
+        for c in d.correctness:
+            bit = c.get("bit_exact")
+            rows.append(([d.label] if many else []) + [
+                c.get("backend", "?"), c.get("variant", ""), c.get("check", "?"),
+                "pass" if c.get("pass") else "FAIL", sci(c.get("nmse")), sci(c.get("threshold")),
+                DASH if bit is None else ("yes" if bit else "no")])
+    first = 5 if many else 4
+    return Table(header, rows, numeric=[first, first + 1])

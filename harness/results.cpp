@@ -1,0 +1,127 @@
+#include "harness/results.h"
+
+#include <unistd.h>
+
+#include <array>
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <filesystem>
+#include <fstream>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "harness/bandwidth.h"
+#include "harness/build_info.h"
+#include "harness/energy_sensors.h"
+#include "model/error.h"
+#include "model/sysinfo.h"
+
+namespace bitlab {
+namespace {
+
+// Output of a shell command run in the source tree, trimmed; empty on failure.
+std::string run_in_source(const std::string& cmd) {
+  const std::string full = fmt::format("cd '{}' 2>/dev/null && {} 2>/dev/null", kBuildSourceDir, cmd);
+  std::unique_ptr<FILE, int (*)(FILE*)> pipe(popen(full.c_str(), "r"), pclose);
+  if (!pipe) return {};
+  std::string out;
+  std::array<char, 256> buf{};
+  while (fgets(buf.data(), int(buf.size()), pipe.get())) out += buf.data();
+  while (!out.empty() && (out.back() == '\n' || out.back() == ' ')) out.pop_back();
+  return out;
+}
+
+std::string utc_timestamp(const char* format) {
+  const std::time_t now = std::time(nullptr);
+  std::tm tm{};
+  gmtime_r(&now, &tm);
+  char buf[64];
+  std::strftime(buf, sizeof buf, format, &tm);
+  return buf;
+}
+
+}  // namespace
+
+nlohmann::json make_context(const RunContext& rc) {
+  using nlohmann::json;
+  const std::string commit = run_in_source("git rev-parse HEAD");
+  // Dirty: tracked files changed. Untracked files (e.g. a results/ file being written) do not count.
+  const std::string status = run_in_source("git status --porcelain --untracked-files=no");
+  json gpus = json::array();
+  for (const DeviceInfo& g : rc.gpus)
+    gpus.push_back({{"backend", g.backend}, {"name", g.name}, {"driver", g.driver}, {"memory_bytes", g.memory_bytes}});
+  json sensors = json::array();
+  for (const SensorStatus& s : energy_sensors())
+    sensors.push_back({{"name", s.name}, {"available", s.available}, {"reason", s.reason}});
+  return {
+      {"timestamp", utc_timestamp("%Y-%m-%dT%H:%M:%SZ")},
+      {"bitlab_version", kBuildVersion},
+      {"command", rc.command},
+      {"git", {{"commit", commit.empty() ? "unknown" : commit}, {"dirty", !status.empty()}}},
+      {"build", {{"compiler", kBuildCompiler}, {"flags", kBuildFlags}, {"build_type", kBuildType}}},
+      {"host",
+       {{"os", os_description()},
+        {"cpu_model", cpu_model_name()},
+        {"isa_flags", cpu_flags()},
+        {"logical_cores", logical_cores()},
+        {"memory_bytes", total_memory_bytes()},
+        {"last_level_cache_bytes", last_level_cache_bytes()}}},
+      {"threads", rc.threads},
+      {"memory_bandwidth_gbps", rc.bandwidth_gbps},
+      {"model", rc.model},
+      {"gpus", gpus},
+      {"energy_sensors", sensors},
+  };
+}
+
+nlohmann::json to_json(const Measurement& m) {
+  nlohmann::json j = {{"key", m.key},         {"kind", m.kind},   {"backend", m.backend},
+                      {"variant", m.variant}, {"name", m.name},   {"unit", "s"},
+                      {"samples", m.samples}, {"stats", to_json(summarize(m.samples))}};
+  if (!m.shape.empty()) j["shape"] = m.shape;
+  if (m.bytes > 0) j["bytes"] = m.bytes;
+  if (m.ops > 0) j["ops"] = m.ops;
+  if (m.tokens > 0) j["tokens"] = m.tokens;
+  if (!m.derived.empty()) j["derived"] = m.derived;
+  return j;
+}
+
+nlohmann::json new_result(const RunContext& rc) {
+  return {{"schema", "bitlab-result/1"},
+          {"context", make_context(rc)},
+          {"measurements", nlohmann::json::array()},
+          {"correctness", nlohmann::json::array()}};
+}
+
+void write_result(const std::string& path, const nlohmann::json& doc) {
+  const std::filesystem::path p(path);
+  std::error_code ec;
+  if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
+  std::ofstream out(p);
+  if (!out) throw UsageError(fmt::format("cannot write result file '{}'", path));
+  out << doc.dump(2) << "\n";
+  if (!out) throw UsageError(fmt::format("writing '{}' failed", path));
+}
+
+std::string default_result_path(const std::string& stem) {
+  return fmt::format("results/{}-{}.json", stem, utc_timestamp("%Y%m%dT%H%M%SZ"));
+}
+
+namespace {
+std::string& stored_command_line() {
+  static std::string s = "bitlab";
+  return s;
+}
+}  // namespace
+
+void remember_command_line(int argc, char** argv) {
+  std::string s = "bitlab";
+  for (int i = 1; i < argc; ++i) s += std::string(" ") + argv[i];
+  stored_command_line() = s;
+}
+
+const std::string& command_line() { return stored_command_line(); }
+
+}  // namespace bitlab

@@ -1,0 +1,47 @@
+// Result documents (results/schema/result.schema.json): the context a run
+// happened in, and measurements with their raw samples and statistics.
+#pragma once
+#include <map>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/stats.h"
+#include "model/backend.h"
+
+namespace bitlab {
+
+struct RunContext {
+  std::string command;      // the command line
+  int threads = 1;
+  double bandwidth_gbps = 0;
+  std::string model;
+  std::vector<DeviceInfo> gpus;
+};
+
+// Collects timestamp, git commit and dirty flag, build, host, sensors.
+nlohmann::json make_context(const RunContext& rc);
+
+struct Measurement {
+  std::string key, kind, backend, variant, name;
+  std::map<std::string, int64_t> shape;
+  std::vector<double> samples;  // seconds
+  double bytes = 0, ops = 0;    // per sample; 0 = not applicable
+  int64_t tokens = 0;           // per sample (e2e)
+  std::map<std::string, double> derived;
+};
+
+nlohmann::json to_json(const Measurement& m);
+
+// A new document with the context and empty measurement/correctness lists.
+nlohmann::json new_result(const RunContext& rc);
+// Writes pretty JSON; creates the parent folder. Throws on failure, naming the path.
+void write_result(const std::string& path, const nlohmann::json& doc);
+// The default file name: results/<backend-list>-<utc timestamp>.json
+std::string default_result_path(const std::string& stem);
+// The command line as one string, for the context block: main() remembers it.
+void remember_command_line(int argc, char** argv);
+const std::string& command_line();
+
+}  // namespace bitlab

@@ -1,0 +1,34 @@
+// AVX-512 kernels (F/BW/VL/DQ + VNNI): the CPU backend's fast x86 variant.
+// Every .cpp in this folder is compiled with -mavx512{f,bw,vl,vnni,dq}; nothing
+// here may run before probe_avx512_backend() has said the CPU has them.
+#pragma once
+#include "kernels/cpu/cpu_kernels.h"
+
+namespace bitlab::cpu::avx512 {
+
+// --- ternary matmul, layout "r16k16" (see matmul_w2a8.cpp) --------------------
+inline constexpr int64_t kRowGroup = 16;  // output rows per 64-byte block
+inline constexpr int64_t kColBlock = 16;  // columns (k) per 64-byte block
+size_t packed_bytes(int64_t n, int64_t k);
+void repack(const CanonicalTernary& w, uint8_t* out);
+// The code (T + 1) stored for row r, column i of the packed layout; r and i may
+// run into the padding (r < 16 * ceil(n/16), i < 16 * ceil(k/16)), which holds 1.
+int code_at(const uint8_t* packed, int64_t n, int64_t k, int64_t r, int64_t i);
+void matmul(const MatmulArgs& a, int64_t n0, int64_t n1);
+
+// --- row-wise float ops ----------------------------------------------------------
+// 1 / sqrt(mean(x^2) + eps), summed in double as the reference does.
+double inv_rms(const float* x, int64_t d, float eps);
+void rmsnorm_row(const float* x, const float* w, int64_t d, float eps, float* y);
+void quantize_row(const float* x, int64_t k, int8_t* q, float* s);
+void rmsnorm_quant_row(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s);
+void attention_head(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys, int64_t head_dim,
+                    int64_t kv_stride, float* out, float* scratch);
+void relu2_mul(const float* g, const float* u, int64_t n, float* y);
+void add(const float* a, const float* b, int64_t n, float* y);
+void embed_row(const uint16_t* table_row, int64_t d, float* out);
+void lm_head(const float* x, int64_t t, int64_t d, const uint16_t* table, int64_t v0, int64_t v1, float* logits,
+             int64_t ld_logits);
+int64_t argmax(const float* logits, int64_t v);
+
+}  // namespace bitlab::cpu::avx512

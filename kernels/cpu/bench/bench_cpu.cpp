@@ -1,0 +1,202 @@
+// Kernel benchmarks for every CPU variant usable on this machine (scalar,
+// avx512, ... as the registry lists them), through the Backend API so the
+// threading under test is the real one.
+//
+//   matmul_w2a8/<backend>/N:<n>/K:<k>/T:<tokens>/threads:<threads>
+//     the 2B4T BitLinear shapes: 3840x2560 (fused QKV), 2560x2560 (o),
+//     13824x2560 (fused gate/up), 2560x6912 (down)
+//   lm_head/<backend>/N:128256/K:2560/T:<tokens>/threads:<threads>
+//     the tied bf16 head
+// for tokens in {1, 8, 32, 128} and threads in {1, 2}.
+//
+// Weights are cold: each case rotates through enough uploaded copies of its
+// weight matrix that together they exceed 4x the last-level cache, so every
+// iteration streams its weights from DRAM. Counters: bytes_per_second is the
+// weight traffic (packed ternary bytes, or bf16 table bytes), ops/s counts a
+// multiply and an add per weight per token (int8 for the matmul, fp32 for the
+// head). Example, with the statistics the harness expects:
+//   build/bin/bitlab_cpu_bench --benchmark_filter='avx512/.*T:1/' --benchmark_repetitions=9
+#include <benchmark/benchmark.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <fstream>
+#include <map>
+#include <memory>
+#include <string>
+#include <tuple>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "model/registry.h"
+#include "model/tensor.h"
+#include "model/weights/canonical.h"
+
+namespace bitlab {
+namespace {
+
+constexpr int64_t kTokens[] = {1, 8, 32, 128};
+constexpr int kThreads[] = {1, 2};
+struct MatShape {
+  int64_t n, k;
+};
+constexpr MatShape kMatmulShapes[] = {{3840, 2560}, {2560, 2560}, {13824, 2560}, {2560, 6912}};
+constexpr MatShape kHeadShape = {128256, 2560};
+
+// Bytes of the largest CPU cache (sysfs), 32 MiB when it cannot be read.
+size_t last_level_cache_bytes() {
+  size_t best = 0;
+  for (int i = 0; i < 8; ++i) {
+    std::ifstream f(fmt::format("/sys/devices/system/cpu/cpu0/cache/index{}/size", i));
+    std::string s;
+    if (!(f >> s) || s.empty()) continue;
+    size_t mult = 1;
+    if (s.back() == 'K') mult = size_t(1) << 10;
+    if (s.back() == 'M') mult = size_t(1) << 20;
+    best = std::max(best, size_t(std::stoull(s)) * mult);
+  }
+  return best ? best : size_t(32) << 20;
+}
+
+uint64_t splitmix(uint64_t& x) {
+  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
+  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
+  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
+  return z ^ (z >> 31);
+}
+
+CanonicalTernary random_ternary(int64_t n, int64_t k) {
+  std::vector<int8_t> v(size_t(n * k));
+  uint64_t s = uint64_t(n * 1000003 + k);
+  for (int8_t& t : v) t = int8_t(int(splitmix(s) % 3) - 1);
+  return pack_ternary(fmt::format("bench.{}x{}", n, k), n, k, v, 0.02f);
+}
+
+// One backend per (name, threads); weights and inputs shared by all thread counts.
+class Fixtures {
+ public:
+  Backend& backend(const std::string& name, int threads) {
+    auto& b = backends_[{name, threads}];
+    if (!b) b = make_backend(name, BackendOptions{threads, 0});
+    return *b;
+  }
+  // Copies of one [n, k] matrix in `name`'s layout, together > 4x the LLC.
+  const std::vector<TernaryWeight>& weights(const std::string& name, MatShape s) {
+    auto& w = weights_[{name, s.n, s.k}];
+    if (w.empty()) {
+      Backend& be = backend(name, 1);
+      const CanonicalTernary c = random_ternary(s.n, s.k);
+      w.push_back(be.upload(c));
+      const size_t copies = 4 * last_level_cache_bytes() / w[0].packed.bytes() + 1;
+      while (w.size() < copies) w.push_back(be.upload(c));
+    }
+    return w;
+  }
+  const Tensor& head_table(Backend& be) {
+    if (!table_.buf) {
+      std::vector<uint16_t> t(size_t(kHeadShape.n * kHeadShape.k));
+      uint64_t s = 7;
+      for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(splitmix(s) % 2001) - 1000) * 5e-5f);
+      table_ = be.upload_tensor(t.data(), DType::BF16, {kHeadShape.n, kHeadShape.k});
+    }
+    return table_;
+  }
+  void release_weights() { weights_.clear(); }
+
+ private:
+  std::map<std::pair<std::string, int>, std::unique_ptr<Backend>> backends_;
+  std::map<std::tuple<std::string, int64_t, int64_t>, std::vector<TernaryWeight>> weights_;
+  Tensor table_;  // host memory: every CPU backend reads it
+};
+
+Fixtures& fixtures() {
+  static Fixtures f;
+  return f;
+}
+
+void bench_matmul(benchmark::State& state, std::string name, MatShape s, int64_t t, int threads) {
+  Fixtures& fx = fixtures();
+  Backend& be = fx.backend(name, threads);
+  const std::vector<TernaryWeight>& ws = fx.weights(name, s);
+  std::vector<int8_t> xq(size_t(t * s.k));
+  uint64_t seed = 3;
+  for (int8_t& x : xq) x = int8_t(int(splitmix(seed) % 255) - 127);
+  const std::vector<float> scales(size_t(t), 12.7f);
+  QuantAct x{be.upload_tensor(xq.data(), DType::I8, {t, s.k}), be.upload_tensor(scales.data(), DType::F32, {t, 1})};
+  Tensor y[] = {be.new_tensor(DType::F32, {t, s.n})};
+  size_t i = 0;
+  for (auto _ : state) {
+    be.matmul_w2a8(x, ws[i], y);
+    be.synchronize();
+    i = (i + 1) % ws.size();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(ws[0].packed.bytes()));
+  state.counters["ops/s"] =
+      benchmark::Counter(double(2 * s.n * s.k * t), benchmark::Counter::kIsIterationInvariantRate);
+  state.counters["copies"] = double(ws.size());
+}
+
+void bench_lm_head(benchmark::State& state, std::string name, int64_t t, int threads) {
+  Fixtures& fx = fixtures();
+  Backend& be = fx.backend(name, threads);
+  const Tensor& table = fx.head_table(be);
+  std::vector<float> xv(size_t(t * kHeadShape.k));
+  uint64_t seed = 5;
+  for (float& x : xv) x = float(int64_t(splitmix(seed) % 2001) - 1000) * 1e-3f;
+  Tensor x = be.upload_tensor(xv.data(), DType::F32, {t, kHeadShape.k});
+  Tensor logits = be.new_tensor(DType::F32, {t, kHeadShape.n});
+  for (auto _ : state) {
+    be.lm_head(x, table, logits);
+    be.synchronize();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(table.bytes()));
+  state.counters["ops/s"] =
+      benchmark::Counter(double(2 * kHeadShape.n * kHeadShape.k * t), benchmark::Counter::kIsIterationInvariantRate);
+}
+
+// The CPU backends this machine can run, as the registry lists them.
+std::vector<std::string> cpu_backends() {
+  std::vector<std::string> out;
+  for (const std::string& name : usable_backends())
+    if (make_backend(name, BackendOptions{1, 0})->info().kind == "cpu") out.push_back(name);
+  return out;
+}
+
+void register_all() {
+  for (const std::string& name : cpu_backends()) {
+    for (MatShape s : kMatmulShapes)
+      for (int64_t t : kTokens)
+        for (int th : kThreads)
+          benchmark::RegisterBenchmark(
+              fmt::format("matmul_w2a8/{}/N:{}/K:{}/T:{}/threads:{}", name, s.n, s.k, t, th).c_str(),
+              [=](benchmark::State& st) { bench_matmul(st, name, s, t, th); })
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond);
+    for (int64_t t : kTokens)
+      for (int th : kThreads)
+        benchmark::RegisterBenchmark(
+            fmt::format("lm_head/{}/N:{}/K:{}/T:{}/threads:{}", name, kHeadShape.n, kHeadShape.k, t, th).c_str(),
+            [=](benchmark::State& st) { bench_lm_head(st, name, t, th); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+  }
+}
+
+}  // namespace
+}  // namespace bitlab
+
+int main(int argc, char** argv) {
+  benchmark::Initialize(&argc, argv);
+  if (benchmark::ReportUnrecognizedArguments(argc, argv)) return 1;
+  try {
+    bitlab::register_all();
+  } catch (const std::exception& e) {
+    std::fprintf(stderr, "bitlab_cpu_bench: %s\n", e.what());
+    return 1;
+  }
+  benchmark::AddCustomContext("llc_bytes", std::to_string(bitlab::last_level_cache_bytes()));
+  benchmark::RunSpecifiedBenchmarks();
+  benchmark::Shutdown();
+  return 0;
+}

@@ -1,0 +1,109 @@
+// The avx512 variant's own contract (kernels/cpu/avx512/matmul_w2a8.cpp): the
+// r16k16 repack round-trips to the canonical codes with zero-weight padding,
+// writes exactly packed_bytes, and the matmul is bit-identical to
+// ref::matmul_w2a8 on odd shapes (rows not a multiple of 16, k not a multiple
+// of 4/16/64), for GEMV and GEMM token counts, fused parts included.
+// Skipped on a CPU without AVX-512 VNNI.
+#include <gtest/gtest.h>
+
+#include <cstring>
+#include <vector>
+
+#include "kernels/cpu/avx512/avx512_kernels.h"
+#include "model/reference.h"
+#include "model/registry.h"
+#include "tests/test_util.h"
+
+namespace bitlab {
+namespace {
+
+constexpr int64_t kRows[] = {1, 3, 17, 33};
+constexpr int64_t kCols[] = {4, 12, 100, 130, 2560 + 4};
+constexpr int64_t kTokens[] = {1, 3, 8, 13, 37};  // 37: two full 16-token tiles and a tail
+
+class Avx512Layout : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    for (const BackendEntry& e : list_backends())
+      if (e.name == "avx512" && !e.probe.usable) GTEST_SKIP() << "avx512 backend not usable: " << e.probe.reason;
+  }
+};
+
+TEST_F(Avx512Layout, RepackRoundTripsWithZeroPadding) {
+  for (int64_t n : kRows)
+    for (int64_t k : kCols) {
+      SCOPED_TRACE(testing::Message() << "n=" << n << " k=" << k);
+      const CanonicalTernary w = test::random_matrix("w", n, k, uint64_t(n * 7919 + k), 0.5f);
+      const size_t bytes = cpu::avx512::packed_bytes(n, k);
+      ASSERT_EQ(bytes % 64, 0u);
+      // Guard bytes after the layout catch a repack that writes past packed_bytes.
+      std::vector<uint8_t> packed(bytes + 64, 0xA5);
+      cpu::avx512::repack(w, packed.data());
+      for (size_t i = bytes; i < packed.size(); ++i) ASSERT_EQ(packed[i], 0xA5) << "repack wrote past its size";
+      const int64_t np = (n + 15) / 16 * 16, kp = (k + 15) / 16 * 16;
+      for (int64_t r = 0; r < np; ++r)
+        for (int64_t i = 0; i < kp; ++i) {
+          const int code = cpu::avx512::code_at(packed.data(), n, k, r, i);
+          const int want = (r < n && i < k) ? w.at(r, i) + 1 : 1;
+          ASSERT_EQ(code, want) << "row " << r << " col " << i;
+        }
+    }
+}
+
+// Random activations quantised by the reference, so xq and s are realistic.
+QuantAct reference_activations(Backend& be, int64_t t, int64_t k, uint64_t seed, std::vector<int8_t>& xq,
+                               std::vector<float>& s) {
+  const std::vector<float> x = test::random_floats(size_t(t * k), seed, 2.0f);
+  xq.resize(size_t(t * k));
+  s.resize(size_t(t));
+  ref::quantize_act(x.data(), t, k, xq.data(), s.data());
+  return {test::upload(be, xq, DType::I8, {t, k}), test::upload(be, s, DType::F32, {t, 1})};
+}
+
+TEST_F(Avx512Layout, MatmulIsBitExactOnOddShapes) {
+  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{2, 0});
+  for (int64_t n : kRows)
+    for (int64_t k : kCols)
+      for (int64_t t : kTokens) {
+        SCOPED_TRACE(testing::Message() << "n=" << n << " k=" << k << " t=" << t);
+        const CanonicalTernary w = test::random_matrix("w", n, k, uint64_t(n * 31 + k), 0.0371f);
+        const TernaryWeight tw = be->upload(w);
+        std::vector<int8_t> xq;
+        std::vector<float> s;
+        const QuantAct x = reference_activations(*be, t, k, uint64_t(t * 1009 + k), xq, s);
+        Tensor y[] = {be->new_tensor(DType::F32, {t, n})};
+        be->matmul_w2a8(x, tw, y);
+        std::vector<float> want(size_t(t * n));
+        ref::matmul_w2a8(xq.data(), s.data(), t, w.packed.data(), n, k, w.scale, want.data(), n);
+        const std::vector<float> got = test::download<float>(*be, y[0]);
+        ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)));
+      }
+}
+
+TEST_F(Avx512Layout, FusedPartsKeepTheirOwnRowsAndScales) {
+  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{2, 0});
+  const int64_t k = 130;
+  const CanonicalTernary a = test::random_matrix("a", 17, k, 1, 0.5f);
+  const CanonicalTernary b = test::random_matrix("b", 33, k, 2, 0.25f);
+  const CanonicalTernary c = test::random_matrix("c", 3, k, 3, 2.0f);
+  const CanonicalTernary* parts[] = {&a, &b, &c};
+  const TernaryWeight tw = be->upload(parts);
+  for (int64_t t : {int64_t(1), int64_t(13)}) {
+    std::vector<int8_t> xq;
+    std::vector<float> s;
+    const QuantAct x = reference_activations(*be, t, k, uint64_t(t), xq, s);
+    Tensor y[] = {be->new_tensor(DType::F32, {t, a.n}), be->new_tensor(DType::F32, {t, b.n}),
+                  be->new_tensor(DType::F32, {t, c.n})};
+    be->matmul_w2a8(x, tw, y);
+    for (size_t p = 0; p < 3; ++p) {
+      const CanonicalTernary& w = *parts[p];
+      std::vector<float> want(size_t(t * w.n));
+      ref::matmul_w2a8(xq.data(), s.data(), t, w.packed.data(), w.n, k, w.scale, want.data(), w.n);
+      const std::vector<float> got = test::download<float>(*be, y[p]);
+      ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << "part " << w.name;
+    }
+  }
+}
+
+}  // namespace
+}  // namespace bitlab

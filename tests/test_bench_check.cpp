@@ -1,0 +1,83 @@
+// `bitlab bench --quick` and `bitlab check` on the tiny model, through the
+// binary: they run, their result files validate against the schema, and they
+// hold a row for every usable backend.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <cstdlib>
+#include <fstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "model/registry.h"
+
+namespace {
+
+int sh(const std::string& cmd) {
+  const int status = std::system(cmd.c_str());
+  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+}
+
+std::string temp_path(const std::string& name) {
+  return ::testing::TempDir() + "/bitlab_" + std::to_string(getpid()) + "_" + name;
+}
+
+// Validates with tests/validate_result.py; skips where python3-jsonschema is missing.
+void expect_valid(const std::string& file) {
+  const std::string v = std::string(BITLAB_SOURCE_DIR) + "/tests/validate_result.py";
+  const std::string schema = std::string(BITLAB_SOURCE_DIR) + "/results/schema/result.schema.json";
+  if (sh("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
+    GTEST_SKIP() << "python3-jsonschema is not installed: schema validation skipped";
+  EXPECT_EQ(sh("/usr/bin/python3 " + v + " " + schema + " " + file), 0) << file << " does not match the schema";
+}
+
+nlohmann::json load(const std::string& path) {
+  std::ifstream in(path);
+  return nlohmann::json::parse(in);
+}
+
+TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
+  const std::string out = temp_path("bench.json");
+  ASSERT_EQ(sh(std::string(BITLAB_BIN) + " bench --quick --model synthetic:tiny --threads 2 --out " + out +
+               " >/dev/null 2>&1"),
+            0);
+  const auto doc = load(out);
+  for (const std::string& b : bitlab::usable_backends()) {
+    int kernels = 0, e2e = 0;
+    for (const auto& m : doc["measurements"]) {
+      if (m["backend"] != b) continue;
+      kernels += m["kind"] == "kernel";
+      e2e += m["kind"] == "e2e";
+      EXPECT_GE(m["samples"].size(), 3u) << m["key"];
+    }
+    EXPECT_EQ(kernels, 2 * 4 + 1) << b << ": 4 matmul shapes at T=1 and 8, plus the head";
+    EXPECT_EQ(e2e, 2) << b << ": prefill and decode";
+  }
+  EXPECT_GT(doc["context"]["memory_bandwidth_gbps"].get<double>(), 0.0);
+  EXPECT_EQ(doc["context"]["command"].get<std::string>().rfind("bitlab bench", 0), 0u);
+  expect_valid(out);
+}
+
+TEST(Check, TinyPassesAndWritesAValidResult) {
+  const std::string out = temp_path("check.json");
+  ASSERT_EQ(sh(std::string(BITLAB_BIN) + " check --model synthetic:tiny --tokens 6 --out " + out + " >/dev/null 2>&1"),
+            0);
+  const auto doc = load(out);
+  size_t e2e = 0;
+  for (const auto& r : doc["correctness"]) {
+    EXPECT_TRUE(r["pass"].get<bool>()) << r.dump();
+    e2e += r["check"].get<std::string>().rfind("e2e/", 0) == 0;
+  }
+  EXPECT_EQ(e2e, bitlab::usable_backends().size());
+  expect_valid(out);
+}
+
+TEST(BenchCheck, BadInputIsAUsageError) {
+  EXPECT_EQ(sh(std::string(BITLAB_BIN) + " bench --backends scalar,nonesuch --quick 2>/dev/null"), 2);
+  EXPECT_EQ(sh(std::string(BITLAB_BIN) + " check --model synthetic:huge 2>/dev/null"), 2);
+  EXPECT_EQ(sh(std::string(BITLAB_BIN) + " bench --tokens 0 --model synthetic:tiny 2>/dev/null"), 2);
+}
+
+}  // namespace

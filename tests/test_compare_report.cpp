@@ -1,0 +1,325 @@
+// `bitlab compare` and `bitlab report` as a user meets them, through the binary,
+// on the fixtures in tests/fixtures/ and on documents crafted from them; and the
+// fixtures themselves checked against results/schema/result.schema.json.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kSource = BITLAB_SOURCE_DIR;
+const std::string kFixtures = kSource + "/tests/fixtures/";
+const std::string kSchema = kSource + "/results/schema/result.schema.json";
+const std::string kValidator = kSource + "/tests/validate_result.py";
+const std::string kPython = "/usr/bin/python3";  // where Debian's matplotlib and jsonschema live
+const std::string kKernelKey = "kernel/matmul_w2a8/avx512/N:2560/K:2560/T:1/threads:2";
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A fresh folder per test: ctest runs the tests of this binary in parallel processes.
+std::string scratch() {
+  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
+  const fs::path dir = fs::path(::testing::TempDir()) /
+                       ("bitlab_cr_" + std::to_string(getpid()) + "_" + info->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string() + "/";
+}
+
+// Runs a shell command line; `env` is prefixed (VAR=value ...).
+Result shell(const std::string& cmdline, const std::string& env = "") {
+  static int calls = 0;
+  const std::string base = ::testing::TempDir() + "/bitlab_cr_" + std::to_string(getpid()) + "_" + std::to_string(calls++);
+  const std::string out = base + ".out", err = base + ".err";
+  const std::string cmd = env + " " + cmdline + " >" + out + " 2>" + err + " </dev/null";
+  const int status = std::system(cmd.c_str());
+  Result r;
+  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
+  r.out = slurp(out);
+  r.err = slurp(err);
+  return r;
+}
+
+Result bitlab(const std::string& args, const std::string& env = "") { return shell(std::string(BITLAB_BIN) + " " + args, env); }
+
+bool python_has(const std::string& module) {
+  return access(kPython.c_str(), X_OK) == 0 &&
+         std::system((kPython + " -c 'import " + module + "' >/dev/null 2>&1").c_str()) == 0;
+}
+
+json fixture(const std::string& name) { return json::parse(slurp(kFixtures + name)); }
+
+std::string write(const std::string& path, const json& doc) {
+  std::ofstream(path) << doc.dump(1);
+  return path;
+}
+
+json& measurement(json& doc, const std::string& key) {
+  for (json& m : doc["measurements"])
+    if (m["key"] == key) return m;
+  throw std::runtime_error("no measurement " + key);
+}
+
+// Scales one measurement's samples and keeps its stats consistent, so the
+// crafted document still satisfies the schema's meaning, not just its shape.
+void scale(json& doc, const std::string& key, double factor) {
+  json& m = measurement(doc, key);
+  for (json& s : m["samples"]) s = s.get<double>() * factor;
+  for (const char* f : {"min", "median", "mean", "p10", "p90", "stddev"}) m["stats"][f] = m["stats"][f].get<double>() * factor;
+  m.erase("derived");
+}
+
+std::string line_with(const std::string& text, const std::string& needle) {
+  const size_t at = text.find(needle);
+  if (at == std::string::npos) return "";
+  const size_t start = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
+  return text.substr(start, text.find('\n', at) - start);
+}
+
+void expect_one_line_error(const Result& r, int code, const std::string& what) {
+  EXPECT_EQ(r.code, code) << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  EXPECT_NE(r.err.find(what), std::string::npos) << r.err;
+}
+
+// ---- compare ----------------------------------------------------------------
+
+TEST(Compare, IdenticalFilesPass) {
+  const Result r = bitlab("compare " + kFixtures + "result_a.json " + kFixtures + "result_a.json");
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(line_with(r.out, kKernelKey).find("same"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("regression  "), std::string::npos);
+  EXPECT_NE(r.out.find("0 regression(s)"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("0 failure(s)"), std::string::npos) << r.out;
+}
+
+// result_b is 15 % faster on the avx512 matmuls and equal elsewhere: an
+// improvement one way, a regression the other.
+TEST(Compare, ImprovementPassesAndTheReverseFails) {
+  const Result fwd = bitlab("compare " + kFixtures + "result_a.json " + kFixtures + "result_b.json");
+  EXPECT_EQ(fwd.code, 0) << fwd.out << fwd.err;
+  EXPECT_NE(line_with(fwd.out, kKernelKey).find("improvement"), std::string::npos) << fwd.out;
+  EXPECT_NE(line_with(fwd.out, "kernel/matmul_w2a8/scalar").find("same"), std::string::npos) << fwd.out;
+  const Result rev = bitlab("compare " + kFixtures + "result_b.json " + kFixtures + "result_a.json");
+  EXPECT_EQ(rev.code, 1) << rev.out;
+  EXPECT_NE(line_with(rev.out, kKernelKey).find("regression"), std::string::npos) << rev.out;
+}
+
+TEST(Compare, CraftedRegressionFails) {
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  scale(doc, kKernelKey, 1.3);
+  const std::string slow = write(dir + "slow.json", doc);
+  const Result r = bitlab("compare " + kFixtures + "result_a.json " + slow);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const std::string line = line_with(r.out, kKernelKey);
+  EXPECT_NE(line.find("regression"), std::string::npos) << r.out;
+  EXPECT_NE(line.find("1.300"), std::string::npos) << line;
+  EXPECT_NE(r.out.find("1 regression(s)"), std::string::npos) << r.out;
+  // Above 30 % it is not a regression; both ways of writing the threshold agree.
+  EXPECT_EQ(bitlab("compare --threshold 50% " + kFixtures + "result_a.json " + slow).code, 0);
+  EXPECT_EQ(bitlab("compare --threshold 0.5 " + kFixtures + "result_a.json " + slow).code, 0);
+  EXPECT_EQ(bitlab("compare --threshold 25% " + kFixtures + "result_a.json " + slow).code, 1);
+  // An alpha no 11-sample test can reach: nothing is significant.
+  EXPECT_EQ(bitlab("compare --alpha 1e-9 " + kFixtures + "result_a.json " + slow).code, 0);
+}
+
+TEST(Compare, CorrectnessLossFails) {
+  const std::string dir = scratch();
+  const std::string base = kFixtures + "result_a.json";
+  json missing = fixture("result_a.json");
+  missing["correctness"].erase(missing["correctness"].begin() + 1);  // scalar rmsnorm/N:2560
+  const Result lost = bitlab("compare " + base + " " + write(dir + "missing.json", missing));
+  EXPECT_EQ(lost.code, 1) << lost.out;
+  EXPECT_NE(line_with(lost.out, "rmsnorm/N:2560").find("missing in NEW"), std::string::npos) << lost.out;
+  EXPECT_NE(lost.out.find("correctness loss"), std::string::npos);
+
+  json failing = fixture("result_a.json");
+  failing["correctness"][0]["pass"] = false;
+  failing["correctness"][0]["bit_exact"] = false;
+  const Result fails = bitlab("compare " + base + " " + write(dir + "failing.json", failing));
+  EXPECT_EQ(fails.code, 1) << fails.out;
+  EXPECT_NE(line_with(fails.out, "matmul_w2a8/N:17/K:130/T:3").find("passed in BASE, fails in NEW"), std::string::npos)
+      << fails.out;
+
+  // A failure in NEW fails the comparison even when BASE failed too.
+  const Result still = bitlab("compare " + write(dir + "base_failing.json", failing) + " " + dir + "failing.json");
+  EXPECT_EQ(still.code, 1) << still.out;
+  EXPECT_NE(still.out.find("failed in BASE too"), std::string::npos) << still.out;
+  // Fixed: shown, and not a failure.
+  const Result fixed = bitlab("compare " + dir + "failing.json " + base);
+  EXPECT_EQ(fixed.code, 0) << fixed.out;
+  EXPECT_NE(fixed.out.find("fixed"), std::string::npos) << fixed.out;
+}
+
+TEST(Compare, AddedAndRemovedKeysAreListedNotFailed) {
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  json extra = measurement(doc, kKernelKey);
+  extra["key"] = "kernel/matmul_w2a8/avx512/N:3840/K:2560/T:1/threads:2";
+  doc["measurements"].push_back(extra);
+  doc["measurements"].erase(doc["measurements"].begin());  // the scalar matmul
+  const Result r = bitlab("compare " + kFixtures + "result_a.json " + write(dir + "changed.json", doc));
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  EXPECT_NE(line_with(r.out, "N:3840").find("added"), std::string::npos) << r.out;
+  EXPECT_NE(line_with(r.out, "kernel/matmul_w2a8/scalar").find("removed"), std::string::npos) << r.out;
+}
+
+TEST(Compare, MarkdownTable) {
+  const Result r = bitlab("compare --format markdown " + kFixtures + "result_b.json " + kFixtures + "result_a.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.out.find("| key | base median | new median | ratio | p | verdict |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("|---|---:|"), std::string::npos);
+  const std::string row = line_with(r.out, kKernelKey);
+  EXPECT_EQ(row.rfind("| `", 0), 0u) << row;
+  EXPECT_NE(row.find("**regression**"), std::string::npos) << row;
+  EXPECT_NE(r.out.find("failed"), std::string::npos);
+}
+
+TEST(Compare, BadInputIsAUsageError) {
+  const std::string dir = scratch();
+  const std::string a = kFixtures + "result_a.json";
+  expect_one_line_error(bitlab("compare " + a + " " + dir + "nonesuch.json"), 2, "nonesuch.json");
+  write(dir + "other.json", json{{"hello", "world"}});
+  expect_one_line_error(bitlab("compare " + dir + "other.json " + a), 2, "other.json is not a bitlab result");
+  json wrong = fixture("result_a.json");
+  wrong["schema"] = "bitlab-result/2";
+  expect_one_line_error(bitlab("compare " + a + " " + write(dir + "v2.json", wrong)), 2, "v2.json");
+  std::ofstream(dir + "broken.json") << "{\"schema\": ";
+  expect_one_line_error(bitlab("compare " + a + " " + dir + "broken.json"), 2, "broken.json is not JSON");
+  json no_samples = fixture("result_a.json");
+  measurement(no_samples, kKernelKey).erase("samples");
+  expect_one_line_error(bitlab("compare " + a + " " + write(dir + "nosamples.json", no_samples)), 2, "nosamples.json");
+  expect_one_line_error(bitlab("compare --threshold 5 " + a + " " + a), 2, "--threshold");
+  expect_one_line_error(bitlab("compare --threshold abc " + a + " " + a), 2, "--threshold");
+  expect_one_line_error(bitlab("compare --alpha 2 " + a + " " + a), 2, "--alpha");
+  expect_one_line_error(bitlab("compare --format html " + a + " " + a), 2, "--format");
+  expect_one_line_error(bitlab("compare " + a), 2, "new");
+}
+
+// ---- report -----------------------------------------------------------------
+
+TEST(Report, WritesHtmlAndMarkdown) {
+  if (!python_has("matplotlib")) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch() + "out";
+  const Result r = bitlab("report " + kFixtures + "result_a.json " + kFixtures + "result_b.json " + kFixtures +
+                          "result_gpu.json -o " + dir);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string html = slurp(dir + "/report.html"), md = slurp(dir + "/report.md");
+  ASSERT_FALSE(html.empty());
+  ASSERT_FALSE(md.empty());
+  for (const std::string& doc : {html, md}) {
+    for (const char* want : {"scalar", "avx512", "cuda", "kernel/matmul_w2a8/scalar/N:2560/K:2560/T:1/threads:2",
+                             "kernel/lm_head/cuda/N:128256/K:2560/T:1/threads:16", "prefill", "decode", "nvml",
+                             "modelled", "3f2c1d0", "9e8d7c6-dirty", "Fixture GPU (test data)", "matmul_w2a8/N:17/K:130/T:3"})
+      EXPECT_NE(doc.find(want), std::string::npos) << want;
+  }
+  // Self-contained: images inline, nothing to fetch.
+  EXPECT_NE(html.find("src=\"data:image/png;base64,iVBORw0KGgo"), std::string::npos);
+  EXPECT_EQ(html.find("src=\"http"), std::string::npos);
+  EXPECT_EQ(html.find("<link"), std::string::npos);
+  EXPECT_EQ(html.find("<script"), std::string::npos);
+  // Markdown: tables, and images written beside it.
+  EXPECT_NE(md.find("| key |"), std::string::npos);
+  size_t images = 0;
+  for (size_t at = md.find("]("); at != std::string::npos; at = md.find("](", at + 1)) {
+    const std::string name = md.substr(at + 2, md.find(')', at) - at - 2);
+    EXPECT_EQ(slurp(dir + "/" + name).substr(1, 3), "PNG") << name;
+    ++images;
+  }
+  EXPECT_GE(images, 3u);
+  // Scalar has no energy figure: shown as a dash, never invented.
+  const std::string scalar_decode = line_with(md, "| scalar | 3f2c1d0");
+  EXPECT_NE(scalar_decode.find("| — | — |"), std::string::npos) << scalar_decode;
+  EXPECT_NE(line_with(md, "| cuda |").find("nvml"), std::string::npos);
+}
+
+TEST(Report, BadInputIsAUsageError) {
+  const std::string dir = scratch();
+  expect_one_line_error(bitlab("report " + dir + "nonesuch.json -o " + dir + "out"), 2, "nonesuch.json");
+  expect_one_line_error(bitlab("report " + kFixtures + "result_a.json"), 2, "--out");
+  if (!python_has("json")) GTEST_SKIP() << "no " << kPython;
+  write(dir + "other.json", json{{"schema", "something-else"}});
+  expect_one_line_error(bitlab("report " + dir + "other.json -o " + dir + "out"), 2, "other.json is not a bitlab result");
+  EXPECT_FALSE(fs::exists(dir + "out/report.html"));
+}
+
+TEST(Report, MissingPythonOrMatplotlibNamesThePackage) {
+  const std::string dir = scratch();
+  const std::string a = kFixtures + "result_a.json";
+  expect_one_line_error(bitlab("report " + a + " -o " + dir + "out", "BITLAB_PYTHON=" + dir + "no-python3"), 1,
+                        "python3-matplotlib");
+  if (access(kPython.c_str(), X_OK) != 0) GTEST_SKIP() << "no " << kPython;
+  // python3 -S leaves out site-packages: an interpreter without matplotlib.
+  const std::string bare = dir + "bare-python3";
+  std::ofstream(bare) << "#!/bin/sh\nexec " << kPython << " -S \"$@\"\n";
+  fs::permissions(bare, fs::perms::owner_all);
+  expect_one_line_error(bitlab("report " + a + " -o " + dir + "out", "BITLAB_PYTHON=" + bare), 1,
+                        "python3-matplotlib");
+}
+
+// ---- the schema ---------------------------------------------------------------
+
+TEST(Schema, FixturesValidate) {
+  if (!python_has("jsonschema")) GTEST_SKIP() << kPython << " lacks jsonschema (Debian package python3-jsonschema)";
+  std::string files;
+  int count = 0;
+  for (const auto& e : fs::directory_iterator(kFixtures))
+    if (e.path().extension() == ".json") {
+      files += ' ';  // not `" " + path`: GCC 12 warns falsely on that (-Wrestrict, bug 105329)
+      files += e.path().string();
+      ++count;
+    }
+  ASSERT_GE(count, 3);
+  const Result r = shell(kPython + " " + kValidator + " " + kSchema + files);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+}
+
+TEST(Schema, ValidatorReportsEachInvalidFileOnOneLine) {
+  if (!python_has("jsonschema")) GTEST_SKIP() << kPython << " lacks jsonschema (Debian package python3-jsonschema)";
+  const std::string dir = scratch();
+  json bad_unit = fixture("result_a.json");
+  measurement(bad_unit, kKernelKey)["unit"] = "ms";
+  json extra = fixture("result_b.json");
+  extra["correctness"][0]["verdict"] = "ok";
+  // The documents the compare tests craft stay valid.
+  json slow = fixture("result_a.json");
+  scale(slow, kKernelKey, 1.3);
+  const Result r = shell(kPython + " " + kValidator + " " + kSchema + " " + write(dir + "bad_unit.json", bad_unit) +
+                         " " + write(dir + "extra.json", extra) + " " + write(dir + "slow.json", slow) + " " +
+                         kFixtures + "result_a.json");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(line_with(r.err, "bad_unit.json").find("unit"), std::string::npos) << r.err;
+  EXPECT_NE(line_with(r.err, "extra.json").find("verdict"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("slow.json"), std::string::npos) << r.err;
+  EXPECT_EQ(r.err.find("result_a.json"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 2) << r.err;
+}
+
+}  // namespace
