@@ -1,7 +1,8 @@
 // `bitlab bench`: the main job. Every backend usable here (or --backends) on
 // one model: kernel microbenchmarks of the model's BitLinear shapes and head,
 // then end-to-end prefill and decode, each held against the measured memory
-// bandwidth. Writes one result file and prints one side-by-side table.
+// bandwidth, with the joules of each phase and where they came from (rapl,
+// nvml or modelled). Writes one result file and prints one side-by-side table.
 #include <algorithm>
 #include <map>
 #include <memory>
@@ -12,6 +13,7 @@
 #include "harness/bandwidth.h"
 #include "harness/commands.h"
 #include "harness/e2e_bench.h"
+#include "harness/energy/session.h"
 #include "harness/kernel_bench.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
@@ -27,6 +29,7 @@ struct BenchOptions {
   std::vector<std::string> backends;  // empty: every usable one
   std::string model = "synthetic:2b4t";
   int threads = 0;
+  int device = 0;  // GPU index for the cuda and vulkan backends
   std::string out;
   bool quick = false;
   int repetitions = 9;
@@ -34,7 +37,21 @@ struct BenchOptions {
   int64_t prompt_len = 128;
   int64_t gen = 32;
   bool no_kernels = false, no_e2e = false;
+  std::string energy_source = "auto";
+  double idle_seconds = 2;
+  unsigned nvml_device = 0;
 };
+
+// "0.0123 J/tok rapl 41.2 W": the primary energy figure of an e2e row.
+std::string energy_cell(const nlohmann::json& m) {
+  if (!m.contains("energy")) return "-";
+  const auto& e = m["energy"];
+  std::string s = fmt::format("{:.4g} J/tok {}", e["joules_per_token"].get<double>(), e["source"].get<std::string>());
+  if (e.value("estimate", false)) s += " (est.)";
+  s += fmt::format(" {:.3g} W", e["average_watts"].get<double>());
+  if (e.contains("net_joules_per_token")) s += fmt::format(" net {:.3g}", e["net_joules_per_token"].get<double>());
+  return s;
+}
 
 std::string cell(const nlohmann::json& m) {
   const auto& d = m.value("derived", nlohmann::json::object());
@@ -65,10 +82,15 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
       row = fmt::format("{} (prompt {})", m["name"].get<std::string>(), m["shape"]["prompt"].get<int64_t>());
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     cells[{row, m["backend"].get<std::string>()}] = cell(m);
+    if (m["kind"] == "e2e" && m.contains("energy")) {
+      const std::string erow = fmt::format("{} energy", m["name"].get<std::string>());
+      if (std::find(rows.begin(), rows.end(), erow) == rows.end()) rows.push_back(erow);
+      cells[{erow, m["backend"].get<std::string>()}] = energy_cell(m);
+    }
   }
   size_t w0 = 6;
   for (const auto& r : rows) w0 = std::max(w0, r.size());
-  const size_t wc = 34;
+  const size_t wc = 40;
   fmt::print("\n{:<{}}", "case", w0);
   for (const auto& b : backends) fmt::print("  {:<{}}", b, wc);
   fmt::print("\n");
@@ -83,6 +105,8 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   fmt::print("(kernels: median per call and weight+activation GB/s; e2e: median; % = fraction of the "
              "memory-bandwidth roofline at {:.1f} GB/s)\n",
              doc["context"]["memory_bandwidth_gbps"].get<double>());
+  fmt::print("(energy: gross joules per token over the phase's window, its source, average watts, and net of the "
+             "idle baseline; modelled = estimate from op and byte counts)\n");
 }
 
 int run(BenchOptions o) {
@@ -99,7 +123,18 @@ int run(BenchOptions o) {
     if (t < 1) throw UsageError("--tokens must be positive");
   std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
   // Fail on a bad name before any long work.
-  for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, 0});
+  std::vector<std::string> kinds;
+  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{o.threads, o.device})->info().kind);
+
+  std::unique_ptr<EnergySession> energy;
+  if (!o.no_e2e) {
+    EnergyOptions eo;
+    eo.source = o.energy_source;
+    eo.idle_seconds = o.quick ? std::min(o.idle_seconds, 0.5) : o.idle_seconds;
+    eo.nvml_device = o.nvml_device;
+    energy = std::make_unique<EnergySession>(eo, kinds);
+    for (const std::string& note : energy->notes()) fmt::print(stderr, "energy: {}\n", note);
+  }
 
   const int threads = o.threads > 0 ? o.threads : logical_cores();
   BandwidthProbe bw;
@@ -110,6 +145,11 @@ int run(BenchOptions o) {
     p.done(fmt::format("{:.1f} GB/s read with {} threads ({} MiB buffer)", bw.read_gbps, threads, bw.bytes >> 20));
   }
   ModelWeights w = load_model(o.model, 1);
+  if (energy && energy->measures_hardware()) {
+    Progress p("idle power");
+    energy->measure_idle([&](const std::string& s) { p.update(0, s); });
+    p.done("measured before any backend runs");
+  }
 
   RunContext rc;
   rc.command = command_line();
@@ -119,7 +159,7 @@ int run(BenchOptions o) {
   std::vector<nlohmann::json> measurements;
 
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, 0});
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, o.device});
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     if (!o.no_kernels) {
       KernelBenchOptions ko;
@@ -145,10 +185,15 @@ int run(BenchOptions o) {
       eo.prefill_repetitions = o.quick ? 3 : 5;
       eo.bandwidth_gbps = bw.read_gbps;
       eo.model = o.model;
+      eo.energy = energy.get();
       const auto ms = run_e2e_benchmark(model, w, eo, [&](double f) { p.update(f, "prefill and decode"); });
       for (const Measurement& m : ms) measurements.push_back(to_json(m));
-      p.done(fmt::format("prefill {:.2f} tok/s, decode {:.2f} tok/s", ms[0].derived.at("tokens_per_s"),
-                         ms[1].derived.at("tokens_per_s")));
+      std::string joules;
+      if (!ms[1].energy.empty())
+        joules = fmt::format("; decode {:.4g} J/token ({})", ms[1].energy[0].joules_per_token(),
+                             ms[1].energy[0].source == "modelled" ? "modelled estimate" : ms[1].energy[0].source);
+      p.done(fmt::format("prefill {:.2f} tok/s, decode {:.2f} tok/s{}", ms[0].derived.at("tokens_per_s"),
+                         ms[1].derived.at("tokens_per_s"), joules));
     }
   }
 
@@ -169,6 +214,8 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
       "bench", "Benchmark every usable backend: kernels of the model's shapes, then prefill and decode end to end");
   sub->add_option("--backends", o->backends, "backends to run (default: every one usable here)")->delimiter(',');
   sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->capture_default_str();
+  sub->add_option("--device", o->device, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)")
+      ->capture_default_str()->check(CLI::Range(0, 255));
   sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
       CLI::Range(0, 1024));
   sub->add_option("--out", o->out, "result file (default: results/bench-<UTC time>.json)");
@@ -180,6 +227,14 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   sub->add_option("--gen", o->gen, "decode steps to time")->capture_default_str();
   sub->add_flag("--no-kernels", o->no_kernels, "skip the kernel microbenchmarks");
   sub->add_flag("--no-e2e", o->no_e2e, "skip prefill/decode end to end");
+  sub->add_option("--energy-source", o->energy_source,
+                  "energy of prefill/decode: auto (rapl for CPU backends, nvml for GPU ones, else modelled), rapl, "
+                  "nvml, modelled or none")
+      ->capture_default_str();
+  sub->add_option("--idle-seconds", o->idle_seconds, "idle-power baseline window before the runs (--quick: at most 0.5)")
+      ->capture_default_str()
+      ->check(CLI::Range(0.01, 3600.0));
+  sub->add_option("--nvml-device", o->nvml_device, "NVML index of the GPU to meter")->capture_default_str();
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
 }

@@ -23,6 +23,7 @@ struct CheckOptions {
   std::string model = "synthetic:2b4t-1layer";
   int64_t tokens = 16;
   int threads = 0;
+  int device = 0;  // GPU index for the cuda and vulkan backends
   std::string out;
   bool verbose = false;
 };
@@ -35,7 +36,7 @@ int run(const CheckOptions& o) {
   const ModelConfig cfg = model_config(o.model);
   if (o.tokens < 1 || o.tokens > cfg.max_pos) throw UsageError("--tokens outside the model's positions");
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
-  for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, 0});
+  for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, o.device});
   ModelWeights w = load_model(o.model, 1);
 
   RunContext rc;
@@ -47,7 +48,7 @@ int run(const CheckOptions& o) {
   fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "backend", "check", "result", "nmse",
              "max|diff|", "cosine", "KL", "top1");
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, 0});
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, o.device});
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     std::vector<CheckRecord> recs;
     {
@@ -92,6 +93,8 @@ CLI::App* add_check(CLI::App& app, Action& action) {
   sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->capture_default_str();
   sub->add_option("--tokens", o->tokens, "teacher-forced sequence length for the end-to-end check")
       ->capture_default_str();
+  sub->add_option("--device", o->device, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)")
+      ->capture_default_str()->check(CLI::Range(0, 255));
   sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
       CLI::Range(0, 1024));
   sub->add_option("--out", o->out, "result file (default: results/check-<UTC time>.json)");

@@ -1,5 +1,5 @@
-// `bitlab info`: what this machine is and which backends it can run, with the
-// reason for each one it cannot.
+// `bitlab info`: what this machine is, which backends it can run and which
+// energy sensors it offers, with the reason for each one it cannot.
 #include <algorithm>
 #include <memory>
 
@@ -8,6 +8,7 @@
 
 #include "harness/build_info.h"
 #include "harness/commands.h"
+#include "harness/energy/sensors.h"
 #include "model/registry.h"
 #include "model/sysinfo.h"
 
@@ -36,6 +37,10 @@ int run_info() {
     fmt::print("  {:<10} {:<10} {}\n", e.name, state, e.probe.reason);
   }
   fmt::print("  {:<10} {:<10} {}\n", "reference", "oracle", "model/reference: the plain scalar oracle, one thread");
+  fmt::print("\nenergy sensors\n");
+  for (const SensorStatus& s : energy_sensors())
+    fmt::print("  {:<10} {:<10} {}\n", s.name, s.available ? (s.name == "modelled" ? "estimate" : "usable")
+                                                            : "unavailable", s.reason);
   return 0;
 }
 

@@ -27,6 +27,7 @@ struct RunOptions {
   uint64_t seed = 1;
   uint64_t weight_seed = 1;
   int threads = 0;
+  int device = 0;  // GPU index for the cuda and vulkan backends
   float temperature = 0.0f;
   int64_t top_k = 0;
 };
@@ -38,7 +39,7 @@ int run(const RunOptions& o) {
   if (o.prompt_len + o.gen > spec_config.max_pos)
     throw UsageError(fmt::format("--prompt-len + --gen = {} exceeds the model's {} positions", o.prompt_len + o.gen,
                                  spec_config.max_pos));
-  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, 0});
+  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, o.device});
   ModelWeights w = load_model(o.model, o.weight_seed);
   const ModelConfig& c = w.config;
   const DeviceInfo& di = be->info();
@@ -94,6 +95,8 @@ CLI::App* add_run(CLI::App& app, Action& action) {
   sub->add_option("--gen", o->gen, "tokens to generate")->capture_default_str();
   sub->add_option("--seed", o->seed, "seed for the prompt and for sampling")->capture_default_str();
   sub->add_option("--weight-seed", o->weight_seed, "seed of the synthetic weights")->capture_default_str();
+  sub->add_option("--device", o->device, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)")
+      ->capture_default_str()->check(CLI::Range(0, 255));
   sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
       CLI::Range(0, 1024));
   sub->add_option("--temperature", o->temperature, "sampling temperature (0 = greedy, argmax on the device)")

@@ -16,5 +16,10 @@ CLI::App* add_compare(CLI::App& app, Action& action);
 CLI::App* add_report(CLI::App& app, Action& action);
 CLI::App* add_bench(CLI::App& app, Action& action);
 CLI::App* add_check(CLI::App& app, Action& action);
+CLI::App* add_energy(CLI::App& app, Action& action);
+CLI::App* add_export(CLI::App& app, Action& action);
+CLI::App* add_tokenize(CLI::App& app, Action& action);
+CLI::App* add_detokenize(CLI::App& app, Action& action);
+CLI::App* add_generate(CLI::App& app, Action& action);
 
 }  // namespace bitlab::cli

@@ -31,23 +31,36 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     m.backend = di.backend;
     m.variant = di.variant;
     m.name = phase;
-    m.key = fmt::format("e2e/{}/{}/{}/prompt:{}/threads:{}", phase, di.backend, o.model, o.prompt_len, di.threads);
+    m.key = fmt::format("{}/{}/{}/{}/prompt:{}/threads:{}", o.key_prefix, phase, di.backend, o.model, o.prompt_len,
+                        di.threads);
     m.shape = {{"prompt", o.prompt_len}, {"threads", di.threads}};
     return m;
   };
   const double ternary = double(w.ternary_bytes()), head = double(w.embedding.data.size_bytes());
   const double params = double(c.ternary_params_per_layer() * c.n_layers);
 
+  const std::vector<EnergyMeter*> meters = o.energy ? o.energy->meters_for(di.kind) : std::vector<EnergyMeter*>{};
+  const double min_window = o.energy ? o.energy->min_window_seconds(meters) : 0.0;
+
   Measurement prefill = base("prefill");
   int32_t next = 0;
-  for (int r = 0; r < o.prefill_repetitions; ++r) {
+  const OpCounts prefill_work = count_forward(c, o.prompt_len, 0);
+  EnergyWindow prefill_window(meters, model.backend());
+  int64_t prefill_runs = 0;
+  for (int r = 0; r < o.prefill_repetitions || prefill_window.elapsed_seconds() < min_window; ++r) {
     model.reset();
     const auto t0 = clock::now();
     next = model.forward_argmax(prompt);
-    prefill.samples.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+    const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    prefill_window.count(prefill_work);
+    ++prefill_runs;
+    if (r >= o.prefill_repetitions) continue;  // repeated only to fill the energy window
+    prefill.samples.push_back(seconds);
     done += double(o.prompt_len);
     if (progress) progress(done / total_steps);
   }
+  prefill.energy = o.energy ? o.energy->figures(meters, prefill_window.stop(), prefill_runs * o.prompt_len)
+                            : std::vector<EnergyFigure>{};
   prefill.tokens = o.prompt_len;
   prefill.ops = 2.0 * params * double(o.prompt_len) + 2.0 * double(c.vocab * c.hidden);
   prefill.bytes = ternary + head;
@@ -58,13 +71,23 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
 
   Measurement decode = base("decode");
   decode.shape["gen"] = o.gen;
-  for (int64_t i = 0; i < o.gen; ++i) {
+  EnergyWindow decode_window(meters, model.backend());
+  int64_t decode_steps = 0;
+  for (int64_t i = 0; i < o.gen || decode_window.elapsed_seconds() < min_window; ++i) {
+    if (i >= o.gen && model.pos() == o.prompt_len + o.gen) model.rewind(o.prompt_len);
+    const int64_t cached = model.pos();
     const auto t0 = clock::now();
     next = model.forward_argmax(std::span(&next, 1));
-    decode.samples.push_back(std::chrono::duration<double>(clock::now() - t0).count());
+    const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
+    decode_window.count(count_forward(c, 1, cached));
+    ++decode_steps;
+    if (i >= o.gen) continue;  // repeated only to fill the energy window
+    decode.samples.push_back(seconds);
     done += 1;
     if (progress) progress(done / total_steps);
   }
+  decode.energy = o.energy ? o.energy->figures(meters, decode_window.stop(), decode_steps)
+                           : std::vector<EnergyFigure>{};
   decode.tokens = 1;
   // Each step reads every weight once, the head, and the KV cache so far (mid-run average).
   const double kv = 2.0 * double(c.n_layers * c.kv_dim()) * 4.0 * (double(o.prompt_len) + double(o.gen) / 2.0);

@@ -1,11 +1,13 @@
 // End-to-end benchmark for `bitlab bench`: time to first token over a prompt
 // (prefill) and per-step decode latency, on one backend, with the roofline
-// fraction of each decode step (all weights and the KV cache read once).
+// fraction of each decode step (all weights and the KV cache read once), and
+// the energy of each phase where an EnergySession is given.
 #pragma once
 #include <cstdint>
 #include <functional>
 #include <vector>
 
+#include "harness/energy/session.h"
 #include "harness/results.h"
 #include "model/transformer.h"
 
@@ -17,6 +19,12 @@ struct E2eOptions {
   int prefill_repetitions = 5;
   double bandwidth_gbps = 0;
   std::string model;         // spec, for the key
+  std::string key_prefix = "e2e";
+  // Energy: each phase runs inside one window of the session's meters; a phase
+  // shorter than the meters' minimum window is repeated (untimed) until the
+  // window is long enough: prefill from the start again, decode over the same
+  // positions again (the cache rewound to the prompt).
+  const EnergySession* energy = nullptr;
 };
 
 // A prompt of BOS and seeded ids other than BOS/EOS.

@@ -27,6 +27,11 @@ int main(int argc, char** argv) {
   cli::add_report(app, action);
   cli::add_bench(app, action);
   cli::add_check(app, action);
+  cli::add_energy(app, action);
+  cli::add_export(app, action);
+  cli::add_tokenize(app, action);
+  cli::add_detokenize(app, action);
+  cli::add_generate(app, action);
 
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;

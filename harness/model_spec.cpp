@@ -1,17 +1,21 @@
 #include "harness/model_spec.h"
 
 #include <chrono>
+#include <filesystem>
 
 #include <fmt/format.h>
 
 #include "harness/progress.h"
 #include "model/error.h"
+#include "model/weights/gguf_model.h"
+#include "model/weights/hf_model.h"
 #include "model/weights/synthetic.h"
 
 namespace bitlab::cli {
 
 const char* const kModelSpecHelp =
-    "synthetic:2b4t (the full 2B4T shapes), synthetic:2b4t-1layer (full widths, one layer), synthetic:tiny";
+    "synthetic:2b4t (the full 2B4T shapes), synthetic:2b4t-1layer (full widths, one layer), synthetic:tiny, "
+    "or a checkpoint: FILE.gguf, FILE.safetensors (config.json beside it) or a directory with config.json";
 
 namespace {
 const std::string kSynthetic = "synthetic:";
@@ -21,9 +25,26 @@ std::string human_bytes(double b) {
   if (b >= 1e6) return fmt::format("{:.1f} MB", b / 1e6);
   return fmt::format("{:.1f} kB", b / 1e3);
 }
+
+bool ends_with(const std::string& s, const std::string& suffix) {
+  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
+}
+
+bool is_gguf(const std::string& spec) { return ends_with(spec, ".gguf"); }
 }  // namespace
 
+bool is_model_path(const std::string& spec) {
+  if (spec.rfind(kSynthetic, 0) == 0) return false;
+  std::error_code ec;
+  return is_gguf(spec) || ends_with(spec, ".safetensors") || ends_with(spec, ".safetensors.index.json") ||
+         std::filesystem::is_directory(spec, ec);
+}
+
 ModelConfig model_config(const std::string& spec) {
+  if (is_model_path(spec)) {
+    if (is_gguf(spec)) return gguf_model_config(open_gguf(spec));
+    return hf_model_config(spec);
+  }
   if (spec.rfind(kSynthetic, 0) != 0)
     throw UsageError(fmt::format("unknown model '{}' (expected {})", spec, kModelSpecHelp));
   try {
@@ -34,6 +55,17 @@ ModelConfig model_config(const std::string& spec) {
 }
 
 ModelWeights load_model(const std::string& spec, uint64_t weight_seed) {
+  if (is_model_path(spec)) {
+    Progress progress("weights");
+    progress.update(0.0, "reading " + spec);
+    const auto t0 = std::chrono::steady_clock::now();
+    ModelWeights w = is_gguf(spec) ? load_gguf_model(open_gguf(spec)) : load_hf_model(spec);
+    const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+    progress.done(fmt::format("{} ({}): {} layers, {} ternary + {} bf16 embedding in {:.1f} s", spec, w.config.name,
+                              w.config.n_layers, human_bytes(double(w.ternary_bytes())),
+                              human_bytes(double(w.embedding.data.size_bytes())), secs));
+    return w;
+  }
   const ModelConfig cfg = model_config(spec);
   Progress progress("weights");
   const auto t0 = std::chrono::steady_clock::now();

@@ -14,7 +14,7 @@
 
 #include "harness/bandwidth.h"
 #include "harness/build_info.h"
-#include "harness/energy_sensors.h"
+#include "harness/energy/sensors.h"
 #include "model/error.h"
 #include "model/sysinfo.h"
 
@@ -85,6 +85,10 @@ nlohmann::json to_json(const Measurement& m) {
   if (m.ops > 0) j["ops"] = m.ops;
   if (m.tokens > 0) j["tokens"] = m.tokens;
   if (!m.derived.empty()) j["derived"] = m.derived;
+  if (!m.energy.empty()) {
+    j["energy"] = to_json(m.energy.front());
+    for (size_t i = 1; i < m.energy.size(); ++i) j["other_energy"].push_back(to_json(m.energy[i]));
+  }
   return j;
 }
 

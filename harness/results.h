@@ -7,6 +7,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/energy/figure.h"
 #include "harness/stats.h"
 #include "model/backend.h"
 
@@ -30,6 +31,9 @@ struct Measurement {
   double bytes = 0, ops = 0;    // per sample; 0 = not applicable
   int64_t tokens = 0;           // per sample (e2e)
   std::map<std::string, double> derived;
+  // e2e: the phase's energy, one figure per source. The first is the schema's
+  // `energy` (a measurement where a sensor is in use), the rest `other_energy`.
+  std::vector<EnergyFigure> energy;
 };
 
 nlohmann::json to_json(const Measurement& m);

@@ -69,6 +69,12 @@ class Backend {
   void argmax(const Tensor& logits, Tensor& ids);
 
   virtual void synchronize() {}
+  // The Transformer brackets each forward step (embed .. lm_head/argmax) with
+  // these. A backend may defer the ops in between and run the step as one unit
+  // (the CUDA backend replays a recorded step as a CUDA graph); host copies in
+  // between still see every op before them. Default: nothing.
+  virtual void begin_step() {}
+  virtual void end_step() {}
   // Default: host steady clock around synchronize().
   virtual std::unique_ptr<Timer> timer();
 

@@ -42,6 +42,12 @@ Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_se
   }
 }
 
+void Transformer::rewind(int64_t pos) {
+  if (pos < 0 || pos > pos_)
+    throw UsageError(fmt::format("rewind to position {} outside 0..{} (the positions filled so far)", pos, pos_));
+  pos_ = pos;
+}
+
 void Transformer::ensure_capacity(int64_t t) {
   if (t <= act_.cap) return;
   const int64_t d = cfg_.hidden, f = cfg_.ffn;
@@ -79,6 +85,7 @@ Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
 
   Tensor tok = first(act_.tokens, t);
   tok.buf->write(tokens.data(), tok.offset, tok.bytes());
+  be_.begin_step();  // ends in forward() / forward_argmax(), before the result is read
   Tensor h = first(act_.h, t), q = first(act_.q, t), k = first(act_.k, t), v = first(act_.v, t);
   Tensor attn = first(act_.attn, t), proj = first(act_.proj, t);
   Tensor gate = first(act_.gate, t), up = first(act_.up, t), ffn = first(act_.ffn, t);
@@ -123,6 +130,7 @@ std::vector<float> Transformer::forward(std::span<const int32_t> tokens, bool al
   Tensor hn = run_layers(tokens, all_logits);
   Tensor logits = first(act_.logits, hn.shape.rows);
   be_.lm_head(hn, embedding_, logits);
+  be_.end_step();
   std::vector<float> out(size_t(logits.shape.numel()));
   be_.download(logits, out.data());
   return out;
@@ -134,6 +142,7 @@ int32_t Transformer::forward_argmax(std::span<const int32_t> tokens) {
   Tensor ids = first(act_.ids, 1);
   be_.lm_head(hn, embedding_, logits);
   be_.argmax(logits, ids);
+  be_.end_step();
   int32_t id = 0;
   be_.download(ids, &id);
   return id;

@@ -25,6 +25,9 @@ class Transformer {
   int32_t forward_argmax(std::span<const int32_t> tokens);
 
   void reset() { pos_ = 0; }  // forget the cache contents
+  // Back to position `pos` (0 <= pos <= pos()): the cache keeps positions before it,
+  // later tokens overwrite the rest. Lets a benchmark repeat decode steps at the same positions.
+  void rewind(int64_t pos);
   int64_t pos() const { return pos_; }
   int64_t max_seq() const { return max_seq_; }
   const ModelConfig& config() const { return cfg_; }

@@ -2,7 +2,8 @@
 // r16k16 repack round-trips to the canonical codes with zero-weight padding,
 // writes exactly packed_bytes, and the matmul is bit-identical to
 // ref::matmul_w2a8 on odd shapes (rows not a multiple of 16, k not a multiple
-// of 4/16/64), for GEMV and GEMM token counts, fused parts included.
+// of 4/16/64), for GEMV and GEMM token counts, fused parts included; and both
+// paths of the LM head kernel agree with the reference.
 // Skipped on a CPU without AVX-512 VNNI.
 #include <gtest/gtest.h>
 
@@ -103,6 +104,25 @@ TEST_F(Avx512Layout, FusedPartsKeepTheirOwnRowsAndScales) {
       ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << "part " << w.name;
     }
   }
+}
+
+// The LM head has a GEMV path (t = 1, one row at a time) and a tiled path
+// (t > 1, 4 rows x 4 tokens); both, with row and token remainders and d tails.
+TEST_F(Avx512Layout, LmHeadPathsMatchReference) {
+  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{2, 0});
+  for (int64_t d : {64, 100, 2560})
+    for (int64_t t : {1, 5}) {
+      SCOPED_TRACE(testing::Message() << "d=" << d << " t=" << t);
+      const int64_t vocab = 777;
+      std::vector<uint16_t> table(size_t(vocab * d));
+      test::fill_bf16(table, uint64_t(d));
+      const std::vector<float> x = test::random_floats(size_t(t * d), uint64_t(t), 1.0f);
+      Tensor logits = be->new_tensor(DType::F32, {t, vocab});
+      be->lm_head(test::upload(*be, x, DType::F32, {t, d}), test::upload(*be, table, DType::BF16, {vocab, d}), logits);
+      std::vector<float> want(size_t(t * vocab));
+      ref::lm_head(x.data(), t, table.data(), vocab, d, want.data());
+      EXPECT_LT(test::nmse(test::download<float>(*be, logits), want), 1e-10);
+    }
 }
 
 }  // namespace

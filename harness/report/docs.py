@@ -108,6 +108,46 @@ def energy(m):
     return None
 
 
+def net_joules_per_token(m):
+    """Joules per token less the idle baseline (measured sources), or None."""
+    e = m.get("energy")
+    value = e.get("net_joules_per_token") if isinstance(e, dict) else None
+    return value if isinstance(value, (int, float)) else None
+
+
+def tokens_per_joule(m):
+    """Tokens per gross joule: held, or the inverse of a held J/token."""
+    e = m.get("energy")
+    if not isinstance(e, dict):
+        return None
+    value = e.get("tokens_per_joule")
+    if isinstance(value, (int, float)):
+        return value
+    jpt = e.get("joules_per_token")
+    return 1 / jpt if isinstance(jpt, (int, float)) and jpt > 0 else None
+
+
+def other_energy(m):
+    """[(joules per token, source)] of the same window from other sources (the modelled estimate beside a measurement)."""
+    out = []
+    for e in m.get("other_energy", []) or []:
+        if isinstance(e, dict) and isinstance(e.get("joules_per_token"), (int, float)) and e.get("source"):
+            out.append((e["joules_per_token"], e["source"]))
+    return out
+
+
+def energy_methods(docs):
+    """[(source, method)] as the documents state them (a modelled one names its energy table), first seen first."""
+    seen = []
+    for d in docs:
+        for m in d.measurements:
+            for e in [m.get("energy")] + list(m.get("other_energy", []) or []):
+                if isinstance(e, dict) and e.get("source") and isinstance(e.get("method"), str):
+                    if (e["source"], e["method"]) not in seen:
+                        seen.append((e["source"], e["method"]))
+    return seen
+
+
 def short_key(m):
     """The key without its kind and backend: what tells rows of one backend apart."""
     parts = m.get("key", "?").split("/")

@@ -54,6 +54,11 @@ def build(docs, plots):
             s.items.append("No energy figures in these files: J/token is shown as —, never estimated here.")
         else:
             s.items.append(Figure("e2e_joules_per_token.png", png, "joules per token, labelled with their source"))
+        methods = D.energy_methods(docs)
+        if methods:
+            s.items.append("How each energy figure was obtained: " + "; ".join(f"{src}: {how}" for src, how in methods) +
+                           ". Modelled figures are estimates from the run's own operation and byte counts, "
+                           "never measurements.")
     sections.append(s)
 
     checks = [c for d in docs for c in d.correctness]
@@ -91,7 +96,9 @@ def main(argv):
     title = "bitlab report"
     intro = [f"{len(docs)} result file(s): " + "; ".join(f"{d.path} ({d.commit()} on {d.machine()})" for d in docs) + ".",
              "Times are medians of repeated samples; ranges are p10–p90. "
-             "Energy is shown only where a document holds it, with its source (rapl, nvml, or modelled = estimate)."]
+             "Energy is shown only where a document holds it, with its source (rapl, nvml, or modelled = estimate); "
+             "J/token and watts are gross (all the sensor sees), net J/token subtracts the idle power measured "
+             "before the run."]
     try:
         os.makedirs(args.out, exist_ok=True)
         figures = [i for s in sections for i in s.items if isinstance(i, Figure)]

@@ -115,7 +115,7 @@ def e2e_table(docs):
     many = _file_col(docs)
     header = (["backend"] + (["file"] if many else []) +
               ["variant", "phase", "key", "tokens/s", "p10–p90 tokens/s", "roofline", "J/token", "energy source",
-               "power"])
+               "power", "net J/token", "tokens/J", "other sources"])
     rows = []
     for d in docs:
         for m in d.measurements:
@@ -130,10 +130,17 @@ def e2e_table(docs):
                 m.get("variant", ""), m.get("name", "?"), D.short_key(m), num(D.tokens_per_s(m)),
                 f"{num(lo)}–{num(hi)}" if lo is not None and hi is not None else DASH,
                 DASH if roof is None else f"{roof * 100:.1f}%",
-                num(e[0]) if e else DASH, e[1] if e else DASH, ", ".join(power) or DASH])
+                num(e[0]) if e else DASH, _source(e[1]) if e else DASH, ", ".join(power) or DASH,
+                num(D.net_joules_per_token(m)), num(D.tokens_per_joule(m)),
+                "; ".join(f"{_source(src)} {num(j)} J/token" for j, src in D.other_energy(m)) or DASH])
     rows.sort(key=lambda r: (r[0], r[(3 if many else 2)]))
     first = 5 if many else 4
-    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3])
+    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3, first + 6, first + 7])
+
+
+def _source(name):
+    """Energy source as shown: a modelled figure always says it is an estimate."""
+    return "modelled (estimate)" if name == "modelled" else name
 
 
 def correctness_table(docs):

@@ -16,7 +16,6 @@
 namespace bitlab::cpu::avx512 {
 namespace {
 
-
 // e^x for x <= 0 (scores minus their maximum); exact 0 below -104.
 __m512 exp_ps(__m512 x) {
   x = _mm512_max_ps(x, _mm512_set1_ps(-104.0f));
@@ -73,7 +72,8 @@ void attention_head(const float* q, const float* k_cache, const float* v_cache, 
   const float scale = 1.0f / std::sqrt(float(head_dim));
   __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t j = 0; j < n_keys; ++j) scratch[j] = dot(q, k_cache + j * kv_stride, head_dim) * scale;
-  for (int64_t j = 0; j < n_keys; j += 16) vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail16(n_keys - j), scratch + j));
+  for (int64_t j = 0; j < n_keys; j += 16)
+    vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail16(n_keys - j), scratch + j));
   const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
   __m512 den = _mm512_setzero_ps();
   for (int64_t j = 0; j < n_keys; j += 16) {

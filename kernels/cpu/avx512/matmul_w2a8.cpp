@@ -1,15 +1,20 @@
 // Ternary x int8 matmul, AVX-512 VNNI variant (t2i8_matmul_r16k16__avx512vnni).
 //
-// Variants (one template, picked by the token count t):
-//   t = 1      GEMV: one 16-row group at a time, four independent accumulators
-//              (one per 4-column slice) so vpdpbusd latency never limits the
-//              2-bit weight stream; tuned for the 2B4T decode shapes
-//              (N x K = 3840x2560, 2560x2560, 13824x2560, 2560x6912).
-//   t = 2..16  GEMM tile: each 64-byte weight block is decoded once into four
-//              registers and reused by up to 16 tokens (one accumulator each);
-//   t > 16     tiles of 16 tokens, weight row group (10-28 KB) stays in L1 while
-//              every token tile passes over it; prefill of 128 tokens is then
-//              bound by vpdpbusd throughput, not by weight bandwidth.
+// Variants, picked by the token count t:
+//   t = 1   GEMV (gemv_group): one 16-row group at a time with four independent
+//           accumulators (one per 4-column slice), so vpdpbusd latency never
+//           limits the 2-bit weight stream; tuned for the 2B4T decode shapes
+//           (N x K = 3840x2560, 2560x2560, 13824x2560, 2560x6912), which it
+//           reads at DRAM bandwidth.
+//   t > 1   GEMM (gemm_tile<TB>, TB = 1..16): each 64-byte weight block is
+//           decoded once into four registers and reused by a tile of up to 16
+//           tokens (one accumulator each, 64 vpdpbusd per block). A weight row
+//           group (10 KB at k = 2560, 27 KB at 6912) stays in L1/L2 while every
+//           token tile passes over it, so each weight byte comes from DRAM once
+//           and prefill of 128 tokens is bound by vpdpbusd throughput (~90 % of
+//           one zmm vpdpbusd per cycle measured on Zen 4), not by bandwidth.
+//           Activations are interleaved per tile so that the 16 broadcasts of
+//           one code register read one 64-byte line.
 //
 // Layout "r16k16" (what repack writes for one part of [n, k]):
 //   rows are taken in groups of 16 (group g = rows 16g..16g+15), columns in blocks
@@ -33,9 +38,8 @@
 // no reciprocal), so y is bit-identical to ref::matmul_w2a8.
 #include <algorithm>
 #include <array>
-#include <utility>
 #include <cstring>
-#include <vector>
+#include <utility>
 
 #include "kernels/cpu/avx512/avx512_kernels.h"
 #include "kernels/cpu/avx512/simd.h"
@@ -187,19 +191,20 @@ int code_at(const uint8_t* packed, int64_t /*n*/, int64_t k, int64_t r, int64_t 
 void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
   const int64_t nkb = col_blocks(a.k), kp = nkb * kColBlock, group_bytes = nkb * kBlockBytes;
   const __m512 w_scale = _mm512_set1_ps(a.w_scale);
-  thread_local std::vector<int32_t> xsum;
-  xsum.resize(size_t(a.t));
-  for (int64_t t = 0; t < a.t; ++t) xsum[size_t(t)] = row_sum(a.xq + t * a.k, a.k);
+  thread_local Scratch<int32_t> xsum_scratch;
+  int32_t* xsum = xsum_scratch.get(size_t(a.t));
+  for (int64_t t = 0; t < a.t; ++t) xsum[t] = row_sum(a.xq + t * a.k, a.k);
 
   if (a.t == 1) {
     // The activations are read in place, except for a zero-padded copy of the
     // last partial block, so nothing past k is read.
-    thread_local std::vector<int8_t> xpad;
+    thread_local Scratch<int8_t> xpad;
     const int8_t* x = a.xq;
     if (kp != a.k) {
-      xpad.assign(size_t(kp), 0);
-      std::memcpy(xpad.data(), a.xq, size_t(a.k));
-      x = xpad.data();
+      int8_t* p = xpad.get(size_t(kp));
+      std::memset(p + a.k, 0, size_t(kp - a.k));
+      std::memcpy(p, a.xq, size_t(a.k));
+      x = p;
     }
     for (int64_t r0 = n0; r0 < n1; r0 += kRowGroup)
       gemv_group(a.packed + (r0 / kRowGroup) * group_bytes, nkb, x, xsum[0], a.s[0], w_scale, a.y + r0,
@@ -210,13 +215,14 @@ void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
   // Activations interleaved per tile of 16 tokens (see gemm_tile), zero past k
   // and past the last token.
   const int64_t tiles = (a.t + kMaxTile - 1) / kMaxTile, tile_bytes = nkb * 4 * kBlockBytes;
-  thread_local std::vector<int8_t> xt;
-  xt.assign(size_t(tiles * tile_bytes), 0);
+  thread_local Scratch<int8_t> xt_scratch;
+  int8_t* xt = xt_scratch.get(size_t(tiles * tile_bytes));
+  std::memset(xt, 0, size_t(tiles * tile_bytes));
   // Each 64 bytes of a token row are 16 four-byte groups, scattered 64 bytes apart.
-  const __m512i group_offsets = _mm512_mullo_epi32(_mm512_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15),
-                                                   _mm512_set1_epi32(int32_t(kBlockBytes)));
+  const __m512i group_offsets =
+      _mm512_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960);
   for (int64_t t = 0; t < a.t; ++t) {
-    int8_t* dst = xt.data() + (t / kMaxTile) * tile_bytes + 4 * (t % kMaxTile);
+    int8_t* dst = xt + (t / kMaxTile) * tile_bytes + 4 * (t % kMaxTile);
     const int8_t* src = a.xq + t * a.k;
     for (int64_t i = 0; i < a.k; i += 64) {
       const int64_t left = a.k - i;
@@ -230,7 +236,7 @@ void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
     const uint8_t* w = a.packed + (r0 / kRowGroup) * group_bytes;
     for (int64_t i = 0; i < tiles; ++i) {
       const int64_t t0 = i * kMaxTile, tb = std::min<int64_t>(kMaxTile, a.t - t0);
-      kTiles[size_t(tb - 1)](w, nkb, xt.data() + i * tile_bytes, xsum.data() + t0, a.s + t0, a.w_scale,
+      kTiles[size_t(tb - 1)](w, nkb, xt + i * tile_bytes, xsum + t0, a.s + t0, a.w_scale,
                              a.y + t0 * a.ldy + r0, a.ldy, store);
     }
   }

@@ -7,14 +7,12 @@
 // rounded half-to-even by an explicit-rounding conversion (clamping first is
 // the same as rounding first for every value in range), then narrowed.
 #include <algorithm>
-#include <vector>
 
 #include "kernels/cpu/avx512/avx512_kernels.h"
 #include "kernels/cpu/avx512/simd.h"
 
 namespace bitlab::cpu::avx512 {
 namespace {
-
 
 float absmax(const float* x, int64_t k) {
   // max(v, acc) keeps acc when v is NaN, as std::max(absmax, fabs(x)) does.
@@ -47,10 +45,10 @@ void quantize_row(const float* x, int64_t k, int8_t* q, float* s) {
 }
 
 void rmsnorm_quant_row(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s) {
-  thread_local std::vector<float> normed;
-  normed.resize(size_t(d));
-  rmsnorm_row(x, w, d, eps, normed.data());
-  quantize_row(normed.data(), d, q, s);
+  thread_local Scratch<float> scratch;
+  float* normed = scratch.get(size_t(d));
+  rmsnorm_row(x, w, d, eps, normed);
+  quantize_row(normed, d, q, s);
 }
 
 }  // namespace bitlab::cpu::avx512

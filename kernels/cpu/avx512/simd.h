@@ -1,4 +1,5 @@
-// <immintrin.h> for the avx512 kernels, plus the tail masks they share.
+// <immintrin.h> for the avx512 kernels, plus the helpers they share (tail
+// masks, per-thread scratch), all with internal linkage.
 #pragma once
 // GCC 12's AVX-512 headers build "undefined" vectors by self-initialisation
 // (`__m512 __Y = __Y;`, GCC bug 105593), which -Wuninitialized reports inside
@@ -10,8 +11,18 @@
 #pragma GCC diagnostic pop
 
 #include <cstdint>
+#include <cstdlib>
+#include <new>
 
 namespace bitlab::cpu::avx512 {
+
+// Why the anonymous namespace, in a header: every inline function these files
+// instantiate (std::vector<float>::resize, ~vector, ...) would be a weak symbol
+// compiled with AVX-512 flags, and the linker keeps one copy of each for the
+// whole binary, possibly this one, on the scalar path too. So the kernels use
+// no std containers, and their helpers have internal linkage; the build checks
+// that these objects define no weak functions (cmake/check_isa_isolation.cmake).
+namespace {
 
 // Lanes of a 16-lane vector still inside a row with `left` more elements
 // (none when left <= 0, all when left >= 16).
@@ -21,5 +32,31 @@ inline __mmask16 tail16(int64_t left) {
 inline __mmask32 tail32(int64_t left) {
   return __mmask32(left <= 0 ? 0u : left >= 32 ? 0xffffffffu : (1u << left) - 1u);
 }
+
+// Per-thread scratch memory, 64-byte aligned, grown on demand, never shrunk.
+// Use as `thread_local Scratch<float> buf; float* p = buf.get(n);`.
+template <class T>
+class Scratch {
+ public:
+  Scratch() = default;
+  Scratch(const Scratch&) = delete;
+  Scratch& operator=(const Scratch&) = delete;
+  ~Scratch() { std::free(p_); }
+  T* get(size_t n) {
+    if (n > cap_) {
+      std::free(p_);
+      p_ = static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64));
+      cap_ = p_ ? n : 0;
+      if (!p_) throw std::bad_alloc();
+    }
+    return p_;
+  }
+
+ private:
+  T* p_ = nullptr;
+  size_t cap_ = 0;
+};
+
+}  // namespace
 
 }  // namespace bitlab::cpu::avx512

@@ -1,0 +1,75 @@
+// Writes the seed corpus for the fuzz targets into OUT/{gguf,safetensors,tokenizer}:
+// small valid files made with the project's own writers (a one-layer model with
+// a tiny vocabulary in both formats, a GGUF with every metadata type, a
+// vocabulary-only GGUF, config.json) and a few texts.
+#include <cstdio>
+#include <filesystem>
+#include <fstream>
+
+#include "fuzz/tiny_vocab.h"
+#include "model/weights/gguf_model.h"
+#include "model/weights/hf_model.h"
+#include "model/weights/synthetic.h"
+
+namespace fs = std::filesystem;
+using namespace bitlab;
+
+int main(int argc, char** argv) {
+  if (argc != 2) {
+    std::fprintf(stderr, "usage: make_seeds OUT\n");
+    return 2;
+  }
+  const fs::path out = argv[1];
+  for (const char* d : {"gguf", "safetensors", "tokenizer"}) fs::create_directories(out / d);
+
+  // Vocabulary-only GGUF, which also tells the tiny vocabulary's size.
+  GgufWriter vocab;
+  vocab.add_string("general.architecture", "llama");
+  const int n_tokens = fuzz::add_tiny_vocab(vocab);
+  vocab.write((out / "gguf" / "vocab.gguf").string());
+  const GgufFile vocab_file = open_gguf((out / "gguf" / "vocab.gguf").string());
+
+  // The smallest model whose matrices all hold multiples of 128 codes.
+  ModelConfig c;
+  c.name = "micro";
+  c.hidden = 16;
+  c.n_layers = 1;
+  c.n_heads = 2;
+  c.n_kv_heads = 1;
+  c.head_dim = 8;
+  c.ffn = 32;
+  c.vocab = n_tokens;
+  c.max_pos = 64;
+  c.bos = n_tokens - 2;
+  c.eos = n_tokens - 1;
+  const ModelWeights w = synthetic_weights(c, 1);
+  export_gguf_i2s(w, (out / "gguf" / "micro.gguf").string(), &vocab_file);
+  const fs::path hf = out / "hf_tmp";
+  export_hf_safetensors(w, hf.string());
+  fs::rename(hf / "model.safetensors", out / "safetensors" / "micro.safetensors");
+  fs::rename(hf / "config.json", out / "safetensors" / "config.json");
+  fs::remove_all(hf);
+
+  GgufWriter every;
+  every.add_u32("general.alignment", 64);
+  every.add_string("s", "text \xc3\xa9");
+  every.add_i32("i32", -5);
+  every.add_u64("u64", 1ull << 40);
+  every.add_f32("f32", 0.5f);
+  every.add_bool("b", true);
+  every.add_f32_array("fa", {1.0f, -2.0f});
+  every.add_string_array("sa", {"a", "", "b c"});
+  every.add_tensor("t", {4, 2}, GgmlType::F32, [](const GgufWriter::Emit& e) {
+    const float v[8] = {1, 2, 3, 4, 5, 6, 7, 8};
+    e(v, sizeof v);
+  });
+  every.write((out / "gguf" / "every_type.gguf").string());
+
+  const char* texts[] = {"Hello world", " this is \xf0\x9f\xa6\x99.cpp", "I've 'RE 1234567 ...!!\n\n  x",
+                         "<|begin_of_text|>User: hi<|eot_id|>Assistant: ",
+                         "\xd0\xbd\xd0\xb5\xd1\x89\xd0\xbe \xe6\x88\x91\xff"};
+  int i = 0;
+  for (const char* t : texts) std::ofstream(out / "tokenizer" / ("text" + std::to_string(i++) + ".txt")) << t;
+  std::printf("seeds written to %s\n", out.c_str());
+  return 0;
+}

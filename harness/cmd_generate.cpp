@@ -1,0 +1,149 @@
+// `bitlab generate`: text in, text out. Tokenizes the prompt (optionally in
+// the 2B4T chat template), prefills it on one backend and streams the decoded
+// text token by token, stopping at EOS / <|eot_id|> or --max-tokens, then
+// prints prefill and decode tokens per second.
+#include <chrono>
+#include <cstdio>
+#include <memory>
+
+#include <fmt/format.h>
+
+#include "harness/commands.h"
+#include "harness/model_spec.h"
+#include "harness/progress.h"
+#include "model/error.h"
+#include "model/registry.h"
+#include "model/sampling.h"
+#include "model/tokenizer.h"
+#include "model/weights/gguf.h"
+
+namespace bitlab::cli {
+namespace {
+
+struct GenerateOptions {
+  std::string model;
+  std::string prompt;
+  std::string system;
+  std::string vocab;
+  std::string backend = "scalar";
+  bool chat = false;
+  int64_t max_tokens = 128;
+  uint64_t seed = 1;
+  uint64_t weight_seed = 1;
+  int threads = 0;
+  float temperature = 0.0f;
+  int64_t top_k = 0;
+};
+
+// Bytes of `s` that end on a whole UTF-8 character (a token may stop inside one).
+size_t complete_utf8_prefix(const std::string& s) {
+  size_t i = s.size();
+  for (size_t back = 0; back < 4 && i > 0; ++back) {
+    const auto c = uint8_t(s[i - 1]);
+    if ((c & 0xc0) != 0x80) {  // a lead byte (or ASCII): is its sequence complete?
+      const size_t need = c < 0x80 ? 1 : (c >> 5) == 6 ? 2 : (c >> 4) == 14 ? 3 : (c >> 3) == 30 ? 4 : 1;
+      return (s.size() - (i - 1) >= need) ? s.size() : i - 1;
+    }
+    --i;
+  }
+  return s.size();  // not UTF-8 at all: print it as it is
+}
+
+int run(const GenerateOptions& o) {
+  if (o.max_tokens < 1) throw UsageError("--max-tokens must be at least 1");
+  std::string tok_path = o.vocab;
+  if (tok_path.empty()) {
+    if (o.model.size() < 5 || o.model.substr(o.model.size() - 5) != ".gguf")
+      throw UsageError(fmt::format("--model '{}' carries no tokenizer: pass --vocab FILE.gguf", o.model));
+    tok_path = o.model;
+  }
+  const Tokenizer tok = Tokenizer::from_gguf(open_gguf(tok_path));
+  const ModelConfig spec_config = model_config(o.model);
+  if (tok.size() > spec_config.vocab)
+    throw UsageError(fmt::format("the tokenizer has {} tokens, the model only {}", tok.size(), spec_config.vocab));
+  const std::vector<int32_t> prompt = o.chat ? chat_prompt(tok, o.system, o.prompt) : tok.encode(o.prompt, true);
+  if (int64_t(prompt.size()) >= spec_config.max_pos)
+    throw UsageError(fmt::format("the prompt is {} tokens, the model has {} positions", prompt.size(),
+                                 spec_config.max_pos));
+  const int64_t n_gen = std::min<int64_t>(o.max_tokens, spec_config.max_pos - int64_t(prompt.size()));
+
+  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, 0});
+  const ModelWeights w = load_model(o.model, o.weight_seed);
+  std::unique_ptr<Transformer> model;
+  {
+    Progress p("upload");
+    model = std::make_unique<Transformer>(*be, w, int64_t(prompt.size()) + n_gen, [&](size_t done, size_t total) {
+      p.update(double(done) / double(total), "repacking weights for " + be->info().backend);
+    });
+    p.done(fmt::format("{} on {}", w.config.name, be->info().backend));
+  }
+
+  const int32_t eot = tok.find("<|eot_id|>");
+  Sampler sampler(SamplingParams{o.temperature, o.top_k, o.seed});
+  auto step = [&](std::span<const int32_t> in) {
+    return sampler.greedy() ? model->forward_argmax(in) : sampler.sample(model->forward(in));
+  };
+  using clock = std::chrono::steady_clock;
+  std::string pending;
+  auto emit = [&](int32_t id) {
+    if (tok.is_special(id)) return;  // control tokens end or frame the text; they are not printed
+    pending += tok.token_bytes(id);
+    const size_t n = complete_utf8_prefix(pending);
+    std::fwrite(pending.data(), 1, n, stdout);
+    std::fflush(stdout);
+    pending.erase(0, n);
+  };
+
+  if (!o.chat) {
+    std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
+    std::fflush(stdout);
+  }
+  auto t0 = clock::now();
+  int32_t next = step(prompt);
+  const double prefill_s = std::chrono::duration<double>(clock::now() - t0).count();
+  int64_t generated = 1;
+  double decode_s = 0;
+  bool stopped = next == tok.eos() || next == eot;
+  if (!stopped) emit(next);
+  while (!stopped && generated < n_gen) {
+    t0 = clock::now();
+    next = step(std::span(&next, 1));
+    decode_s += std::chrono::duration<double>(clock::now() - t0).count();
+    ++generated;
+    stopped = next == tok.eos() || next == eot;
+    if (!stopped) emit(next);
+  }
+  std::fwrite(pending.data(), 1, pending.size(), stdout);
+  fmt::print("\n\n[{} prompt tokens, {} generated{}: prefill {:.2f} tokens/s, decode {:.2f} tokens/s on {}]\n",
+             prompt.size(), generated, stopped ? " (stopped at end of text)" : "",
+             double(prompt.size()) / prefill_s, generated > 1 ? double(generated - 1) / decode_s : 0.0,
+             be->info().backend);
+  return 0;
+}
+
+}  // namespace
+
+CLI::App* add_generate(CLI::App& app, Action& action) {
+  auto o = std::make_shared<GenerateOptions>();
+  CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt, streaming it, then report tokens/s");
+  sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->required();
+  sub->add_option("--prompt", o->prompt, "the prompt text")->required();
+  sub->add_flag("--chat", o->chat, "wrap the prompt in the 2B4T chat template (User: ...<|eot_id|>Assistant: )");
+  sub->add_option("--system", o->system, "system message for --chat");
+  sub->add_option("--vocab", o->vocab, "GGUF file to take the tokenizer from (default: the --model .gguf file)");
+  sub->add_option("--backend", o->backend, "backend (see `bitlab info`), or 'reference' for the oracle")
+      ->capture_default_str();
+  sub->add_option("--max-tokens", o->max_tokens, "most tokens to generate")->capture_default_str();
+  sub->add_option("--temperature", o->temperature, "sampling temperature (0 = greedy)")->capture_default_str()->check(
+      CLI::Range(0.0f, 100.0f));
+  sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
+      ->check(CLI::Range(int64_t(0), int64_t(1) << 31));
+  sub->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
+  sub->add_option("--weight-seed", o->weight_seed, "seed of synthetic weights")->capture_default_str();
+  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
+      CLI::Range(0, 1024));
+  sub->callback([&action, o] { action = [o] { return run(*o); }; });
+  return sub;
+}
+
+}  // namespace bitlab::cli

@@ -1,0 +1,58 @@
+#include "harness/energy/figure.h"
+
+#include <thread>
+
+#include <fmt/format.h>
+
+#include "model/error.h"
+
+namespace bitlab {
+
+IdleBaseline measure_idle(EnergyMeter& meter, double seconds) {
+  if (!meter.measures_hardware()) throw UsageError("measure_idle: the " + meter.source() + " meter measures nothing");
+  if (seconds <= 0) throw UsageError("idle baseline: the window must be longer than 0 s");
+  meter.start();
+  std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
+  const EnergyReading r = meter.stop();
+  IdleBaseline b;
+  b.seconds = r.seconds;
+  if (r.seconds <= 0) throw DeviceError(fmt::format("{}: idle window of {} s measured as empty", r.source, seconds));
+  for (const auto& [domain, j] : r.joules) b.domain_watts[domain] = j / r.seconds;
+  b.watts = r.total_joules() / r.seconds;
+  return b;
+}
+
+EnergyFigure make_figure(const EnergyReading& r, int64_t tokens, std::optional<double> idle_watts) {
+  if (tokens < 1) throw UsageError(fmt::format("energy figure over {} tokens", tokens));
+  EnergyFigure f;
+  f.source = r.source;
+  f.method = r.method;
+  f.seconds = r.seconds;
+  f.tokens = tokens;
+  f.joules = r.total_joules();
+  f.domains = r.joules;
+  f.idle_watts = idle_watts;
+  return f;
+}
+
+nlohmann::json to_json(const EnergyFigure& f) {
+  nlohmann::json j = {{"source", f.source},
+                      {"method", f.method},
+                      {"estimate", f.source == "modelled"},
+                      {"joules_per_token", f.joules_per_token()},
+                      {"average_watts", f.average_watts()},
+                      {"seconds", f.seconds},
+                      {"tokens", f.tokens},
+                      {"joules", f.joules},
+                      {"domains", f.domains}};
+  if (f.joules > 0) j["tokens_per_joule"] = double(f.tokens) / f.joules;
+  if (const auto net = f.net_joules()) {
+    j["idle_watts"] = *f.idle_watts;
+    j["net_joules"] = *net;
+    j["net_joules_per_token"] = *net / double(f.tokens);
+    if (*net > 0) j["net_tokens_per_joule"] = double(f.tokens) / *net;
+  }
+  return j;
+}
+
+}  // namespace bitlab

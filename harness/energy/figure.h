@@ -1,0 +1,49 @@
+// What a result file says about energy for one measurement: gross joules over
+// a window, the idle baseline and what is left once it is subtracted, per token
+// and per second, and where the figure came from.
+#pragma once
+#include <map>
+#include <optional>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+#include "harness/energy/meter.h"
+
+namespace bitlab {
+
+// Idle power, measured over `seconds` of doing nothing before a run.
+struct IdleBaseline {
+  double watts = 0;
+  double seconds = 0;
+  std::map<std::string, double> domain_watts;
+};
+
+// Sleeps `seconds` inside a window of `meter`. Only for meters that measure hardware.
+IdleBaseline measure_idle(EnergyMeter& meter, double seconds);
+
+struct EnergyFigure {
+  std::string source, method;
+  double seconds = 0;  // the window
+  int64_t tokens = 0;  // tokens processed in the window
+  double joules = 0;   // gross: everything the sensor saw (all of the package / the whole GPU board)
+  std::map<std::string, double> domains;  // gross joules per domain
+  std::optional<double> idle_watts;       // measured sources: the baseline taken before the run
+
+  double joules_per_token() const { return joules / double(tokens); }
+  double average_watts() const { return seconds > 0 ? joules / seconds : 0; }
+  // Gross minus idle power over the window: what the work added. Can fall
+  // below zero when the work is small against the noise in the baseline.
+  std::optional<double> net_joules() const {
+    if (!idle_watts) return std::nullopt;
+    return joules - *idle_watts * seconds;
+  }
+};
+
+// Throws UsageError on tokens < 1.
+EnergyFigure make_figure(const EnergyReading& r, int64_t tokens, std::optional<double> idle_watts);
+
+// The schema's `energy` object (results/schema/result.schema.json).
+nlohmann::json to_json(const EnergyFigure& f);
+
+}  // namespace bitlab

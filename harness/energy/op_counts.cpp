@@ -1,0 +1,48 @@
+#include "harness/energy/op_counts.h"
+
+#include <fmt/format.h>
+
+#include "model/error.h"
+
+namespace bitlab {
+namespace {
+
+// Bytes of one N x K ternary matrix in the canonical layout: 4 codes per byte along K.
+double packed_bytes(int64_t n, int64_t k) { return double(n) * double((k + 3) / 4); }
+
+}  // namespace
+
+OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows) {
+  if (tokens < 1 || cached < 0 || head_rows < 1 || head_rows > tokens)
+    throw UsageError(fmt::format("count_forward: tokens {} cached {} head_rows {} (need tokens >= 1, cached >= 0, "
+                                 "1 <= head_rows <= tokens)",
+                                 tokens, cached, head_rows));
+  const double t = double(tokens), layers = double(c.n_layers);
+  const double h = double(c.hidden), q = double(c.q_dim()), kv = double(c.kv_dim()), f = double(c.ffn);
+  const double vocab = double(c.vocab);
+  OpCounts n;
+
+  n.int8_macs = t * layers * double(c.ternary_params_per_layer());
+
+  // Per token and layer, everything but attention: see the table in op_counts.h.
+  const double per_token =
+      (7 * h) + 2 * (q + 2 * kv) + 3 * (q + kv)  // rmsnorm_quant(h), qkv epilogue, rope on q and k
+      + (7 * q) + (2 * h) + h                    // rmsnorm_quant(attn), o epilogue, residual add
+      + (7 * h) + 2 * (2 * f) + (3 * f)          // rmsnorm_quant(h), gate/up epilogue, relu2_mul
+      + (7 * f) + (2 * h) + h;                   // rmsnorm_quant(ffn), down epilogue, residual add
+  // Token i (0-based) attends over cached + i + 1 positions.
+  const double positions = t * double(cached) + t * (t + 1) / 2;
+  const double attention = double(c.n_heads) * double(4 * c.head_dim + 6) * positions;
+  const double head = double(head_rows) * (4 * h + 2 * vocab * h + vocab);  // final norm, lm_head, argmax
+  n.float_ops = layers * (t * per_token + attention) + head;
+
+  const double codes = packed_bytes(c.q_dim(), c.hidden) + 2 * packed_bytes(c.kv_dim(), c.hidden) +
+                       packed_bytes(c.hidden, c.q_dim()) + 2 * packed_bytes(c.ffn, c.hidden) +
+                       packed_bytes(c.hidden, c.ffn);
+  const double norms = 4 * (h + q + h + f);  // attn_norm, attn_sub_norm, ffn_norm, ffn_sub_norm
+  const double kv_cache = 2 * kv * 4 * double(cached + tokens);
+  n.dram_bytes = layers * (codes + norms + kv_cache) + 4 * h + 2 * vocab * h;  // + final_norm, embedding
+  return n;
+}
+
+}  // namespace bitlab

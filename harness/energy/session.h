@@ -1,0 +1,78 @@
+// The energy side of `bitlab bench` and `bitlab energy`: which meters each
+// backend gets, their idle baselines, and windows around the work.
+//
+// source "auto": CPU backends get RAPL (package + DRAM), GPU backends NVML
+// (the board); where that sensor is not usable here, the note says why and
+// only the model remains. Every backend also gets the model, labelled an
+// estimate, beside any measurement.
+#pragma once
+#include <functional>
+#include <memory>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "harness/energy/figure.h"
+#include "harness/energy/meter.h"
+#include "model/backend.h"
+
+namespace bitlab {
+
+struct EnergyOptions {
+  std::string source = "auto";  // auto | rapl | nvml | modelled | none
+  double idle_seconds = 2;      // idle baseline per hardware meter, before any run
+  double min_window_s = 0;      // shortest window per phase (never below the meters' own minimum)
+  unsigned nvml_device = 0;
+};
+
+// "auto, rapl, nvml, modelled, none": throws UsageError on anything else.
+void check_energy_source(const std::string& source);
+
+class EnergySession {
+ public:
+  // Opens the hardware meters that backends of these kinds ("cpu", "gpu") use.
+  // A source named outright that cannot be opened throws DeviceError; "auto"
+  // notes why and goes on with the model.
+  EnergySession(EnergyOptions o, const std::vector<std::string>& backend_kinds);
+  ~EnergySession();
+
+  bool measures_hardware() const { return rapl_ || nvml_; }
+  // Idle baselines of the hardware meters; `say` hears what is being measured.
+  void measure_idle(const std::function<void(const std::string&)>& say = {});
+  // Hardware meter first (if any), then the model; empty with source "none".
+  std::vector<EnergyMeter*> meters_for(const std::string& backend_kind) const;
+  // The longest of the meters' minimum windows and the option.
+  double min_window_seconds(const std::vector<EnergyMeter*>& meters) const;
+  // One figure per reading, each with its meter's idle baseline where it has one.
+  std::vector<EnergyFigure> figures(const std::vector<EnergyMeter*>& meters, const std::vector<EnergyReading>& readings,
+                                    int64_t tokens) const;
+  std::optional<IdleBaseline> idle(const EnergyMeter& m) const;
+  // Why a sensor a backend would use is not in use, one line each.
+  const std::vector<std::string>& notes() const { return notes_; }
+
+ private:
+  EnergyOptions o_;
+  std::unique_ptr<EnergyMeter> rapl_, nvml_, model_;
+  std::vector<std::pair<const EnergyMeter*, IdleBaseline>> idle_;
+  std::vector<std::string> notes_;
+};
+
+// Starts every meter (after synchronising the backend), counts the work as it
+// runs, stops them all (after synchronising again). No meters: does nothing.
+class EnergyWindow {
+ public:
+  EnergyWindow(std::vector<EnergyMeter*> meters, Backend& backend);
+  ~EnergyWindow();  // stops meters still running (an exception left the window early)
+  EnergyWindow(const EnergyWindow&) = delete;
+  EnergyWindow& operator=(const EnergyWindow&) = delete;
+  void count(const OpCounts& n);
+  double elapsed_seconds() const;
+  std::vector<EnergyReading> stop();
+
+ private:
+  std::vector<EnergyMeter*> meters_;
+  Backend& be_;
+  double started_ = 0;
+};
+
+}  // namespace bitlab

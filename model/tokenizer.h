@@ -1,0 +1,74 @@
+// The Llama-3 byte-level BPE tokenizer (BitNet b1.58 2B4T's), read from GGUF
+// metadata: tokenizer.ggml.tokens / token_type / merges, bos/eos ids.
+//
+// encode(): special tokens (control and user-defined types, e.g.
+// "<|eot_id|>") are cut out of the text first; each stretch between them is
+// split by the Llama-3 pre-tokenizer pattern (pretokenize_llama3), each piece
+// mapped byte by byte to the GPT-2 "byte-level" alphabet, and then either
+// looked up whole (Llama-3 ignores merges for pieces that are tokens) or merged
+// pair by pair in merge-rank order. decode() maps the alphabet back to bytes.
+#pragma once
+#include <cstdint>
+#include <span>
+#include <string>
+#include <string_view>
+#include <unordered_map>
+#include <vector>
+
+namespace bitlab {
+
+class GgufFile;
+
+// The Llama-3 pre-tokenizer split, written out by hand (no regex engine):
+//   (?i:'s|'t|'re|'ve|'m|'ll|'d) | [^\r\n\p{L}\p{N}]?\p{L}+ | \p{N}{1,3}
+//   | ?[^\s\p{L}\p{N}]+[\r\n]* | \s*[\r\n]+ | \s+(?!\S) | \s+
+// Returns the pieces in order; they concatenate to `text`. Bytes that are not
+// valid UTF-8 count as one symbol each, of no letter/number/space class.
+std::vector<std::string_view> pretokenize_llama3(std::string_view text);
+
+class Tokenizer {
+ public:
+  // Throws InputError naming the key when the metadata is missing or broken.
+  static Tokenizer from_gguf(const GgufFile& g);
+  // Movable, not copyable: the lookup table holds views into the token texts.
+  Tokenizer(Tokenizer&&) = default;
+  Tokenizer& operator=(Tokenizer&&) = default;
+  Tokenizer(const Tokenizer&) = delete;
+  Tokenizer& operator=(const Tokenizer&) = delete;
+
+  // With `parse_special` false, "<|eot_id|>" in the text is plain text.
+  std::vector<int32_t> encode(std::string_view text, bool add_bos = false, bool parse_special = true) const;
+  // The bytes of the tokens, concatenated; may end inside a UTF-8 character.
+  std::string decode(std::span<const int32_t> ids) const;
+  const std::string& token_bytes(int32_t id) const;
+
+  int64_t size() const { return int64_t(pieces_.size()); }
+  int32_t bos() const { return bos_; }
+  int32_t eos() const { return eos_; }
+  // Id of a token by its text in the vocabulary ("<|eot_id|>"), or -1.
+  int32_t find(std::string_view token_text) const;
+  bool is_special(int32_t id) const;
+
+ private:
+  void bpe(std::string_view piece, std::vector<int32_t>& out) const;
+  std::vector<std::string> texts_;   // as stored: byte-level alphabet, or special text
+  std::vector<std::string> pieces_;  // decoded bytes per token
+  std::vector<uint8_t> special_;     // 1 for control / user-defined tokens
+  std::unordered_map<std::string_view, int32_t> ids_;  // views into texts_
+  struct Merge {
+    int32_t rank, result;
+  };
+  std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id)
+  int32_t byte_token_[256] = {};                // token of each byte's alphabet symbol
+  std::vector<int32_t> specials_by_length_;     // longest first, for matching
+  bool special_first_byte_[256] = {};           // bytes a special token can start with
+  int32_t bos_ = -1, eos_ = -1;
+  Tokenizer() = default;
+};
+
+// BitNet b1.58 2B4T's chat template (tokenizer_config.json of the release):
+// BOS, then "System: {system}<|eot_id|>" when a system prompt is given, then
+// "User: {user}<|eot_id|>Assistant: "; contents are trimmed of whitespace.
+std::vector<int32_t> chat_prompt(const Tokenizer& tok, std::string_view system, std::string_view user);
+
+}  // namespace bitlab

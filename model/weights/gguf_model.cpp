@@ -1,0 +1,277 @@
+#include "model/weights/gguf_model.h"
+
+#include <cstring>
+#include <set>
+
+#include <fmt/format.h>
+
+#include "model/error.h"
+#include "model/tensor.h"
+#include "model/weights/gguf_writer.h"
+#include "model/weights/half.h"
+#include "model/weights/ternary_formats.h"
+
+namespace bitlab {
+
+namespace {
+
+constexpr const char* kArch = "bitnet-b1.58";
+// Architectures whose files carry the same tensors and keys.
+bool known_arch(std::string_view a) { return a == "bitnet-b1.58" || a == "bitnet" || a == "bitnet-25"; }
+
+// Layer tensor names, in the order the exporter writes them.
+struct LayerTensor {
+  const char* gguf;  // after "blk.N."
+  bool ternary;
+};
+constexpr LayerTensor kLayerTensors[] = {
+    {"attn_norm", false}, {"attn_q", true},    {"attn_k", true},        {"attn_v", true},
+    {"attn_output", true}, {"attn_sub_norm", false}, {"ffn_norm", false}, {"ffn_gate", true},
+    {"ffn_up", true},      {"ffn_down", true},  {"ffn_sub_norm", false},
+};
+
+std::string layer_name(int64_t l, const char* t) { return fmt::format("blk.{}.{}.weight", l, t); }
+
+const GgufTensor& need_tensor(const GgufFile& g, const std::string& name) {
+  const GgufTensor* t = g.tensor(name);
+  if (t == nullptr) throw InputError(fmt::format("{}: tensor '{}' is missing", g.what, name));
+  return *t;
+}
+
+void check_dims(const GgufFile& g, const GgufTensor& t, std::initializer_list<int64_t> want) {
+  bool ok = t.dims.size() == want.size();
+  size_t i = 0;
+  for (int64_t d : want) ok = ok && i < t.dims.size() && t.dims[i++] == uint64_t(d);
+  if (!ok) {
+    std::string have, exp;
+    for (uint64_t d : t.dims) have += fmt::format("{}{}", have.empty() ? "" : ", ", d);
+    for (int64_t d : want) exp += fmt::format("{}{}", exp.empty() ? "" : ", ", d);
+    throw InputError(fmt::format("{}: tensor '{}' at offset {} has dims [{}], the config needs [{}]", g.what, t.name,
+                                 t.file_offset, have, exp));
+  }
+}
+
+// A float tensor of `len` values (F32, F16 or BF16) as fp32.
+std::vector<float> read_floats(const GgufFile& g, const GgufTensor& t, uint64_t len) {
+  std::vector<float> v(static_cast<size_t>(len));
+  const uint8_t* p = t.data.data();
+  switch (GgmlType(t.type)) {
+    case GgmlType::F32: std::memcpy(v.data(), p, size_t(len) * 4); break;
+    case GgmlType::F16:
+      for (size_t i = 0; i < v.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        v[i] = f16_to_f32(h);
+      }
+      break;
+    case GgmlType::BF16:
+      for (size_t i = 0; i < v.size(); ++i) {
+        uint16_t h;
+        std::memcpy(&h, p + 2 * i, 2);
+        v[i] = bf16_to_f32(h);
+      }
+      break;
+    default:
+      throw InputError(fmt::format("{}: tensor '{}' at offset {} is {}, expected F32, F16 or BF16", g.what, t.name,
+                                   t.file_offset, ggml_type_name(t.type)));
+  }
+  return v;
+}
+
+std::vector<float> read_norm(const GgufFile& g, const std::string& name, int64_t len) {
+  const GgufTensor& t = need_tensor(g, name);
+  check_dims(g, t, {len});
+  return read_floats(g, t, uint64_t(len));
+}
+
+// A ternary matrix of shape [n, k] (ggml dims [k, n]).
+CanonicalTernary read_ternary(const GgufFile& g, const std::string& name, int64_t n, int64_t k) {
+  const GgufTensor& t = need_tensor(g, name);
+  check_dims(g, t, {k, n});
+  if (t.type == uint32_t(GgmlType::I2_S)) {
+    try {
+      return decode_i2s(name, n, k, t.data);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {} (tensor data at file offset {})", g.what, e.what(), t.file_offset));
+    }
+  }
+  const std::vector<float> w = read_floats(g, t, uint64_t(n) * uint64_t(k));
+  return quantize_absmean(name, n, k, w);
+}
+
+}  // namespace
+
+ModelConfig gguf_model_config(const GgufFile& g) {
+  const std::string arch(g.get_string("general.architecture"));
+  if (!known_arch(arch))
+    throw InputError(fmt::format("{}: general.architecture is '{}', not a BitNet b1.58 model ('{}')", g.what, arch,
+                                 kArch));
+  auto key = [&](const char* k) { return arch + "." + k; };
+  ModelConfig c;
+  c.name = g.find("general.name") && g.find("general.name")->type == GgufType::STRING
+               ? std::string(g.get_string("general.name"))
+               : arch;
+  c.hidden = g.get_int(key("embedding_length"));
+  c.n_layers = g.get_int(key("block_count"));
+  c.n_heads = g.get_int(key("attention.head_count"));
+  c.n_kv_heads = g.get_int_or(key("attention.head_count_kv"), c.n_heads);
+  c.ffn = g.get_int(key("feed_forward_length"));
+  c.max_pos = g.get_int_or(key("context_length"), 4096);
+  c.rope_theta = g.get_float_or(key("rope.freq_base"), 500000.0);
+  c.norm_eps = float(g.get_float_or(key("attention.layer_norm_rms_epsilon"), 1e-5));
+  if (c.n_heads <= 0 || c.hidden <= 0 || c.hidden % c.n_heads != 0)
+    throw InputError(fmt::format("{}: {} = {} is not a multiple of {} = {}", g.what, key("embedding_length"), c.hidden,
+                                 key("attention.head_count"), c.n_heads));
+  c.head_dim = g.get_int_or(key("rope.dimension_count"), c.hidden / c.n_heads);
+  // No real network comes near 2^31 in any size; the cap keeps products of two
+  // sizes (shapes, element counts) far from overflowing.
+  for (auto [v, k] : {std::pair{c.hidden, "embedding_length"}, std::pair{c.n_layers, "block_count"},
+                      std::pair{c.n_heads, "attention.head_count"}, std::pair{c.n_kv_heads, "attention.head_count_kv"},
+                      std::pair{c.ffn, "feed_forward_length"}, std::pair{c.head_dim, "rope.dimension_count"},
+                      std::pair{c.max_pos, "context_length"}})
+    if (v <= 0 || v > INT32_MAX) throw InputError(fmt::format("{}: {} = {} is out of range", g.what, key(k), v));
+  // The vocabulary is the embedding's row count; vocab_size, when present, must agree.
+  const GgufTensor& emb = need_tensor(g, "token_embd.weight");
+  if (emb.dims.size() != 2 || int64_t(emb.dims[0]) != c.hidden)
+    throw InputError(fmt::format("{}: tensor 'token_embd.weight' must have dims [{}, vocab]", g.what, c.hidden));
+  c.vocab = int64_t(emb.dims[1]);
+  if (const int64_t vs = g.get_int_or(key("vocab_size"), c.vocab); vs != c.vocab)
+    throw InputError(fmt::format("{}: {} = {} but token_embd.weight has {} rows", g.what, key("vocab_size"), vs,
+                                 c.vocab));
+  if (c.vocab > INT32_MAX) throw InputError(fmt::format("{}: {} tokens is out of range", g.what, c.vocab));
+  for (auto [id, k] :
+       {std::pair{&c.bos, "tokenizer.ggml.bos_token_id"}, std::pair{&c.eos, "tokenizer.ggml.eos_token_id"}}) {
+    const int64_t v = g.get_int_or(k, 0);
+    if (v < 0 || v >= c.vocab)
+      throw InputError(fmt::format("{}: {} = {} is outside the {} tokens", g.what, k, v, c.vocab));
+    *id = int32_t(v);
+  }
+  try {
+    c.validate();
+  } catch (const UsageError& e) {
+    throw InputError(fmt::format("{}: {}", g.what, e.what()));
+  }
+  return c;
+}
+
+ModelWeights load_gguf_model(const GgufFile& g) {
+  const ModelConfig c = gguf_model_config(g);
+  // The first missing tensor is reported; the loop stops there, so a huge
+  // block_count costs no more than the tensors the file really has.
+  std::set<std::string> expected = {"token_embd.weight", "output_norm.weight"};
+  for (int64_t l = 0; l < c.n_layers; ++l)
+    for (const LayerTensor& lt : kLayerTensors) {
+      std::string name = layer_name(l, lt.gguf);
+      (void)need_tensor(g, name);
+      expected.insert(std::move(name));
+    }
+  for (const GgufTensor& t : g.tensors)
+    if (!expected.count(std::string(t.name)))
+      throw InputError(fmt::format("{}: unexpected tensor '{}' at offset {} (the LM head is the tied embedding; "
+                                   "{} layers)",
+                                   g.what, t.name, t.file_offset, c.n_layers));
+
+  ModelWeights m;
+  m.config = c;
+  m.source = g.what;
+  const GgufTensor& emb = need_tensor(g, "token_embd.weight");
+  const uint64_t emb_n = uint64_t(c.vocab) * uint64_t(c.hidden);
+  if (emb.type == uint32_t(GgmlType::BF16) && reinterpret_cast<uintptr_t>(emb.data.data()) % 2 == 0) {
+    m.embedding.data = std::span(reinterpret_cast<const uint16_t*>(emb.data.data()), size_t(emb_n));
+    m.embedding.owner = g.owner;  // the mapping itself: no copy of the largest tensor
+  } else {
+    const std::vector<float> f = read_floats(g, emb, emb_n);
+    auto v = std::make_shared<std::vector<uint16_t>>(f.size());
+    for (size_t i = 0; i < f.size(); ++i) (*v)[i] = f32_to_bf16(f[i]);  // exact for F16 holding bf16 values
+    m.embedding.data = std::span<const uint16_t>(*v);
+    m.embedding.owner = std::move(v);
+  }
+  m.final_norm = read_norm(g, "output_norm.weight", c.hidden);
+  m.layers.resize(size_t(c.n_layers));
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    LayerWeights& L = m.layers[size_t(l)];
+    auto name = [&](const char* t) { return layer_name(l, t); };
+    L.attn_norm = read_norm(g, name("attn_norm"), c.hidden);
+    L.attn_sub_norm = read_norm(g, name("attn_sub_norm"), c.hidden);
+    L.ffn_norm = read_norm(g, name("ffn_norm"), c.hidden);
+    L.ffn_sub_norm = read_norm(g, name("ffn_sub_norm"), c.ffn);
+    L.q = read_ternary(g, name("attn_q"), c.q_dim(), c.hidden);
+    L.k = read_ternary(g, name("attn_k"), c.kv_dim(), c.hidden);
+    L.v = read_ternary(g, name("attn_v"), c.kv_dim(), c.hidden);
+    L.o = read_ternary(g, name("attn_output"), c.hidden, c.q_dim());
+    L.gate = read_ternary(g, name("ffn_gate"), c.ffn, c.hidden);
+    L.up = read_ternary(g, name("ffn_up"), c.ffn, c.hidden);
+    L.down = read_ternary(g, name("ffn_down"), c.hidden, c.ffn);
+  }
+  m.validate();
+  return m;
+}
+
+void export_gguf_i2s(const ModelWeights& w, const std::string& path, const GgufFile* vocab) {
+  w.validate();
+  const ModelConfig& c = w.config;
+  GgufWriter out;
+  const std::string a = kArch;
+  out.add_string("general.architecture", a);
+  out.add_string("general.name", c.name);
+  out.add_u32(a + ".vocab_size", uint32_t(c.vocab));
+  out.add_u32(a + ".context_length", uint32_t(c.max_pos));
+  out.add_u32(a + ".embedding_length", uint32_t(c.hidden));
+  out.add_u32(a + ".block_count", uint32_t(c.n_layers));
+  out.add_u32(a + ".feed_forward_length", uint32_t(c.ffn));
+  out.add_u32(a + ".rope.dimension_count", uint32_t(c.head_dim));
+  out.add_u32(a + ".attention.head_count", uint32_t(c.n_heads));
+  out.add_u32(a + ".attention.head_count_kv", uint32_t(c.n_kv_heads));
+  out.add_f32(a + ".rope.freq_base", float(c.rope_theta));
+  out.add_f32(a + ".attention.layer_norm_rms_epsilon", c.norm_eps);
+  out.add_string("bitlab.weights.source", w.source);
+  out.add_u64("bitlab.weights.digest", w.digest());
+  if (vocab != nullptr) {
+    const GgufValue& tokens = vocab->get_array("tokenizer.ggml.tokens", GgufType::STRING);
+    if (int64_t(tokens.count) != c.vocab)
+      throw UsageError(fmt::format("vocabulary '{}' has {} tokens, the model has {}", vocab->what, tokens.count,
+                                   c.vocab));
+    for (const auto& [key, value] : vocab->metadata)
+      if (key.rfind("tokenizer.", 0) == 0) out.add_value(std::string(key), value);
+  } else {
+    out.add_string("tokenizer.ggml.model", "no_vocab");
+    out.add_u32("tokenizer.ggml.bos_token_id", uint32_t(c.bos));
+    out.add_u32("tokenizer.ggml.eos_token_id", uint32_t(c.eos));
+  }
+
+  auto floats = [](const std::vector<float>& v) {
+    return [&v](const GgufWriter::Emit& emit) { emit(v.data(), v.size() * 4); };
+  };
+  auto ternary = [](const CanonicalTernary& t) {
+    return [&t](const GgufWriter::Emit& emit) {
+      std::vector<uint8_t> buf(size_t(uint64_t(t.n) * uint64_t(t.k) / 4 + 32));
+      encode_i2s(t, buf);
+      emit(buf.data(), buf.size());
+    };
+  };
+  auto u = [](int64_t x) { return uint64_t(x); };
+  out.add_tensor("token_embd.weight", {u(c.hidden), u(c.vocab)}, GgmlType::BF16,
+                 [&](const GgufWriter::Emit& emit) { emit(w.embedding.data.data(), w.embedding.data.size_bytes()); });
+  out.add_tensor("output_norm.weight", {u(c.hidden)}, GgmlType::F32, floats(w.final_norm));
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = w.layers[size_t(l)];
+    const CanonicalTernary* mats[] = {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down};
+    const std::vector<float>* norms[] = {&L.attn_norm, &L.attn_sub_norm, &L.ffn_norm, &L.ffn_sub_norm};
+    int mi = 0, ni = 0;
+    for (const LayerTensor& lt : kLayerTensors) {
+      if (lt.ternary) {
+        const CanonicalTernary& t = *mats[mi++];
+        if ((u(t.n) * u(t.k)) % 128 != 0)
+          throw UsageError(fmt::format("'{}' [{}, {}] cannot be stored as I2_S: needs a multiple of 128 weights",
+                                       t.name, t.n, t.k));
+        out.add_tensor(layer_name(l, lt.gguf), {u(t.k), u(t.n)}, GgmlType::I2_S, ternary(t));
+      } else {
+        const std::vector<float>& v = *norms[ni++];
+        out.add_tensor(layer_name(l, lt.gguf), {u(int64_t(v.size()))}, GgmlType::F32, floats(v));
+      }
+    }
+  }
+  out.write(path);
+}
+
+}  // namespace bitlab

@@ -1,0 +1,392 @@
+#include "model/weights/hf_model.h"
+
+#include <cstring>
+#include <filesystem>
+#include <fstream>
+#include <set>
+#include <sstream>
+
+#include <fmt/format.h>
+#include <nlohmann/json.hpp>
+
+#include "model/error.h"
+#include "model/tensor.h"
+#include "model/weights/half.h"
+#include "model/weights/mapped_file.h"
+#include "model/weights/safetensors.h"
+#include "model/weights/ternary_formats.h"
+
+namespace bitlab {
+
+namespace fs = std::filesystem;
+
+namespace {
+
+constexpr const char* kIndexName = "model.safetensors.index.json";
+
+std::string read_text(const std::string& path) {
+  auto f = MappedFile::open(path);
+  if (f->size() > 100'000'000)
+    throw InputError(fmt::format("'{}' is {} bytes, too big for a JSON file", path, f->size()));
+  return std::string(reinterpret_cast<const char*>(f->bytes().data()), f->size());
+}
+
+nlohmann::json parse_json(std::string_view text, const std::string& what) {
+  try {
+    return nlohmann::json::parse(text.begin(), text.end());
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: not valid JSON: {}", what, e.what()));
+  }
+}
+
+// The checkpoint's files: every tensor name mapped to the file holding it.
+struct Checkpoint {
+  HfConfig config;
+  std::vector<SafetensorsFile> files;
+  std::map<std::string, const SafetensorsTensor*> tensors;
+  std::string what;  // the path the user gave
+
+  const SafetensorsTensor& need(const std::string& name) const {
+    auto it = tensors.find(name);
+    if (it == tensors.end()) throw InputError(fmt::format("{}: tensor '{}' is missing", what, name));
+    return *it->second;
+  }
+};
+
+// Resolves `path` to (config.json, safetensors files).
+Checkpoint open_checkpoint(const std::string& path, bool load_tensors) {
+  Checkpoint c;
+  c.what = path;
+  std::error_code ec;
+  if (!fs::exists(path, ec)) throw UsageError(fmt::format("model path '{}' does not exist", path));
+  const fs::path dir = fs::is_directory(path, ec) ? fs::path(path) : fs::path(path).parent_path();
+  const fs::path config = (dir.empty() ? fs::path(".") : dir) / "config.json";
+  if (!fs::exists(config, ec))
+    throw UsageError(fmt::format("'{}' needs a config.json beside it ({} not found)", path, config.string()));
+  c.config = parse_hf_config(read_text(config.string()), config.string());
+
+  std::vector<std::string> shards;
+  fs::path index;
+  if (fs::is_directory(path, ec)) {
+    if (fs::exists(dir / "model.safetensors", ec)) shards.push_back((dir / "model.safetensors").string());
+    else if (fs::exists(dir / kIndexName, ec)) index = dir / kIndexName;
+    else throw UsageError(fmt::format("directory '{}' holds neither model.safetensors nor {}", path, kIndexName));
+  } else if (path.size() > 5 && path.substr(path.size() - 5) == ".json") {
+    index = path;
+  } else {
+    shards.push_back(path);
+  }
+  nlohmann::json weight_map;
+  if (!index.empty()) {
+    const nlohmann::json j = parse_json(read_text(index.string()), index.string());
+    if (!j.is_object() || !j.contains("weight_map") || !j["weight_map"].is_object())
+      throw InputError(fmt::format("{}: no weight_map object", index.string()));
+    weight_map = j["weight_map"];
+    std::set<std::string> names;
+    for (auto it = weight_map.begin(); it != weight_map.end(); ++it) {
+      if (!it.value().is_string())
+        throw InputError(fmt::format("{}: weight_map entry '{}' is not a file name", index.string(), it.key()));
+      const std::string file = it.value().get<std::string>();
+      if (file.empty() || file.find('/') != std::string::npos || file == "." || file == "..")
+        throw InputError(fmt::format("{}: shard name '{}' for '{}' is not a plain file name", index.string(), file,
+                                     it.key()));
+      if (names.insert(file).second) shards.push_back((index.parent_path() / file).string());
+    }
+  }
+  if (!load_tensors) return c;
+  for (const std::string& s : shards) c.files.push_back(open_safetensors(s));
+  for (const SafetensorsFile& f : c.files)
+    for (const SafetensorsTensor& t : f.tensors) {
+      if (!weight_map.is_null()) {
+        auto it = weight_map.find(t.name);
+        if (it == weight_map.end() || (fs::path(f.what).filename() != it->get<std::string>()))
+          continue;  // the index names another shard (or none) for it
+      }
+      if (!c.tensors.emplace(t.name, &t).second)
+        throw InputError(fmt::format("{}: tensor '{}' appears in more than one shard", path, t.name));
+    }
+  return c;
+}
+
+std::vector<float> to_floats(const Checkpoint& c, const SafetensorsTensor& t) {
+  std::vector<float> v(static_cast<size_t>(t.elements));
+  const uint8_t* p = t.data.data();
+  if (t.dtype == "F32") {
+    std::memcpy(v.data(), p, v.size() * 4);
+  } else if (t.dtype == "BF16" || t.dtype == "F16") {
+    for (size_t i = 0; i < v.size(); ++i) {
+      uint16_t h;
+      std::memcpy(&h, p + 2 * i, 2);
+      v[i] = t.dtype == "BF16" ? bf16_to_f32(h) : f16_to_f32(h);
+    }
+  } else {
+    throw InputError(fmt::format("{}: tensor '{}' at offset {} is {}, expected F32, F16 or BF16", c.what, t.name,
+                                 t.file_offset, t.dtype));
+  }
+  return v;
+}
+
+void check_shape(const Checkpoint& c, const SafetensorsTensor& t, std::vector<int64_t> want) {
+  if (t.shape != want) {
+    std::string have, exp;
+    for (int64_t d : t.shape) have += fmt::format("{}{}", have.empty() ? "" : ", ", d);
+    for (int64_t d : want) exp += fmt::format("{}{}", exp.empty() ? "" : ", ", d);
+    throw InputError(fmt::format("{}: tensor '{}' at offset {} has shape [{}], the config needs [{}]", c.what, t.name,
+                                 t.file_offset, have, exp));
+  }
+}
+
+std::vector<float> read_norm(const Checkpoint& c, const std::string& name, int64_t len) {
+  const SafetensorsTensor& t = c.need(name);
+  check_shape(c, t, {len});
+  return to_floats(c, t);
+}
+
+CanonicalTernary read_ternary(const Checkpoint& c, const std::string& base, int64_t n, int64_t k) {
+  const SafetensorsTensor& t = c.need(base + ".weight");
+  if (t.dtype == "U8") {
+    check_shape(c, t, {n / 4, k});
+    if (n % 4 != 0) throw InputError(fmt::format("{}: '{}' has {} rows, not a multiple of 4", c.what, t.name, n));
+    const SafetensorsTensor& s = c.need(base + ".weight_scale");
+    if (s.elements != 1)
+      throw InputError(fmt::format("{}: '{}' has {} elements, expected 1", c.what, s.name, s.elements));
+    const float ws = to_floats(c, s)[0];
+    float scale;
+    if (c.config.linear_class == "autobitlinear") scale = ws;        // output * weight_scale
+    else if (c.config.linear_class == "bitlinear") scale = 1.0f / ws;  // output / weight_scale
+    else if (c.config.linear_class.empty())
+      throw InputError(fmt::format("{}: packed uint8 weights but config.json has no "
+                                   "quantization_config.linear_class to say how weight_scale applies", c.what));
+    else
+      throw InputError(fmt::format("{}: unknown quantization_config.linear_class '{}' (autobitlinear or bitlinear)",
+                                   c.what, c.config.linear_class));
+    try {
+      return decode_hf_packed(t.name, n, k, t.data, scale);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {} (tensor data at file offset {})", c.what, e.what(), t.file_offset));
+    }
+  }
+  check_shape(c, t, {n, k});
+  return quantize_absmean(t.name, n, k, to_floats(c, t));
+}
+
+int64_t field(const nlohmann::json& j, const char* key, const std::string& what) {
+  if (!j.contains(key)) throw InputError(fmt::format("{}: field '{}' is missing", what, key));
+  const nlohmann::json& v = j[key];
+  if (!v.is_number_integer())
+    throw InputError(fmt::format("{}: field '{}' is {}, expected an integer", what, key, v.dump()));
+  return v.get<int64_t>();
+}
+
+int64_t token_field(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& what) {
+  if (!j.contains(key) || j[key].is_null()) return fallback;
+  const nlohmann::json& v = j[key];
+  if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<int64_t>();  // eos may be a list
+  if (v.is_number_integer()) return v.get<int64_t>();
+  throw InputError(fmt::format("{}: field '{}' is {}, expected a token id", what, key, v.dump()));
+}
+
+}  // namespace
+
+HfConfig parse_hf_config(std::string_view text, const std::string& what) {
+  const nlohmann::json j = parse_json(text, what);
+  if (!j.is_object()) throw InputError(fmt::format("{}: not a JSON object", what));
+  HfConfig h;
+  ModelConfig& c = h.model;
+  c.name = j.contains("_name_or_path") && j["_name_or_path"].is_string() ? j["_name_or_path"].get<std::string>()
+                                                                          : "bitnet-b1.58";
+  if (const auto slash = c.name.rfind('/'); slash != std::string::npos) c.name = c.name.substr(slash + 1);
+  if (c.name.empty()) c.name = "bitnet-b1.58";
+  c.hidden = field(j, "hidden_size", what);
+  c.n_layers = field(j, "num_hidden_layers", what);
+  c.n_heads = field(j, "num_attention_heads", what);
+  c.n_kv_heads = j.contains("num_key_value_heads") ? field(j, "num_key_value_heads", what) : c.n_heads;
+  c.ffn = field(j, "intermediate_size", what);
+  c.vocab = field(j, "vocab_size", what);
+  c.max_pos = j.contains("max_position_embeddings") ? field(j, "max_position_embeddings", what) : 4096;
+  // No real network comes near 2^31 in any size; the cap keeps products of two
+  // sizes (shapes, element counts) far from overflowing.
+  for (auto [v, k] : {std::pair{c.hidden, "hidden_size"}, std::pair{c.n_layers, "num_hidden_layers"},
+                      std::pair{c.n_heads, "num_attention_heads"}, std::pair{c.n_kv_heads, "num_key_value_heads"},
+                      std::pair{c.ffn, "intermediate_size"}, std::pair{c.vocab, "vocab_size"},
+                      std::pair{c.max_pos, "max_position_embeddings"}})
+    if (v <= 0 || v > INT32_MAX) throw InputError(fmt::format("{}: {} = {} is out of range", what, k, v));
+  if (c.hidden % c.n_heads != 0)
+    throw InputError(fmt::format("{}: hidden_size {} is not a multiple of num_attention_heads {}", what, c.hidden,
+                                 c.n_heads));
+  c.head_dim = j.contains("head_dim") ? field(j, "head_dim", what) : c.hidden / c.n_heads;
+  if (c.head_dim <= 0 || c.head_dim > INT32_MAX)
+    throw InputError(fmt::format("{}: head_dim = {} is out of range", what, c.head_dim));
+  auto number = [&](const char* key, double fallback) {
+    if (!j.contains(key)) return fallback;
+    if (!j[key].is_number()) throw InputError(fmt::format("{}: field '{}' is not a number", what, key));
+    return j[key].get<double>();
+  };
+  c.rope_theta = number("rope_theta", 500000.0);
+  c.norm_eps = float(number("rms_norm_eps", 1e-5));
+  for (auto [id, k] : {std::pair{&c.bos, "bos_token_id"}, std::pair{&c.eos, "eos_token_id"}}) {
+    const int64_t v = token_field(j, k, 0, what);
+    if (v < 0 || v >= c.vocab)
+      throw InputError(fmt::format("{}: {} = {} is outside the {} tokens", what, k, v, c.vocab));
+    *id = int32_t(v);
+  }
+  if (j.contains("hidden_act") && j["hidden_act"] != "relu2")
+    throw InputError(fmt::format("{}: hidden_act {} is not supported (BitNet b1.58 uses relu2)", what,
+                                 j["hidden_act"].dump()));
+  if (j.contains("tie_word_embeddings") && j["tie_word_embeddings"] == false)
+    throw InputError(fmt::format("{}: tie_word_embeddings is false; the LM head must be the embedding", what));
+  if (j.contains("quantization_config") && j["quantization_config"].is_object()) {
+    const nlohmann::json& q = j["quantization_config"];
+    if (q.contains("linear_class")) {
+      if (!q["linear_class"].is_string())
+        throw InputError(fmt::format("{}: quantization_config.linear_class is not a string", what));
+      h.linear_class = q["linear_class"].get<std::string>();
+    }
+  }
+  try {
+    c.validate();
+  } catch (const UsageError& e) {
+    throw InputError(fmt::format("{}: {}", what, e.what()));
+  }
+  return h;
+}
+
+ModelConfig hf_model_config(const std::string& path) { return open_checkpoint(path, false).config.model; }
+
+ModelWeights load_hf_model(const std::string& path) {
+  const Checkpoint ck = open_checkpoint(path, true);
+  const ModelConfig& c = ck.config.model;
+  std::set<std::string> expected = {"model.embed_tokens.weight", "model.norm.weight"};
+  auto lname = [](int64_t l, const char* t) { return fmt::format("model.layers.{}.{}", l, t); };
+  static const char* const kNorms[] = {"input_layernorm.weight", "post_attention_layernorm.weight",
+                                       "self_attn.attn_sub_norm.weight", "mlp.ffn_sub_norm.weight"};
+  static const char* const kMats[] = {"self_attn.q_proj", "self_attn.k_proj", "self_attn.v_proj", "self_attn.o_proj",
+                                      "mlp.gate_proj",    "mlp.up_proj",      "mlp.down_proj"};
+  // The first missing tensor is reported; the loop stops there, so a huge
+  // num_hidden_layers costs no more than the tensors the files really have.
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    for (const char* n : kNorms) expected.insert(ck.need(lname(l, n)).name);
+    for (const char* m : kMats) {
+      expected.insert(ck.need(lname(l, m) + ".weight").name);
+      expected.insert(lname(l, m) + ".weight_scale");  // needed only with packed uint8 weights
+    }
+  }
+  for (const auto& [name, t] : ck.tensors)
+    if (!expected.count(name))
+      throw InputError(fmt::format("{}: unexpected tensor '{}' at offset {} (the LM head is the tied embedding; {} "
+                                   "layers)",
+                                   path, name, t->file_offset, c.n_layers));
+
+  ModelWeights m;
+  m.config = c;
+  m.source = path;
+  const SafetensorsTensor& emb = ck.need("model.embed_tokens.weight");
+  check_shape(ck, emb, {c.vocab, c.hidden});
+  const SafetensorsFile* owner_file = nullptr;
+  for (const SafetensorsFile& f : ck.files)
+    if (f.tensor(emb.name) == &emb) owner_file = &f;
+  if (emb.dtype == "BF16" && reinterpret_cast<uintptr_t>(emb.data.data()) % 2 == 0 && owner_file != nullptr) {
+    m.embedding.data = std::span(reinterpret_cast<const uint16_t*>(emb.data.data()), size_t(emb.elements));
+    m.embedding.owner = owner_file->owner;  // stays in the mapping
+  } else {
+    const std::vector<float> f = to_floats(ck, emb);
+    auto v = std::make_shared<std::vector<uint16_t>>(f.size());
+    for (size_t i = 0; i < f.size(); ++i) (*v)[i] = f32_to_bf16(f[i]);
+    m.embedding.data = std::span<const uint16_t>(*v);
+    m.embedding.owner = std::move(v);
+  }
+  m.final_norm = read_norm(ck, "model.norm.weight", c.hidden);
+  m.layers.resize(size_t(c.n_layers));
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    LayerWeights& L = m.layers[size_t(l)];
+    L.attn_norm = read_norm(ck, lname(l, "input_layernorm.weight"), c.hidden);
+    L.ffn_norm = read_norm(ck, lname(l, "post_attention_layernorm.weight"), c.hidden);
+    L.attn_sub_norm = read_norm(ck, lname(l, "self_attn.attn_sub_norm.weight"), c.hidden);
+    L.ffn_sub_norm = read_norm(ck, lname(l, "mlp.ffn_sub_norm.weight"), c.ffn);
+    L.q = read_ternary(ck, lname(l, "self_attn.q_proj"), c.q_dim(), c.hidden);
+    L.k = read_ternary(ck, lname(l, "self_attn.k_proj"), c.kv_dim(), c.hidden);
+    L.v = read_ternary(ck, lname(l, "self_attn.v_proj"), c.kv_dim(), c.hidden);
+    L.o = read_ternary(ck, lname(l, "self_attn.o_proj"), c.hidden, c.q_dim());
+    L.gate = read_ternary(ck, lname(l, "mlp.gate_proj"), c.ffn, c.hidden);
+    L.up = read_ternary(ck, lname(l, "mlp.up_proj"), c.ffn, c.hidden);
+    L.down = read_ternary(ck, lname(l, "mlp.down_proj"), c.hidden, c.ffn);
+  }
+  // The embedding view must keep every shard alive only through its own owner.
+  m.validate();
+  return m;
+}
+
+void export_hf_safetensors(const ModelWeights& w, const std::string& dir) {
+  w.validate();
+  const ModelConfig& c = w.config;
+  std::error_code ec;
+  fs::create_directories(dir, ec);
+  if (ec) throw UsageError(fmt::format("cannot create directory '{}': {}", dir, ec.message()));
+
+  nlohmann::json cfg = {
+      {"architectures", {"BitNetForCausalLM"}},
+      {"model_type", "bitnet"},
+      {"_name_or_path", c.name},
+      {"hidden_size", c.hidden},
+      {"intermediate_size", c.ffn},
+      {"num_hidden_layers", c.n_layers},
+      {"num_attention_heads", c.n_heads},
+      {"num_key_value_heads", c.n_kv_heads},
+      {"head_dim", c.head_dim},
+      {"vocab_size", c.vocab},
+      {"max_position_embeddings", c.max_pos},
+      {"rope_theta", c.rope_theta},
+      {"rms_norm_eps", c.norm_eps},
+      {"bos_token_id", c.bos},
+      {"eos_token_id", c.eos},
+      {"hidden_act", "relu2"},
+      {"tie_word_embeddings", true},
+      {"torch_dtype", "bfloat16"},
+      {"quantization_config",
+       {{"quant_method", "bitnet"}, {"linear_class", "autobitlinear"}, {"quantization_mode", "offline"}}},
+  };
+  const std::string cfg_path = (fs::path(dir) / "config.json").string();
+  {
+    std::ofstream out(cfg_path);
+    out << cfg.dump(2) << "\n";
+    if (!out) throw DeviceError(fmt::format("writing '{}' failed", cfg_path));
+  }
+
+  SafetensorsWriter st;
+  st.add_metadata("format", "pt");  // what transformers expects of a PyTorch checkpoint
+  st.add_metadata("bitlab.weights.source", w.source);
+  auto floats = [](const std::vector<float>& v) {
+    return [&v](const SafetensorsWriter::Emit& emit) { emit(v.data(), v.size() * 4); };
+  };
+  st.add_tensor("model.embed_tokens.weight", "BF16", {c.vocab, c.hidden}, [&](const SafetensorsWriter::Emit& emit) {
+    emit(w.embedding.data.data(), w.embedding.data.size_bytes());
+  });
+  st.add_tensor("model.norm.weight", "F32", {c.hidden}, floats(w.final_norm));
+  auto lname = [](int64_t l, const char* t) { return fmt::format("model.layers.{}.{}", l, t); };
+  for (int64_t l = 0; l < c.n_layers; ++l) {
+    const LayerWeights& L = w.layers[size_t(l)];
+    st.add_tensor(lname(l, "input_layernorm.weight"), "F32", {c.hidden}, floats(L.attn_norm));
+    st.add_tensor(lname(l, "post_attention_layernorm.weight"), "F32", {c.hidden}, floats(L.ffn_norm));
+    st.add_tensor(lname(l, "self_attn.attn_sub_norm.weight"), "F32", {c.hidden}, floats(L.attn_sub_norm));
+    st.add_tensor(lname(l, "mlp.ffn_sub_norm.weight"), "F32", {c.ffn}, floats(L.ffn_sub_norm));
+    const std::pair<const char*, const CanonicalTernary*> mats[] = {
+        {"self_attn.q_proj", &L.q}, {"self_attn.k_proj", &L.k}, {"self_attn.v_proj", &L.v},
+        {"self_attn.o_proj", &L.o}, {"mlp.gate_proj", &L.gate}, {"mlp.up_proj", &L.up},
+        {"mlp.down_proj", &L.down}};
+    for (const auto& [name, mat] : mats) {
+      const CanonicalTernary* t = mat;  // a plain variable: lambdas capture it (not the binding)
+      if (t->n % 4 != 0)
+        throw UsageError(fmt::format("'{}' has {} rows: the packed uint8 layout needs a multiple of 4", t->name, t->n));
+      st.add_tensor(lname(l, name) + ".weight", "U8", {t->n / 4, t->k}, [t](const SafetensorsWriter::Emit& emit) {
+        std::vector<uint8_t> buf(size_t(t->n / 4 * t->k));
+        encode_hf_packed(*t, buf);
+        emit(buf.data(), buf.size());
+      });
+      st.add_tensor(lname(l, name) + ".weight_scale", "F32", {1},
+                    [t](const SafetensorsWriter::Emit& emit) { emit(&t->scale, 4); });
+    }
+  }
+  st.write((fs::path(dir) / "model.safetensors").string());
+}
+
+}  // namespace bitlab

@@ -1,0 +1,74 @@
+// safetensors parsing and writing.
+//
+// Layout: u64 little-endian header length N, N bytes of JSON
+// {"__metadata__": {str: str}, "<name>": {"dtype": "BF16", "shape": [..],
+// "data_offsets": [begin, end]}, ...}, then the data; offsets count from the
+// first byte after the header.
+//
+// parse_safetensors() checks that N fits the file (and the format's 100 MB
+// limit), that the JSON is an object nested no deeper than the format needs,
+// that names are unique, every dtype known, every shape's element count free
+// of overflow and equal to (end - begin) / dtype size, and every tensor inside
+// the data. Violations are InputErrors naming the tensor and offset.
+#pragma once
+#include <cstdint>
+#include <functional>
+#include <map>
+#include <memory>
+#include <span>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+namespace bitlab {
+
+// Bytes per element of a safetensors dtype ("F32", "BF16", "U8", ...); 0 if unknown.
+uint64_t safetensors_dtype_size(const std::string& dtype);
+
+struct SafetensorsTensor {
+  std::string name;
+  std::string dtype;
+  std::vector<int64_t> shape;
+  uint64_t elements = 0;
+  uint64_t file_offset = 0;       // where the data starts in the file
+  std::span<const uint8_t> data;  // exactly elements * dtype size bytes
+};
+
+class SafetensorsFile {
+ public:
+  std::string what;  // file name for messages
+  std::map<std::string, std::string> metadata;
+  std::vector<SafetensorsTensor> tensors;  // in order of their data offsets
+  std::shared_ptr<const void> owner;       // the mapping, when opened from a file
+
+  const SafetensorsTensor* tensor(const std::string& name) const;
+
+ private:
+  friend SafetensorsFile parse_safetensors(std::span<const uint8_t>, std::string);
+  std::unordered_map<std::string, size_t> index_;
+};
+
+SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, std::string what);
+SafetensorsFile open_safetensors(const std::string& path);
+
+class SafetensorsWriter {
+ public:
+  using Emit = std::function<void(const void* data, size_t n)>;
+  using Producer = std::function<void(const Emit& emit)>;
+  void add_metadata(std::string key, std::string value);
+  void add_tensor(std::string name, std::string dtype, std::vector<int64_t> shape, Producer producer);
+  // Writes to `path`.tmp, then renames; the header is padded to 8 bytes.
+  void write(const std::string& path) const;
+
+ private:
+  struct Entry {
+    std::string name, dtype;
+    std::vector<int64_t> shape;
+    uint64_t bytes;
+    Producer producer;
+  };
+  std::map<std::string, std::string> metadata_;
+  std::vector<Entry> entries_;
+};
+
+}  // namespace bitlab

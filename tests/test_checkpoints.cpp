@@ -1,0 +1,471 @@
+// Real-checkpoint formats end to end: the ternary layouts against DESIGN §3 by
+// hand, synthetic -> export -> read bit-identically for GGUF and safetensors,
+// the safetensors reader on bad bytes, and model-level checks (missing, extra,
+// mis-shaped or mis-typed tensors, the weight_scale direction).
+#include <gtest/gtest.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include <fmt/format.h>
+
+#include "model/tensor.h"
+#include "model/weights/gguf_model.h"
+#include "model/weights/gguf_writer.h"
+#include "model/weights/hf_model.h"
+#include "model/weights/safetensors.h"
+#include "model/weights/synthetic.h"
+#include "model/weights/ternary_formats.h"
+#include "tests/io_test_util.h"
+#include "tests/test_util.h"
+
+namespace bitlab {
+namespace {
+
+using test::Bytes;
+using test::expect_input_error;
+
+// A small config whose every matrix holds a multiple of 128 codes (I2_S) and
+// of 4 rows (the safetensors packing), with odd-looking sizes elsewhere.
+ModelConfig small_config() {
+  ModelConfig c = tiny_config();
+  c.name = "small-test";
+  c.ffn = 96;
+  c.vocab = 300;
+  return c;
+}
+
+void expect_same_weights(const ModelWeights& a, const ModelWeights& b) {
+  ASSERT_EQ(a.layers.size(), b.layers.size());
+  EXPECT_TRUE(std::equal(a.embedding.data.begin(), a.embedding.data.end(), b.embedding.data.begin(),
+                         b.embedding.data.end()));
+  EXPECT_EQ(a.final_norm, b.final_norm);
+  for (size_t l = 0; l < a.layers.size(); ++l) {
+    const LayerWeights &x = a.layers[l], &y = b.layers[l];
+    EXPECT_EQ(x.attn_norm, y.attn_norm);
+    EXPECT_EQ(x.attn_sub_norm, y.attn_sub_norm);
+    EXPECT_EQ(x.ffn_norm, y.ffn_norm);
+    EXPECT_EQ(x.ffn_sub_norm, y.ffn_sub_norm);
+    const CanonicalTernary* mx[] = {&x.q, &x.k, &x.v, &x.o, &x.gate, &x.up, &x.down};
+    const CanonicalTernary* my[] = {&y.q, &y.k, &y.v, &y.o, &y.gate, &y.up, &y.down};
+    for (int m = 0; m < 7; ++m) {
+      EXPECT_EQ(mx[m]->packed, my[m]->packed) << mx[m]->name;
+      EXPECT_EQ(mx[m]->scale, my[m]->scale) << mx[m]->name;  // bit-identical fp32
+    }
+  }
+  EXPECT_EQ(a.digest(), b.digest());
+}
+
+TEST(TernaryFormats, I2sMatchesTheDesignLayoutByHand) {
+  // 2 rows x 128 columns: one block per row. Put T = +1 at (0, 0), -1 at (0, 33),
+  // +1 at (0, 127) and -1 at (1, 64); everything else 0.
+  std::vector<int8_t> t(256, 0);
+  t[0] = 1;
+  t[33] = -1;
+  t[127] = 1;
+  t[128 + 64] = -1;
+  const CanonicalTernary w = pack_ternary("m", 2, 128, t, 0.5f);
+  std::vector<uint8_t> out(256 / 4 + 32);
+  encode_i2s(w, out);
+  // Code j of a block: byte j % 32, shift 6 - 2 * (j / 32); zero weights are code 1.
+  std::vector<uint8_t> want(64, 0x55);
+  want[0] = uint8_t((2 << 6) | (1 << 4) | (1 << 2) | 1);   // j=0: code 2 at shift 6
+  want[1] = uint8_t((1 << 6) | (0 << 4) | (1 << 2) | 1);   // j=33: code 0 at shift 4
+  want[31] = uint8_t((1 << 6) | (1 << 4) | (1 << 2) | 2);  // j=127: code 2 at shift 0
+  want[32 + 0] = uint8_t((1 << 6) | (1 << 4) | (0 << 2) | 1);  // row 1, j=64: code 0 at shift 2
+  EXPECT_EQ(std::vector<uint8_t>(out.begin(), out.begin() + 64), want);
+  float scale;
+  std::memcpy(&scale, out.data() + 64, 4);
+  EXPECT_EQ(scale, 0.5f);
+  for (size_t i = 68; i < out.size(); ++i) EXPECT_EQ(out[i], 0) << i;
+  const CanonicalTernary back = decode_i2s("m", 2, 128, out);
+  EXPECT_EQ(back.packed, w.packed);
+  EXPECT_EQ(back.scale, 0.5f);
+  out[5] = 0xff;  // code 3 in byte 5
+  expect_input_error([&] { decode_i2s("m", 2, 128, out); }, {"'m'", "code 3", "byte 5"});
+}
+
+TEST(TernaryFormats, I2sMatchesTheFormulaOnEveryShape) {
+  // Whole-block rows (k % 128 == 0) and blocks spanning rows take different
+  // paths; both must equal DESIGN §3 applied to the flattened tensor.
+  for (auto [n, k] : {std::pair<int64_t, int64_t>{2, 128}, {3, 256}, {4, 32}, {6, 64}, {1, 384}, {5, 128}}) {
+    const CanonicalTernary w = test::random_matrix("f", n, k, uint64_t(n * 1000 + k), 0.25f);
+    std::vector<uint8_t> want(size_t(n * k / 4 + 32), 0);
+    for (int64_t e = 0; e < n * k; ++e) {
+      const int64_t j = e % 128;
+      const unsigned code = unsigned(w.at(e / k, e % k) + 1);
+      want[size_t(e / 128 * 32 + j % 32)] |= uint8_t(code << (6 - 2 * (j / 32)));
+    }
+    const float scale = 0.25f;
+    std::memcpy(want.data() + n * k / 4, &scale, 4);
+    std::vector<uint8_t> got(want.size());
+    encode_i2s(w, got);
+    EXPECT_EQ(got, want) << n << " x " << k;
+    EXPECT_EQ(decode_i2s("f", n, k, want).packed, w.packed) << n << " x " << k;
+  }
+}
+
+TEST(TernaryFormats, HfPackingMatchesTheDesignLayoutByHand) {
+  // n = 8 rows, k = 3: packed [2, 3]; bits 2j..2j+1 of packed row p hold row j*2+p.
+  std::vector<int8_t> t(24, 0);
+  t[5 * 3 + 1] = 1;   // row 5 = j 2, p 1 -> packed[1][1] bits 4..5 = code 2
+  t[6 * 3 + 2] = -1;  // row 6 = j 3, p 0 -> packed[0][2] bits 6..7 = code 0
+  const CanonicalTernary w = pack_ternary("h", 8, 3, t, 1.0f);
+  std::vector<uint8_t> out(6);
+  encode_hf_packed(w, out);
+  std::vector<uint8_t> want(6, 0x55);
+  want[1 * 3 + 1] = uint8_t(0x55 & ~(3 << 4)) | (2 << 4);
+  want[0 * 3 + 2] = uint8_t(0x55 & ~(3 << 6));
+  EXPECT_EQ(out, want);
+  const CanonicalTernary back = decode_hf_packed("h", 8, 3, out, 2.0f);
+  EXPECT_EQ(back.packed, w.packed);
+  EXPECT_EQ(back.scale, 2.0f);
+  expect_input_error([&] { decode_hf_packed("h", 6, 3, out, 1.0f); }, {"'h'", "n % 4"});
+}
+
+TEST(TernaryFormats, AbsmeanQuantisation) {
+  // mean|W| = (0.2 + 0.6 + 0.1 + 1.1 + 0 + 0.4) / 6 = 0.4; W / 0.4 = 0.5, -1.5, 0.25, 2.75, 0, -1
+  // round (ties to even) -> 0, -2, 0, 3, 0, -1; clamp -> 0, -1, 0, 1, 0, -1.
+  const std::vector<float> w = {0.2f, -0.6f, 0.1f, 1.1f, 0.0f, -0.4f};
+  const CanonicalTernary t = quantize_absmean("q", 2, 3, w);
+  EXPECT_NEAR(t.scale, 0.4f, 1e-7f);
+  const std::vector<int8_t> want = {0, -1, 0, 1, 0, -1};
+  EXPECT_EQ(unpack_ternary(t), want);
+  const CanonicalTernary zero = quantize_absmean("z", 1, 4, std::vector<float>(4, 0.0f));
+  EXPECT_EQ(zero.scale, 1e-5f);  // clamped
+}
+
+TEST(Checkpoints, GgufRoundTripIsBitIdentical) {
+  const ModelWeights w = synthetic_weights(small_config(), 7);
+  const std::string path = test::temp_path("rt.gguf");
+  export_gguf_i2s(w, path);
+  const GgufFile g = open_gguf(path);
+  EXPECT_EQ(g.get_string("general.architecture"), "bitnet-b1.58");
+  EXPECT_EQ(g.tensor("blk.0.attn_q.weight")->type, uint32_t(GgmlType::I2_S));
+  EXPECT_EQ(g.tensor("blk.1.ffn_down.weight")->dims, (std::vector<uint64_t>{96, 64}));
+  EXPECT_EQ(g.tensor("token_embd.weight")->type, uint32_t(GgmlType::BF16));
+  const ModelConfig c = gguf_model_config(g);
+  EXPECT_EQ(c.hidden, 64);
+  EXPECT_EQ(c.ffn, 96);
+  EXPECT_EQ(c.vocab, 300);
+  EXPECT_EQ(c.n_kv_heads, 2);
+  EXPECT_EQ(c.head_dim, 16);
+  EXPECT_EQ(c.rope_theta, 10000.0);
+  EXPECT_EQ(c.bos, 1);
+  EXPECT_EQ(c.eos, 2);
+  const ModelWeights r = load_gguf_model(g);
+  expect_same_weights(w, r);
+  // The embedding is read in place from the mapping, not copied.
+  const GgufTensor* emb = g.tensor("token_embd.weight");
+  EXPECT_EQ(static_cast<const void*>(r.embedding.data.data()), static_cast<const void*>(emb->data.data()));
+}
+
+TEST(Checkpoints, SafetensorsRoundTripIsBitIdentical) {
+  const ModelWeights w = synthetic_weights(small_config(), 8);
+  const std::string dir = test::temp_path("rt_hf");
+  export_hf_safetensors(w, dir);
+  const SafetensorsFile f = open_safetensors(dir + "/model.safetensors");
+  EXPECT_EQ(f.metadata.at("format"), "pt");
+  const SafetensorsTensor* q = f.tensor("model.layers.0.self_attn.q_proj.weight");
+  ASSERT_NE(q, nullptr);
+  EXPECT_EQ(q->dtype, "U8");
+  EXPECT_EQ(q->shape, (std::vector<int64_t>{16, 64}));  // [n/4, k]
+  EXPECT_EQ(hf_model_config(dir).ffn, 96);
+  const ModelWeights from_dir = load_hf_model(dir);
+  expect_same_weights(w, from_dir);
+  expect_same_weights(w, load_hf_model(dir + "/model.safetensors"));
+}
+
+TEST(Checkpoints, ShardedSafetensorsWithIndex) {
+  // Split an export into two shards by hand and describe them in an index.
+  const ModelWeights w = synthetic_weights(small_config(), 9);
+  const std::string src = test::temp_path("shard_src");
+  export_hf_safetensors(w, src);
+  const SafetensorsFile f = open_safetensors(src + "/model.safetensors");
+  const std::string dir = test::temp_path("sharded");
+  std::filesystem::create_directories(dir);
+  std::filesystem::copy_file(src + "/config.json", dir + "/config.json",
+                             std::filesystem::copy_options::overwrite_existing);
+  SafetensorsWriter a, b;
+  std::string map;
+  for (size_t i = 0; i < f.tensors.size(); ++i) {
+    const SafetensorsTensor& t = f.tensors[i];
+    (i % 2 ? a : b).add_tensor(t.name, t.dtype, t.shape, [&t](const SafetensorsWriter::Emit& e) {
+      e(t.data.data(), t.data.size());
+    });
+    map += fmt::format("{}\"{}\": \"{}\"", map.empty() ? "" : ", ", t.name, i % 2 ? "a.safetensors" : "b.safetensors");
+  }
+  a.write(dir + "/a.safetensors");
+  b.write(dir + "/b.safetensors");
+  std::ofstream(dir + "/model.safetensors.index.json") << "{\"metadata\": {}, \"weight_map\": {" << map << "}}";
+  expect_same_weights(w, load_hf_model(dir));
+  std::ofstream(dir + "/model.safetensors.index.json") << "{\"weight_map\": {\"x\": \"../etc/passwd\"}}";
+  expect_input_error([&] { load_hf_model(dir); }, {"../etc/passwd", "plain file name"});
+}
+
+// Minimal safetensors bytes: header JSON `h` (padded), then `data`.
+Bytes safetensors_bytes(const std::string& h, size_t data) {
+  Bytes b;
+  b.u64(h.size()).raw(h);
+  b.b.resize(b.b.size() + data, 0);
+  return b;
+}
+
+TEST(Safetensors, BadInput) {
+  const auto ok = safetensors_bytes(R"({"a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}})", 24);
+  const SafetensorsFile f = parse_safetensors(ok.span(), "ok.st");
+  ASSERT_NE(f.tensor("a"), nullptr);
+  EXPECT_EQ(f.tensor("a")->elements, 6u);
+  for (size_t n = 0; n < ok.b.size() - 24; ++n)
+    EXPECT_THROW(parse_safetensors(std::span(ok.b.data(), n), "cut.st"), InputError) << n;
+
+  Bytes huge;
+  huge.u64(~uint64_t(0)).raw("{}");
+  expect_input_error([&] { parse_safetensors(huge.span(), "h.st"); }, {"h.st", "header length", "offset 0"});
+  expect_input_error([&] { parse_safetensors(safetensors_bytes("{\"a\": ", 0).span(), "j.st"); },
+                     {"j.st", "not valid JSON"});
+  expect_input_error([&] { parse_safetensors(safetensors_bytes("[1, 2]", 0).span(), "j.st"); },
+                     {"not a JSON object"});
+  expect_input_error([&] { parse_safetensors(safetensors_bytes(std::string(100, '[') + std::string(100, ']'), 0)
+                                                 .span(), "d.st"); },
+                     {"nested deeper"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                                                  "a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})", 16)
+                                  .span(), "dup.st"); },
+      {"duplicate tensor 'a'"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(R"({"p": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4)
+                                  .span(), "p.st"); },
+      {"'p'", "outside"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(R"({"s": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8)
+                                  .span(), "s.st"); },
+      {"'s'", "need 12"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(
+                R"({"o": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}})", 8)
+                                  .span(), "o.st"); },
+      {"'o'", "overflows"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(R"({"t": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 2]}})", 2)
+                                  .span(), "t.st"); },
+      {"'t'", "unknown dtype 'Q4'"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(R"({"n": {"dtype": "U8", "shape": [-2], "data_offsets": [0, 2]}})", 2)
+                                  .span(), "n.st"); },
+      {"'n'", "non-negative"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(R"({"r": {"dtype": "U8", "shape": [2], "data_offsets": [4, 2]}})", 8)
+                                  .span(), "r.st"); },
+      {"'r'", "outside"});
+  expect_input_error(
+      [&] { parse_safetensors(safetensors_bytes(R"({"x": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+                                                  "y": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}})", 8)
+                                  .span(), "ov.st"); },
+      {"overlap"});
+}
+
+// Rewrites an exported checkpoint with one tensor changed by `edit` (which may
+// rename it, change dtype/shape/bytes, or drop it by emptying the name).
+struct EditedTensor {
+  std::string name, dtype;
+  std::vector<int64_t> shape;
+  std::vector<uint8_t> data;
+};
+std::string edited_hf(const std::string& tag, const std::function<void(EditedTensor&)>& edit,
+                      const std::string& config_patch = "") {
+  const ModelWeights w = synthetic_weights(small_config(), 3);
+  const std::string src = test::temp_path("edit_src");
+  export_hf_safetensors(w, src);
+  const SafetensorsFile f = open_safetensors(src + "/model.safetensors");
+  const std::string dir = test::temp_path("edit_" + tag);
+  std::filesystem::create_directories(dir);
+  std::string cfg;
+  {
+    std::ifstream in(src + "/config.json");
+    cfg.assign(std::istreambuf_iterator<char>(in), {});
+  }
+  if (!config_patch.empty()) {
+    const size_t at = cfg.find("\"linear_class\": \"autobitlinear\"");
+    cfg.replace(at, std::string("\"linear_class\": \"autobitlinear\"").size(), config_patch);
+  }
+  std::ofstream(dir + "/config.json") << cfg;
+  SafetensorsWriter out;
+  std::vector<std::shared_ptr<EditedTensor>> keep;
+  for (const SafetensorsTensor& t : f.tensors) {
+    auto e = std::make_shared<EditedTensor>(EditedTensor{t.name, t.dtype, t.shape, {t.data.begin(), t.data.end()}});
+    edit(*e);
+    if (e->name.empty()) continue;
+    keep.push_back(e);
+    out.add_tensor(e->name, e->dtype, e->shape, [e](const SafetensorsWriter::Emit& emit) {
+      emit(e->data.data(), e->data.size());
+    });
+  }
+  out.write(dir + "/model.safetensors");
+  return dir;
+}
+
+TEST(Checkpoints, SafetensorsModelChecks) {
+  const std::string q = "model.layers.1.self_attn.q_proj.weight";
+  expect_input_error([&] { load_hf_model(edited_hf("missing", [&](EditedTensor& t) { if (t.name == q) t.name.clear(); })); },
+                     {q, "missing"});
+  expect_input_error([&] { load_hf_model(edited_hf("extra", [&](EditedTensor& t) {
+                       if (t.name == q + "_scale") t.name = "lm_head.weight"; })); },
+                     {"unexpected tensor 'lm_head.weight'"});
+  expect_input_error([&] { load_hf_model(edited_hf("shape", [&](EditedTensor& t) {
+                       if (t.name == q) t.shape = {64, 16}; })); },
+                     {q, "shape [64, 16]", "[16, 64]"});
+  expect_input_error([&] { load_hf_model(edited_hf("dtype", [&](EditedTensor& t) {
+                       if (t.name == "model.norm.weight") { t.dtype = "I32"; } })); },
+                     {"model.norm.weight", "I32", "expected F32"});
+  expect_input_error([&] { load_hf_model(edited_hf("code3", [&](EditedTensor& t) {
+                       if (t.name == q) t.data[10] = 0xff; })); },
+                     {q, "code 3", "byte 10"});
+  expect_input_error([&] { load_hf_model(edited_hf("cls", [](EditedTensor&) {}, "\"linear_class\": \"fancylinear\"")); },
+                     {"unknown quantization_config.linear_class 'fancylinear'"});
+  expect_input_error([&] { load_hf_model(edited_hf("nocls", [](EditedTensor&) {}, "\"quant_method\": \"x\"")); },
+                     {"no quantization_config.linear_class"});
+}
+
+TEST(Checkpoints, WeightScaleDirectionFollowsLinearClass) {
+  const ModelWeights w = synthetic_weights(small_config(), 3);
+  const std::string div = edited_hf("bitlinear", [](EditedTensor&) {}, "\"linear_class\": \"bitlinear\"");
+  const ModelWeights r = load_hf_model(div);
+  // bitlinear stores 1 / mean|W| and divides by it: the canonical scale is its inverse.
+  EXPECT_EQ(r.layers[0].q.packed, w.layers[0].q.packed);
+  EXPECT_FLOAT_EQ(r.layers[0].q.scale, 1.0f / w.layers[0].q.scale);
+}
+
+TEST(Checkpoints, Bf16MasterWeightsAreQuantisedWithAbsmean) {
+  // Replace q of layer 0 by bf16 master weights W = 0.375 * T (exact in bf16).
+  // mean|W| = 0.375 * (non-zeros / all), so W / mean|W| = T * (all / non-zeros):
+  // at least 1 in magnitude where T != 0, and absmean quantisation returns T.
+  const ModelWeights w = synthetic_weights(small_config(), 3);
+  const std::string q = "model.layers.0.self_attn.q_proj";
+  const CanonicalTernary& t = w.layers[0].q;
+  const std::vector<int8_t> vals = unpack_ternary(t);
+  const std::string dir = edited_hf("bf16", [&](EditedTensor& e) {
+    if (e.name == q + ".weight_scale") e.name.clear();
+    if (e.name != q + ".weight") return;
+    e.dtype = "BF16";
+    e.shape = {t.n, t.k};
+    e.data.resize(vals.size() * 2);
+    for (size_t i = 0; i < vals.size(); ++i) {
+      const uint16_t b = f32_to_bf16(0.375f * float(vals[i]));
+      std::memcpy(e.data.data() + 2 * i, &b, 2);
+    }
+  });
+  const ModelWeights r = load_hf_model(dir);
+  EXPECT_EQ(r.layers[0].q.packed, t.packed);
+  size_t nonzero = 0;
+  for (int8_t v : vals) nonzero += v != 0;
+  EXPECT_FLOAT_EQ(r.layers[0].q.scale, float(0.375 * double(nonzero) / double(vals.size())));
+}
+
+// A GGUF export rewritten with one tensor changed.
+std::string edited_gguf(const std::string& tag,
+                        const std::function<void(std::string&, std::vector<uint64_t>&, uint32_t&,
+                                                 std::vector<uint8_t>&)>& edit,
+                        const std::string& extra_tensor = "") {
+  const ModelWeights w = synthetic_weights(small_config(), 4);
+  const std::string src = test::temp_path("gsrc.gguf");
+  export_gguf_i2s(w, src);
+  const GgufFile g = open_gguf(src);
+  GgufWriter out;
+  for (const auto& [key, value] : g.metadata) out.add_value(std::string(key), value);
+  for (const GgufTensor& t : g.tensors) {
+    std::string name(t.name);
+    std::vector<uint64_t> dims = t.dims;
+    uint32_t type = t.type;
+    auto data = std::make_shared<std::vector<uint8_t>>(t.data.begin(), t.data.end());
+    edit(name, dims, type, *data);
+    if (name.empty()) continue;
+    out.add_tensor(name, dims, GgmlType(type), [data](const GgufWriter::Emit& e) { e(data->data(), data->size()); });
+  }
+  if (!extra_tensor.empty())
+    out.add_tensor(extra_tensor, {8}, GgmlType::F32, [](const GgufWriter::Emit& e) {
+      const float z[8] = {};
+      e(z, sizeof z);
+    });
+  const std::string path = test::temp_path("g_" + tag + ".gguf");
+  out.write(path);
+  return path;
+}
+
+TEST(Checkpoints, GgufModelChecks) {
+  const std::string k = "blk.1.attn_k.weight";
+  auto load = [](const std::string& p) { return load_gguf_model(open_gguf(p)); };
+  expect_input_error([&] { load(edited_gguf("missing", [&](std::string& n, auto&, auto&, auto&) { if (n == k) n.clear(); })); },
+                     {k, "missing"});
+  expect_input_error([&] { load(edited_gguf("extra", [](auto&, auto&, auto&, auto&) {}, "output.weight")); },
+                     {"unexpected tensor 'output.weight'"});
+  expect_input_error([&] { load(edited_gguf("dims", [&](std::string& n, std::vector<uint64_t>& d, auto&, auto&) {
+                       if (n == k) d = {32, 64}; })); },
+                     {k, "dims [32, 64]", "[64, 32]"});
+  expect_input_error([&] { load(edited_gguf("type", [&](std::string& n, auto&, uint32_t& type, std::vector<uint8_t>& b) {
+                       if (n == "blk.0.attn_norm.weight") { type = uint32_t(GgmlType::I32); b.resize(64 * 4); } })); },
+                     {"blk.0.attn_norm.weight", "I32", "expected F32"});
+  expect_input_error([&] { load(edited_gguf("scale", [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
+                       if (n == k) std::memset(b.data() + 64 * 32 / 4, 0, 4); })); },
+                     {k, "weight scale 0"});
+  expect_input_error([&] { load(edited_gguf("code", [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
+                       if (n == k) b[7] = 0xc0; })); },
+                     {k, "code 3", "byte 7"});
+  // F32 master weights in place of I2_S are quantised; here W = T * scale exactly.
+  const ModelWeights w = synthetic_weights(small_config(), 4);
+  const ModelWeights r = load(edited_gguf("f32", [&](std::string& n, auto&, uint32_t& type, std::vector<uint8_t>& b) {
+    if (n != k) return;
+    const std::vector<int8_t> v = unpack_ternary(w.layers[1].k);
+    type = uint32_t(GgmlType::F32);
+    b.resize(v.size() * 4);
+    for (size_t i = 0; i < v.size(); ++i) {
+      const float x = float(v[i]) * w.layers[1].k.scale;
+      std::memcpy(b.data() + 4 * i, &x, 4);
+    }
+  }));
+  EXPECT_EQ(r.layers[1].k.packed, w.layers[1].k.packed);
+}
+
+// A GGUF export with one u32 metadata key replaced (or dropped when `value` < 0).
+std::string edited_gguf_key(const std::string& tag, const std::string& key, int64_t value) {
+  const std::string src = test::temp_path("ksrc.gguf");
+  export_gguf_i2s(synthetic_weights(small_config(), 4), src);
+  const GgufFile g = open_gguf(src);
+  GgufWriter out;
+  for (const auto& [k, v] : g.metadata) {
+    if (k != key) out.add_value(std::string(k), v);
+    else if (value >= 0) out.add_u32(std::string(k), uint32_t(value));
+  }
+  for (const GgufTensor& t : g.tensors)
+    out.add_tensor(std::string(t.name), t.dims, GgmlType(t.type),
+                   [&t](const GgufWriter::Emit& e) { e(t.data.data(), t.data.size()); });
+  const std::string path = test::temp_path("k_" + tag + ".gguf");
+  out.write(path);
+  return path;
+}
+
+TEST(Checkpoints, GgufMetadataChecks) {
+  auto load = [](const std::string& p) { return load_gguf_model(open_gguf(p)); };
+  const std::string blocks = "bitnet-b1.58.block_count";
+  expect_input_error([&] { load(edited_gguf_key("nokey", blocks, -1)); }, {"'" + blocks + "' is missing"});
+  expect_input_error([&] { load(edited_gguf_key("huge", blocks, 4000000000)); },
+                     {blocks, "4000000000 is out of range"});
+  // A million layers claimed, two present: the first missing tensor is named at once.
+  expect_input_error([&] { load(edited_gguf_key("many", blocks, 1000000)); }, {"'blk.2.attn_norm.weight' is missing"});
+  expect_input_error([&] { load(edited_gguf_key("heads", "bitnet-b1.58.attention.head_count", 3)); },
+                     {"not a multiple"});
+  expect_input_error([&] { load(edited_gguf_key("bos", "tokenizer.ggml.bos_token_id", 300)); },
+                     {"bos_token_id = 300", "outside the 300 tokens"});
+  expect_input_error([&] { load(edited_gguf_key("vocab", "bitnet-b1.58.vocab_size", 299)); },
+                     {"vocab_size = 299", "300 rows"});
+}
+
+TEST(Checkpoints, LlamaArchitectureIsNotABitNetModel) {
+  BITLAB_NEED_VOCAB(dir);
+  expect_input_error([&] { gguf_model_config(open_gguf(dir + "/ggml-vocab-llama-bpe.gguf")); },
+                     {"general.architecture is 'llama'"});
+}
+
+}  // namespace
+}  // namespace bitlab

@@ -1,0 +1,203 @@
+// Energy through the binary: `bitlab info` lists the sensors and why not,
+// `bitlab bench` and `bitlab energy` record joules per token with their source,
+// and the documents validate against the schema. RAPL and NVML come from a fake
+// powercap tree and the fake libnvidia-ml, so this runs on any machine.
+#include <gtest/gtest.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <algorithm>
+#include <cstdlib>
+#include <filesystem>
+#include <fstream>
+#include <sstream>
+#include <string>
+
+#include <nlohmann/json.hpp>
+
+namespace {
+namespace fs = std::filesystem;
+using nlohmann::json;
+
+const std::string kPython = "/usr/bin/python3";
+
+struct Result {
+  int code = -1;
+  std::string out, err;
+};
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+// A fresh folder per test (ctest runs the tests of this binary in parallel processes).
+std::string scratch() {
+  const fs::path dir = fs::path(::testing::TempDir()) /
+                       ("bitlab_energy_" + std::to_string(getpid()) + "_" +
+                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
+  fs::remove_all(dir);
+  fs::create_directories(dir);
+  return dir.string() + "/";
+}
+
+// `bitlab ARGS` with `env` (VAR=value ...) in front; stdout and stderr kept.
+Result bitlab(const std::string& dir, const std::string& args, const std::string& env = "") {
+  const std::string cmd = env + " " + BITLAB_BIN + " " + args + " >" + dir + "out 2>" + dir + "err </dev/null";
+  const int status = std::system(cmd.c_str());
+  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "out"), slurp(dir + "err")};
+}
+
+// A powercap tree with one package (and DRAM) whose counters stand still.
+std::string fake_powercap(const std::string& dir) {
+  for (const auto& [zone, name] : {std::pair{"intel-rapl:0", "package-0"}, std::pair{"intel-rapl:0:1", "dram"}}) {
+    const fs::path z = fs::path(dir) / "powercap" / zone;
+    fs::create_directories(z);
+    std::ofstream(z / "name") << name << "\n";
+    std::ofstream(z / "energy_uj") << 123456 << "\n";
+    std::ofstream(z / "max_energy_range_uj") << 262143328850ull << "\n";
+  }
+  return dir + "powercap";
+}
+
+void expect_valid(const std::string& file) {
+  if (std::system((kPython + " -c 'import jsonschema' 2>/dev/null").c_str()) != 0)
+    GTEST_SKIP() << "python3-jsonschema is not installed: schema validation skipped";
+  const std::string cmd = kPython + " " + BITLAB_SOURCE_DIR + "/tests/validate_result.py " + BITLAB_SOURCE_DIR +
+                          "/results/schema/result.schema.json " + file;
+  EXPECT_EQ(std::system(cmd.c_str()), 0) << file << " does not match the schema";
+}
+
+std::string line_with(const std::string& text, const std::string& what) {
+  const size_t at = text.find(what);
+  if (at == std::string::npos) return {};
+  const size_t begin = text.rfind('\n', at) + 1;
+  return text.substr(begin, text.find('\n', at) - begin);
+}
+
+TEST(EnergyCli, InfoListsEachSensorAndWhyNot) {
+  const std::string dir = scratch();
+  Result r = bitlab(dir, "info", "BITLAB_POWERCAP_ROOT=" + dir + "none BITLAB_NVML_LIBRARY=/nonexistent/libnvml.so");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.out.find("energy sensors"), std::string::npos);
+  EXPECT_NE(line_with(r.out, "  rapl ").find("unavailable no " + dir + "none"), std::string::npos) << r.out;
+  EXPECT_NE(line_with(r.out, "  nvml ").find("unavailable /nonexistent/libnvml.so not loadable"), std::string::npos)
+      << r.out;
+  EXPECT_NE(line_with(r.out, "  modelled ").find("estimate, not a measurement"), std::string::npos) << r.out;
+
+  r = bitlab(dir, "info", "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir) + " BITLAB_NVML_LIBRARY=" + FAKE_NVML_PATH);
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(line_with(r.out, "  rapl ").find("usable     package-0, dram-0 energy counters"), std::string::npos)
+      << r.out;
+  EXPECT_NE(line_with(r.out, "  nvml ").find("GPU 0 Fake GPU 0: total-energy counter"), std::string::npos) << r.out;
+}
+
+TEST(EnergyCli, BenchRecordsEnergyWithItsSource) {
+  const std::string dir = scratch();
+  const std::string args = "bench --quick --no-kernels --model synthetic:tiny --backends scalar --threads 1 "
+                           "--idle-seconds 0.05 --out " + dir + "bench.json";
+  // No sensor: the model alone, labelled an estimate.
+  Result r = bitlab(dir, args, "BITLAB_POWERCAP_ROOT=" + dir + "none");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("energy: rapl unavailable: no " + dir + "none"), std::string::npos) << r.err;
+  json doc = json::parse(slurp(dir + "bench.json"));
+  int rows = 0;
+  for (const auto& m : doc["measurements"]) {
+    ASSERT_TRUE(m.contains("energy")) << m["key"];
+    EXPECT_EQ(m["energy"]["source"], "modelled");
+    EXPECT_EQ(m["energy"]["estimate"], true);
+    EXPECT_GT(m["energy"]["joules_per_token"].get<double>(), 0.0);
+    EXPECT_FALSE(m.contains("other_energy"));
+    ++rows;
+  }
+  EXPECT_EQ(rows, 2);
+  EXPECT_NE(r.out.find("decode energy"), std::string::npos) << r.out;
+  expect_valid(dir + "bench.json");
+
+  // RAPL (a still fake tree): measured first, the model beside it.
+  r = bitlab(dir, args, "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
+  ASSERT_EQ(r.code, 0) << r.err;
+  doc = json::parse(slurp(dir + "bench.json"));
+  for (const auto& m : doc["measurements"]) {
+    EXPECT_EQ(m["energy"]["source"], "rapl");
+    EXPECT_EQ(m["energy"]["estimate"], false);
+    EXPECT_TRUE(m["energy"].contains("idle_watts"));
+    EXPECT_TRUE(m["energy"].contains("net_joules_per_token"));
+    EXPECT_GE(m["energy"]["seconds"].get<double>(), 0.2);  // RAPL's shortest window
+    ASSERT_EQ(m["other_energy"].size(), 1u);
+    EXPECT_EQ(m["other_energy"][0]["source"], "modelled");
+  }
+  bool listed = false;
+  for (const auto& s : doc["context"]["energy_sensors"])
+    listed = listed || (s["name"] == "rapl" && s["available"] == true);
+  EXPECT_TRUE(listed) << doc["context"]["energy_sensors"].dump();
+  expect_valid(dir + "bench.json");
+
+  EXPECT_EQ(bitlab(dir, args + " --energy-source none").code, 0);
+  doc = json::parse(slurp(dir + "bench.json"));
+  for (const auto& m : doc["measurements"]) EXPECT_FALSE(m.contains("energy"));
+}
+
+TEST(EnergyCli, EnergyCommandMeasuresLongWindowsFromEachSource) {
+  const std::string dir = scratch();
+  const std::string args = "energy --model synthetic:tiny --backends scalar --threads 1 --prompt-len 8 --gen 4 "
+                           "--seconds 0.1 --idle-seconds 0.05 --out " + dir + "energy.json";
+  Result r = bitlab(dir, args, "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
+  ASSERT_EQ(r.code, 0) << r.err;
+  json doc = json::parse(slurp(dir + "energy.json"));
+  ASSERT_EQ(doc["measurements"].size(), 2u);
+  for (const auto& m : doc["measurements"]) {
+    EXPECT_EQ(m["key"].get<std::string>().rfind("energy/", 0), 0u) << m["key"];
+    EXPECT_EQ(m["energy"]["source"], "rapl");
+    EXPECT_EQ(m["energy"]["domains"].size(), 2u);
+    EXPECT_GE(m["energy"]["seconds"].get<double>(), 0.2);  // RAPL's own minimum is longer than --seconds
+    EXPECT_EQ(m["other_energy"][0]["source"], "modelled");
+  }
+  EXPECT_NE(line_with(r.out, "scalar    decode   modelled*").size(), 0u) << r.out;
+  expect_valid(dir + "energy.json");
+
+  // The report shows gross and net J/token, the estimate beside the measurement, and the model's table.
+  if (std::system((kPython + " -c 'import matplotlib' 2>/dev/null").c_str()) == 0) {
+    r = bitlab(dir, "report " + dir + "energy.json -o " + dir + "report");
+    ASSERT_EQ(r.code, 0) << r.err;
+    const std::string md = slurp(dir + "report/report.md");
+    EXPECT_NE(md.find("| net J/token | tokens/J | other sources |"), std::string::npos);
+    const std::string decode = line_with(md, "energy/decode/");
+    EXPECT_NE(decode.find("| rapl | average 0.000 W, idle 0.000 W | 0.000 |"), std::string::npos) << decode;
+    EXPECT_NE(decode.find("modelled (estimate) "), std::string::npos) << decode;
+    EXPECT_NE(md.find("modelled: estimate: op and byte counts x Horowitz ISSCC 2014, 45 nm"), std::string::npos);
+  }
+
+  // NVML named outright, from the fake library: the GPU's counter over the same windows.
+  r = bitlab(dir, args + " --source nvml", std::string("BITLAB_NVML_LIBRARY=") + FAKE_NVML_PATH);
+  ASSERT_EQ(r.code, 0) << r.err;
+  doc = json::parse(slurp(dir + "energy.json"));
+  for (const auto& m : doc["measurements"]) {
+    EXPECT_EQ(m["energy"]["source"], "nvml");
+    EXPECT_EQ(m["energy"]["method"], "GPU total-energy counter");
+    EXPECT_GE(m["energy"]["seconds"].get<double>(), 0.1);
+  }
+  expect_valid(dir + "energy.json");
+}
+
+TEST(EnergyCli, BadSourcesAreOneLineErrors) {
+  const std::string dir = scratch();
+  const std::string base = "energy --model synthetic:tiny --backends scalar --seconds 0 --idle-seconds 0.05 --out " +
+                           dir + "x.json";
+  Result r = bitlab(dir, base + " --source bogus");
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("unknown energy source 'bogus'"), std::string::npos) << r.err;
+  r = bitlab(dir, base + " --source rapl", "BITLAB_POWERCAP_ROOT=" + dir + "none");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("energy source rapl: no " + dir + "none"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  r = bitlab(dir, base + " --source nvml", "BITLAB_NVML_LIBRARY=/nonexistent/libnvml.so");
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("energy source nvml: /nonexistent/libnvml.so not loadable"), std::string::npos) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "x.json"));
+  EXPECT_EQ(bitlab(dir, "bench --energy-source bogus --model synthetic:tiny --quick").code, 2);
+}
+
+}  // namespace

@@ -1,0 +1,149 @@
+// The Llama-3 tokenizer: the pre-tokenizer split by hand, and on the real
+// vocabulary every test case llama.cpp ships for it, round trips over ASCII,
+// multi-byte UTF-8 and special tokens, and the 2B4T chat template.
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "model/tokenizer.h"
+#include "model/weights/gguf.h"
+#include "tests/io_test_util.h"
+
+namespace bitlab {
+namespace {
+
+std::vector<std::string> split(std::string_view text) {
+  std::vector<std::string> out;
+  for (std::string_view p : pretokenize_llama3(text)) out.emplace_back(p);
+  return out;
+}
+
+using V = std::vector<std::string>;
+
+TEST(Pretokenize, PatternClassesByHand) {
+  EXPECT_EQ(split(""), V{});
+  EXPECT_EQ(split("Hello world"), (V{"Hello", " world"}));
+  // Contractions, any case; a lone apostrophe joins what follows as punctuation.
+  EXPECT_EQ(split("I've he's 'RE 'lL"), (V{"I", "'ve", " he", "'s", " '", "RE", " '", "lL"}));
+  // Numbers in groups of at most three digits, never with a leading space.
+  EXPECT_EQ(split("1234567 x"), (V{"123", "456", "7", " x"}));
+  EXPECT_EQ(split(" 42"), (V{" ", "42"}));
+  // One non-letter, non-number, non-newline character may lead a word.
+  EXPECT_EQ(split("(normal) $x"), (V{"(normal", ")", " $", "x"}));
+  // Punctuation runs take an optional leading space and trailing newlines.
+  EXPECT_EQ(split("a ...!!\n\nb"), (V{"a", " ...!!\n\n", "b"}));
+  // Whitespace: up to the last newline; otherwise all but the last space,
+  // which joins the next word; all of it at the end of the text.
+  EXPECT_EQ(split("a \n \n  b"), (V{"a", " \n \n", " ", " b"}));
+  EXPECT_EQ(split("a   b"), (V{"a", "  ", " b"}));
+  EXPECT_EQ(split("a   "), (V{"a", "   "}));
+  EXPECT_EQ(split("\t\n"), (V{"\t\n"}));
+  // Unicode letters and numbers: Cyrillic, CJK, '½' (No) and '٣' (Nd).
+  EXPECT_EQ(split("нещо 我想 ½٣"), (V{"нещо", " 我想", " ", "½٣"}));
+  // Invalid UTF-8 bytes are symbols of their own class (punctuation-like).
+  EXPECT_EQ(split("a\xff\xfe b"), (V{"a", "\xff\xfe", " b"}));
+  // The pieces always concatenate back to the text.
+  const std::string mixed = "x\r\n\r\n  y'S  ,\xc3\x28 9999 \xe2\x80\xa8z";
+  std::string joined;
+  for (const auto& p : split(mixed)) joined += p;
+  EXPECT_EQ(joined, mixed);
+}
+
+class Llama3Vocab : public ::testing::Test {
+ protected:
+  static void SetUpTestSuite() {
+    const std::string dir = test::llama3_vocab_dir();
+    if (dir.empty()) return;
+    tok_ = new Tokenizer(Tokenizer::from_gguf(open_gguf(dir + "/ggml-vocab-llama-bpe.gguf")));
+  }
+  static void TearDownTestSuite() {
+    delete tok_;
+    tok_ = nullptr;
+  }
+  void SetUp() override {
+    if (tok_ == nullptr)
+      GTEST_SKIP() << "the Llama-3 vocabulary is absent: expected ../shared/data/llama3-vocab/ beside the source "
+                      "tree (" BITLAB_SOURCE_DIR ")";
+  }
+  static Tokenizer* tok_;
+};
+Tokenizer* Llama3Vocab::tok_ = nullptr;
+
+std::string slurp(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  std::stringstream ss;
+  ss << in.rdbuf();
+  return ss.str();
+}
+
+TEST_F(Llama3Vocab, EveryCaseOfTheReferenceTestFile) {
+  const std::string dir = test::llama3_vocab_dir();
+  // Inputs are separated by "\n__ggml_vocab_test__\n" (the file ends with one);
+  // the expected ids are one line per input, space-separated, without BOS.
+  const std::string inp = slurp(dir + "/ggml-vocab-llama-bpe.gguf.inp");
+  const std::string sep = "\n__ggml_vocab_test__\n";
+  std::vector<std::string> texts;
+  for (size_t at = 0;;) {
+    const size_t next = inp.find(sep, at);
+    if (next == std::string::npos) break;
+    texts.push_back(inp.substr(at, next - at));
+    at = next + sep.size();
+  }
+  std::ifstream out(dir + "/ggml-vocab-llama-bpe.gguf.out");
+  std::vector<std::vector<int32_t>> expected;
+  for (std::string line; std::getline(out, line);) {
+    std::istringstream ls(line);
+    std::vector<int32_t> ids;
+    for (int32_t id; ls >> id;) ids.push_back(id);
+    expected.push_back(ids);
+  }
+  ASSERT_EQ(texts.size(), 46u);
+  ASSERT_EQ(expected.size(), texts.size());
+  for (size_t i = 0; i < texts.size(); ++i) {
+    EXPECT_EQ(tok_->encode(texts[i], false, false), expected[i]) << "case " << i << ": '" << texts[i] << "'";
+    EXPECT_EQ(tok_->decode(expected[i]), texts[i]) << "case " << i;
+  }
+}
+
+TEST_F(Llama3Vocab, RoundTripsAsciiUtf8AndSpecialTokens) {
+  const std::string ascii = "The quick brown fox: 3.14159 * 2 = 6.28318; it's   done!\n\tEnd.";
+  EXPECT_EQ(tok_->decode(tok_->encode(ascii)), ascii);
+  const std::string utf8 = "Grüße, Ærøskøbing — 東京タワー 🦙🦙 ½ ٣ مرحبا \u2028 नमस्ते";
+  EXPECT_EQ(tok_->decode(tok_->encode(utf8)), utf8);
+  const std::string bytes("\x00\x01\xff\xfe\x80 ok", 8);  // not UTF-8: byte tokens carry it through
+  EXPECT_EQ(tok_->decode(tok_->encode(bytes)), bytes);
+
+  const std::string chat = "<|start_header_id|>user<|end_header_id|>\n\nHi<|eot_id|>";
+  const std::vector<int32_t> ids = tok_->encode(chat);
+  ASSERT_GE(ids.size(), 5u);
+  EXPECT_EQ(ids.front(), 128006);  // <|start_header_id|>
+  EXPECT_EQ(ids.back(), 128009);   // <|eot_id|>
+  EXPECT_TRUE(tok_->is_special(128009));
+  EXPECT_EQ(tok_->decode(ids), chat);
+  // Without special parsing the same text is ordinary characters.
+  const std::vector<int32_t> plain = tok_->encode(chat, false, false);
+  EXPECT_EQ(std::count(plain.begin(), plain.end(), 128009), 0);
+  EXPECT_EQ(tok_->decode(plain), chat);
+
+  EXPECT_EQ(tok_->bos(), 128000);
+  EXPECT_EQ(tok_->eos(), 128001);
+  EXPECT_EQ(tok_->encode("Hello", true), (std::vector<int32_t>{128000, 9906}));
+  EXPECT_THROW(tok_->decode(std::vector<int32_t>{128256}), UsageError);
+  EXPECT_THROW(tok_->decode(std::vector<int32_t>{-1}), UsageError);
+}
+
+TEST_F(Llama3Vocab, ChatTemplateOfTheRelease) {
+  const std::vector<int32_t> ids = chat_prompt(*tok_, "", "  How are you?\n");
+  std::vector<int32_t> want = {128000};
+  for (int32_t id : tok_->encode("User: How are you?", false, false)) want.push_back(id);
+  want.push_back(128009);
+  for (int32_t id : tok_->encode("Assistant: ", false, false)) want.push_back(id);
+  EXPECT_EQ(ids, want);
+  EXPECT_EQ(tok_->decode(ids), "<|begin_of_text|>User: How are you?<|eot_id|>Assistant: ");
+  EXPECT_EQ(tok_->decode(chat_prompt(*tok_, "Be brief.", "Hi")),
+            "<|begin_of_text|>System: Be brief.<|eot_id|>User: Hi<|eot_id|>Assistant: ");
+}
+
+}  // namespace
+}  // namespace bitlab
