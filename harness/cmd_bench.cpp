@@ -109,6 +109,25 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
              "idle baseline; modelled = estimate from op and byte counts)\n");
 }
 
+// Every usable backend, except a Vulkan device that is a software rasterizer
+// (lavapipe/llvmpipe): it is there for correctness, and timing it takes minutes
+// per decode step. Naming it in --backends still benchmarks it.
+std::vector<std::string> default_bench_backends(const BenchOptions& o) {
+  std::vector<std::string> out;
+  for (const std::string& name : usable_backends()) {
+    if (name == "vulkan") {
+      const std::string device = make_backend(name, BackendOptions{o.threads, o.device})->info().name;
+      if (device.find("llvmpipe") != std::string::npos) {
+        fmt::print(stderr, "bench: skipping vulkan on {} (software rasterizer; --backends vulkan includes it)\n",
+                   device);
+        continue;
+      }
+    }
+    out.push_back(name);
+  }
+  return out;
+}
+
 int run(BenchOptions o) {
   if (o.quick) {
     o.tokens = {1, 8};
@@ -121,7 +140,7 @@ int run(BenchOptions o) {
     throw UsageError(fmt::format("--prompt-len + --gen exceeds the model's {} positions", cfg.max_pos));
   for (int64_t t : o.tokens)
     if (t < 1) throw UsageError("--tokens must be positive");
-  std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
+  std::vector<std::string> backends = o.backends.empty() ? default_bench_backends(o) : o.backends;
   // Fail on a bad name before any long work.
   std::vector<std::string> kinds;
   for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{o.threads, o.device})->info().kind);
