@@ -15,10 +15,19 @@ namespace bitlab {
 namespace {
 // Sums a slice with wide loads. target_clones builds AVX-512 and AVX2 versions
 // picked at load time, so the probe is not held back by baseline SSE2 code
-// while the kernels it is compared with use AVX-512 loads.
-__attribute__((target_clones("avx512f", "avx2", "default"))) uint64_t sum_slice(const uint64_t* q, size_t n) {
+// while the kernels it is compared with use AVX-512 loads. Other architectures
+// use their baseline vector unit (NEON is always there on aarch64). The
+// software prefetch a few lines ahead is what the weight-streaming kernels do
+// too: without it the probe reads slower than the kernels it is the roofline
+// of (seen on Zen 4: ~34 GB/s against a bf16 head streaming at 45 GB/s).
+#if defined(__x86_64__)
+__attribute__((target_clones("avx512f", "avx2", "default")))
+#endif
+uint64_t sum_slice(const uint64_t* q, size_t n) {
   uint64_t a = 0, b = 0, c = 0, d = 0;
+  constexpr size_t kAhead = 128;  // uint64 = 1 KiB
   for (size_t i = 0; i + 32 <= n; i += 32) {
+    for (size_t l = 0; l < 32; l += 8) __builtin_prefetch(q + std::min(n - 1, i + kAhead + l));
     for (size_t j = 0; j < 8; ++j) {
       a += q[i + j];
       b += q[i + 8 + j];

@@ -33,6 +33,7 @@ struct GenerateOptions {
   int threads = 0;
   float temperature = 0.0f;
   int64_t top_k = 0;
+  std::string head = "bf16";
 };
 
 // Bytes of `s` that end on a whole UTF-8 character (a token may stop inside one).
@@ -74,7 +75,7 @@ int run(const GenerateOptions& o) {
     Progress p("upload");
     model = std::make_unique<Transformer>(*be, w, int64_t(prompt.size()) + n_gen, [&](size_t done, size_t total) {
       p.update(double(done) / double(total), "repacking weights for " + be->info().backend);
-    });
+    }, parse_head(o.head));
     p.done(fmt::format("{} on {}", w.config.name, be->info().backend));
   }
 
@@ -138,6 +139,9 @@ CLI::App* add_generate(CLI::App& app, Action& action) {
       CLI::Range(0.0f, 100.0f));
   sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(1) << 31));
+  sub->add_option("--head", o->head, "LM head: bf16 (the released model) or int8 (per-row int8 table, CPU backends)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bf16", "int8"}));
   sub->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
   sub->add_option("--weight-seed", o->weight_seed, "seed of synthetic weights")->capture_default_str();
   sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(

@@ -30,6 +30,7 @@ struct RunOptions {
   int device = 0;  // GPU index for the cuda and vulkan backends
   float temperature = 0.0f;
   int64_t top_k = 0;
+  std::string head = "bf16";
 };
 
 int run(const RunOptions& o) {
@@ -51,7 +52,7 @@ int run(const RunOptions& o) {
     const auto t0 = std::chrono::steady_clock::now();
     model = std::make_unique<Transformer>(*be, w, o.prompt_len + o.gen, [&](size_t done, size_t total) {
       p.update(double(done) / double(total), "repacking weights for " + di.backend);
-    });
+    }, parse_head(o.head));
     p.done(fmt::format("{} layers in {:.1f} s",
                        c.n_layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
   }
@@ -103,6 +104,9 @@ CLI::App* add_run(CLI::App& app, Action& action) {
       ->capture_default_str()->check(CLI::Range(0.0f, 100.0f));
   sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(1) << 31));
+  sub->add_option("--head", o->head, "LM head: bf16 (the released model) or int8 (per-row int8 table, CPU backends)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bf16", "int8"}));
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
 }

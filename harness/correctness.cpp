@@ -177,6 +177,29 @@ class OpChecker {
     exact(fmt::format("argmax/V:{}", vocab), fetch<int32_t>(be_, am)[0] == want_am);
   }
 
+  // The optional int8 head, bit-exact against the reference (only where the backend has it).
+  void head_i8(int64_t vocab, int64_t d, int64_t t) {
+    if (!be_.has_lm_head_i8()) return;
+    std::vector<uint16_t> table(size_t(vocab * d));
+    SplitMix64 g(19);
+    for (uint16_t& v : table) v = f32_to_bf16(0.05f * g.normal());
+    std::vector<int8_t> q(size_t(vocab * d)), xq(size_t(t * d));
+    std::vector<float> sv(static_cast<size_t>(vocab)), sx(static_cast<size_t>(t));
+    ref::quantize_head(table.data(), vocab, d, q.data(), sv.data());
+    const auto x = randn(size_t(t * d), 29);
+    ref::quantize_act(x.data(), t, d, xq.data(), sx.data());
+    const HeadTable ht{be_.upload_tensor(q.data(), DType::I8, {vocab, d}),
+                       be_.upload_tensor(sv.data(), DType::F32, {vocab, 1})};
+    const QuantAct qa{be_.upload_tensor(xq.data(), DType::I8, {t, d}), be_.upload_tensor(sx.data(), DType::F32, {t, 1})};
+    Tensor logits = be_.new_tensor(DType::F32, {t, vocab});
+    be_.lm_head_i8(qa, ht, logits);
+    std::vector<float> want(size_t(t * vocab));
+    ref::lm_head_i8(xq.data(), sx.data(), t, q.data(), sv.data(), vocab, d, want.data());
+    const auto got = fetch<float>(be_, logits);
+    exact(fmt::format("lm_head_i8/V:{}/D:{}/T:{}", vocab, d, t),
+          std::memcmp(got.data(), want.data(), want.size() * sizeof(float)) == 0);
+  }
+
  private:
   CheckRecord base(const std::string& check) const {
     CheckRecord r;
@@ -224,6 +247,8 @@ std::vector<CheckRecord> check_ops(Backend& be, const ModelConfig& c) {
   k.attention(c);
   k.elementwise(c.ffn + 3);
   k.head(c.vocab, c.hidden);
+  k.head_i8(c.vocab, c.hidden, 1);
+  k.head_i8(37, c.hidden + 5, 3);  // odd vocabulary block and width tail
   return k.records;
 }
 

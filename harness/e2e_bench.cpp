@@ -24,6 +24,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   const std::vector<int32_t> prompt = seeded_prompt(c, o.prompt_len, 1);
   const double total_steps = double(o.prefill_repetitions) * double(o.prompt_len) + double(o.gen);
   double done = 0;
+  const bool int8_head = model.head() == HeadKind::int8;
 
   auto base = [&](const char* phase) {
     Measurement m;
@@ -31,12 +32,14 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     m.backend = di.backend;
     m.variant = di.variant;
     m.name = phase;
-    m.key = fmt::format("{}/{}/{}/{}/prompt:{}/threads:{}", o.key_prefix, phase, di.backend, o.model, o.prompt_len,
-                        di.threads);
+    m.key = fmt::format("{}/{}/{}/{}/prompt:{}/threads:{}{}", o.key_prefix, phase, di.backend, o.model, o.prompt_len,
+                        di.threads, int8_head ? "/head:int8" : "");
     m.shape = {{"prompt", o.prompt_len}, {"threads", di.threads}};
     return m;
   };
-  const double ternary = double(w.ternary_bytes()), head = double(w.embedding.data.size_bytes());
+  // The head's table: bf16, or int8 with one fp32 factor per row.
+  const double ternary = double(w.ternary_bytes());
+  const double head = int8_head ? double(c.vocab) * double(c.hidden + 4) : double(w.embedding.data.size_bytes());
   const double params = double(c.ternary_params_per_layer() * c.n_layers);
 
   const std::vector<EnergyMeter*> meters = o.energy ? o.energy->meters_for(di.kind) : std::vector<EnergyMeter*>{};
@@ -44,7 +47,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
 
   Measurement prefill = base("prefill");
   int32_t next = 0;
-  const OpCounts prefill_work = count_forward(c, o.prompt_len, 0);
+  const OpCounts prefill_work = count_forward(c, o.prompt_len, 0, 1, int8_head);
   EnergyWindow prefill_window(meters, model.backend());
   int64_t prefill_runs = 0;
   for (int r = 0; r < o.prefill_repetitions || prefill_window.elapsed_seconds() < min_window; ++r) {
@@ -69,6 +72,8 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   prefill.derived["ttft_ms"] = pmed * 1e3;
   prefill.derived["gops"] = prefill.ops / pmed / 1e9;
 
+  double roof = o.bandwidth_gbps;
+  if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
   Measurement decode = base("decode");
   decode.shape["gen"] = o.gen;
   EnergyWindow decode_window(meters, model.backend());
@@ -79,7 +84,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     const auto t0 = clock::now();
     next = model.forward_argmax(std::span(&next, 1));
     const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    decode_window.count(count_forward(c, 1, cached));
+    decode_window.count(count_forward(c, 1, cached, 1, int8_head));
     ++decode_steps;
     if (i >= o.gen) continue;  // repeated only to fill the energy window
     decode.samples.push_back(seconds);
@@ -96,7 +101,11 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   const double dmed = summarize(decode.samples).median;
   decode.derived["tokens_per_s"] = 1.0 / dmed;
   decode.derived["gbps"] = decode.bytes / dmed / 1e9;
-  if (o.bandwidth_gbps > 0) decode.derived["roofline_fraction"] = decode.bytes / (o.bandwidth_gbps * 1e9) / dmed;
+  if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
+  if (roof > 0) {
+    decode.derived["roofline_gbps"] = roof;
+    decode.derived["roofline_fraction"] = decode.bytes / (roof * 1e9) / dmed;
+  }
   return {prefill, decode};
 }
 

@@ -20,9 +20,16 @@ int64_t KernelCase::n() const {
 
 double KernelCase::bytes() const {
   const double n_ = double(n()), k_ = double(k), t = double(tokens);
-  const double weights = op == "lm_head" ? n_ * k_ * 2 : n_ * k_ / 4;  // bf16 table or 2-bit codes
-  const double acts = op == "lm_head" ? t * k_ * 4 : t * k_;          // fp32 or int8 input
-  return weights + acts + t * n_ * 4;
+  return double(weight_bytes()) + (op == "lm_head" ? t * k_ * 4 : t * k_)  // fp32 or int8 input
+         + (op == "lm_head_i8" ? n_ * 4 : 0)                              // row factors
+         + t * n_ * 4;
+}
+
+size_t KernelCase::weight_bytes() const {
+  const auto n_ = size_t(n()), k_ = size_t(k);
+  if (op == "lm_head") return n_ * k_ * 2;     // bf16 table
+  if (op == "lm_head_i8") return n_ * k_;      // int8 table
+  return n_ * k_ / 4;                          // 2-bit codes
 }
 
 double KernelCase::ops() const { return 2.0 * double(n()) * double(k) * double(tokens); }
@@ -36,6 +43,7 @@ std::vector<KernelCase> kernel_cases(const ModelConfig& c, const std::vector<int
     out.push_back({"matmul_w2a8", "down", {c.hidden}, c.ffn, t});
   }
   out.push_back({"lm_head", "head", {c.vocab}, c.hidden, 1});
+  out.push_back({"lm_head_i8", "head", {c.vocab}, c.hidden, 1});
   return out;
 }
 
@@ -59,6 +67,7 @@ class SampleCollector : public benchmark::BenchmarkReporter {
 struct Prepared {
   std::vector<TernaryWeight> weights;  // rotated copies (matmul)
   std::vector<Tensor> tables;          // rotated copies (lm_head)
+  std::vector<HeadTable> tables_i8;    // rotated copies (lm_head_i8)
   QuantAct xq;
   Tensor x;
   std::vector<Tensor> outs;
@@ -67,8 +76,8 @@ struct Prepared {
 Prepared prepare(Backend& be, const KernelCase& kc, size_t cold_bytes) {
   Prepared p;
   const int64_t t = kc.tokens, k = kc.k;
-  const auto wbytes = size_t(kc.op == "lm_head" ? kc.n() * k * 2 : kc.n() * k / 4);
-  const size_t copies = std::clamp<size_t>((cold_bytes + wbytes - 1) / std::max<size_t>(wbytes, 1), 1, 64);
+  const size_t wbytes = kc.weight_bytes();
+  const size_t copies = std::clamp<size_t>((cold_bytes + wbytes - 1) / std::max<size_t>(wbytes, 1), 1, 512);
   SplitMix64 g(stream_key(7, uint64_t(kc.n()), uint64_t(k)));
   if (kc.op == "lm_head") {
     std::vector<uint16_t> table(size_t(kc.n() * k));
@@ -78,16 +87,29 @@ Prepared prepare(Backend& be, const KernelCase& kc, size_t cold_bytes) {
     for (float& v : x) v = g.normal();
     p.x = be.upload_tensor(x.data(), DType::F32, {t, k});
     p.outs.push_back(be.new_tensor(DType::F32, {t, kc.n()}));
+  } else if (kc.op == "lm_head_i8") {
+    std::vector<int8_t> q(size_t(kc.n() * k));
+    for (int8_t& v : q) v = int8_t(int(g.next() % 255) - 127);
+    std::vector<float> sv(size_t(kc.n()));
+    for (float& v : sv) v = 1000.0f + float(g.next() % 1000);
+    for (size_t c = 0; c < copies; ++c)
+      p.tables_i8.push_back({be.upload_tensor(q.data(), DType::I8, {kc.n(), k}),
+                             be.upload_tensor(sv.data(), DType::F32, {kc.n(), 1})});
+    std::vector<int8_t> x(size_t(t * k));
+    for (int8_t& v : x) v = int8_t(int(g.next() % 255) - 127);
+    std::vector<float> sx(size_t(t), 20.0f);
+    p.xq = {be.upload_tensor(x.data(), DType::I8, {t, k}), be.upload_tensor(sx.data(), DType::F32, {t, 1})};
+    p.outs.push_back(be.new_tensor(DType::F32, {t, kc.n()}));
   } else {
-    for (size_t c = 0; c < copies; ++c) {
-      std::vector<CanonicalTernary> parts;
-      for (size_t i = 0; i < kc.part_rows.size(); ++i)
-        parts.push_back(synthetic_ternary(fmt::format("{}.{}", kc.label, i), kc.part_rows[i], k,
-                                          stream_key(11, c, i, uint64_t(k))));
-      std::vector<const CanonicalTernary*> ptrs;
-      for (const auto& w : parts) ptrs.push_back(&w);
-      p.weights.push_back(be.upload(ptrs));
-    }
+    // One matrix, uploaded `copies` times: each upload is a buffer of its own,
+    // which is all the rotation needs to read from DRAM.
+    std::vector<CanonicalTernary> parts;
+    for (size_t i = 0; i < kc.part_rows.size(); ++i)
+      parts.push_back(synthetic_ternary(fmt::format("{}.{}", kc.label, i), kc.part_rows[i], k,
+                                        stream_key(11, i, uint64_t(k))));
+    std::vector<const CanonicalTernary*> ptrs;
+    for (const auto& w : parts) ptrs.push_back(&w);
+    for (size_t c = 0; c < copies; ++c) p.weights.push_back(be.upload(ptrs));
     std::vector<int8_t> q(size_t(t * k));
     for (int8_t& v : q) v = int8_t(int(g.next() % 255) - 127);
     std::vector<float> s(size_t(t), 2.5f);
@@ -114,10 +136,13 @@ std::vector<Measurement> run_kernel_benchmarks(
   std::vector<Measurement> out;
   for (size_t i = 0; i < cases.size(); ++i) {
     const KernelCase& kc = cases[i];
+    if (kc.op == "lm_head_i8" && !be.has_lm_head_i8()) continue;  // an optional op
     const std::string key = fmt::format("kernel/{}/{}/N:{}/K:{}/T:{}/threads:{}", kc.op, di.backend, kc.n(), kc.k,
                                         kc.tokens, di.threads);
     if (progress) progress(i, cases.size(), fmt::format("{} {} {}x{} T={}", kc.op, kc.label, kc.n(), kc.k, kc.tokens));
     auto prep = std::make_shared<Prepared>(prepare(be, kc, o.cold_bytes));
+    double roof = o.bandwidth_gbps;
+    if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
     std::unique_ptr<Timer> timer = be.timer();
     benchmark::RegisterBenchmark(key.c_str(), [&, prep](benchmark::State& st) {
       size_t copy = 0;
@@ -126,6 +151,9 @@ std::vector<Measurement> run_kernel_benchmarks(
         if (kc.op == "lm_head") {
           be.lm_head(prep->x, prep->tables[copy], prep->outs[0]);
           copy = (copy + 1) % prep->tables.size();
+        } else if (kc.op == "lm_head_i8") {
+          be.lm_head_i8(prep->xq, prep->tables_i8[copy], prep->outs[0]);
+          copy = (copy + 1) % prep->tables_i8.size();
         } else {
           be.matmul_w2a8(prep->xq, prep->weights[copy], prep->outs);
           copy = (copy + 1) % prep->weights.size();
@@ -139,6 +167,7 @@ std::vector<Measurement> run_kernel_benchmarks(
     SampleCollector collector;
     benchmark::RunSpecifiedBenchmarks(&collector);
     benchmark::ClearRegisteredBenchmarks();
+    if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
 
     Measurement m;
     m.key = key;
@@ -154,7 +183,10 @@ std::vector<Measurement> run_kernel_benchmarks(
     const double med = summarize(m.samples).median;
     m.derived["gbps"] = m.bytes / med / 1e9;
     m.derived["gops"] = m.ops / med / 1e9;
-    if (o.bandwidth_gbps > 0) m.derived["roofline_fraction"] = m.bytes / (o.bandwidth_gbps * 1e9) / med;
+    if (roof > 0) {
+      m.derived["roofline_gbps"] = roof;
+      m.derived["roofline_fraction"] = m.bytes / (roof * 1e9) / med;
+    }
     out.push_back(std::move(m));
   }
   return out;

@@ -15,7 +15,7 @@
 namespace bitlab {
 
 struct KernelCase {
-  std::string op;     // "matmul_w2a8" or "lm_head"
+  std::string op;     // "matmul_w2a8", "lm_head" or "lm_head_i8"
   std::string label;  // "qkv", "o", "gate_up", "down", "head"
   std::vector<int64_t> part_rows;  // matmul parts (one entry for lm_head: the vocabulary)
   int64_t k = 0;
@@ -24,9 +24,11 @@ struct KernelCase {
   // Bytes the kernel must move (weights + activations + outputs) and its ops.
   double bytes() const;
   double ops() const;
+  size_t weight_bytes() const;  // the weight (or table) part of bytes()
 };
 
-// The model's shapes at each token count; the LM head at one token only (decode).
+// The model's shapes at each token count; the LM heads (bf16, int8) at one
+// token only (decode). Backends without the optional int8 head skip its case.
 std::vector<KernelCase> kernel_cases(const ModelConfig& c, const std::vector<int64_t>& tokens);
 
 struct KernelBenchOptions {
@@ -34,6 +36,11 @@ struct KernelBenchOptions {
   double min_seconds = 0.1;  // per repetition
   size_t cold_bytes = 64u << 20;  // rotate weight copies until they exceed this
   double bandwidth_gbps = 0;
+  // When set, probes the memory bandwidth again just before and after each case;
+  // the case's roofline is the highest of bandwidth_gbps and those two, so a
+  // machine whose bandwidth drifts (a shared VM) is not credited with more than
+  // 100 % by a probe taken in a slow moment. 0 or unset: no roofline.
+  std::function<double()> probe;
 };
 
 // Runs every case on `be`; `progress(i, n, what)` is called before each case.

@@ -120,6 +120,23 @@ void lm_head(const Tensor& x, const Tensor& table, const Tensor& logits) {
   if (logits.shape.cols != table.shape.rows) fail("lm_head", "logits width != vocabulary");
 }
 
+void lm_head_i8(const QuantAct& x, const HeadTable& table, const Tensor& logits) {
+  tensor("lm_head_i8", "x", x.q, DType::I8);
+  tensor("lm_head_i8", "x scale", x.scale, DType::F32);
+  tensor("lm_head_i8", "table", table.q, DType::I8);
+  tensor("lm_head_i8", "table scale", table.scale, DType::F32);
+  tensor("lm_head_i8", "logits", logits, DType::F32);
+  if (x.scale.shape.cols != 1) fail("lm_head_i8", "x scale must be [t, 1]");
+  rows_match("lm_head_i8", x.q, "x", x.scale, "x scale");
+  if (table.scale.shape.cols != 1) fail("lm_head_i8", "table scale must be [vocab, 1]");
+  rows_match("lm_head_i8", table.q, "table", table.scale, "table scale");
+  if (x.q.shape.cols != table.q.shape.cols) fail("lm_head_i8", "x width != table width");
+  // (q + 128) * x summed over d stays inside int32 for d <= 65536.
+  if (x.q.shape.cols > 65536) fail("lm_head_i8", "width over 65536 would overflow the int32 sums");
+  rows_match("lm_head_i8", x.q, "x", logits, "logits");
+  if (logits.shape.cols != table.q.shape.rows) fail("lm_head_i8", "logits width != vocabulary");
+}
+
 void argmax(const Tensor& logits, const Tensor& ids) {
   tensor("argmax", "logits", logits, DType::F32);
   tensor("argmax", "ids", ids, DType::I32);

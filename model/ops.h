@@ -12,6 +12,7 @@
 //   relu2_mul     g, u [t,f]                                     -> relu(g)^2 * u
 //   add           a, b [t,d]                                     -> a + b (may alias a)
 //   lm_head       x [t,d], table BF16 [vocab,d]                  -> logits [t,vocab]
+//   lm_head_i8    QuantAct [t,d], HeadTable (I8 [vocab,d] + F32 [vocab,1]) -> logits [t,vocab]
 //   argmax        logits [t,v]                                   -> I32 [t,1] (lowest index on ties)
 #pragma once
 #include <cstdint>
@@ -39,6 +40,16 @@ struct TernaryWeight {
   int64_t n = 0, k = 0;            // n = sum of part_rows
   std::string name;
   int64_t part_offset(size_t p) const;
+};
+
+// The tied head quantised to int8 per vocabulary row (`--head int8`): row v is
+// quantize_act of embedding row v, so q = clamp(round(e * s_v)) with
+// s_v = 127 / max(absmax(row v), 1e-5). The op is then an int8 x int8 matmul:
+//   logits[t, v] = float(Σ_i q[v, i] * xq[t, i]) / s_x[t] / s_v   (exact int32 sum,
+// two fp32 divisions in that order), so every backend is bit-exact with the reference.
+struct HeadTable {
+  Tensor q;      // I8 [vocab, d]
+  Tensor scale;  // F32 [vocab, 1]: s_v
 };
 
 // One layer's KV cache: F32 [max_pos, kv_dim] each.
@@ -69,6 +80,7 @@ void rope(const Tensor& x, const RopeParams& p);
 void attention(const Tensor& q, const Tensor& k, const Tensor& v, const KvLayer& cache, const AttentionParams& p,
                const Tensor& out);
 void lm_head(const Tensor& x, const Tensor& table, const Tensor& logits);
+void lm_head_i8(const QuantAct& x, const HeadTable& table, const Tensor& logits);
 void argmax(const Tensor& logits, const Tensor& ids);
 }  // namespace check
 

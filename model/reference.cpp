@@ -143,6 +143,24 @@ void lm_head(const float* x, int64_t t, const uint16_t* table, int64_t vocab, in
     }
 }
 
+void quantize_head(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s) {
+  std::vector<float> row(static_cast<size_t>(d));
+  for (int64_t v = 0; v < vocab; ++v) {
+    for (int64_t i = 0; i < d; ++i) row[size_t(i)] = bf16_to_f32(table[v * d + i]);
+    quantize_act(row.data(), 1, d, q + v * d, s + v);
+  }
+}
+
+void lm_head_i8(const int8_t* xq, const float* s_x, int64_t t, const int8_t* q, const float* s_v, int64_t vocab,
+                int64_t d, float* logits) {
+  for (int64_t row = 0; row < t; ++row)
+    for (int64_t v = 0; v < vocab; ++v) {
+      int32_t acc = 0;
+      for (int64_t i = 0; i < d; ++i) acc += int32_t(q[v * d + i]) * int32_t(xq[row * d + i]);
+      logits[row * vocab + v] = float(acc) / s_x[row] / s_v[v];
+    }
+}
+
 void argmax(const float* logits, int64_t t, int64_t v, int32_t* ids) {
   for (int64_t row = 0; row < t; ++row) {
     const float* l = logits + row * v;

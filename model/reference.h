@@ -47,6 +47,11 @@ void add(const float* a, const float* b, int64_t n, float* y);
 void embed(const int32_t* tokens, int64_t t, const uint16_t* table, int64_t vocab, int64_t d, float* out);
 // logits [t, vocab] = x [t, d] · table [vocab, d]ᵀ (bf16 table).
 void lm_head(const float* x, int64_t t, const uint16_t* table, int64_t vocab, int64_t d, float* logits);
+// HeadTable of a bf16 table [vocab, d]: q [vocab, d] and s [vocab] (ops.h).
+void quantize_head(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s);
+// logits [t, vocab] = float(Σ q[v]·xq[t]) / s_x[t] / s_v (ops.h, HeadTable).
+void lm_head_i8(const int8_t* xq, const float* s_x, int64_t t, const int8_t* q, const float* s_v, int64_t vocab,
+                int64_t d, float* logits);
 // ids[t] = index of the largest logit in each row, lowest index on ties; NaN is never chosen.
 void argmax(const float* logits, int64_t t, int64_t v, int32_t* ids);
 

@@ -47,10 +47,13 @@ class HostBuffer final : public Buffer {
   void read(void* dst, size_t offset, size_t n) const override;
   uint8_t* data() { return data_; }
   const uint8_t* data() const { return data_; }
+  // Whether the buffer was mapped with transparent huge pages requested.
+  bool huge_pages() const { return mapped_ != 0; }
 
  private:
   uint8_t* data_ = nullptr;
   size_t bytes_ = 0;
+  size_t mapped_ = 0;  // length of the mmap behind data_, 0 if from aligned_alloc
 };
 
 struct Tensor {

@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "model/error.h"
+#include "model/reference.h"
 
 namespace bitlab {
 namespace {
@@ -13,14 +14,33 @@ Tensor first(const Tensor& t, int64_t rows) { return t.rows(0, rows); }
 QuantAct first(const QuantAct& q, int64_t rows) { return {q.q.rows(0, rows), q.scale.rows(0, rows)}; }
 }  // namespace
 
-Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_seq, const ProgressFn& progress)
-    : be_(backend), cfg_(w.config), max_seq_(max_seq) {
+const char* head_name(HeadKind h) { return h == HeadKind::int8 ? "int8" : "bf16"; }
+
+HeadKind parse_head(const std::string& name) {
+  if (name == "bf16") return HeadKind::bf16;
+  if (name == "int8") return HeadKind::int8;
+  throw UsageError(fmt::format("unknown head '{}' (expected bf16 or int8)", name));
+}
+
+Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_seq, const ProgressFn& progress,
+                         HeadKind head)
+    : be_(backend), cfg_(w.config), max_seq_(max_seq), head_(head) {
   w.validate();
   if (max_seq <= 0 || max_seq > cfg_.max_pos)
     throw UsageError(fmt::format("sequence length {} outside 1..{} (the model's positions)", max_seq, cfg_.max_pos));
   const size_t total = size_t(cfg_.n_layers) + 1;
   embedding_ = be_.upload_tensor(w.embedding.data.data(), DType::BF16, {cfg_.vocab, cfg_.hidden});
   final_norm_ = upload_vec(be_, w.final_norm);
+  if (head_ == HeadKind::int8) {
+    if (!be_.has_lm_head_i8())
+      throw UsageError(fmt::format("backend '{}' has no int8 head; use --head bf16", be_.info().backend));
+    // Quantised on the host exactly as the reference defines it, then uploaded.
+    std::vector<int8_t> q(size_t(cfg_.vocab * cfg_.hidden));
+    std::vector<float> s(size_t(cfg_.vocab));
+    ref::quantize_head(w.embedding.data.data(), cfg_.vocab, cfg_.hidden, q.data(), s.data());
+    head_i8_.q = be_.upload_tensor(q.data(), DType::I8, {cfg_.vocab, cfg_.hidden});
+    head_i8_.scale = be_.upload_tensor(s.data(), DType::F32, {cfg_.vocab, 1});
+  }
   if (progress) progress(1, total);
   layers_.reserve(size_t(cfg_.n_layers));
   for (const LayerWeights& L : w.layers) {
@@ -126,10 +146,20 @@ Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
   return hn;
 }
 
+void Transformer::run_head(const Tensor& hn, Tensor& logits) {
+  if (head_ == HeadKind::bf16) {
+    be_.lm_head(hn, embedding_, logits);
+    return;
+  }
+  QuantAct hq = first(act_.xq, hn.shape.rows);
+  be_.quantize_act(hn, hq);
+  be_.lm_head_i8(hq, head_i8_, logits);
+}
+
 std::vector<float> Transformer::forward(std::span<const int32_t> tokens, bool all_logits) {
   Tensor hn = run_layers(tokens, all_logits);
   Tensor logits = first(act_.logits, hn.shape.rows);
-  be_.lm_head(hn, embedding_, logits);
+  run_head(hn, logits);
   be_.end_step();
   std::vector<float> out(size_t(logits.shape.numel()));
   be_.download(logits, out.data());
@@ -140,7 +170,7 @@ int32_t Transformer::forward_argmax(std::span<const int32_t> tokens) {
   Tensor hn = run_layers(tokens, false);
   Tensor logits = first(act_.logits, 1);
   Tensor ids = first(act_.ids, 1);
-  be_.lm_head(hn, embedding_, logits);
+  run_head(hn, logits);
   be_.argmax(logits, ids);
   be_.end_step();
   int32_t id = 0;

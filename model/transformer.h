@@ -7,6 +7,7 @@
 #pragma once
 #include <cstdint>
 #include <span>
+#include <string>
 #include <vector>
 
 #include "model/backend.h"
@@ -15,9 +16,18 @@
 
 namespace bitlab {
 
+// Which tied head computes the logits: the bf16 embedding table (the model as
+// released), or its per-row int8 quantisation (ops.h HeadTable), which reads
+// half the bytes per decode step at a small accuracy cost.
+enum class HeadKind { bf16, int8 };
+const char* head_name(HeadKind h);
+// "bf16" or "int8"; anything else is a UsageError.
+HeadKind parse_head(const std::string& name);
+
 class Transformer {
  public:
-  Transformer(Backend& backend, const ModelWeights& weights, int64_t max_seq, const ProgressFn& progress = {});
+  Transformer(Backend& backend, const ModelWeights& weights, int64_t max_seq, const ProgressFn& progress = {},
+              HeadKind head = HeadKind::bf16);
 
   // Logits [vocab] of the last token, or [tokens, vocab] row-major when all_logits.
   std::vector<float> forward(std::span<const int32_t> tokens, bool all_logits = false);
@@ -32,6 +42,7 @@ class Transformer {
   int64_t max_seq() const { return max_seq_; }
   const ModelConfig& config() const { return cfg_; }
   Backend& backend() { return be_; }
+  HeadKind head() const { return head_; }
 
  private:
   struct Layer {
@@ -48,12 +59,16 @@ class Transformer {
   void ensure_capacity(int64_t t);
   // Runs the decoder over `tokens`; leaves the final-normed last (or all) rows in hn.
   Tensor run_layers(std::span<const int32_t> tokens, bool all_rows);
+  // logits = head(hn), with the bf16 or the int8 head.
+  void run_head(const Tensor& hn, Tensor& logits);
 
   Backend& be_;
   ModelConfig cfg_;
   int64_t max_seq_;
   int64_t pos_ = 0;
+  HeadKind head_;
   Tensor embedding_, final_norm_;
+  HeadTable head_i8_;  // only with HeadKind::int8
   std::vector<Layer> layers_;
   Activations act_;
 };

@@ -13,6 +13,7 @@
 #include <vector>
 
 #include "model/error.h"
+#include "tests/paths.h"
 
 namespace bitlab::test {
 

@@ -11,6 +11,7 @@
 #include "model/weights/gguf_model.h"
 #include "model/weights/synthetic.h"
 #include "tests/io_test_util.h"
+#include "tests/paths.h"
 
 namespace bitlab {
 namespace {

@@ -16,12 +16,15 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/paths.h"
+
 namespace {
 
 namespace fs = std::filesystem;
 using nlohmann::json;
 
 const std::string kSource = BITLAB_SOURCE_DIR;
+const std::string kBin = BITLAB_BIN;
 const std::string kFixtures = kSource + "/tests/fixtures/";
 const std::string kSchema = kSource + "/results/schema/result.schema.json";
 const std::string kValidator = kSource + "/tests/validate_result.py";
@@ -64,7 +67,7 @@ Result shell(const std::string& cmdline, const std::string& env = "") {
   return r;
 }
 
-Result bitlab(const std::string& args, const std::string& env = "") { return shell(std::string(BITLAB_BIN) + " " + args, env); }
+Result bitlab(const std::string& args, const std::string& env = "") { return shell(kBin + " " + args, env); }
 
 bool python_has(const std::string& module) {
   return access(kPython.c_str(), X_OK) == 0 &&

@@ -15,6 +15,8 @@
 
 #include <nlohmann/json.hpp>
 
+#include "tests/paths.h"
+
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;

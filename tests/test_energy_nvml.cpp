@@ -14,6 +14,7 @@
 #include "harness/energy/session.h"
 #include "model/error.h"
 #include "tests/fake_nvml.h"
+#include "tests/paths.h"
 
 namespace {
 using bitlab::DeviceError;

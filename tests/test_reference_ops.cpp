@@ -166,6 +166,27 @@ TEST(ReferenceHead, EmbedLmHeadArgmax) {
   EXPECT_THROW(ref::embed(&bad, 1, table.data(), 3, 2, e.data()), UsageError);
 }
 
+TEST(ReferenceHead, Int8HeadHandWorked) {
+  // Row [0.5, -1, 0.25]: absmax 1, s_v = 127, q = [63.5 -> 64 (half to even), -127, 31.75 -> 32].
+  // x = [2, -1, 0.5]: s_x = 63.5, xq = [127, -63.5 -> -64, 31.75 -> 32].
+  const std::vector<uint16_t> table = {f32_to_bf16(0.5f), f32_to_bf16(-1.0f), f32_to_bf16(0.25f)};
+  std::vector<int8_t> q(3);
+  float sv = 0;
+  ref::quantize_head(table.data(), 1, 3, q.data(), &sv);
+  EXPECT_EQ(q, (std::vector<int8_t>{64, -127, 32}));
+  EXPECT_EQ(sv, 127.0f);
+  const std::vector<float> x = {2.0f, -1.0f, 0.5f};
+  std::vector<int8_t> xq(3);
+  float sx = 0;
+  ref::quantize_act(x.data(), 1, 3, xq.data(), &sx);
+  EXPECT_EQ(xq, (std::vector<int8_t>{127, -64, 32}));
+  // acc = 64*127 + (-127)(-64) + 32*32 = 17280, then two divisions.
+  float logit = 0;
+  ref::lm_head_i8(xq.data(), &sx, 1, q.data(), &sv, 1, 3, &logit);
+  EXPECT_EQ(logit, 17280.0f / 63.5f / 127.0f);
+  EXPECT_NEAR(logit, 0.5 * 2 + 1 + 0.125, 0.02);  // close to the float dot product, 2.125
+}
+
 TEST(ReferenceHead, ArgmaxTiesAndNaN) {
   const std::vector<float> ties = {1, 3, 3, 2};
   int32_t id = -1;

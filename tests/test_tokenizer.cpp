@@ -9,6 +9,7 @@
 #include "model/tokenizer.h"
 #include "model/weights/gguf.h"
 #include "tests/io_test_util.h"
+#include "tests/paths.h"
 
 namespace bitlab {
 namespace {

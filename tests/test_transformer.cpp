@@ -3,7 +3,9 @@
 // is reproducible, and each backend's logits track the reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
+#include <cstdio>
 #include <memory>
 
 #include "model/error.h"
@@ -114,6 +116,26 @@ TEST_P(TransformerE2E, LogitsTrackTheReference) {
   EXPECT_LT(nmse(got, want), 1e-8);
 }
 
+TEST_P(TransformerE2E, Int8HeadTracksTheOraclesInt8Head) {
+  // The same bound as above, for the optional int8 head (ops.h HeadTable); a
+  // backend without it refuses it at construction, by name.
+  const ModelWeights& w = weights(GetParam().config);
+  auto be = backend(GetParam().backend);
+  if (!be->has_lm_head_i8()) {
+    EXPECT_THROW(Transformer(*be, w, 8, {}, HeadKind::int8), UsageError);
+    return;
+  }
+  auto oracle = make_reference_backend({});
+  const auto p = prompt(w.config, 7);
+  Transformer m(*be, w, 12, {}, HeadKind::int8), r(*oracle, w, 12, {}, HeadKind::int8);
+  EXPECT_EQ(m.head(), HeadKind::int8);
+  const auto got = m.forward(p, true), want = r.forward(p, true);
+  EXPECT_LT(nmse(got, want), 1e-8);
+  m.reset();
+  r.reset();
+  EXPECT_EQ(generate(m, p, 4, SamplingParams{}).tokens, generate(r, p, 4, SamplingParams{}).tokens);
+}
+
 std::string case_name(const ::testing::TestParamInfo<Case>& info) {
   std::string n = info.param.backend + "_" + info.param.config;
   for (char& ch : n)
@@ -138,6 +160,58 @@ TEST(Transformer, SamplingIsSeededAndTopKBounded) {
   m.reset();
   const auto greedy = generate(m, p, 32, SamplingParams{}).tokens;
   EXPECT_EQ(run(3, 1), greedy);
+}
+
+// The int8 head's accuracy cost against the bf16 head, over teacher-forced
+// positions of a synthetic model: top-1 agreement and mean KL(bf16 || int8) of
+// the next-token distributions, recorded as test properties (and printed).
+// The bounds sit below what these models measure; they catch a broken
+// quantisation (wrong scale, lost sign), which drops agreement to chance.
+void int8_head_cost(const std::string& config, double min_top1, double max_kl) {
+  const ModelWeights& w = weights(config);
+  auto be = make_backend(usable_backends().front(), BackendOptions{2, 0});
+  const int64_t n = 48;
+  const auto p = prompt(w.config, size_t(n));
+  Transformer bf(*be, w, n, {}, HeadKind::bf16), i8(*be, w, n, {}, HeadKind::int8);
+  const auto a = bf.forward(p, true), b = i8.forward(p, true);
+  const auto v = size_t(w.config.vocab);
+  int agree = 0;
+  double kl = 0;
+  for (size_t row = 0; row < size_t(n); ++row) {
+    const float* la = a.data() + row * v;
+    const float* lb = b.data() + row * v;
+    agree += std::max_element(la, la + v) - la == std::max_element(lb, lb + v) - lb;
+    // KL of the softmaxes, in double.
+    const double ma = *std::max_element(la, la + v), mb = *std::max_element(lb, lb + v);
+    double za = 0, zb = 0;
+    for (size_t i = 0; i < v; ++i) {
+      za += std::exp(double(la[i]) - ma);
+      zb += std::exp(double(lb[i]) - mb);
+    }
+    double k = 0;
+    for (size_t i = 0; i < v; ++i) {
+      const double lpa = double(la[i]) - ma - std::log(za), lpb = double(lb[i]) - mb - std::log(zb);
+      k += std::exp(lpa) * (lpa - lpb);
+    }
+    kl += k;
+  }
+  const double top1 = double(agree) / double(n);
+  kl /= double(n);
+  ::testing::Test::RecordProperty("int8_head_top1_agreement", std::to_string(top1));
+  ::testing::Test::RecordProperty("int8_head_mean_kl", std::to_string(kl));
+  std::printf("int8 head on %s (%s): top-1 agreement %.4f, mean KL %.3g nats over %lld positions\n", config.c_str(),
+              be->info().backend.c_str(), top1, kl, static_cast<long long>(n));
+  EXPECT_GE(top1, min_top1);
+  EXPECT_LE(kl, max_kl);
+}
+
+TEST(Int8Head, AccuracyCostOnTiny) { int8_head_cost("tiny", 0.9, 1e-3); }
+TEST(Int8Head, AccuracyCostOn2b4tOneLayer) { int8_head_cost("2b4t-1layer", 0.9, 1e-3); }
+
+TEST(Int8Head, UnknownHeadNameIsRefused) {
+  EXPECT_EQ(parse_head("int8"), HeadKind::int8);
+  EXPECT_EQ(parse_head("bf16"), HeadKind::bf16);
+  EXPECT_THROW(parse_head("int4"), UsageError);
 }
 
 TEST(Transformer, RejectsBadInput) {

@@ -29,6 +29,7 @@
 #include "model/sampling.h"
 #include "model/transformer.h"
 #include "tests/test_util.h"
+#include "tests/paths.h"
 
 namespace bitlab {
 namespace {

@@ -12,7 +12,7 @@ double packed_bytes(int64_t n, int64_t k) { return double(n) * double((k + 3) / 
 
 }  // namespace
 
-OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows) {
+OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows, bool int8_head) {
   if (tokens < 1 || cached < 0 || head_rows < 1 || head_rows > tokens)
     throw UsageError(fmt::format("count_forward: tokens {} cached {} head_rows {} (need tokens >= 1, cached >= 0, "
                                  "1 <= head_rows <= tokens)",
@@ -33,15 +33,18 @@ OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int
   // Token i (0-based) attends over cached + i + 1 positions.
   const double positions = t * double(cached) + t * (t + 1) / 2;
   const double attention = double(c.n_heads) * double(4 * c.head_dim + 6) * positions;
-  const double head = double(head_rows) * (4 * h + 2 * vocab * h + vocab);  // final norm, lm_head, argmax
+  // final norm, lm_head (float, or quantize + int8 epilogue), argmax
+  const double head = double(head_rows) * (4 * h + (int8_head ? 3 * h + 2 * vocab : 2 * vocab * h) + vocab);
   n.float_ops = layers * (t * per_token + attention) + head;
+  if (int8_head) n.int8_macs += double(head_rows) * vocab * h;
 
   const double codes = packed_bytes(c.q_dim(), c.hidden) + 2 * packed_bytes(c.kv_dim(), c.hidden) +
                        packed_bytes(c.hidden, c.q_dim()) + 2 * packed_bytes(c.ffn, c.hidden) +
                        packed_bytes(c.hidden, c.ffn);
   const double norms = 4 * (h + q + h + f);  // attn_norm, attn_sub_norm, ffn_norm, ffn_sub_norm
   const double kv_cache = 2 * kv * 4 * double(cached + tokens);
-  n.dram_bytes = layers * (codes + norms + kv_cache) + 4 * h + 2 * vocab * h;  // + final_norm, embedding
+  const double table = int8_head ? vocab * (h + 4) : 2 * vocab * h;  // the head's table
+  n.dram_bytes = layers * (codes + norms + kv_cache) + 4 * h + table;  // + final_norm
   return n;
 }
 

@@ -17,10 +17,15 @@
 //     relu2_mul         3n   (relu compare, square, multiply)
 //     add               n
 //     lm_head           2 * vocab * hidden per row; argmax: vocab compares
+//     lm_head_i8        (int8 head) vocab * hidden int8 multiply-adds per row,
+//                       plus quantize_act of the row (3 * hidden) and two
+//                       divisions per logit (2 * vocab)
 //   DRAM bytes          read once per pass, as if nothing stayed cached between
 //                       passes: packed 2-bit weights (N*ceil(K/4) per matrix),
 //                       fp32 norm weights, the bf16 embedding (read whole by the
-//                       tied head; the embed lookups are rows of it) and the fp32
+//                       tied head; the embed lookups are rows of it) or, with the
+//                       int8 head, the int8 table and its fp32 row factors
+//                       (vocab * (hidden + 4); embed rows are not counted), and the fp32
 //                       KV cache as it stands after this pass's append.
 //                       Per-matrix scales (4 bytes) and activations (assumed to
 //                       stay in cache) are not counted; writes are not counted.
@@ -47,6 +52,8 @@ struct OpCounts {
 // One pass over `tokens` new tokens with `cached` positions already in the KV
 // cache (prefill from the start: cached = 0; a decode step: tokens = 1), the
 // LM head and argmax on `head_rows` rows (1: greedy, the last token only).
-OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows = 1);
+// int8_head: the logits come from the int8 head (`--head int8`).
+OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows = 1,
+                       bool int8_head = false);
 
 }  // namespace bitlab

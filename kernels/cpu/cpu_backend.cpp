@@ -178,6 +178,20 @@ class CpuBackend final : public Backend {
     });
   }
 
+  bool has_lm_head_i8() const override { return true; }
+  void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
+    const int64_t vocab = table.q.shape.rows, d = table.q.shape.cols;
+    const int64_t block = 256;
+    const int8_t* xq = host_ptr<int8_t>(x.q);
+    const float* sx = host_ptr<float>(x.scale);
+    const int8_t* q = host_ptr<int8_t>(table.q);
+    const float* sv = host_ptr<float>(table.scale);
+    float* lp = host_ptr<float>(logits);
+    parallel_for((vocab + block - 1) / block, [&](int64_t b) {
+      k_.lm_head_i8(xq, sx, x.q.shape.rows, d, q, sv, b * block, std::min(vocab, (b + 1) * block), lp, vocab);
+    });
+  }
+
   void argmax_impl(const Tensor& logits, Tensor& ids) override {
     const float* lp = host_ptr<float>(logits);
     int32_t* ip = host_ptr<int32_t>(ids);

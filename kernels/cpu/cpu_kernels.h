@@ -52,6 +52,10 @@ struct CpuKernels {
   // logits[t, v] for vocabulary rows [v0, v1) of the bf16 table [vocab, d].
   void (*lm_head)(const float* x, int64_t t, int64_t d, const uint16_t* table, int64_t v0, int64_t v1,
                   float* logits, int64_t ld_logits);
+  // Int8 head (ops.h HeadTable): logits[t, v] for rows [v0, v1) of q [vocab, d],
+  // from int8 activations xq [t, d] with factors s_x [t] and row factors s_v.
+  void (*lm_head_i8)(const int8_t* xq, const float* s_x, int64_t t, int64_t d, const int8_t* q, const float* s_v,
+                     int64_t v0, int64_t v1, float* logits, int64_t ld_logits);
   // Index of the largest of v values, lowest on ties.
   int64_t (*argmax)(const float* logits, int64_t v);
 };

@@ -29,6 +29,8 @@ void add(const float* a, const float* b, int64_t n, float* y);
 void embed_row(const uint16_t* table_row, int64_t d, float* out);
 void lm_head(const float* x, int64_t t, int64_t d, const uint16_t* table, int64_t v0, int64_t v1, float* logits,
              int64_t ld_logits);
+void lm_head_i8(const int8_t* xq, const float* s_x, int64_t t, int64_t d, const int8_t* q, const float* s_v,
+                int64_t v0, int64_t v1, float* logits, int64_t ld_logits);
 int64_t argmax(const float* logits, int64_t v);
 
 }  // namespace bitlab::cpu::avx512

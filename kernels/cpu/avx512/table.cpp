@@ -21,6 +21,7 @@ const CpuKernels& avx512_kernels() {
     t.relu2_mul = avx512::relu2_mul;
     t.add = avx512::add;
     t.lm_head = avx512::lm_head;
+    t.lm_head_i8 = avx512::lm_head_i8;
     t.argmax = avx512::argmax;
     return t;
   }();

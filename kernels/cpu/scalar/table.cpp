@@ -19,6 +19,7 @@ const CpuKernels& scalar_kernels() {
       .relu2_mul = scalar::relu2_mul,
       .add = scalar::add,
       .lm_head = scalar::lm_head,
+      .lm_head_i8 = scalar::lm_head_i8,
       .argmax = scalar::argmax,
   };
   return k;
