@@ -85,7 +85,8 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     cells[{row, m["backend"].get<std::string>()}] = cell(m);
     if (m["kind"] == "e2e" && m.contains("energy")) {
-      const std::string erow = fmt::format("{} energy", m["name"].get<std::string>());
+      const std::string erow = fmt::format("{} energy{}", m["name"].get<std::string>(),
+                                           m["key"].get<std::string>().ends_with("/head:int8") ? " (int8 head)" : "");
       if (std::find(rows.begin(), rows.end(), erow) == rows.end()) rows.push_back(erow);
       cells[{erow, m["backend"].get<std::string>()}] = energy_cell(m);
     }
