@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <memory>
 
+#include "harness/correctness.h"
 #include "model/error.h"
 #include "model/reference_backend.h"
 #include "model/registry.h"
@@ -174,29 +175,9 @@ void int8_head_cost(const std::string& config, double min_top1, double max_kl) {
   const auto p = prompt(w.config, size_t(n));
   Transformer bf(*be, w, n, {}, HeadKind::bf16), i8(*be, w, n, {}, HeadKind::int8);
   const auto a = bf.forward(p, true), b = i8.forward(p, true);
-  const auto v = size_t(w.config.vocab);
-  int agree = 0;
-  double kl = 0;
-  for (size_t row = 0; row < size_t(n); ++row) {
-    const float* la = a.data() + row * v;
-    const float* lb = b.data() + row * v;
-    agree += std::max_element(la, la + v) - la == std::max_element(lb, lb + v) - lb;
-    // KL of the softmaxes, in double.
-    const double ma = *std::max_element(la, la + v), mb = *std::max_element(lb, lb + v);
-    double za = 0, zb = 0;
-    for (size_t i = 0; i < v; ++i) {
-      za += std::exp(double(la[i]) - ma);
-      zb += std::exp(double(lb[i]) - mb);
-    }
-    double k = 0;
-    for (size_t i = 0; i < v; ++i) {
-      const double lpa = double(la[i]) - ma - std::log(za), lpb = double(lb[i]) - mb - std::log(zb);
-      k += std::exp(lpa) * (lpa - lpb);
-    }
-    kl += k;
-  }
-  const double top1 = double(agree) / double(n);
-  kl /= double(n);
+  // The harness's own end-to-end metrics (bitlab check): KL(bf16 || int8), top-1.
+  const CheckRecord r = compare_logits(b, a, w.config.vocab);
+  const double top1 = *r.top1_agreement, kl = *r.kl_divergence;
   ::testing::Test::RecordProperty("int8_head_top1_agreement", std::to_string(top1));
   ::testing::Test::RecordProperty("int8_head_mean_kl", std::to_string(kl));
   std::printf("int8 head on %s (%s): top-1 agreement %.4f, mean KL %.3g nats over %lld positions\n", config.c_str(),
