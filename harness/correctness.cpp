@@ -292,17 +292,17 @@ CheckRecord compare_logits(std::span<const float> got, std::span<const float> wa
   return r;
 }
 
-CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len) {
+CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len, HeadKind head) {
   const std::vector<int32_t> tokens = seeded_prompt(w.config, seq_len, 3);
-  Transformer m(be, w, seq_len);
+  Transformer m(be, w, seq_len, {}, head);
   const auto got = m.forward(tokens, true);
   auto oracle = make_reference_backend({});
-  Transformer r(*oracle, w, seq_len);
+  Transformer r(*oracle, w, seq_len, {}, head);
   const auto want = r.forward(tokens, true);
   CheckRecord rec = compare_logits(got, want, w.config.vocab);
   rec.backend = be.info().backend;
   rec.variant = be.info().variant;
-  rec.check = fmt::format("e2e/{}/tokens:{}", w.config.name, seq_len);
+  rec.check = fmt::format("e2e/{}/tokens:{}{}", w.config.name, seq_len, head == HeadKind::int8 ? "/head:int8" : "");
   return rec;
 }
 

@@ -36,12 +36,8 @@ double KernelCase::ops() const { return 2.0 * double(n()) * double(k) * double(t
 
 std::vector<KernelCase> kernel_cases(const ModelConfig& c, const std::vector<int64_t>& tokens) {
   std::vector<KernelCase> out;
-  for (int64_t t : tokens) {
-    out.push_back({"matmul_w2a8", "qkv", {c.q_dim(), c.kv_dim(), c.kv_dim()}, c.hidden, t});
-    out.push_back({"matmul_w2a8", "o", {c.hidden}, c.q_dim(), t});
-    out.push_back({"matmul_w2a8", "gate_up", {c.ffn, c.ffn}, c.hidden, t});
-    out.push_back({"matmul_w2a8", "down", {c.hidden}, c.ffn, t});
-  }
+  for (int64_t t : tokens)
+    for (const MatmulShape& s : bitlinear_shapes(c)) out.push_back({"matmul_w2a8", s.label, s.parts, s.k, t});
   out.push_back({"lm_head", "head", {c.vocab}, c.hidden, 1});
   out.push_back({"lm_head_i8", "head", {c.vocab}, c.hidden, 1});
   return out;

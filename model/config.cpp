@@ -10,6 +10,19 @@ int64_t ModelConfig::ternary_params_per_layer() const {
   return hidden * (q_dim() + 2 * kv_dim()) + q_dim() * hidden + 3 * hidden * ffn;
 }
 
+int64_t MatmulShape::n() const {
+  int64_t n = 0;
+  for (int64_t p : parts) n += p;
+  return n;
+}
+
+std::vector<MatmulShape> bitlinear_shapes(const ModelConfig& c) {
+  return {{"qkv", {c.q_dim(), c.kv_dim(), c.kv_dim()}, c.hidden},
+          {"o", {c.hidden}, c.q_dim()},
+          {"gate_up", {c.ffn, c.ffn}, c.hidden},
+          {"down", {c.hidden}, c.ffn}};
+}
+
 void ModelConfig::validate() const {
   auto need = [&](bool ok, const char* what) {
     if (!ok) throw UsageError(fmt::format("model config '{}': {}", name, what));

@@ -28,6 +28,17 @@ struct ModelConfig {
   void validate() const;
 };
 
+// One BitLinear matmul of a layer as the Transformer runs it: parts fused
+// along N (q|k|v, gate|up) share the input of width k.
+struct MatmulShape {
+  std::string label;            // "qkv", "o", "gate_up", "down"
+  std::vector<int64_t> parts;   // rows of each fused part
+  int64_t k = 0;
+  int64_t n() const;            // sum of parts
+};
+// The four matmuls of one layer of `c`, in the order they run.
+std::vector<MatmulShape> bitlinear_shapes(const ModelConfig& c);
+
 // The real network: hidden 2560, 30 layers, 20/5 heads of 128, FFN 6912, vocab 128256.
 ModelConfig bitnet_2b4t();
 // Two small layers for fast tests: every op, every code path, tiny widths.

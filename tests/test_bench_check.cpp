@@ -71,12 +71,17 @@ TEST(Check, TinyPassesAndWritesAValidResult) {
   ASSERT_EQ(sh(std::string(BITLAB_BIN) + " check --model synthetic:tiny --tokens 6 --out " + out + " >/dev/null 2>&1"),
             0);
   const auto doc = load(out);
-  size_t e2e = 0;
+  size_t e2e = 0, e2e_int8 = 0, want_int8 = 0;
   for (const auto& r : doc["correctness"]) {
     EXPECT_TRUE(r["pass"].get<bool>()) << r.dump();
-    e2e += r["check"].get<std::string>().rfind("e2e/", 0) == 0;
+    const std::string check = r["check"].get<std::string>();
+    e2e += check.rfind("e2e/", 0) == 0;
+    e2e_int8 += check.rfind("e2e/", 0) == 0 && check.ends_with("/head:int8");
   }
-  EXPECT_EQ(e2e, bitlab::usable_backends().size());
+  // One end-to-end check per backend, and one more with the int8 head where it has one.
+  for (const std::string& b : bitlab::usable_backends()) want_int8 += bitlab::make_backend(b, {})->has_lm_head_i8();
+  EXPECT_EQ(e2e, bitlab::usable_backends().size() + want_int8);
+  EXPECT_EQ(e2e_int8, want_int8);
   expect_valid(out);
 }
 

@@ -7,12 +7,14 @@
 //     13824x2560 (fused gate/up), 2560x6912 (down)
 //   lm_head/<backend>/N:128256/K:2560/T:<tokens>/threads:<threads>
 //     the tied bf16 head
+//   lm_head_i8/<backend>/N:128256/K:2560/T:<tokens>/threads:<threads>
+//     the same head quantised to int8 per row (`--head int8`)
 // for tokens in {1, 8, 32, 128} and threads in {1, 2}.
 //
 // Weights are cold: each case rotates through enough uploaded copies of its
 // weight matrix that together they exceed 4x the last-level cache, so every
 // iteration streams its weights from DRAM. Counters: bytes_per_second is the
-// weight traffic (packed ternary bytes, or bf16 table bytes), ops/s counts a
+// weight traffic (packed ternary bytes, or the bf16 or int8 table), ops/s counts a
 // multiply and an add per weight per token (int8 for the matmul, fp32 for the
 // head). Example, with the statistics the harness expects:
 //   build/bin/bitlab_cpu_bench --benchmark_filter='avx512/.*T:1/' --benchmark_repetitions=9
@@ -102,12 +104,24 @@ class Fixtures {
     }
     return table_;
   }
+  const HeadTable& head_table_i8(Backend& be) {
+    if (!table_i8_.q.buf) {
+      std::vector<int8_t> q(size_t(kHeadShape.n * kHeadShape.k));
+      uint64_t s = 9;
+      for (int8_t& x : q) x = int8_t(int(splitmix(s) % 255) - 127);
+      const std::vector<float> scales(size_t(kHeadShape.n), 1500.0f);
+      table_i8_ = {be.upload_tensor(q.data(), DType::I8, {kHeadShape.n, kHeadShape.k}),
+                   be.upload_tensor(scales.data(), DType::F32, {kHeadShape.n, 1})};
+    }
+    return table_i8_;
+  }
   void release_weights() { weights_.clear(); }
 
  private:
   std::map<std::pair<std::string, int>, std::unique_ptr<Backend>> backends_;
   std::map<std::tuple<std::string, int64_t, int64_t>, std::vector<TernaryWeight>> weights_;
-  Tensor table_;  // host memory: every CPU backend reads it
+  Tensor table_;          // host memory: every CPU backend reads it
+  HeadTable table_i8_;
 };
 
 Fixtures& fixtures() {
@@ -155,6 +169,26 @@ void bench_lm_head(benchmark::State& state, std::string name, int64_t t, int thr
       benchmark::Counter(double(2 * kHeadShape.n * kHeadShape.k * t), benchmark::Counter::kIsIterationInvariantRate);
 }
 
+void bench_lm_head_i8(benchmark::State& state, std::string name, int64_t t, int threads) {
+  Fixtures& fx = fixtures();
+  Backend& be = fx.backend(name, threads);
+  const HeadTable& table = fx.head_table_i8(be);
+  std::vector<int8_t> xq(size_t(t * kHeadShape.k));
+  uint64_t seed = 11;
+  for (int8_t& x : xq) x = int8_t(int(splitmix(seed) % 255) - 127);
+  const std::vector<float> scales(size_t(t), 12.7f);
+  const QuantAct x{be.upload_tensor(xq.data(), DType::I8, {t, kHeadShape.k}),
+                   be.upload_tensor(scales.data(), DType::F32, {t, 1})};
+  Tensor logits = be.new_tensor(DType::F32, {t, kHeadShape.n});
+  for (auto _ : state) {
+    be.lm_head_i8(x, table, logits);
+    be.synchronize();
+  }
+  state.SetBytesProcessed(int64_t(state.iterations()) * int64_t(table.q.bytes()));
+  state.counters["ops/s"] =
+      benchmark::Counter(double(2 * kHeadShape.n * kHeadShape.k * t), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 // The CPU backends this machine can run, as the registry lists them.
 std::vector<std::string> cpu_backends() {
   std::vector<std::string> out;
@@ -178,6 +212,14 @@ void register_all() {
         benchmark::RegisterBenchmark(
             fmt::format("lm_head/{}/N:{}/K:{}/T:{}/threads:{}", name, kHeadShape.n, kHeadShape.k, t, th).c_str(),
             [=](benchmark::State& st) { bench_lm_head(st, name, t, th); })
+            ->UseRealTime()
+            ->Unit(benchmark::kMicrosecond);
+    if (!make_backend(name, BackendOptions{1, 0})->has_lm_head_i8()) continue;
+    for (int64_t t : kTokens)
+      for (int th : kThreads)
+        benchmark::RegisterBenchmark(
+            fmt::format("lm_head_i8/{}/N:{}/K:{}/T:{}/threads:{}", name, kHeadShape.n, kHeadShape.k, t, th).c_str(),
+            [=](benchmark::State& st) { bench_lm_head_i8(st, name, t, th); })
             ->UseRealTime()
             ->Unit(benchmark::kMicrosecond);
   }

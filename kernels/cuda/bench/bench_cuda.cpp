@@ -38,18 +38,8 @@
 namespace bitlab {
 namespace {
 
-struct MatShape {
-  const char* label;
-  std::vector<int64_t> parts;
-  int64_t k;
-  int64_t n() const {
-    int64_t n = 0;
-    for (int64_t p : parts) n += p;
-    return n;
-  }
-};
-const MatShape kShapes[] = {
-    {"qkv", {2560, 640, 640}, 2560}, {"o", {2560}, 2560}, {"gate_up", {6912, 6912}, 2560}, {"down", {2560}, 6912}};
+// The 2B4T layer matmuls (model/config.h).
+const std::vector<MatmulShape> kShapes = bitlinear_shapes(bitnet_2b4t());
 constexpr int64_t kTokens[] = {1, 128, 512};
 constexpr int64_t kVocab = 128256, kHidden = 2560;
 constexpr int64_t kPrefillTokens[] = {128, 512};
@@ -85,7 +75,7 @@ class Fixtures {
   double read_gbps() const { return read_gbps_; }
   size_t flush_bytes() const { return flush_bytes_; }
 
-  const TernaryWeight& weight(const MatShape& s) {
+  const TernaryWeight& weight(const MatmulShape& s) {
     auto& w = weights_[s.label];
     if (!w.packed.buf) {
       std::vector<CanonicalTernary> parts;
@@ -145,7 +135,7 @@ std::map<std::string, std::vector<double>>& samples() {
   return s;
 }
 
-void bench_matmul(benchmark::State& st, const std::string& key, const MatShape& s, int64_t t) {
+void bench_matmul(benchmark::State& st, const std::string& key, const MatmulShape& s, int64_t t) {
   Fixtures& fx = fixtures();
   Backend& be = fx.backend();
   const TernaryWeight& w = fx.weight(s);
@@ -254,7 +244,7 @@ struct TargetRow {
 std::vector<TargetRow> targets() {
   Fixtures& fx = fixtures();
   std::vector<TargetRow> rows;
-  for (const MatShape& s : kShapes) {
+  for (const MatmulShape& s : kShapes) {
     const std::string key = fmt::format("matmul_w2a8/cuda/{}/N:{}/K:{}/T:1", s.label, s.n(), s.k);
     if (!samples().count(key)) continue;
     const double sec = median(samples()[key]);
@@ -279,7 +269,7 @@ std::vector<TargetRow> targets() {
 }
 
 void register_all(bool e2e) {
-  for (const MatShape& s : kShapes)
+  for (const MatmulShape& s : kShapes)
     for (int64_t t : kTokens) {
       const std::string key = fmt::format("matmul_w2a8/cuda/{}/N:{}/K:{}/T:{}", s.label, s.n(), s.k, t);
       benchmark::RegisterBenchmark(key.c_str(), [key, &s, t](benchmark::State& st) { bench_matmul(st, key, s, t); })

@@ -36,18 +36,8 @@
 namespace bitlab {
 namespace {
 
-struct MatShape {
-  const char* label;
-  std::vector<int64_t> parts;
-  int64_t k;
-  int64_t n() const {
-    int64_t n = 0;
-    for (int64_t p : parts) n += p;
-    return n;
-  }
-};
-const MatShape kShapes[] = {
-    {"qkv", {2560, 640, 640}, 2560}, {"o", {2560}, 2560}, {"gate_up", {6912, 6912}, 2560}, {"down", {2560}, 6912}};
+// The 2B4T layer matmuls (model/config.h).
+const std::vector<MatmulShape> kShapes = bitlinear_shapes(bitnet_2b4t());
 constexpr int64_t kTokens[] = {1, 8, 32, 128};
 constexpr int64_t kVocab = 128256, kHidden = 2560;
 constexpr int64_t kContexts[] = {128, 1024};
@@ -89,7 +79,7 @@ void timed_loop(benchmark::State& state, Backend& be, F&& call) {
   }
 }
 
-void bench_matmul(benchmark::State& state, Path path, MatShape s, int64_t t) {
+void bench_matmul(benchmark::State& state, Path path, MatmulShape s, int64_t t) {
   Backend& be = backend(path);
   std::vector<CanonicalTernary> parts;
   for (size_t i = 0; i < s.parts.size(); ++i)
@@ -189,7 +179,7 @@ void register_all() {
     benchmark::RegisterBenchmark(name.c_str(), fn)->UseManualTime()->Unit(benchmark::kMicrosecond);
   };
   for (const Path& p : paths)
-    for (const MatShape& s : kShapes)
+    for (const MatmulShape& s : kShapes)
       for (int64_t t : kTokens)
         add(fmt::format("matmul_w2a8/vulkan-{}/{}/N:{}/K:{}/T:{}", p.name, s.label, s.n(), s.k, t),
             [=](benchmark::State& st) { bench_matmul(st, p, s, t); });
