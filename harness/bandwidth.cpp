@@ -5,8 +5,6 @@
 #include <algorithm>
 #include <chrono>
 #include <cstdint>
-#include <fstream>
-#include <string>
 
 #include "model/tensor.h"
 
@@ -67,18 +65,5 @@ BandwidthProbe measure_read_bandwidth(int threads, size_t bytes, int repetitions
   return p;
 }
 
-size_t last_level_cache_bytes() {
-  size_t best = 0;
-  for (int idx = 0; idx < 8; ++idx) {
-    std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(idx) + "/size");
-    std::string s;
-    if (!(in >> s) || s.empty()) continue;
-    size_t v = std::stoul(s);
-    if (s.back() == 'K') v <<= 10;
-    if (s.back() == 'M') v <<= 20;
-    best = std::max(best, v);
-  }
-  return best ? best : size_t(32) << 20;
-}
 
 }  // namespace bitlab

@@ -15,7 +15,4 @@ struct BandwidthProbe {
 // threads, `repetitions` times, and keeps the fastest pass.
 BandwidthProbe measure_read_bandwidth(int threads, size_t bytes = size_t(512) << 20, int repetitions = 10);
 
-// Size of the last-level cache from sysfs, or 32 MiB when it cannot be read.
-size_t last_level_cache_bytes();
-
 }  // namespace bitlab

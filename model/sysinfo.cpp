@@ -69,4 +69,18 @@ std::string os_description() {
   return (pretty.empty() ? std::string(u.sysname) : pretty) + ", kernel " + u.release + " " + u.machine;
 }
 
+size_t last_level_cache_bytes() {
+  size_t best = 0;
+  for (int idx = 0; idx < 8; ++idx) {
+    std::ifstream in("/sys/devices/system/cpu/cpu0/cache/index" + std::to_string(idx) + "/size");
+    std::string s;
+    if (!(in >> s) || s.empty()) continue;
+    size_t v = std::stoul(s);
+    if (s.back() == 'K') v <<= 10;
+    if (s.back() == 'M') v <<= 20;
+    best = std::max(best, v);
+  }
+  return best ? best : size_t(32) << 20;
+}
+
 }  // namespace bitlab

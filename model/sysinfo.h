@@ -13,6 +13,8 @@ std::vector<std::string> cpu_flags();
 bool cpu_has_flag(const std::string& flag);
 int logical_cores();
 size_t total_memory_bytes();
+// Size of the largest CPU cache from sysfs, or 32 MiB when it cannot be read.
+size_t last_level_cache_bytes();
 std::string os_description();
 
 }  // namespace bitlab

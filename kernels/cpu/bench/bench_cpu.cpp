@@ -32,6 +32,7 @@
 #include <fmt/format.h>
 
 #include "model/registry.h"
+#include "model/sysinfo.h"
 #include "model/tensor.h"
 #include "model/weights/canonical.h"
 
@@ -46,20 +47,6 @@ struct MatShape {
 constexpr MatShape kMatmulShapes[] = {{3840, 2560}, {2560, 2560}, {13824, 2560}, {2560, 6912}};
 constexpr MatShape kHeadShape = {128256, 2560};
 
-// Bytes of the largest CPU cache (sysfs), 32 MiB when it cannot be read.
-size_t last_level_cache_bytes() {
-  size_t best = 0;
-  for (int i = 0; i < 8; ++i) {
-    std::ifstream f(fmt::format("/sys/devices/system/cpu/cpu0/cache/index{}/size", i));
-    std::string s;
-    if (!(f >> s) || s.empty()) continue;
-    size_t mult = 1;
-    if (s.back() == 'K') mult = size_t(1) << 10;
-    if (s.back() == 'M') mult = size_t(1) << 20;
-    best = std::max(best, size_t(std::stoull(s)) * mult);
-  }
-  return best ? best : size_t(32) << 20;
-}
 
 uint64_t splitmix(uint64_t& x) {
   uint64_t z = (x += 0x9e3779b97f4a7c15ull);
