@@ -194,21 +194,21 @@ void register_all() {
               [=](benchmark::State& st) { bench_matmul(st, name, s, t, th); })
               ->UseRealTime()
               ->Unit(benchmark::kMicrosecond);
-    for (int64_t t : kTokens)
-      for (int th : kThreads)
-        benchmark::RegisterBenchmark(
-            fmt::format("lm_head/{}/N:{}/K:{}/T:{}/threads:{}", name, kHeadShape.n, kHeadShape.k, t, th).c_str(),
-            [=](benchmark::State& st) { bench_lm_head(st, name, t, th); })
-            ->UseRealTime()
-            ->Unit(benchmark::kMicrosecond);
-    if (!make_backend(name, BackendOptions{1, 0})->has_lm_head_i8()) continue;
-    for (int64_t t : kTokens)
-      for (int th : kThreads)
-        benchmark::RegisterBenchmark(
-            fmt::format("lm_head_i8/{}/N:{}/K:{}/T:{}/threads:{}", name, kHeadShape.n, kHeadShape.k, t, th).c_str(),
-            [=](benchmark::State& st) { bench_lm_head_i8(st, name, t, th); })
-            ->UseRealTime()
-            ->Unit(benchmark::kMicrosecond);
+    // The bf16 head, and the int8 one where the backend has it.
+    using HeadBench = void (*)(benchmark::State&, std::string, int64_t, int);
+    std::vector<std::pair<const char*, HeadBench>> heads{{"lm_head", bench_lm_head}};
+    if (make_backend(name, BackendOptions{1, 0})->has_lm_head_i8()) heads.emplace_back("lm_head_i8", bench_lm_head_i8);
+    for (const auto& head : heads)
+      for (int64_t t : kTokens)
+        for (int th : kThreads) {
+          const HeadBench fn = head.second;
+          benchmark::RegisterBenchmark(
+              fmt::format("{}/{}/N:{}/K:{}/T:{}/threads:{}", head.first, name, kHeadShape.n, kHeadShape.k, t, th)
+                  .c_str(),
+              [=](benchmark::State& st) { fn(st, name, t, th); })
+              ->UseRealTime()
+              ->Unit(benchmark::kMicrosecond);
+        }
   }
 }
 
