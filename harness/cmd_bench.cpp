@@ -266,7 +266,8 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   sub->add_option("--prompt-len", o->prompt_len, "prompt length for prefill")->capture_default_str();
   sub->add_option("--gen", o->gen, "decode steps to time")->capture_default_str();
   sub->add_option("--heads", o->heads,
-                  "LM heads for the e2e runs: bf16 (the released model), int8 (per-row int8 table, CPU backends)")
+                  "LM heads for the e2e runs: bf16 (the released model), int8 (per-row int8 table; CPU and "
+                  "Vulkan backends)")
       ->delimiter(',')
       ->capture_default_str()
       ->check(CLI::IsMember({"bf16", "int8"}));

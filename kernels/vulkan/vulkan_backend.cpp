@@ -50,6 +50,7 @@ struct AttentionArgs {
 };
 struct ElementwiseArgs { uint64_t lhs, rhs, y; uint32_t n; };
 struct LmHeadArgs { uint64_t x, table, logits; uint32_t t, d, vocab, ld; };
+struct LmHeadI8Args { uint64_t x, s_x, table, s_v, logits; uint32_t t, d, vocab, ld; };
 struct ArgmaxArgs { uint64_t logits, ids; uint32_t v; };
 
 class VulkanTimer final : public Timer {
@@ -277,6 +278,20 @@ class VulkanBackend final : public Backend {
                           uint32_t(t), uint32_t(d), uint32_t(vocab), uint32_t(logits.shape.cols)};
     run(vec8 ? "lm_head_vec8" : "lm_head", {kRowThreads, rows_per_group_}, args, ceil_div(vocab, rows_per_group_),
         ceil_div(t, kLmHeadMaxT));
+    written(logits);
+  }
+
+  bool has_lm_head_i8() const override { return true; }
+  void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
+    const int64_t t = x.q.shape.rows, d = table.q.shape.cols, vocab = table.q.shape.rows;
+    const bool words = d % 4 == 0 && x.q.offset % 4 == 0 && table.q.offset % 4 == 0;
+    const char* shader = !words ? "lm_head_i8_bytes" : int_dot_ ? "lm_head_i8_int_dot" : "lm_head_i8_portable";
+    const uint64_t align = words ? 4 : 1;
+    const LmHeadI8Args args{address(x.q, align, "lm_head_i8"), address(x.scale, 4, "lm_head_i8"),
+                            address(table.q, align, "lm_head_i8"), address(table.scale, 4, "lm_head_i8"),
+                            address(logits, 4, "lm_head_i8"), uint32_t(t), uint32_t(d), uint32_t(vocab),
+                            uint32_t(logits.shape.cols)};
+    run(shader, {kRowThreads, rows_per_group_}, args, ceil_div(vocab, rows_per_group_), ceil_div(t, kLmHeadMaxT));
     written(logits);
   }
 
