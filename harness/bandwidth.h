@@ -1,5 +1,6 @@
-// The machine's memory read bandwidth, measured once per run: the roofline
-// that every kernel and decode step is held against.
+// The machine's memory read bandwidth: measured at the start of a run, and
+// again around each case when `bitlab bench` probes; the roofline every kernel
+// and decode step is held against.
 #pragma once
 #include <cstddef>
 

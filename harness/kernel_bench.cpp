@@ -130,6 +130,9 @@ std::vector<Measurement> run_kernel_benchmarks(
   }
   const DeviceInfo& di = be.info();
   std::vector<Measurement> out;
+  // The probe after one case is also the probe before the next.
+  const bool probing = o.bandwidth_gbps > 0 && o.probe;
+  double last_probe = probing ? o.probe() : 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const KernelCase& kc = cases[i];
     if (kc.op == "lm_head_i8" && !be.has_lm_head_i8()) continue;  // an optional op
@@ -137,8 +140,7 @@ std::vector<Measurement> run_kernel_benchmarks(
                                         kc.tokens, di.threads);
     if (progress) progress(i, cases.size(), fmt::format("{} {} {}x{} T={}", kc.op, kc.label, kc.n(), kc.k, kc.tokens));
     auto prep = std::make_shared<Prepared>(prepare(be, kc, o.cold_bytes));
-    double roof = o.bandwidth_gbps;
-    if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
+    double roof = std::max(o.bandwidth_gbps, last_probe);
     std::unique_ptr<Timer> timer = be.timer();
     benchmark::RegisterBenchmark(key.c_str(), [&, prep](benchmark::State& st) {
       size_t copy = 0;
@@ -163,7 +165,10 @@ std::vector<Measurement> run_kernel_benchmarks(
     SampleCollector collector;
     benchmark::RunSpecifiedBenchmarks(&collector);
     benchmark::ClearRegisteredBenchmarks();
-    if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
+    if (probing) {
+      last_probe = o.probe();
+      roof = std::max(roof, last_probe);
+    }
 
     Measurement m;
     m.key = key;

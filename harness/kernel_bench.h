@@ -36,10 +36,12 @@ struct KernelBenchOptions {
   double min_seconds = 0.1;  // per repetition
   size_t cold_bytes = 64u << 20;  // rotate weight copies until they exceed this
   double bandwidth_gbps = 0;
-  // When set, probes the memory bandwidth again just before and after each case;
-  // the case's roofline is the highest of bandwidth_gbps and those two, so a
-  // machine whose bandwidth drifts (a shared VM) is not credited with more than
-  // 100 % by a probe taken in a slow moment. 0 or unset: no roofline.
+  // When set, probes the memory bandwidth again just before and after each case
+  // (one probe between two cases serves both); the case's roofline is the
+  // highest of bandwidth_gbps and those two, so a machine whose bandwidth drifts
+  // (a shared VM) is not credited with more than 100 % by a probe taken in a
+  // slow moment. bandwidth_gbps 0: no roofline and no probes; probe unset:
+  // bandwidth_gbps alone.
   std::function<double()> probe;
 };
 

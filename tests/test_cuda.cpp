@@ -290,7 +290,7 @@ TEST_F(CudaDevice, MorePartsThanOneLaunchTakesAndOddOffsets) {
 
 TEST_F(CudaDevice, GemmEqualsGemvAtOneToken) {
   cuda::CudaOptions gemm_only;
-  gemm_only.gemv_max_tokens = 0;
+  gemm_only.gemv = false;
   auto gemv = make(), gemm = make(gemm_only);
   for (int64_t k : {2560, 6912, 100}) {
     const auto parts = qkv_parts(256, 64, k, uint64_t(k));

@@ -182,8 +182,8 @@ TEST_P(NeonPath, ExtremeActivationsDoNotOverflow) {
 }
 
 TEST_P(NeonPath, ElementwiseOpsGiveTheScalarBits) {
-  // relu2_mul, add and the bf16 embedding row mirror the scalar variant's fp32
-  // operations, so they must match it exactly (tails included).
+  // relu2_mul and add mirror the scalar variant's fp32 operations, so they must
+  // match it exactly (tails included).
   auto scalar = make_backend("scalar", BackendOptions{2, 0});
   for (int64_t n : {1, 7, 8, 9, 4096 + 3}) {
     auto g = test::random_floats(size_t(n), uint64_t(n)), u = test::random_floats(size_t(n), uint64_t(n) + 9);
@@ -204,9 +204,9 @@ TEST_P(NeonPath, ElementwiseOpsGiveTheScalarBits) {
 TEST_P(NeonPath, TinyModelEndToEndMatchesScalar) {
   // Greedy generation gives scalar's tokens, and every position's logits give
   // scalar's argmax. The logits differ from scalar's only through float
-  // summation order (rmsnorm sums in double here, the LM head in four-lane
-  // fp32 sums, scalar sums sequentially in fp32); int8 activations, matmul
-  // accumulators, relu2_mul and add are the same on both.
+  // summation order (the LM head sums in four-lane fp32 here, sequentially in
+  // scalar); int8 activations, matmul accumulators, relu2_mul and add are the
+  // same on both.
   const ModelWeights w = synthetic_weights(config_by_name("tiny"), 5);
   auto scalar = make_backend("scalar", BackendOptions{2, 0});
   SplitMix64 g(99);

@@ -168,27 +168,24 @@ class CpuBackend final : public Backend {
   }
 
   void lm_head_impl(const Tensor& x, const Tensor& table, Tensor& logits) override {
-    const int64_t vocab = table.shape.rows, d = table.shape.cols;
-    const int64_t block = 256;
+    const int64_t d = table.shape.cols;
     const float* xp = host_ptr<float>(x);
     const uint16_t* tp = host_ptr<uint16_t>(table);
     float* lp = host_ptr<float>(logits);
-    parallel_for((vocab + block - 1) / block, [&](int64_t b) {
-      k_.lm_head(xp, x.shape.rows, d, tp, b * block, std::min(vocab, (b + 1) * block), lp, vocab);
+    vocab_blocks(table.shape.rows, [&](int64_t v0, int64_t v1) {
+      k_.lm_head(xp, x.shape.rows, d, tp, v0, v1, lp, logits.shape.cols);
     });
   }
 
   bool has_lm_head_i8() const override { return true; }
   void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
-    const int64_t vocab = table.q.shape.rows, d = table.q.shape.cols;
-    const int64_t block = 256;
     const int8_t* xq = host_ptr<int8_t>(x.q);
     const float* sx = host_ptr<float>(x.scale);
     const int8_t* q = host_ptr<int8_t>(table.q);
     const float* sv = host_ptr<float>(table.scale);
     float* lp = host_ptr<float>(logits);
-    parallel_for((vocab + block - 1) / block, [&](int64_t b) {
-      k_.lm_head_i8(xq, sx, x.q.shape.rows, d, q, sv, b * block, std::min(vocab, (b + 1) * block), lp, vocab);
+    vocab_blocks(table.q.shape.rows, [&](int64_t v0, int64_t v1) {
+      k_.lm_head_i8(xq, sx, x.q.shape.rows, table.q.shape.cols, q, sv, v0, v1, lp, logits.shape.cols);
     });
   }
 
@@ -200,6 +197,14 @@ class CpuBackend final : public Backend {
   }
 
  private:
+  // Runs f(v0, v1) over blocks of 256 vocabulary rows (the heads' work items).
+  template <class F>
+  void vocab_blocks(int64_t vocab, F&& f) {
+    constexpr int64_t kBlock = 256;
+    parallel_for((vocab + kBlock - 1) / kBlock,
+                 [&](int64_t b) { f(b * kBlock, std::min(vocab, (b + 1) * kBlock)); });
+  }
+
   // Splits n elements into per-thread chunks of whole cache lines.
   template <class F>
   void elementwise(const Tensor& t, F&& f) {

@@ -158,7 +158,7 @@ class CudaBackend final : public Backend {
     base.s = ptr<float>(x.scale);
     base.t = t;
     base.k = k;
-    const bool gemv = t <= opts_.gemv_max_tokens;
+    const bool gemv = t == 1 && opts_.gemv;
     if (!gemv) {
       // The GEMM reads x in 16-byte k-tile rows: a padded copy where x is not
       // 16-byte aligned with k a multiple of the tile; Σx per token either way.

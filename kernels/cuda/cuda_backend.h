@@ -21,7 +21,7 @@ namespace bitlab::cuda {
 
 struct CudaOptions {
   bool graphs = true;           // record forward steps and replay them as CUDA graphs
-  int64_t gemv_max_tokens = 1;  // matmuls over at most this many tokens use the GEMV; 0: always the GEMM
+  bool gemv = true;             // single-token matmuls use the GEMV (it handles one token); false: always the GEMM
   bool tiled_attention = true;  // attention over more than 4 rows in shared-memory tiles
 };
 

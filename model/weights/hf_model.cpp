@@ -311,7 +311,6 @@ ModelWeights load_hf_model(const std::string& path) {
     L.up = read_ternary(ck, lname(l, "mlp.up_proj"), c.ffn, c.hidden);
     L.down = read_ternary(ck, lname(l, "mlp.down_proj"), c.hidden, c.ffn);
   }
-  // The embedding view must keep every shard alive only through its own owner.
   m.validate();
   return m;
 }

@@ -18,9 +18,6 @@
 
 namespace bitlab {
 
-// Bytes of packed codes (without the scale) of an I2_S tensor of n*k codes.
-inline uint64_t i2s_code_bytes(int64_t n, int64_t k) { return uint64_t(n) * uint64_t(k) / 4; }
-
 // Decodes I2_S bytes (codes, then the fp32 scale at offset n*k/4). Throws
 // InputError naming `name` and the byte offset of a code 3 or a bad scale.
 CanonicalTernary decode_i2s(std::string name, int64_t n, int64_t k, std::span<const uint8_t> bytes);

@@ -29,7 +29,7 @@ inline int32_t sum_i8(const int8_t* x, int64_t d) {
   const __m512i ones = _mm512_set1_epi8(1);
   __m512i acc = _mm512_setzero_si512();
   for (int64_t i = 0; i < d; i += 64) {
-    const __mmask64 m = d - i >= 64 ? ~__mmask64(0) : _cvtu64_mask64(~0ull >> (64 - (d - i)));
+    const __mmask64 m = tail64(d - i);
     acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(m, x + i));
   }
   return _mm512_reduce_add_epi32(acc);
@@ -49,7 +49,7 @@ inline int32_t row_dot_biased(const int8_t* row, const int8_t* x, int64_t d) {
     a1 = _mm512_dpbusd_epi32(a1, q1, _mm512_loadu_si512(x + i + 64));
   }
   for (; i < d; i += 64) {
-    const __mmask64 m = d - i >= 64 ? ~__mmask64(0) : _cvtu64_mask64(~0ull >> (64 - (d - i)));
+    const __mmask64 m = tail64(d - i);
     const __m512i q = _mm512_xor_si512(_mm512_maskz_loadu_epi8(m, row + i), flip);
     a0 = _mm512_dpbusd_epi32(a0, q, _mm512_maskz_loadu_epi8(m, x + i));
   }

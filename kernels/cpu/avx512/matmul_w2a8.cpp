@@ -69,7 +69,7 @@ int32_t row_sum(const int8_t* x, int64_t k) {
   int64_t i = 0;
   for (; i + 64 <= k; i += 64) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(x + i));
   if (i < k) {
-    const __mmask64 m = _cvtu64_mask64(~0ull >> (64 - (k - i)));
+    const __mmask64 m = tail64(k - i);
     acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(m, x + i));
   }
   return _mm512_reduce_add_epi32(acc);
@@ -226,7 +226,7 @@ void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
     const int8_t* src = a.xq + t * a.k;
     for (int64_t i = 0; i < a.k; i += 64) {
       const int64_t left = a.k - i;
-      const __mmask64 bytes = left >= 64 ? ~__mmask64(0) : _cvtu64_mask64((1ull << left) - 1);
+      const __mmask64 bytes = tail64(left);
       const __m512i v = _mm512_maskz_loadu_epi8(bytes, src + i);
       _mm512_mask_i32scatter_epi32(dst + i * 16, tail16((left + 3) / 4), group_offsets, v, 1);
     }

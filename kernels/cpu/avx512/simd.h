@@ -32,6 +32,9 @@ inline __mmask16 tail16(int64_t left) {
 inline __mmask32 tail32(int64_t left) {
   return __mmask32(left <= 0 ? 0u : left >= 32 ? 0xffffffffu : (1u << left) - 1u);
 }
+inline __mmask64 tail64(int64_t left) {
+  return _cvtu64_mask64(left <= 0 ? 0ull : left >= 64 ? ~0ull : (1ull << left) - 1ull);
+}
 
 // Per-thread scratch memory, 64-byte aligned, grown on demand, never shrunk.
 // Use as `thread_local Scratch<float> buf; float* p = buf.get(n);`.

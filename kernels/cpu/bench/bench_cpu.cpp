@@ -34,7 +34,7 @@
 #include "model/registry.h"
 #include "model/sysinfo.h"
 #include "model/tensor.h"
-#include "model/weights/canonical.h"
+#include "model/weights/synthetic.h"
 
 namespace bitlab {
 namespace {
@@ -46,21 +46,6 @@ struct MatShape {
 };
 constexpr MatShape kMatmulShapes[] = {{3840, 2560}, {2560, 2560}, {13824, 2560}, {2560, 6912}};
 constexpr MatShape kHeadShape = {128256, 2560};
-
-
-uint64_t splitmix(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
-CanonicalTernary random_ternary(int64_t n, int64_t k) {
-  std::vector<int8_t> v(size_t(n * k));
-  uint64_t s = uint64_t(n * 1000003 + k);
-  for (int8_t& t : v) t = int8_t(int(splitmix(s) % 3) - 1);
-  return pack_ternary(fmt::format("bench.{}x{}", n, k), n, k, v, 0.02f);
-}
 
 // One backend per (name, threads); weights and inputs shared by all thread counts.
 class Fixtures {
@@ -75,7 +60,7 @@ class Fixtures {
     auto& w = weights_[{name, s.n, s.k}];
     if (w.empty()) {
       Backend& be = backend(name, 1);
-      const CanonicalTernary c = random_ternary(s.n, s.k);
+      const CanonicalTernary c = synthetic_ternary(fmt::format("bench.{}x{}", s.n, s.k), s.n, s.k, 1);
       w.push_back(be.upload(c));
       const size_t copies = 4 * last_level_cache_bytes() / w[0].packed.bytes() + 1;
       while (w.size() < copies) w.push_back(be.upload(c));
@@ -85,8 +70,8 @@ class Fixtures {
   const Tensor& head_table(Backend& be) {
     if (!table_.buf) {
       std::vector<uint16_t> t(size_t(kHeadShape.n * kHeadShape.k));
-      uint64_t s = 7;
-      for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(splitmix(s) % 2001) - 1000) * 5e-5f);
+      SplitMix64 rng(7);
+      for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(rng.next() % 2001) - 1000) * 5e-5f);
       table_ = be.upload_tensor(t.data(), DType::BF16, {kHeadShape.n, kHeadShape.k});
     }
     return table_;
@@ -94,8 +79,8 @@ class Fixtures {
   const HeadTable& head_table_i8(Backend& be) {
     if (!table_i8_.q.buf) {
       std::vector<int8_t> q(size_t(kHeadShape.n * kHeadShape.k));
-      uint64_t s = 9;
-      for (int8_t& x : q) x = int8_t(int(splitmix(s) % 255) - 127);
+      SplitMix64 rng(9);
+      for (int8_t& x : q) x = int8_t(int(rng.next() % 255) - 127);
       const std::vector<float> scales(size_t(kHeadShape.n), 1500.0f);
       table_i8_ = {be.upload_tensor(q.data(), DType::I8, {kHeadShape.n, kHeadShape.k}),
                    be.upload_tensor(scales.data(), DType::F32, {kHeadShape.n, 1})};
@@ -121,8 +106,8 @@ void bench_matmul(benchmark::State& state, std::string name, MatShape s, int64_t
   Backend& be = fx.backend(name, threads);
   const std::vector<TernaryWeight>& ws = fx.weights(name, s);
   std::vector<int8_t> xq(size_t(t * s.k));
-  uint64_t seed = 3;
-  for (int8_t& x : xq) x = int8_t(int(splitmix(seed) % 255) - 127);
+  SplitMix64 rng(3);
+  for (int8_t& x : xq) x = int8_t(int(rng.next() % 255) - 127);
   const std::vector<float> scales(size_t(t), 12.7f);
   QuantAct x{be.upload_tensor(xq.data(), DType::I8, {t, s.k}), be.upload_tensor(scales.data(), DType::F32, {t, 1})};
   Tensor y[] = {be.new_tensor(DType::F32, {t, s.n})};
@@ -143,8 +128,8 @@ void bench_lm_head(benchmark::State& state, std::string name, int64_t t, int thr
   Backend& be = fx.backend(name, threads);
   const Tensor& table = fx.head_table(be);
   std::vector<float> xv(size_t(t * kHeadShape.k));
-  uint64_t seed = 5;
-  for (float& x : xv) x = float(int64_t(splitmix(seed) % 2001) - 1000) * 1e-3f;
+  SplitMix64 rng(5);
+  for (float& x : xv) x = float(int64_t(rng.next() % 2001) - 1000) * 1e-3f;
   Tensor x = be.upload_tensor(xv.data(), DType::F32, {t, kHeadShape.k});
   Tensor logits = be.new_tensor(DType::F32, {t, kHeadShape.n});
   for (auto _ : state) {
@@ -161,8 +146,8 @@ void bench_lm_head_i8(benchmark::State& state, std::string name, int64_t t, int 
   Backend& be = fx.backend(name, threads);
   const HeadTable& table = fx.head_table_i8(be);
   std::vector<int8_t> xq(size_t(t * kHeadShape.k));
-  uint64_t seed = 11;
-  for (int8_t& x : xq) x = int8_t(int(splitmix(seed) % 255) - 127);
+  SplitMix64 rng(11);
+  for (int8_t& x : xq) x = int8_t(int(rng.next() % 255) - 127);
   const std::vector<float> scales(size_t(t), 12.7f);
   const QuantAct x{be.upload_tensor(xq.data(), DType::I8, {t, kHeadShape.k}),
                    be.upload_tensor(scales.data(), DType::F32, {t, 1})};

@@ -46,13 +46,6 @@ constexpr int64_t kPrefillTokens[] = {128, 512};
 constexpr int64_t kDecodeContexts[] = {128, 1024};
 constexpr int64_t kMaxSeq = 2048;
 
-uint64_t splitmix(uint64_t& x) {
-  uint64_t z = (x += 0x9e3779b97f4a7c15ull);
-  z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ull;
-  z = (z ^ (z >> 27)) * 0x94d049bb133111ebull;
-  return z ^ (z >> 31);
-}
-
 class Fixtures {
  public:
   Backend& backend() {
@@ -90,8 +83,8 @@ class Fixtures {
   const Tensor& head_table() {
     if (!table_.buf) {
       std::vector<uint16_t> t(size_t(kVocab * kHidden));
-      uint64_t s = 7;
-      for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(splitmix(s) % 2001) - 1000) * 5e-5f);
+      SplitMix64 rng(7);
+      for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(rng.next() % 2001) - 1000) * 5e-5f);
       table_ = backend().upload_tensor(t.data(), DType::BF16, {kVocab, kHidden});
     }
     return table_;
@@ -107,8 +100,8 @@ class Fixtures {
   }
   std::vector<int32_t> prompt(int64_t n) const {
     std::vector<int32_t> p{128000};
-    uint64_t s = 11;
-    while (int64_t(p.size()) < n) p.push_back(int32_t(splitmix(s) % 128000));
+    SplitMix64 rng(11);
+    while (int64_t(p.size()) < n) p.push_back(int32_t(rng.next() % 128000));
     return p;
   }
 
@@ -140,8 +133,8 @@ void bench_matmul(benchmark::State& st, const std::string& key, const MatmulShap
   Backend& be = fx.backend();
   const TernaryWeight& w = fx.weight(s);
   std::vector<int8_t> xq(size_t(t * s.k));
-  uint64_t seed = 3;
-  for (int8_t& x : xq) x = int8_t(int(splitmix(seed) % 255) - 127);
+  SplitMix64 rng(3);
+  for (int8_t& x : xq) x = int8_t(int(rng.next() % 255) - 127);
   const std::vector<float> scales(size_t(t), 12.7f);
   QuantAct x{be.upload_tensor(xq.data(), DType::I8, {t, s.k}), be.upload_tensor(scales.data(), DType::F32, {t, 1})};
   std::vector<Tensor> ys;
@@ -169,8 +162,8 @@ void bench_lm_head(benchmark::State& st, const std::string& key) {
   Backend& be = fx.backend();
   const Tensor& table = fx.head_table();
   std::vector<float> xv(static_cast<size_t>(kHidden));
-  uint64_t seed = 5;
-  for (float& x : xv) x = float(int64_t(splitmix(seed) % 2001) - 1000) * 1e-3f;
+  SplitMix64 rng(5);
+  for (float& x : xv) x = float(int64_t(rng.next() % 2001) - 1000) * 1e-3f;
   Tensor x = be.upload_tensor(xv.data(), DType::F32, {1, kHidden});
   Tensor logits = be.new_tensor(DType::F32, {1, kVocab});
   auto timer = be.timer();
