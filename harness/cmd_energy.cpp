@@ -38,13 +38,10 @@ std::string opt(const std::optional<double>& v, const char* spec) {
 }
 
 void print_row(const std::string& backend, const std::string& phase, const EnergyFigure& f) {
-  const auto net = f.net_joules();
   fmt::print("{:<9} {:<8} {:<9} {:>10.4g} {:>10} {:>9.4g} {:>8} {:>10} {:>8.2f} {:>8}\n", backend, phase,
              f.source + (f.source == "modelled" ? "*" : ""), f.joules_per_token(),
-             opt(net ? std::optional(*net / double(f.tokens)) : std::nullopt, "{:.4g}"), f.average_watts(),
-             opt(f.idle_watts, "{:.4g}"),
-             opt(f.joules > 0 ? std::optional(double(f.tokens) / f.joules) : std::nullopt, "{:.4g}"), f.seconds,
-             f.tokens);
+             opt(f.net_joules_per_token(), "{:.4g}"), f.average_watts(), opt(f.idle_watts, "{:.4g}"),
+             opt(f.tokens_per_joule(), "{:.4g}"), f.seconds, f.tokens);
 }
 
 int run(const EnergyCmdOptions& o) {

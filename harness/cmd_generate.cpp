@@ -54,7 +54,7 @@ int run(const GenerateOptions& o) {
   if (o.max_tokens < 1) throw UsageError("--max-tokens must be at least 1");
   std::string tok_path = o.vocab;
   if (tok_path.empty()) {
-    if (o.model.size() < 5 || o.model.substr(o.model.size() - 5) != ".gguf")
+    if (!is_gguf_path(o.model))
       throw UsageError(fmt::format("--model '{}' carries no tokenizer: pass --vocab FILE.gguf", o.model));
     tok_path = o.model;
   }

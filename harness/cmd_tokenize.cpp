@@ -6,6 +6,7 @@
 #include <fmt/ranges.h>
 
 #include "harness/commands.h"
+#include "harness/model_spec.h"
 #include "model/error.h"
 #include "model/tokenizer.h"
 #include "model/weights/gguf.h"
@@ -22,7 +23,7 @@ struct TokenizeOptions {
 };
 
 Tokenizer tokenizer_from(const std::string& path) {
-  if (path.size() < 5 || path.substr(path.size() - 5) != ".gguf")
+  if (!is_gguf_path(path))
     throw UsageError(fmt::format("--model '{}': the tokenizer is read from a GGUF file's metadata (a .gguf model or "
                                  "vocabulary file)", path));
   return Tokenizer::from_gguf(open_gguf(path));

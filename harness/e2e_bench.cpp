@@ -37,9 +37,8 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     m.shape = {{"prompt", o.prompt_len}, {"threads", di.threads}};
     return m;
   };
-  // The head's table: bf16, or int8 with one fp32 factor per row.
   const double ternary = double(w.ternary_bytes());
-  const double head = int8_head ? double(c.vocab) * double(c.hidden + 4) : double(w.embedding.data.size_bytes());
+  const double head = head_table_bytes(c, model.head());
   const double params = double(c.ternary_params_per_layer() * c.n_layers);
 
   const std::vector<EnergyMeter*> meters = o.energy ? o.energy->meters_for(di.kind) : std::vector<EnergyMeter*>{};

@@ -26,23 +26,20 @@ std::string human_bytes(double b) {
   return fmt::format("{:.1f} kB", b / 1e3);
 }
 
-bool ends_with(const std::string& s, const std::string& suffix) {
-  return s.size() >= suffix.size() && s.compare(s.size() - suffix.size(), suffix.size(), suffix) == 0;
-}
-
-bool is_gguf(const std::string& spec) { return ends_with(spec, ".gguf"); }
 }  // namespace
+
+bool is_gguf_path(const std::string& spec) { return spec.ends_with(".gguf"); }
 
 bool is_model_path(const std::string& spec) {
   if (spec.rfind(kSynthetic, 0) == 0) return false;
   std::error_code ec;
-  return is_gguf(spec) || ends_with(spec, ".safetensors") || ends_with(spec, ".safetensors.index.json") ||
+  return is_gguf_path(spec) || spec.ends_with(".safetensors") || spec.ends_with(".safetensors.index.json") ||
          std::filesystem::is_directory(spec, ec);
 }
 
 ModelConfig model_config(const std::string& spec) {
   if (is_model_path(spec)) {
-    if (is_gguf(spec)) return gguf_model_config(open_gguf(spec));
+    if (is_gguf_path(spec)) return gguf_model_config(open_gguf(spec));
     return hf_model_config(spec);
   }
   if (spec.rfind(kSynthetic, 0) != 0)
@@ -59,7 +56,7 @@ ModelWeights load_model(const std::string& spec, uint64_t weight_seed) {
     Progress progress("weights");
     progress.update(0.0, "reading " + spec);
     const auto t0 = std::chrono::steady_clock::now();
-    ModelWeights w = is_gguf(spec) ? load_gguf_model(open_gguf(spec)) : load_hf_model(spec);
+    ModelWeights w = is_gguf_path(spec) ? load_gguf_model(open_gguf(spec)) : load_hf_model(spec);
     const double secs = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
     progress.done(fmt::format("{} ({}): {} layers, {} ternary + {} bf16 embedding in {:.1f} s", spec, w.config.name,
                               w.config.n_layers, human_bytes(double(w.ternary_bytes())),

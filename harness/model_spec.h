@@ -20,5 +20,7 @@ ModelConfig model_config(const std::string& spec);
 ModelWeights load_model(const std::string& spec, uint64_t weight_seed);
 // True when the spec names a file or directory rather than a synthetic model.
 bool is_model_path(const std::string& spec);
+// True when the spec names a GGUF file (the one format that carries a tokenizer).
+bool is_gguf_path(const std::string& spec);
 
 }  // namespace bitlab::cli

@@ -23,6 +23,11 @@ enum class HeadKind { bf16, int8 };
 const char* head_name(HeadKind h);
 // "bf16" or "int8"; anything else is a UsageError.
 HeadKind parse_head(const std::string& name);
+// Bytes of the head's table that one decode step reads: 2 per bf16 weight, or
+// 1 per int8 weight plus one fp32 factor per vocabulary row.
+inline double head_table_bytes(const ModelConfig& c, HeadKind h) {
+  return h == HeadKind::int8 ? double(c.vocab) * double(c.hidden + 4) : 2.0 * double(c.vocab) * double(c.hidden);
+}
 
 class Transformer {
  public:

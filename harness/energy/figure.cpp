@@ -45,11 +45,11 @@ nlohmann::json to_json(const EnergyFigure& f) {
                       {"tokens", f.tokens},
                       {"joules", f.joules},
                       {"domains", f.domains}};
-  if (f.joules > 0) j["tokens_per_joule"] = double(f.tokens) / f.joules;
+  if (const auto tpj = f.tokens_per_joule()) j["tokens_per_joule"] = *tpj;
   if (const auto net = f.net_joules()) {
     j["idle_watts"] = *f.idle_watts;
     j["net_joules"] = *net;
-    j["net_joules_per_token"] = *net / double(f.tokens);
+    j["net_joules_per_token"] = *f.net_joules_per_token();
     if (*net > 0) j["net_tokens_per_joule"] = double(f.tokens) / *net;
   }
   return j;

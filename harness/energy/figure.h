@@ -38,6 +38,13 @@ struct EnergyFigure {
     if (!idle_watts) return std::nullopt;
     return joules - *idle_watts * seconds;
   }
+  std::optional<double> net_joules_per_token() const {
+    const auto net = net_joules();
+    return net ? std::optional(*net / double(tokens)) : std::nullopt;
+  }
+  std::optional<double> tokens_per_joule() const {
+    return joules > 0 ? std::optional(double(tokens) / joules) : std::nullopt;
+  }
 };
 
 // Throws UsageError on tokens < 1.

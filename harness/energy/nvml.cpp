@@ -67,6 +67,22 @@ NvmlLibrary::NvmlLibrary(const std::string& path) : api_(std::make_unique<Api>()
     dl_ = nullptr;
     throw DeviceError(fmt::format("nvmlInit failed: {} (error {})", msg ? msg : "?", r));
   }
+  // Handles are looked up once: the meters poll the counter every few ms
+  // while they wait for it to step, and each lookup is a driver call.
+  try {
+    unsigned n = 0;
+    check(api_->device_count(&n), "device count");
+    for (unsigned i = 0; i < n; ++i) {
+      NvmlDevice d = nullptr;
+      check(api_->device_by_index(i, &d), "device handle");
+      devices_.push_back(d);
+    }
+  } catch (...) {
+    api_->shutdown();
+    dlclose(dl_);
+    dl_ = nullptr;
+    throw;
+  }
 }
 
 NvmlLibrary::~NvmlLibrary() {
@@ -81,18 +97,12 @@ void NvmlLibrary::check(NvmlReturn status, const char* what) const {
   throw DeviceError(fmt::format("NVML {}: {} (error {})", what, msg ? msg : "?", status));
 }
 
-unsigned NvmlLibrary::device_count() const {
-  unsigned n = 0;
-  check(api_->device_count(&n), "device count");
-  return n;
-}
+unsigned NvmlLibrary::device_count() const { return unsigned(devices_.size()); }
 
 void* NvmlLibrary::device(unsigned index) const {
-  const unsigned n = device_count();
-  if (index >= n) throw DeviceError(fmt::format("NVML has no GPU {} ({} present)", index, n));
-  NvmlDevice d = nullptr;
-  check(api_->device_by_index(index, &d), "device handle");
-  return d;
+  if (index >= devices_.size())
+    throw DeviceError(fmt::format("NVML has no GPU {} ({} present)", index, devices_.size()));
+  return devices_[index];
 }
 
 std::string NvmlLibrary::device_name(unsigned index) const {

@@ -50,6 +50,7 @@ class NvmlLibrary {
   void check(int status, const char* what) const;
   void* dl_ = nullptr;
   std::unique_ptr<Api> api_;
+  std::vector<void*> devices_;  // handles by index, taken at load
 };
 
 class NvmlMeter : public EnergyMeter {

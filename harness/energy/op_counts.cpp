@@ -3,6 +3,7 @@
 #include <fmt/format.h>
 
 #include "model/error.h"
+#include "model/transformer.h"
 
 namespace bitlab {
 namespace {
@@ -43,7 +44,7 @@ OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int
                        packed_bytes(c.hidden, c.ffn);
   const double norms = 4 * (h + q + h + f);  // attn_norm, attn_sub_norm, ffn_norm, ffn_sub_norm
   const double kv_cache = 2 * kv * 4 * double(cached + tokens);
-  const double table = int8_head ? vocab * (h + 4) : 2 * vocab * h;  // the head's table
+  const double table = head_table_bytes(c, int8_head ? HeadKind::int8 : HeadKind::bf16);
   n.dram_bytes = layers * (codes + norms + kv_cache) + 4 * h + table;  // + final_norm
   return n;
 }
