@@ -8,18 +8,14 @@
 
 namespace bitlab {
 
-IdleBaseline measure_idle(EnergyMeter& meter, double seconds) {
-  if (!meter.measures_hardware()) throw UsageError("measure_idle: the " + meter.source() + " meter measures nothing");
+double measure_idle_watts(EnergyMeter& meter, double seconds) {
+  if (!meter.measures_hardware()) throw UsageError("idle baseline: the " + meter.source() + " meter measures nothing");
   if (seconds <= 0) throw UsageError("idle baseline: the window must be longer than 0 s");
   meter.start();
   std::this_thread::sleep_for(std::chrono::duration<double>(seconds));
   const EnergyReading r = meter.stop();
-  IdleBaseline b;
-  b.seconds = r.seconds;
   if (r.seconds <= 0) throw DeviceError(fmt::format("{}: idle window of {} s measured as empty", r.source, seconds));
-  for (const auto& [domain, j] : r.joules) b.domain_watts[domain] = j / r.seconds;
-  b.watts = r.total_joules() / r.seconds;
-  return b;
+  return r.total_joules() / r.seconds;
 }
 
 EnergyFigure make_figure(const EnergyReading& r, int64_t tokens, std::optional<double> idle_watts) {

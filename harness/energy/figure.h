@@ -12,15 +12,9 @@
 
 namespace bitlab {
 
-// Idle power, measured over `seconds` of doing nothing before a run.
-struct IdleBaseline {
-  double watts = 0;
-  double seconds = 0;
-  std::map<std::string, double> domain_watts;
-};
-
-// Sleeps `seconds` inside a window of `meter`. Only for meters that measure hardware.
-IdleBaseline measure_idle(EnergyMeter& meter, double seconds);
+// Idle power in watts (all domains together): sleeps `seconds` inside a window
+// of `meter`, before a run. Only for meters that measure hardware.
+double measure_idle_watts(EnergyMeter& meter, double seconds);
 
 struct EnergyFigure {
   std::string source, method;

@@ -58,7 +58,7 @@ void EnergySession::measure_idle(const std::function<void(const std::string&)>& 
   for (EnergyMeter* m : {rapl_.get(), nvml_.get()}) {
     if (!m) continue;
     if (say) say(fmt::format("{}: idle baseline over {:.1f} s", m->source(), o_.idle_seconds));
-    idle_.emplace_back(m, bitlab::measure_idle(*m, o_.idle_seconds));
+    idle_.emplace_back(m, measure_idle_watts(*m, o_.idle_seconds));
   }
 }
 
@@ -80,9 +80,9 @@ double EnergySession::min_window_seconds(const std::vector<EnergyMeter*>& meters
   return w;
 }
 
-std::optional<IdleBaseline> EnergySession::idle(const EnergyMeter& m) const {
-  for (const auto& [meter, baseline] : idle_)
-    if (meter == &m) return baseline;
+std::optional<double> EnergySession::idle_watts(const EnergyMeter& m) const {
+  for (const auto& [meter, watts] : idle_)
+    if (meter == &m) return watts;
   return std::nullopt;
 }
 
@@ -90,8 +90,7 @@ std::vector<EnergyFigure> EnergySession::figures(const std::vector<EnergyMeter*>
                                                  const std::vector<EnergyReading>& readings, int64_t tokens) const {
   std::vector<EnergyFigure> out;
   for (size_t i = 0; i < meters.size() && i < readings.size(); ++i) {
-    const auto base = idle(*meters[i]);
-    out.push_back(make_figure(readings[i], tokens, base ? std::optional(base->watts) : std::nullopt));
+    out.push_back(make_figure(readings[i], tokens, idle_watts(*meters[i])));
   }
   return out;
 }

@@ -46,14 +46,15 @@ class EnergySession {
   // One figure per reading, each with its meter's idle baseline where it has one.
   std::vector<EnergyFigure> figures(const std::vector<EnergyMeter*>& meters, const std::vector<EnergyReading>& readings,
                                     int64_t tokens) const;
-  std::optional<IdleBaseline> idle(const EnergyMeter& m) const;
+  // The idle power measured for `m`, if measure_idle() ran.
+  std::optional<double> idle_watts(const EnergyMeter& m) const;
   // Why a sensor a backend would use is not in use, one line each.
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
   EnergyOptions o_;
   std::unique_ptr<EnergyMeter> rapl_, nvml_, model_;
-  std::vector<std::pair<const EnergyMeter*, IdleBaseline>> idle_;
+  std::vector<std::pair<const EnergyMeter*, double>> idle_;  // meter, idle watts
   std::vector<std::string> notes_;
 };
 
