@@ -83,4 +83,8 @@ size_t last_level_cache_bytes() {
   return best ? best : size_t(32) << 20;
 }
 
+size_t cold_copies(size_t copy_bytes, size_t cold_bytes, size_t max_copies) {
+  return std::clamp<size_t>(cold_bytes / std::max<size_t>(copy_bytes, 1) + 1, 1, std::max<size_t>(max_copies, 1));
+}
+
 }  // namespace bitlab

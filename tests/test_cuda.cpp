@@ -230,41 +230,6 @@ class CudaDevice : public ::testing::Test {
   static std::unique_ptr<Backend> make(cuda::CudaOptions o = {}) { return cuda::make_cuda_backend({}, o); }
 };
 
-// Runs `parts` fused at t tokens, activations at byte offset `x_offset` of their
-// buffer, and checks every output bit for bit against ref::matmul_w2a8 per part.
-std::vector<std::vector<float>> matmul_exact(Backend& be, const std::vector<CanonicalTernary>& parts, int64_t t,
-                                             int64_t x_offset, uint64_t seed) {
-  const int64_t k = parts[0].k;
-  std::vector<const CanonicalTernary*> ptrs;
-  for (const auto& p : parts) ptrs.push_back(&p);
-  const TernaryWeight w = be.upload(ptrs);
-  const auto x = test::random_floats(size_t(t * k), seed, 2.0f);
-  std::vector<int8_t> xq(size_t(t * k));
-  std::vector<float> s(static_cast<size_t>(t));
-  ref::quantize_act(x.data(), t, k, xq.data(), s.data());
-  Tensor q;
-  q.dtype = DType::I8;
-  q.shape = {t, k};
-  q.offset = size_t(x_offset);
-  q.buf = be.alloc(size_t(x_offset) + xq.size());
-  q.buf->write(xq.data(), q.offset, xq.size());
-  QuantAct qa{q, be.upload_tensor(s.data(), DType::F32, {t, 1})};
-  std::vector<Tensor> ys;
-  for (const auto& p : parts) ys.push_back(be.new_tensor(DType::F32, {t, p.n}));
-  be.matmul_w2a8(qa, w, ys);
-  std::vector<std::vector<float>> out;
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const CanonicalTernary& p = parts[i];
-    std::vector<float> want(size_t(t * p.n));
-    ref::matmul_w2a8(xq.data(), s.data(), t, p.packed.data(), p.n, k, p.scale, want.data(), p.n);
-    out.push_back(download<float>(be, ys[i]));
-    size_t bad = 0;
-    for (size_t j = 0; j < want.size(); ++j) bad += std::memcmp(&out.back()[j], &want[j], 4) != 0;
-    EXPECT_EQ(bad, 0u) << p.name << " [" << p.n << "x" << k << "] t=" << t << ": outputs differ from the reference";
-  }
-  return out;
-}
-
 std::vector<CanonicalTernary> qkv_parts(int64_t q, int64_t kv, int64_t k, uint64_t seed) {
   return {test::random_matrix("q", q, k, seed, 0.02f), test::random_matrix("k", kv, k, seed + 1, 3.0f),
           test::random_matrix("v", kv, k, seed + 2, 250.0f)};
@@ -273,10 +238,10 @@ std::vector<CanonicalTernary> qkv_parts(int64_t q, int64_t kv, int64_t k, uint64
 TEST_F(CudaDevice, FusedScalesHoldOnGemvAndGemmAt2b4tShapes) {
   auto be = make();
   const auto qkv = qkv_parts(2560, 640, 2560, 1);
-  for (int64_t t : {1, 7, 64, 65, 130}) matmul_exact(*be, qkv, t, 0, uint64_t(t));
+  for (int64_t t : {1, 7, 64, 65, 130}) test::matmul_exact(*be, qkv, t, uint64_t(t), {2.0f});
   const std::vector<CanonicalTernary> gate_up = {test::random_matrix("gate", 6912, 2560, 4, 0.01f),
                                                  test::random_matrix("up", 6912, 2560, 5, 7.0f)};
-  for (int64_t t : {1, 33}) matmul_exact(*be, gate_up, t, 0, 9);
+  for (int64_t t : {1, 33}) test::matmul_exact(*be, gate_up, t, 9, {2.0f});
 }
 
 TEST_F(CudaDevice, MorePartsThanOneLaunchTakesAndOddOffsets) {
@@ -285,7 +250,8 @@ TEST_F(CudaDevice, MorePartsThanOneLaunchTakesAndOddOffsets) {
   for (int i = 0; i < 6; ++i)
     six.push_back(test::random_matrix("p", 3 + 17 * i, 130, uint64_t(i), float(i + 1) * 0.5f));
   for (int64_t t : {1, 5, 70})
-    for (int64_t offset : {0, 1, 3}) matmul_exact(*be, six, t, offset, uint64_t(t + offset));
+    for (int64_t offset : {0, 1, 3})
+      test::matmul_exact(*be, six, t, uint64_t(t + offset), {2.0f, size_t(offset)});
 }
 
 TEST_F(CudaDevice, GemmEqualsGemvAtOneToken) {
@@ -294,7 +260,8 @@ TEST_F(CudaDevice, GemmEqualsGemvAtOneToken) {
   auto gemv = make(), gemm = make(gemm_only);
   for (int64_t k : {2560, 6912, 100}) {
     const auto parts = qkv_parts(256, 64, k, uint64_t(k));
-    EXPECT_EQ(matmul_exact(*gemv, parts, 1, 0, 3), matmul_exact(*gemm, parts, 1, 0, 3)) << "k=" << k;
+    EXPECT_EQ(test::matmul_exact(*gemv, parts, 1, 3, {2.0f}), test::matmul_exact(*gemm, parts, 1, 3, {2.0f}))
+        << "k=" << k;
   }
 }
 

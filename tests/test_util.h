@@ -60,3 +60,66 @@ inline void fill_bf16(std::vector<uint16_t>& v, uint64_t seed) {
   for (uint16_t& x : v) x = f32_to_bf16(g.normal());
 }
 }  // namespace bitlab::test
+
+// ---- bit-exact matmul checks, shared by the every-backend and GPU tests ----
+// (kept in one block, with its own includes, so other additions stay apart)
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <cstring>
+
+#include "model/reference.h"
+
+namespace bitlab::test {
+
+struct MatmulInput {
+  float spread = 1.0f;  // activations ~ N(0, spread²) before quantisation
+  size_t x_offset = 0;  // byte offset of the int8 activations in their buffer (0x55 bytes before them)
+};
+
+// Runs `parts` fused into one weight at t tokens and checks each part's output
+// bit for bit against ref::matmul_w2a8 on that part alone, naming the first
+// mismatch. `outs`: where each part's output goes (default: new tensors).
+// Returns the outputs.
+inline std::vector<std::vector<float>> matmul_exact(Backend& be, const std::vector<CanonicalTernary>& parts,
+                                                    int64_t t, uint64_t seed, const MatmulInput& in = {},
+                                                    std::vector<Tensor> outs = {}) {
+  const int64_t k = parts[0].k;
+  std::vector<const CanonicalTernary*> ptrs;
+  for (const auto& p : parts) ptrs.push_back(&p);
+  const TernaryWeight w = be.upload(ptrs);
+  const std::vector<float> x = random_floats(size_t(t * k), seed, in.spread);
+  std::vector<int8_t> xq(size_t(t * k));
+  std::vector<float> s(static_cast<size_t>(t));
+  ref::quantize_act(x.data(), t, k, xq.data(), s.data());
+  std::vector<int8_t> bytes(in.x_offset + xq.size(), 0x55);
+  std::copy(xq.begin(), xq.end(), bytes.data() + in.x_offset);
+  Tensor q = be.upload_tensor(bytes.data(), DType::I8, {1, int64_t(bytes.size())});
+  q.offset += in.x_offset;
+  q.shape = {t, k};
+  const QuantAct qa{q, be.upload_tensor(s.data(), DType::F32, {t, 1})};
+  if (outs.empty())
+    for (const auto& p : parts) outs.push_back(be.new_tensor(DType::F32, {t, p.n}));
+  be.matmul_w2a8(qa, w, outs);
+  std::vector<std::vector<float>> got;
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const CanonicalTernary& p = parts[i];
+    std::vector<float> want(size_t(t * p.n));
+    ref::matmul_w2a8(xq.data(), s.data(), t, p.packed.data(), p.n, k, p.scale, want.data(), p.n);
+    got.push_back(download<float>(be, outs[i]));
+    const std::vector<float>& out = got.back();
+    EXPECT_EQ(out.size(), want.size()) << p.name;
+    size_t bad = 0;
+    for (size_t j = 0; j < std::min(out.size(), want.size()); ++j)
+      if (std::memcmp(&out[j], &want[j], 4) != 0 && bad++ == 0) {
+        const int64_t tok = int64_t(j) / p.n, row = int64_t(j) % p.n;
+        ADD_FAILURE() << p.name << " [" << p.n << "x" << k << "], t=" << t << ", x at byte " << in.x_offset
+                      << ": first mismatch at token " << tok << " row " << row << ": got " << out[j] << ", want "
+                      << want[j] << " (acc " << ref::ternary_dot(p.row(row), xq.data() + tok * k, k) << ")";
+      }
+    EXPECT_EQ(bad, 0u) << p.name << ": mismatching outputs";
+  }
+  return got;
+}
+
+}  // namespace bitlab::test

@@ -99,57 +99,25 @@ class VulkanMatmul : public ::testing::TestWithParam<Path> {
   std::unique_ptr<Backend> be_;
 };
 
-// Runs `parts` fused on the backend with activations [t, k] placed `row0` rows
-// into a larger tensor (so odd k puts them at odd byte offsets) and compares
-// every output bit for bit with the reference.
-void expect_exact(Backend& be, const std::vector<CanonicalTernary>& parts, int64_t t, int64_t row0, uint64_t seed) {
-  const int64_t k = parts[0].k;
-  std::vector<const CanonicalTernary*> ptrs;
-  for (const auto& p : parts) ptrs.push_back(&p);
-  const TernaryWeight w = be.upload(ptrs);
-  const auto x = random_floats(size_t(t * k), seed, 2.0f);
-  std::vector<int8_t> xq(size_t(t * k));
-  std::vector<float> s(static_cast<size_t>(t));
-  ref::quantize_act(x.data(), t, k, xq.data(), s.data());
-  std::vector<int8_t> padded(size_t((t + row0) * k), 0x55);
-  std::copy(xq.begin(), xq.end(), padded.begin() + row0 * k);
-  const Tensor all = be.upload_tensor(padded.data(), DType::I8, {t + row0, k});
-  const QuantAct qa{all.rows(row0, t), be.upload_tensor(s.data(), DType::F32, {t, 1})};
-  std::vector<Tensor> ys;
-  for (const auto& p : parts) ys.push_back(be.new_tensor(DType::F32, {t, p.n}));
-  be.matmul_w2a8(qa, w, ys);
-  for (size_t i = 0; i < parts.size(); ++i) {
-    const CanonicalTernary& p = parts[i];
-    std::vector<float> want(size_t(t * p.n));
-    ref::matmul_w2a8(xq.data(), s.data(), t, p.packed.data(), p.n, k, p.scale, want.data(), p.n);
-    const auto got = download<float>(be, ys[i]);
-    size_t bad = 0;
-    for (size_t j = 0; j < got.size(); ++j)
-      if (std::memcmp(&got[j], &want[j], 4) != 0 && bad++ == 0)
-        ADD_FAILURE() << p.name << " [" << p.n << "x" << k << "] t=" << t << " row0=" << row0 << ": output " << j
-                      << " is " << got[j] << ", want " << want[j];
-    EXPECT_EQ(bad, 0u) << p.name << ": mismatching outputs";
-  }
-}
-
 TEST_P(VulkanMatmul, BitExactOnOddShapesAndOffsets) {
   for (int64_t n : {1, 17, 64, 65, 130})
     for (int64_t k : {5, 16, 63, 100, 257})
       for (int64_t t : {1, 3, 33})
         for (int64_t row0 : {0, 1}) {
+          // Activations row0 rows into their buffer: odd k puts them at odd byte offsets.
           SCOPED_TRACE("n=" + std::to_string(n) + " k=" + std::to_string(k) + " t=" + std::to_string(t) +
                        " row0=" + std::to_string(row0));
-          expect_exact(*be_, {random_matrix("w", n, k, uint64_t(n * 131 + k), 0.05f)}, t, row0,
-                       uint64_t(t * 7 + k + row0));
+          test::matmul_exact(*be_, {random_matrix("w", n, k, uint64_t(n * 131 + k), 0.05f)}, t,
+                             uint64_t(t * 7 + k + row0), {2.0f, size_t(row0 * k)});
         }
 }
 
 TEST_P(VulkanMatmul, BitExactOn2b4tShapesWithFusedParts) {
-  expect_exact(*be_,
-               {random_matrix("q", 2560, 2560, 21, 0.02f), random_matrix("k", 640, 2560, 22, 0.5f),
-                random_matrix("v", 640, 2560, 23, 40.0f)},
-               2, 0, 5);
-  expect_exact(*be_, {random_matrix("down", 2560, 6912, 24, 0.01f)}, 1, 0, 6);
+  test::matmul_exact(*be_,
+                     {random_matrix("q", 2560, 2560, 21, 0.02f), random_matrix("k", 640, 2560, 22, 0.5f),
+                      random_matrix("v", 640, 2560, 23, 40.0f)},
+                     2, 5, {2.0f});
+  test::matmul_exact(*be_, {random_matrix("down", 2560, 6912, 24, 0.01f)}, 1, 6, {2.0f});
 }
 
 std::string path_name(const ::testing::TestParamInfo<Path>& info) { return info.param.name; }
@@ -230,7 +198,9 @@ TEST(Vulkan, StagingPathAsOnADiscreteGpu) {
   buf->read(part.data(), 4095, 5);
   EXPECT_TRUE(std::equal(part.begin(), part.end(), bytes.begin() + 4095));
 
-  expect_exact(*be, {random_matrix("q", 40, 100, 1, 0.01f), random_matrix("k", 9, 100, 2, 3.0f)}, 3, 1, 9);
+  // Activations one row (100 bytes) into their buffer.
+  test::matmul_exact(*be, {random_matrix("q", 40, 100, 1, 0.01f), random_matrix("k", 9, 100, 2, 3.0f)}, 3, 9,
+                     {2.0f, 100});
   const ModelWeights w = synthetic_weights(config_by_name("tiny"), 3);
   const std::vector<int32_t> prompt = {w.config.bos, 7, 11, 13, 17, 19, 23};
   auto scalar = make_backend("scalar", BackendOptions{2, 0});
@@ -285,6 +255,8 @@ TEST(Vulkan, WeightLayoutRoundTrips) {
             ASSERT_EQ(padded[size_t(r * vk::words_per_row(k) * 16 + i)], 0) << "row " << r << " index " << i;
       }
     }
+  // Rows too short for k are refused, not overrun.
+  EXPECT_THROW(pack_t2x16(pack_ternary("w", 1, 17, std::vector<int8_t>(17, 1), 1.0f), 1), UsageError);
 }
 
 TEST(Vulkan, DeviceSelectionAndItsErrors) {

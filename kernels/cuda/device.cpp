@@ -7,7 +7,7 @@
 
 namespace bitlab::cuda {
 
-Device::Device(int index, bool graphs) : index_(index) {
+Device::Device(int index, bool graphs) {
   check(cudaSetDevice(index), "selecting the device");
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
   steps_ = std::make_unique<StepRecorder>(stream_, graphs);

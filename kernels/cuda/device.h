@@ -19,12 +19,10 @@ class Device {
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
 
-  int index() const { return index_; }
   cudaStream_t stream() const { return stream_; }
   StepRecorder& steps() { return *steps_; }
 
  private:
-  int index_ = 0;
   cudaStream_t stream_ = nullptr;
   std::unique_ptr<StepRecorder> steps_;
 };

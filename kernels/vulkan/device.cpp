@@ -276,7 +276,6 @@ void Device::create(int index, bool map_memory) {
   instance_api_ = inst.api;
   instance_ = inst.handle;
   messenger_ = inst.messenger;
-  index_ = index;
   map_memory_ = map_memory;
   validation_seen_ = g_validation_count.load();
   // From here on the destructor cleans up whatever was made.
@@ -298,15 +297,11 @@ void Device::create(int index, bool map_memory) {
   if (!s.missing.empty())
     throw DeviceError(fmt::format("vulkan: device {} ({}) cannot run bitlab: {}", index, name_, s.missing));
 
-  caps_.api_version = s.props.apiVersion;
   caps_.discrete = s.props.deviceType == VK_PHYSICAL_DEVICE_TYPE_DISCRETE_GPU;
   caps_.int_dot = s.dot_available && s.fdot.shaderIntegerDotProduct;
-  caps_.int_dot_accelerated = caps_.int_dot && s.dot_props.integerDotProduct4x8BitPackedMixedSignednessAccelerated &&
-                              s.dot_props.integerDotProduct4x8BitPackedSignedAccelerated;
   caps_.timestamps = s.timestamp_bits > 0 && s.props.limits.timestampPeriod > 0;
   caps_.timestamp_period_ns = s.props.limits.timestampPeriod;
   caps_.timestamp_mask = s.timestamp_bits >= 64 ? ~uint64_t(0) : (uint64_t(1) << s.timestamp_bits) - 1;
-  caps_.max_shared_bytes = s.props.limits.maxComputeSharedMemorySize;
   caps_.max_allocation_bytes = s.p11.maxMemoryAllocationSize;
   caps_.subgroup_size = std::max<uint32_t>(s.p11.subgroupSize, 1);
   caps_.max_workgroup_size = std::min(s.props.limits.maxComputeWorkGroupInvocations,

@@ -31,15 +31,12 @@ class Stream;
 class Pipelines;
 
 struct DeviceCaps {
-  uint32_t api_version = 0;
   bool discrete = false;             // separate memory: device-local buffers are not host-visible
   bool int_dot = false;              // OpSDot/OpSUDot on packed 4x8-bit vectors
-  bool int_dot_accelerated = false;  // ... and the driver says they are faster than emulation
   bool timestamps = false;
   double timestamp_period_ns = 1.0;
   uint64_t timestamp_mask = ~uint64_t(0);
   uint32_t subgroup_size = 32;
-  uint32_t max_shared_bytes = 16384;
   uint32_t max_workgroup_size = 128;
   uint32_t max_groups[3] = {65535, 65535, 65535};
   uint64_t device_local_bytes = 0;   // largest device-local heap
@@ -93,7 +90,6 @@ class Device {
   const DeviceCaps& caps() const { return caps_; }
   const std::string& name() const { return name_; }
   const std::string& driver() const { return driver_; }
-  int index() const { return index_; }
 
   // Device memory for tensors (device-local; host-mapped where the device
   // shares memory with the host) or host-visible staging memory, `slack`
@@ -130,7 +126,6 @@ class Device {
   VkPhysicalDeviceMemoryProperties memory_{};
   DeviceCaps caps_;
   std::string name_, driver_;
-  int index_ = 0;
   bool map_memory_ = true;
   uint64_t validation_seen_ = 0;
   Allocation staging_;

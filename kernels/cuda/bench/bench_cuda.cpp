@@ -38,10 +38,10 @@
 namespace bitlab {
 namespace {
 
+const ModelConfig kModel = bitnet_2b4t();
 // The 2B4T layer matmuls (model/config.h).
-const std::vector<MatmulShape> kShapes = bitlinear_shapes(bitnet_2b4t());
+const std::vector<MatmulShape> kShapes = bitlinear_shapes(kModel);
 constexpr int64_t kTokens[] = {1, 128, 512};
-constexpr int64_t kVocab = 128256, kHidden = 2560;
 constexpr int64_t kPrefillTokens[] = {128, 512};
 constexpr int64_t kDecodeContexts[] = {128, 1024};
 constexpr int64_t kMaxSeq = 2048;
@@ -82,10 +82,10 @@ class Fixtures {
   }
   const Tensor& head_table() {
     if (!table_.buf) {
-      std::vector<uint16_t> t(size_t(kVocab * kHidden));
+      std::vector<uint16_t> t(size_t(kModel.vocab * kModel.hidden));
       SplitMix64 rng(7);
       for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(rng.next() % 2001) - 1000) * 5e-5f);
-      table_ = backend().upload_tensor(t.data(), DType::BF16, {kVocab, kHidden});
+      table_ = backend().upload_tensor(t.data(), DType::BF16, {kModel.vocab, kModel.hidden});
     }
     return table_;
   }
@@ -93,15 +93,16 @@ class Fixtures {
     if (!model_) {
       weights_.clear();  // room for the model
       table_ = Tensor{};
-      model_weights_ = std::make_unique<ModelWeights>(synthetic_weights(bitnet_2b4t(), 1));
+      model_weights_ = std::make_unique<ModelWeights>(synthetic_weights(kModel, 1));
       model_ = std::make_unique<Transformer>(backend(), *model_weights_, kMaxSeq);
     }
     return *model_;
   }
+  // BOS, then ordinary text ids: 2B4T's special tokens start at BOS.
   std::vector<int32_t> prompt(int64_t n) const {
-    std::vector<int32_t> p{128000};
+    std::vector<int32_t> p{kModel.bos};
     SplitMix64 rng(11);
-    while (int64_t(p.size()) < n) p.push_back(int32_t(rng.next() % 128000));
+    while (int64_t(p.size()) < n) p.push_back(int32_t(rng.next() % uint64_t(kModel.bos)));
     return p;
   }
 
@@ -128,6 +129,29 @@ std::map<std::string, std::vector<double>>& samples() {
   return s;
 }
 
+// One iteration's time, for Google Benchmark and for the targets table.
+void record(benchmark::State& st, const std::string& key, double sec) {
+  st.SetIterationTime(sec);
+  samples()[key].push_back(sec);
+}
+
+// Times `call` with CUDA events, the L2 flushed before each call so its
+// `weight_bytes` come from DRAM; hbm_fraction relates them to the measured
+// read bandwidth.
+template <class F>
+void time_kernel(benchmark::State& st, const std::string& key, double weight_bytes, F&& call) {
+  Fixtures& fx = fixtures();
+  auto timer = fx.backend().timer();
+  for (auto _ : st) {
+    fx.flush_l2();
+    timer->start();
+    call();
+    record(st, key, timer->stop_seconds());
+  }
+  st.counters["hbm_fraction"] =
+      benchmark::Counter(weight_bytes / (fx.read_gbps() * 1e9), benchmark::Counter::kIsIterationInvariantRate);
+}
+
 void bench_matmul(benchmark::State& st, const std::string& key, const MatmulShape& s, int64_t t) {
   Fixtures& fx = fixtures();
   Backend& be = fx.backend();
@@ -139,20 +163,10 @@ void bench_matmul(benchmark::State& st, const std::string& key, const MatmulShap
   QuantAct x{be.upload_tensor(xq.data(), DType::I8, {t, s.k}), be.upload_tensor(scales.data(), DType::F32, {t, 1})};
   std::vector<Tensor> ys;
   for (int64_t rows : s.parts) ys.push_back(be.new_tensor(DType::F32, {t, rows}));
-  auto timer = be.timer();
-  for (auto _ : st) {
-    fx.flush_l2();
-    timer->start();
-    be.matmul_w2a8(x, w, ys);
-    const double sec = timer->stop_seconds();
-    st.SetIterationTime(sec);
-    samples()[key].push_back(sec);
-  }
   const double weight_bytes = double(s.n()) * double(s.k) / 4;
+  time_kernel(st, key, weight_bytes, [&] { be.matmul_w2a8(x, w, ys); });
   const double bytes = weight_bytes + double(t * s.k) + double(t * s.n() * 4);
   st.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
-  st.counters["hbm_fraction"] =
-      benchmark::Counter(weight_bytes / (fx.read_gbps() * 1e9), benchmark::Counter::kIsIterationInvariantRate);
   st.counters["ops/s"] =
       benchmark::Counter(2.0 * double(s.n() * s.k * t), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -161,25 +175,16 @@ void bench_lm_head(benchmark::State& st, const std::string& key) {
   Fixtures& fx = fixtures();
   Backend& be = fx.backend();
   const Tensor& table = fx.head_table();
-  std::vector<float> xv(static_cast<size_t>(kHidden));
+  std::vector<float> xv(static_cast<size_t>(kModel.hidden));
   SplitMix64 rng(5);
   for (float& x : xv) x = float(int64_t(rng.next() % 2001) - 1000) * 1e-3f;
-  Tensor x = be.upload_tensor(xv.data(), DType::F32, {1, kHidden});
-  Tensor logits = be.new_tensor(DType::F32, {1, kVocab});
-  auto timer = be.timer();
-  for (auto _ : st) {
-    fx.flush_l2();
-    timer->start();
-    be.lm_head(x, table, logits);
-    const double sec = timer->stop_seconds();
-    st.SetIterationTime(sec);
-    samples()[key].push_back(sec);
-  }
+  Tensor x = be.upload_tensor(xv.data(), DType::F32, {1, kModel.hidden});
+  Tensor logits = be.new_tensor(DType::F32, {1, kModel.vocab});
   const double weight_bytes = double(table.bytes());
+  time_kernel(st, key, weight_bytes, [&] { be.lm_head(x, table, logits); });
   st.counters["bytes_per_second"] =
-      benchmark::Counter(weight_bytes + kHidden * 4.0 + kVocab * 4.0, benchmark::Counter::kIsIterationInvariantRate);
-  st.counters["hbm_fraction"] =
-      benchmark::Counter(weight_bytes / (fx.read_gbps() * 1e9), benchmark::Counter::kIsIterationInvariantRate);
+      benchmark::Counter(weight_bytes + double(kModel.hidden) * 4.0 + double(kModel.vocab) * 4.0,
+                         benchmark::Counter::kIsIterationInvariantRate);
 }
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -194,9 +199,7 @@ void bench_prefill(benchmark::State& st, const std::string& key, int64_t t) {
     m.reset();
     const auto t0 = std::chrono::steady_clock::now();
     benchmark::DoNotOptimize(m.forward_argmax(prompt));
-    const double sec = since(t0);
-    st.SetIterationTime(sec);
-    samples()[key].push_back(sec);
+    record(st, key, since(t0));
   }
   st.counters["tokens_per_s"] = benchmark::Counter(double(t), benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -216,9 +219,7 @@ void bench_decode(benchmark::State& st, const std::string& key, int64_t ctx) {
     }
     const auto t0 = std::chrono::steady_clock::now();
     next = m.forward_argmax(std::span(&next, 1));
-    const double sec = since(t0);
-    st.SetIterationTime(sec);
-    samples()[key].push_back(sec);
+    record(st, key, since(t0));
   }
   st.counters["tokens_per_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
 }
@@ -269,7 +270,7 @@ void register_all(bool e2e) {
           ->UseManualTime()
           ->Unit(benchmark::kMicrosecond);
     }
-  const std::string head = fmt::format("lm_head/cuda/N:{}/K:{}/T:1", kVocab, kHidden);
+  const std::string head = fmt::format("lm_head/cuda/N:{}/K:{}/T:1", kModel.vocab, kModel.hidden);
   benchmark::RegisterBenchmark(head.c_str(), [head](benchmark::State& st) { bench_lm_head(st, head); })
       ->UseManualTime()
       ->Unit(benchmark::kMicrosecond);

@@ -9,7 +9,8 @@
 //   e2e/decode/vulkan-<path>/<model>/ctx:<c>                one decode step after a c-token
 //       prompt: host time around forward_argmax (token id in, id out)
 // Weights are cold: each matmul case rotates through copies of its weights
-// that together exceed --cold-mib (default 256 MiB, above any GPU's L2).
+// (at most 64) that together exceed --cold-mib (default 256 MiB, above any
+// GPU's L2).
 // Counters: bytes_per_second (weights, activations and outputs), ops/s (2 per
 // weight and token). --no-e2e skips the end-to-end cases (slow on lavapipe),
 // --e2e-model picks their model (default 2b4t).
@@ -17,10 +18,8 @@
 //   build/bin/bitlab_vulkan_bench --benchmark_repetitions=9 --benchmark_out=vulkan.json [--device=N]
 #include <benchmark/benchmark.h>
 
-#include <algorithm>
 #include <chrono>
 #include <cstdio>
-#include <cstring>
 #include <map>
 #include <memory>
 #include <string>
@@ -30,16 +29,17 @@
 
 #include "kernels/vulkan/device.h"
 #include "kernels/vulkan/vulkan_backend.h"
+#include "model/sysinfo.h"
 #include "model/transformer.h"
 #include "model/weights/synthetic.h"
 
 namespace bitlab {
 namespace {
 
+const ModelConfig kModel = bitnet_2b4t();
 // The 2B4T layer matmuls (model/config.h).
-const std::vector<MatmulShape> kShapes = bitlinear_shapes(bitnet_2b4t());
+const std::vector<MatmulShape> kShapes = bitlinear_shapes(kModel);
 constexpr int64_t kTokens[] = {1, 8, 32, 128};
-constexpr int64_t kVocab = 128256, kHidden = 2560;
 constexpr int64_t kContexts[] = {128, 1024};
 
 struct Flags {
@@ -87,7 +87,7 @@ void bench_matmul(benchmark::State& state, Path path, MatmulShape s, int64_t t) 
   std::vector<const CanonicalTernary*> ptrs;
   for (const auto& p : parts) ptrs.push_back(&p);
   std::vector<TernaryWeight> copies{be.upload(ptrs)};
-  const size_t n_copies = std::clamp<size_t>(g_flags.cold_bytes / copies[0].packed.bytes() + 1, 1, 64);
+  const size_t n_copies = cold_copies(copies[0].packed.bytes(), g_flags.cold_bytes, 64);
   while (copies.size() < n_copies) copies.push_back(be.upload(ptrs));
   SplitMix64 g(3);
   std::vector<int8_t> xq(size_t(t * s.k));
@@ -111,17 +111,17 @@ void bench_matmul(benchmark::State& state, Path path, MatmulShape s, int64_t t) 
 
 void bench_lm_head(benchmark::State& state, Path path) {
   Backend& be = backend(path);
-  std::vector<uint16_t> table(size_t(kVocab * kHidden));
+  std::vector<uint16_t> table(size_t(kModel.vocab * kModel.hidden));
   SplitMix64 g(7);
   for (uint16_t& v : table) v = f32_to_bf16(0.05f * g.normal());
-  const Tensor tab = be.upload_tensor(table.data(), DType::BF16, {kVocab, kHidden});
+  const Tensor tab = be.upload_tensor(table.data(), DType::BF16, {kModel.vocab, kModel.hidden});
   table = {};
-  std::vector<float> xv(static_cast<size_t>(kHidden));
+  std::vector<float> xv(static_cast<size_t>(kModel.hidden));
   for (float& v : xv) v = g.normal();
-  const Tensor x = be.upload_tensor(xv.data(), DType::F32, {1, kHidden});
-  Tensor logits = be.new_tensor(DType::F32, {1, kVocab});
+  const Tensor x = be.upload_tensor(xv.data(), DType::F32, {1, kModel.hidden});
+  Tensor logits = be.new_tensor(DType::F32, {1, kModel.vocab});
   timed_loop(state, be, [&] { be.lm_head(x, tab, logits); });
-  state.SetBytesProcessed(int64_t(double(state.iterations()) * double(kVocab * kHidden * 2)));
+  state.SetBytesProcessed(int64_t(double(state.iterations()) * double(tab.bytes())));
 }
 
 void bench_rmsnorm_quant(benchmark::State& state, Path path, int64_t d) {
@@ -138,7 +138,7 @@ void bench_rmsnorm_quant(benchmark::State& state, Path path, int64_t d) {
 
 void bench_attention(benchmark::State& state, Path path, int64_t ctx) {
   Backend& be = backend(path);
-  const ModelConfig c = bitnet_2b4t();
+  const ModelConfig& c = kModel;
   KvLayer cache{be.new_tensor(DType::F32, {ctx + 1, c.kv_dim()}), be.new_tensor(DType::F32, {ctx + 1, c.kv_dim()})};
   SplitMix64 g(13);
   std::vector<float> kv(size_t((ctx + 1) * c.kv_dim()));
@@ -184,9 +184,9 @@ void register_all() {
         add(fmt::format("matmul_w2a8/vulkan-{}/{}/N:{}/K:{}/T:{}", p.name, s.label, s.n(), s.k, t),
             [=](benchmark::State& st) { bench_matmul(st, p, s, t); });
   const Path first = paths.front();
-  add(fmt::format("lm_head/vulkan/N:{}/K:{}/T:1", kVocab, kHidden),
+  add(fmt::format("lm_head/vulkan/N:{}/K:{}/T:1", kModel.vocab, kModel.hidden),
       [=](benchmark::State& st) { bench_lm_head(st, first); });
-  for (int64_t d : {2560, 6912})
+  for (int64_t d : {kModel.hidden, kModel.ffn})
     add(fmt::format("rmsnorm_quant/vulkan/D:{}/T:1", d),
         [=](benchmark::State& st) { bench_rmsnorm_quant(st, first, d); });
   for (int64_t ctx : kContexts)
