@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 
 #include "model/error.h"
+#include "model/sysinfo.h"
 #include "model/weights/synthetic.h"
 
 namespace bitlab {
@@ -73,7 +74,7 @@ Prepared prepare(Backend& be, const KernelCase& kc, size_t cold_bytes) {
   Prepared p;
   const int64_t t = kc.tokens, k = kc.k;
   const size_t wbytes = kc.weight_bytes();
-  const size_t copies = std::clamp<size_t>((cold_bytes + wbytes - 1) / std::max<size_t>(wbytes, 1), 1, 512);
+  const size_t copies = cold_copies(wbytes, cold_bytes, 512);
   SplitMix64 g(stream_key(7, uint64_t(kc.n()), uint64_t(k)));
   if (kc.op == "lm_head") {
     std::vector<uint16_t> table(size_t(kc.n() * k));
