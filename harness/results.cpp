@@ -5,10 +5,12 @@
 #include <array>
 #include <chrono>
 #include <cstdio>
+#include <cstdlib>
 #include <ctime>
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <utility>
 
 #include <fmt/format.h>
 
@@ -42,13 +44,27 @@ std::string utc_timestamp(const char* format) {
   return buf;
 }
 
+// The commit the sources are at, and whether tracked files differ from it.
+// Dirty: tracked files changed; untracked ones (a results/ file being written)
+// do not count. A copy of the tree without its .git (shipped to a GPU machine)
+// cannot ask git, so BITLAB_SOURCE_COMMIT names it there: HASH or HASH-dirty.
+std::pair<std::string, bool> source_commit() {
+  if (const char* env = std::getenv("BITLAB_SOURCE_COMMIT"); env && *env) {
+    std::string commit = env;
+    const bool dirty = commit.ends_with("-dirty");
+    if (dirty) commit.resize(commit.size() - 6);
+    return {commit, dirty};
+  }
+  const std::string commit = run_in_source("git rev-parse HEAD");
+  if (commit.empty()) return {"unknown", false};
+  return {commit, !run_in_source("git status --porcelain --untracked-files=no").empty()};
+}
+
 }  // namespace
 
 nlohmann::json make_context(const RunContext& rc) {
   using nlohmann::json;
-  const std::string commit = run_in_source("git rev-parse HEAD");
-  // Dirty: tracked files changed. Untracked files (e.g. a results/ file being written) do not count.
-  const std::string status = run_in_source("git status --porcelain --untracked-files=no");
+  const auto [commit, dirty] = source_commit();
   json gpus = json::array();
   for (const DeviceInfo& g : rc.gpus)
     gpus.push_back({{"backend", g.backend}, {"name", g.name}, {"driver", g.driver}, {"memory_bytes", g.memory_bytes}});
@@ -59,7 +75,7 @@ nlohmann::json make_context(const RunContext& rc) {
       {"timestamp", utc_timestamp("%Y-%m-%dT%H:%M:%SZ")},
       {"bitlab_version", kBuildVersion},
       {"command", rc.command},
-      {"git", {{"commit", commit.empty() ? "unknown" : commit}, {"dirty", !status.empty()}}},
+      {"git", {{"commit", commit}, {"dirty", dirty}}},
       {"build", {{"compiler", kBuildCompiler}, {"flags", kBuildFlags}, {"build_type", kBuildType}}},
       {"host",
        {{"os", os_description()},

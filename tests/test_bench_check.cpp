@@ -85,6 +85,26 @@ TEST(Check, TinyPassesAndWritesAValidResult) {
   expect_valid(out);
 }
 
+// The result's context names the commit the sources are at: from git, or from
+// BITLAB_SOURCE_COMMIT in a copy of the tree without its .git.
+TEST(Check, ContextNamesTheSourceCommit) {
+  const std::string out = temp_path("commit.json");
+  const std::string check = std::string(BITLAB_BIN) + " check --model synthetic:tiny --backends scalar --tokens 2 --out " +
+                            out + " >/dev/null 2>&1";
+  ASSERT_EQ(sh("BITLAB_SOURCE_COMMIT=0123abcd-dirty " + check), 0);
+  auto git = load(out)["context"]["git"];
+  EXPECT_EQ(git["commit"], "0123abcd");
+  EXPECT_EQ(git["dirty"], true);
+  ASSERT_EQ(sh("BITLAB_SOURCE_COMMIT=4567ef " + check), 0);
+  git = load(out)["context"]["git"];
+  EXPECT_EQ(git["commit"], "4567ef");
+  EXPECT_EQ(git["dirty"], false);
+  // Without the variable, git answers (this test runs in a checkout) or the commit is "unknown".
+  ASSERT_EQ(sh("env -u BITLAB_SOURCE_COMMIT " + check), 0);
+  const std::string from_git = load(out)["context"]["git"]["commit"];
+  EXPECT_TRUE(from_git == "unknown" || from_git.size() == 40) << from_git;
+}
+
 TEST(BenchCheck, BadInputIsAUsageError) {
   EXPECT_EQ(sh(std::string(BITLAB_BIN) + " bench --backends scalar,nonesuch --quick 2>/dev/null"), 2);
   EXPECT_EQ(sh(std::string(BITLAB_BIN) + " check --model synthetic:huge 2>/dev/null"), 2);
