@@ -93,7 +93,7 @@ struct KeyMax {
 
 __global__ void __launch_bounds__(kArgmaxThreads) argmax_partial(ArgmaxArgs a) {
   __shared__ uint64_t scratch[32];
-  const int64_t r = blockIdx.y, b = blockIdx.x;
+  const int64_t r = blockIdx.x, b = blockIdx.y;  // rows on x: gridDim.y stops at 65535
   const int64_t per = (a.v + a.blocks - 1) / a.blocks;
   const int64_t begin = b * per, end = min64(a.v, begin + per);
   const float* row = a.logits + r * a.v;
@@ -138,7 +138,7 @@ int argmax_blocks(int64_t v) {
 
 void launch_argmax(const ArgmaxArgs& a, cudaStream_t s) {
   if (a.t == 0) return;
-  argmax_partial<<<dim3(unsigned(a.blocks), unsigned(a.t)), kArgmaxThreads, 0, s>>>(a);
+  argmax_partial<<<dim3(unsigned(a.t), unsigned(a.blocks)), kArgmaxThreads, 0, s>>>(a);
   check_launch("argmax_partial");
   argmax_final<<<unsigned(a.t), 32, 0, s>>>(a);
   check_launch("argmax_final");

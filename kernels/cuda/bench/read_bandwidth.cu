@@ -45,10 +45,13 @@ double measure_read_gbps(size_t bytes, int repetitions) {
   for (int r = 0; r < repetitions; ++r) {
     cudaEventRecord(start);
     stream_read<<<unsigned(sms * 8), 512>>>(buf, int64_t(bytes / 16), sink);
+    // A launch that failed leaves two events ~0 ms apart: an absurd bandwidth
+    // that every roofline fraction would then be divided by.
+    check_launch("stream_read");
     cudaEventRecord(stop);
     check(cudaEventSynchronize(stop), "timing the bandwidth probe");
     float ms = 0;
-    cudaEventElapsedTime(&ms, start, stop);
+    check(cudaEventElapsedTime(&ms, start, stop), "timing the bandwidth probe");
     const double gbps = double(bytes) / (double(ms) * 1e-3) / 1e9;
     best = gbps > best ? gbps : best;
   }
