@@ -5,31 +5,16 @@
 #include <string>
 #include <vector>
 
+#include "model/tokenizer.h"
 #include "model/weights/gguf_writer.h"
 
 namespace bitlab::fuzz {
 
-inline std::string byte_symbol(unsigned b) {
-  // GPT-2's alphabet: printable bytes are themselves, the rest U+0100 onwards.
-  unsigned extra = 256, cp = 0;
-  for (unsigned x = 0; x <= b; ++x) {
-    const bool printable = (x >= 33 && x <= 126) || (x >= 161 && x <= 172) || (x >= 174 && x <= 255);
-    cp = printable ? x : extra++;
-  }
-  std::string s;
-  if (cp < 0x80) s += char(cp);
-  else {
-    s += char(0xc0 | (cp >> 6));
-    s += char(0x80 | (cp & 0x3f));
-  }
-  return s;
-}
-
 // Adds tokenizer.* metadata; returns the number of tokens.
 inline int add_tiny_vocab(GgufWriter& w) {
   std::vector<std::string> tokens;
-  for (unsigned b = 0; b < 256; ++b) tokens.push_back(byte_symbol(b));
-  const std::string sp = byte_symbol(' ');
+  for (unsigned b = 0; b < 256; ++b) tokens.push_back(byte_level_symbol(uint8_t(b)));
+  const std::string sp = byte_level_symbol(uint8_t(' '));
   const std::vector<std::pair<std::string, std::string>> merges = {
       {"h", "e"}, {"l", "l"}, {"he", "ll"}, {"hell", "o"}, {sp, "w"}, {"o", "r"}, {sp + "w", "or"}, {"l", "d"},
       {sp + "wor", "ld"}, {"1", "2"}};

@@ -37,6 +37,26 @@ void ModelConfig::validate() const {
   need(norm_eps > 0 && rope_theta > 0, "norm_eps and rope_theta must be positive");
 }
 
+void check_config_sizes(const std::string& what, std::initializer_list<ConfigSize> sizes) {
+  for (const ConfigSize& s : sizes)
+    if (s.value <= 0 || s.value > INT32_MAX)
+      throw InputError(fmt::format("{}: {} = {} is out of range", what, s.field, s.value));
+}
+
+int32_t check_token_id(const std::string& what, const std::string& field, int64_t value, int64_t vocab) {
+  if (value < 0 || value >= vocab)
+    throw InputError(fmt::format("{}: {} = {} is outside the {} tokens", what, field, value, vocab));
+  return int32_t(value);
+}
+
+void validate_file_config(const std::string& what, const ModelConfig& c) {
+  try {
+    c.validate();
+  } catch (const UsageError& e) {
+    throw InputError(fmt::format("{}: {}", what, e.what()));
+  }
+}
+
 ModelConfig bitnet_2b4t() {
   ModelConfig c;
   c.name = "bitnet-2b4t";

@@ -1,6 +1,7 @@
 // ModelConfig: the shape of a BitNet b1.58 network (DESIGN §2).
 #pragma once
 #include <cstdint>
+#include <initializer_list>
 #include <string>
 #include <vector>
 
@@ -27,6 +28,22 @@ struct ModelConfig {
   // Throws UsageError naming the first inconsistent field.
   void validate() const;
 };
+
+// Checks of a config read from a file: each throws an InputError that starts
+// with `what` (the file) and names the field as the file spells it.
+//
+// Every size must lie in 1..INT32_MAX. No real network comes near 2^31 in any
+// size; the cap keeps products of two sizes (shapes, element counts) far from
+// overflowing.
+struct ConfigSize {
+  int64_t value;
+  std::string field;
+};
+void check_config_sizes(const std::string& what, std::initializer_list<ConfigSize> sizes);
+// `value` of `field` as a token id; it must be inside the `vocab` tokens.
+int32_t check_token_id(const std::string& what, const std::string& field, int64_t value, int64_t vocab);
+// ModelConfig::validate, its UsageError turned into an InputError.
+void validate_file_config(const std::string& what, const ModelConfig& c);
 
 // One BitLinear matmul of a layer as the Transformer runs it: parts fused
 // along N (q|k|v, gate|up) share the input of width k.

@@ -82,6 +82,12 @@ std::string_view trim(std::string_view s) {
 
 }  // namespace
 
+std::string byte_level_symbol(uint8_t byte) {
+  std::string s;
+  append_utf8(s, kAlphabet.cp_of[byte]);
+  return s;
+}
+
 Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
   const std::string_view model = g.get_string("tokenizer.ggml.model");
   if (model != "gpt2")
@@ -128,9 +134,7 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
   std::stable_sort(t.specials_by_length_.begin(), t.specials_by_length_.end(),
                    [&](int32_t a, int32_t b) { return t.texts_[size_t(a)].size() > t.texts_[size_t(b)].size(); });
   for (int b = 0; b < 256; ++b) {
-    std::string s;
-    append_utf8(s, kAlphabet.cp_of[b]);
-    const int32_t id = t.find(s);
+    const int32_t id = t.find(byte_level_symbol(uint8_t(b)));
     if (id < 0) throw InputError(fmt::format("{}: the vocabulary has no token for byte 0x{:02x}", g.what, b));
     t.byte_token_[b] = id;
   }

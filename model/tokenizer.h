@@ -26,6 +26,11 @@ class GgufFile;
 // valid UTF-8 count as one symbol each, of no letter/number/space class.
 std::vector<std::string_view> pretokenize_llama3(std::string_view text);
 
+// GPT-2's byte-level alphabet, in which byte-level BPE vocabularies spell
+// their tokens: the UTF-8 text of the symbol that stands for `byte` (printable
+// bytes stand for themselves; "\xc4\xa0" (U+0120) stands for a space).
+std::string byte_level_symbol(uint8_t byte);
+
 class Tokenizer {
  public:
   // Throws InputError naming the key when the metadata is missing or broken.

@@ -211,6 +211,12 @@ Bytes safetensors_bytes(const std::string& h, size_t data) {
   return b;
 }
 
+// Expects parse_safetensors to refuse header `h` followed by `data` zero bytes
+// with an InputError whose message holds every one of `parts`.
+void expect_bad_safetensors(const std::string& h, size_t data, std::initializer_list<std::string> parts) {
+  expect_input_error([&] { parse_safetensors(safetensors_bytes(h, data).span(), "bad.st"); }, parts);
+}
+
 TEST(Safetensors, BadInput) {
   const auto ok = safetensors_bytes(R"({"a": {"dtype": "F32", "shape": [2, 3], "data_offsets": [0, 24]}})", 24);
   const SafetensorsFile f = parse_safetensors(ok.span(), "ok.st");
@@ -222,48 +228,25 @@ TEST(Safetensors, BadInput) {
   Bytes huge;
   huge.u64(~uint64_t(0)).raw("{}");
   expect_input_error([&] { parse_safetensors(huge.span(), "h.st"); }, {"h.st", "header length", "offset 0"});
-  expect_input_error([&] { parse_safetensors(safetensors_bytes("{\"a\": ", 0).span(), "j.st"); },
-                     {"j.st", "not valid JSON"});
-  expect_input_error([&] { parse_safetensors(safetensors_bytes("[1, 2]", 0).span(), "j.st"); },
-                     {"not a JSON object"});
-  expect_input_error([&] { parse_safetensors(safetensors_bytes(std::string(100, '[') + std::string(100, ']'), 0)
-                                                 .span(), "d.st"); },
-                     {"nested deeper"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
-                                                  "a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})", 16)
-                                  .span(), "dup.st"); },
-      {"duplicate tensor 'a'"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(R"({"p": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4)
-                                  .span(), "p.st"); },
-      {"'p'", "outside"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(R"({"s": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8)
-                                  .span(), "s.st"); },
-      {"'s'", "need 12"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(
-                R"({"o": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}})", 8)
-                                  .span(), "o.st"); },
+  expect_bad_safetensors("{\"a\": ", 0, {"bad.st", "not valid JSON"});
+  expect_bad_safetensors("[1, 2]", 0, {"not a JSON object"});
+  expect_bad_safetensors(std::string(100, '[') + std::string(100, ']'), 0, {"nested deeper"});
+  expect_bad_safetensors(R"({"a": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]},
+                             "a": {"dtype": "F32", "shape": [2], "data_offsets": [8, 16]}})",
+                         16, {"duplicate tensor 'a'"});
+  expect_bad_safetensors(R"({"p": {"dtype": "F32", "shape": [2], "data_offsets": [0, 8]}})", 4, {"'p'", "outside"});
+  expect_bad_safetensors(R"({"s": {"dtype": "F32", "shape": [3], "data_offsets": [0, 8]}})", 8, {"'s'", "need 12"});
+  expect_bad_safetensors(
+      R"({"o": {"dtype": "F32", "shape": [4294967296, 4294967296, 4294967296], "data_offsets": [0, 8]}})", 8,
       {"'o'", "overflows"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(R"({"t": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 2]}})", 2)
-                                  .span(), "t.st"); },
-      {"'t'", "unknown dtype 'Q4'"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(R"({"n": {"dtype": "U8", "shape": [-2], "data_offsets": [0, 2]}})", 2)
-                                  .span(), "n.st"); },
-      {"'n'", "non-negative"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(R"({"r": {"dtype": "U8", "shape": [2], "data_offsets": [4, 2]}})", 8)
-                                  .span(), "r.st"); },
-      {"'r'", "outside"});
-  expect_input_error(
-      [&] { parse_safetensors(safetensors_bytes(R"({"x": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
-                                                  "y": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}})", 8)
-                                  .span(), "ov.st"); },
-      {"overlap"});
+  expect_bad_safetensors(R"({"t": {"dtype": "Q4", "shape": [2], "data_offsets": [0, 2]}})", 2,
+                         {"'t'", "unknown dtype 'Q4'"});
+  expect_bad_safetensors(R"({"n": {"dtype": "U8", "shape": [-2], "data_offsets": [0, 2]}})", 2,
+                         {"'n'", "non-negative"});
+  expect_bad_safetensors(R"({"r": {"dtype": "U8", "shape": [2], "data_offsets": [4, 2]}})", 8, {"'r'", "outside"});
+  expect_bad_safetensors(R"({"x": {"dtype": "U8", "shape": [4], "data_offsets": [0, 4]},
+                             "y": {"dtype": "U8", "shape": [4], "data_offsets": [2, 6]}})",
+                         8, {"overlap"});
 }
 
 // Rewrites an exported checkpoint with one tensor changed by `edit` (which may
@@ -281,11 +264,7 @@ std::string edited_hf(const std::string& tag, const std::function<void(EditedTen
   const SafetensorsFile f = open_safetensors(src + "/model.safetensors");
   const std::string dir = test::temp_path("edit_" + tag);
   std::filesystem::create_directories(dir);
-  std::string cfg;
-  {
-    std::ifstream in(src + "/config.json");
-    cfg.assign(std::istreambuf_iterator<char>(in), {});
-  }
+  std::string cfg = test::slurp(src + "/config.json");
   if (!config_patch.empty()) {
     const size_t at = cfg.find("\"linear_class\": \"autobitlinear\"");
     cfg.replace(at, std::string("\"linear_class\": \"autobitlinear\"").size(), config_patch);
@@ -306,26 +285,26 @@ std::string edited_hf(const std::string& tag, const std::function<void(EditedTen
   return dir;
 }
 
+// Expects loading the checkpoint at `path` to fail with an InputError holding every one of `parts`.
+void expect_hf_refused(const std::string& path, std::initializer_list<std::string> parts) {
+  expect_input_error([&] { load_hf_model(path); }, parts);
+}
+
 TEST(Checkpoints, SafetensorsModelChecks) {
   const std::string q = "model.layers.1.self_attn.q_proj.weight";
-  expect_input_error([&] { load_hf_model(edited_hf("missing", [&](EditedTensor& t) { if (t.name == q) t.name.clear(); })); },
-                     {q, "missing"});
-  expect_input_error([&] { load_hf_model(edited_hf("extra", [&](EditedTensor& t) {
-                       if (t.name == q + "_scale") t.name = "lm_head.weight"; })); },
-                     {"unexpected tensor 'lm_head.weight'"});
-  expect_input_error([&] { load_hf_model(edited_hf("shape", [&](EditedTensor& t) {
-                       if (t.name == q) t.shape = {64, 16}; })); },
-                     {q, "shape [64, 16]", "[16, 64]"});
-  expect_input_error([&] { load_hf_model(edited_hf("dtype", [&](EditedTensor& t) {
-                       if (t.name == "model.norm.weight") { t.dtype = "I32"; } })); },
-                     {"model.norm.weight", "I32", "expected F32"});
-  expect_input_error([&] { load_hf_model(edited_hf("code3", [&](EditedTensor& t) {
-                       if (t.name == q) t.data[10] = 0xff; })); },
-                     {q, "code 3", "byte 10"});
-  expect_input_error([&] { load_hf_model(edited_hf("cls", [](EditedTensor&) {}, "\"linear_class\": \"fancylinear\"")); },
-                     {"unknown quantization_config.linear_class 'fancylinear'"});
-  expect_input_error([&] { load_hf_model(edited_hf("nocls", [](EditedTensor&) {}, "\"quant_method\": \"x\"")); },
-                     {"no quantization_config.linear_class"});
+  expect_hf_refused(edited_hf("missing", [&](EditedTensor& t) { if (t.name == q) t.name.clear(); }), {q, "missing"});
+  expect_hf_refused(edited_hf("extra", [&](EditedTensor& t) { if (t.name == q + "_scale") t.name = "lm_head.weight"; }),
+                    {"unexpected tensor 'lm_head.weight'"});
+  expect_hf_refused(edited_hf("shape", [&](EditedTensor& t) { if (t.name == q) t.shape = {64, 16}; }),
+                    {q, "shape [64, 16]", "[16, 64]"});
+  expect_hf_refused(edited_hf("dtype", [&](EditedTensor& t) { if (t.name == "model.norm.weight") t.dtype = "I32"; }),
+                    {"model.norm.weight", "I32", "expected F32"});
+  expect_hf_refused(edited_hf("code3", [&](EditedTensor& t) { if (t.name == q) t.data[10] = 0xff; }),
+                    {q, "code 3", "byte 10"});
+  expect_hf_refused(edited_hf("cls", [](EditedTensor&) {}, "\"linear_class\": \"fancylinear\""),
+                    {"unknown quantization_config.linear_class 'fancylinear'"});
+  expect_hf_refused(edited_hf("nocls", [](EditedTensor&) {}, "\"quant_method\": \"x\""),
+                    {"no quantization_config.linear_class"});
 }
 
 TEST(Checkpoints, WeightScaleDirectionFollowsLinearClass) {
@@ -363,17 +342,23 @@ TEST(Checkpoints, Bf16MasterWeightsAreQuantisedWithAbsmean) {
   EXPECT_FLOAT_EQ(r.layers[0].q.scale, float(0.375 * double(nonzero) / double(vals.size())));
 }
 
-// A GGUF export rewritten with one tensor changed.
-std::string edited_gguf(const std::string& tag,
-                        const std::function<void(std::string&, std::vector<uint64_t>&, uint32_t&,
-                                                 std::vector<uint8_t>&)>& edit,
-                        const std::string& extra_tensor = "") {
+// A GGUF export of small_config() rewritten: every tensor passes through
+// `edit` (which may rename it, change dims/type/bytes, or drop it by emptying
+// the name), an F32 [8] `extra_tensor` is added when named, and the u32
+// metadata `key` is replaced by `value` (or dropped when `value` < 0).
+using GgufTensorEdit =
+    std::function<void(std::string&, std::vector<uint64_t>&, uint32_t&, std::vector<uint8_t>&)>;
+std::string edited_gguf(const std::string& tag, const GgufTensorEdit& edit, const std::string& extra_tensor = "",
+                        const std::string& key = "", int64_t value = 0) {
   const ModelWeights w = synthetic_weights(small_config(), 4);
   const std::string src = test::temp_path("gsrc.gguf");
   export_gguf_i2s(w, src);
   const GgufFile g = open_gguf(src);
   GgufWriter out;
-  for (const auto& [key, value] : g.metadata) out.add_value(std::string(key), value);
+  for (const auto& [k, v] : g.metadata) {
+    if (k != key) out.add_value(std::string(k), v);
+    else if (value >= 0) out.add_u32(std::string(k), uint32_t(value));
+  }
   for (const GgufTensor& t : g.tensors) {
     std::string name(t.name);
     std::vector<uint64_t> dims = t.dims;
@@ -393,28 +378,37 @@ std::string edited_gguf(const std::string& tag,
   return path;
 }
 
+// The export with only the u32 metadata `key` changed (see edited_gguf).
+std::string edited_gguf_key(const std::string& tag, const std::string& key, int64_t value) {
+  return edited_gguf("key_" + tag, [](auto&, auto&, auto&, auto&) {}, "", key, value);
+}
+
+// Expects loading the GGUF at `path` to fail with an InputError holding every one of `parts`.
+void expect_gguf_refused(const std::string& path, std::initializer_list<std::string> parts) {
+  expect_input_error([&] { load_gguf_model(open_gguf(path)); }, parts);
+}
+
 TEST(Checkpoints, GgufModelChecks) {
   const std::string k = "blk.1.attn_k.weight";
-  auto load = [](const std::string& p) { return load_gguf_model(open_gguf(p)); };
-  expect_input_error([&] { load(edited_gguf("missing", [&](std::string& n, auto&, auto&, auto&) { if (n == k) n.clear(); })); },
-                     {k, "missing"});
-  expect_input_error([&] { load(edited_gguf("extra", [](auto&, auto&, auto&, auto&) {}, "output.weight")); },
-                     {"unexpected tensor 'output.weight'"});
-  expect_input_error([&] { load(edited_gguf("dims", [&](std::string& n, std::vector<uint64_t>& d, auto&, auto&) {
-                       if (n == k) d = {32, 64}; })); },
-                     {k, "dims [32, 64]", "[64, 32]"});
-  expect_input_error([&] { load(edited_gguf("type", [&](std::string& n, auto&, uint32_t& type, std::vector<uint8_t>& b) {
-                       if (n == "blk.0.attn_norm.weight") { type = uint32_t(GgmlType::I32); b.resize(64 * 4); } })); },
-                     {"blk.0.attn_norm.weight", "I32", "expected F32"});
-  expect_input_error([&] { load(edited_gguf("scale", [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
-                       if (n == k) std::memset(b.data() + 64 * 32 / 4, 0, 4); })); },
-                     {k, "weight scale 0"});
-  expect_input_error([&] { load(edited_gguf("code", [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
-                       if (n == k) b[7] = 0xc0; })); },
-                     {k, "code 3", "byte 7"});
+  expect_gguf_refused(edited_gguf("missing", [&](std::string& n, auto&, auto&, auto&) { if (n == k) n.clear(); }),
+                      {k, "missing"});
+  expect_gguf_refused(edited_gguf("extra", [](auto&, auto&, auto&, auto&) {}, "output.weight"),
+                      {"unexpected tensor 'output.weight'"});
+  expect_gguf_refused(edited_gguf("dims", [&](std::string& n, std::vector<uint64_t>& d, auto&, auto&) {
+                        if (n == k) d = {32, 64}; }),
+                      {k, "dims [32, 64]", "[64, 32]"});
+  expect_gguf_refused(edited_gguf("type", [&](std::string& n, auto&, uint32_t& type, std::vector<uint8_t>& b) {
+                        if (n == "blk.0.attn_norm.weight") { type = uint32_t(GgmlType::I32); b.resize(64 * 4); } }),
+                      {"blk.0.attn_norm.weight", "I32", "expected F32"});
+  expect_gguf_refused(edited_gguf("scale", [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
+                        if (n == k) std::memset(b.data() + 64 * 32 / 4, 0, 4); }),
+                      {k, "weight scale 0"});
+  expect_gguf_refused(edited_gguf("code", [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
+                        if (n == k) b[7] = 0xc0; }),
+                      {k, "code 3", "byte 7"});
   // F32 master weights in place of I2_S are quantised; here W = T * scale exactly.
   const ModelWeights w = synthetic_weights(small_config(), 4);
-  const ModelWeights r = load(edited_gguf("f32", [&](std::string& n, auto&, uint32_t& type, std::vector<uint8_t>& b) {
+  const std::string f32 = edited_gguf("f32", [&](std::string& n, auto&, uint32_t& type, std::vector<uint8_t>& b) {
     if (n != k) return;
     const std::vector<int8_t> v = unpack_ternary(w.layers[1].k);
     type = uint32_t(GgmlType::F32);
@@ -423,42 +417,20 @@ TEST(Checkpoints, GgufModelChecks) {
       const float x = float(v[i]) * w.layers[1].k.scale;
       std::memcpy(b.data() + 4 * i, &x, 4);
     }
-  }));
-  EXPECT_EQ(r.layers[1].k.packed, w.layers[1].k.packed);
-}
-
-// A GGUF export with one u32 metadata key replaced (or dropped when `value` < 0).
-std::string edited_gguf_key(const std::string& tag, const std::string& key, int64_t value) {
-  const std::string src = test::temp_path("ksrc.gguf");
-  export_gguf_i2s(synthetic_weights(small_config(), 4), src);
-  const GgufFile g = open_gguf(src);
-  GgufWriter out;
-  for (const auto& [k, v] : g.metadata) {
-    if (k != key) out.add_value(std::string(k), v);
-    else if (value >= 0) out.add_u32(std::string(k), uint32_t(value));
-  }
-  for (const GgufTensor& t : g.tensors)
-    out.add_tensor(std::string(t.name), t.dims, GgmlType(t.type),
-                   [&t](const GgufWriter::Emit& e) { e(t.data.data(), t.data.size()); });
-  const std::string path = test::temp_path("k_" + tag + ".gguf");
-  out.write(path);
-  return path;
+  });
+  EXPECT_EQ(load_gguf_model(open_gguf(f32)).layers[1].k.packed, w.layers[1].k.packed);
 }
 
 TEST(Checkpoints, GgufMetadataChecks) {
-  auto load = [](const std::string& p) { return load_gguf_model(open_gguf(p)); };
   const std::string blocks = "bitnet-b1.58.block_count";
-  expect_input_error([&] { load(edited_gguf_key("nokey", blocks, -1)); }, {"'" + blocks + "' is missing"});
-  expect_input_error([&] { load(edited_gguf_key("huge", blocks, 4000000000)); },
-                     {blocks, "4000000000 is out of range"});
+  expect_gguf_refused(edited_gguf_key("nokey", blocks, -1), {"'" + blocks + "' is missing"});
+  expect_gguf_refused(edited_gguf_key("huge", blocks, 4000000000), {blocks, "4000000000 is out of range"});
   // A million layers claimed, two present: the first missing tensor is named at once.
-  expect_input_error([&] { load(edited_gguf_key("many", blocks, 1000000)); }, {"'blk.2.attn_norm.weight' is missing"});
-  expect_input_error([&] { load(edited_gguf_key("heads", "bitnet-b1.58.attention.head_count", 3)); },
-                     {"not a multiple"});
-  expect_input_error([&] { load(edited_gguf_key("bos", "tokenizer.ggml.bos_token_id", 300)); },
-                     {"bos_token_id = 300", "outside the 300 tokens"});
-  expect_input_error([&] { load(edited_gguf_key("vocab", "bitnet-b1.58.vocab_size", 299)); },
-                     {"vocab_size = 299", "300 rows"});
+  expect_gguf_refused(edited_gguf_key("many", blocks, 1000000), {"'blk.2.attn_norm.weight' is missing"});
+  expect_gguf_refused(edited_gguf_key("heads", "bitnet-b1.58.attention.head_count", 3), {"not a multiple"});
+  expect_gguf_refused(edited_gguf_key("bos", "tokenizer.ggml.bos_token_id", 300),
+                      {"bos_token_id = 300", "outside the 300 tokens"});
+  expect_gguf_refused(edited_gguf_key("vocab", "bitnet-b1.58.vocab_size", 299), {"vocab_size = 299", "300 rows"});
 }
 
 TEST(Checkpoints, LlamaArchitectureIsNotABitNetModel) {

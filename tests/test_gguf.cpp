@@ -23,6 +23,12 @@ Bytes header(uint64_t n_tensors, uint64_t n_kv, uint32_t version = 3) {
   return b;
 }
 
+// Expects parse_gguf to refuse `b` (named "bad.gguf") with an InputError
+// whose message holds every one of `parts`.
+void expect_bad_gguf(const Bytes& b, std::initializer_list<std::string> parts) {
+  expect_input_error([&] { parse_gguf(b.span(), "bad.gguf"); }, parts);
+}
+
 // One metadata pair of every type, then an F32 [3] and an I2_S [128] tensor.
 Bytes every_type_file() {
   Bytes b = header(2, 15);
@@ -130,9 +136,9 @@ TEST(Gguf, EveryTruncationIsAnErrorNeverACrash) {
 TEST(Gguf, BadMagicAndVersion) {
   Bytes b = every_type_file();
   b.b[0] = 'X';
-  expect_input_error([&] { parse_gguf(b.span(), "m.gguf"); }, {"m.gguf", "not a GGUF", "offset 0"});
+  expect_bad_gguf(b, {"bad.gguf", "not a GGUF", "offset 0"});
   Bytes v = header(0, 0, 4);
-  expect_input_error([&] { parse_gguf(v.span(), "v.gguf"); }, {"version 4", "offset 4"});
+  expect_bad_gguf(v, {"version 4", "offset 4"});
   Bytes v1 = header(0, 0, 1);
   EXPECT_THROW(parse_gguf(v1.span(), "v1.gguf"), InputError);
   Bytes ok = header(0, 0, 2);
@@ -141,44 +147,44 @@ TEST(Gguf, BadMagicAndVersion) {
 
 TEST(Gguf, AbsurdCountsAndLengthsAreRefusedBeforeAllocating) {
   Bytes tensors = header(uint64_t(1) << 60, 0);
-  expect_input_error([&] { parse_gguf(tensors.span(), "a.gguf"); }, {"tensor count", "offset 8"});
+  expect_bad_gguf(tensors, {"tensor count", "offset 8"});
   Bytes kvs = header(0, ~uint64_t(0));
-  expect_input_error([&] { parse_gguf(kvs.span(), "a.gguf"); }, {"metadata count", "offset 16"});
+  expect_bad_gguf(kvs, {"metadata count", "offset 16"});
   Bytes arr = header(0, 1);
   arr.str("big").u32(9).u32(4).u64(uint64_t(1) << 61).u64(0);
-  expect_input_error([&] { parse_gguf(arr.span(), "a.gguf"); }, {"'big'", "cannot fit"});
+  expect_bad_gguf(arr, {"'big'", "cannot fit"});
   Bytes strs = header(0, 1);
   strs.str("strs").u32(9).u32(8).u64(1000000).u64(0);
-  expect_input_error([&] { parse_gguf(strs.span(), "a.gguf"); }, {"'strs'", "cannot fit"});
+  expect_bad_gguf(strs, {"'strs'", "cannot fit"});
   Bytes str = header(0, 1);
   str.str("s").u32(8).u64(~uint64_t(0) - 3).raw("abc");
-  expect_input_error([&] { parse_gguf(str.span(), "a.gguf"); }, {"'s'", "claims"});
+  expect_bad_gguf(str, {"'s'", "claims"});
   Bytes key = header(0, 1);
   key.u64(uint64_t(1) << 62).raw(std::string(20, 'k'));
-  expect_input_error([&] { parse_gguf(key.span(), "a.gguf"); }, {"metadata key", "offset 24"});
+  expect_bad_gguf(key, {"metadata key", "offset 24"});
   Bytes deep = header(0, 1);
   deep.str("deep").u32(9);
   for (int i = 0; i < 6; ++i) deep.u32(9).u64(1);
   deep.u32(0).u64(0);
-  expect_input_error([&] { parse_gguf(deep.span(), "a.gguf"); }, {"'deep'", "nested"});
+  expect_bad_gguf(deep, {"'deep'", "nested"});
 }
 
 TEST(Gguf, BadValues) {
   Bytes type = header(0, 1);
   type.str("t").u32(13).u32(0);
-  expect_input_error([&] { parse_gguf(type.span(), "a.gguf"); }, {"'t'", "unknown value type 13"});
+  expect_bad_gguf(type, {"'t'", "unknown value type 13"});
   Bytes boolean = header(0, 1);
   boolean.str("b").u32(7).put<uint8_t>(2);
-  expect_input_error([&] { parse_gguf(boolean.span(), "a.gguf"); }, {"'b'", "bool"});
+  expect_bad_gguf(boolean, {"'b'", "bool"});
   Bytes dup = header(0, 2);
   dup.str("x").u32(4).u32(1).str("x").u32(4).u32(2);
-  expect_input_error([&] { parse_gguf(dup.span(), "a.gguf"); }, {"duplicate metadata key 'x'"});
+  expect_bad_gguf(dup, {"duplicate metadata key 'x'"});
   Bytes empty = header(0, 1);
   empty.str("").u32(4).u32(1);
-  expect_input_error([&] { parse_gguf(empty.span(), "a.gguf"); }, {"empty metadata key"});
+  expect_bad_gguf(empty, {"empty metadata key"});
   Bytes align = header(0, 1);
   align.str("general.alignment").u32(4).u32(24);
-  expect_input_error([&] { parse_gguf(align.span(), "a.gguf"); }, {"general.alignment 24", "power of two"});
+  expect_bad_gguf(align, {"general.alignment 24", "power of two"});
 }
 
 // A file with one tensor `name` of `dims`, `type`, at data offset `offset`,
@@ -196,31 +202,20 @@ Bytes one_tensor(const std::string& name, std::vector<uint64_t> dims, uint32_t t
 
 TEST(Gguf, BadTensorTable) {
   EXPECT_NO_THROW(parse_gguf(one_tensor("ok", {4, 2}, 0, 0, 32).span(), "a.gguf"));
-  expect_input_error([&] { parse_gguf(one_tensor("past", {4, 2}, 0, 0, 31).span(), "a.gguf"); },
-                     {"'past'", "32 bytes at data offset 0", "past the end"});
-  expect_input_error([&] { parse_gguf(one_tensor("far", {4}, 0, uint64_t(1) << 62, 64).span(), "a.gguf"); },
-                     {"'far'", "past the end"});
-  expect_input_error([&] { parse_gguf(one_tensor("wrap", {4}, 0, ~uint64_t(31), 64).span(), "a.gguf"); },
-                     {"'wrap'", "past the end"});
-  expect_input_error([&] { parse_gguf(one_tensor("huge", {uint64_t(1) << 40, uint64_t(1) << 40}, 0, 0, 0).span(),
-                                      "a.gguf"); },
-                     {"'huge'", "overflows"});
-  expect_input_error([&] { parse_gguf(one_tensor("bytes", {uint64_t(1) << 62}, 0, 0, 0).span(), "a.gguf"); },
-                     {"'bytes'", "overflows"});
-  expect_input_error([&] { parse_gguf(one_tensor("q", {32}, 99, 0, 64).span(), "a.gguf"); },
-                     {"'q'", "unsupported ggml type 99"});
-  expect_input_error([&] { parse_gguf(one_tensor("odd", {100}, 36, 0, 64).span(), "a.gguf"); },
-                     {"'odd'", "multiple of 128"});
-  expect_input_error([&] { parse_gguf(one_tensor("mis", {4}, 0, 8, 64).span(), "a.gguf"); },
-                     {"'mis'", "not a multiple of the alignment 32"});
-  expect_input_error([&] { parse_gguf(one_tensor("zero", {4, 0}, 0, 0, 64).span(), "a.gguf"); },
-                     {"'zero'", "dim 1 is 0"});
-  expect_input_error([&] { parse_gguf(one_tensor("five", {1, 1, 1, 1, 1}, 0, 0, 64).span(), "a.gguf"); },
-                     {"'five'", "5 dims"});
+  expect_bad_gguf(one_tensor("past", {4, 2}, 0, 0, 31), {"'past'", "32 bytes at data offset 0", "past the end"});
+  expect_bad_gguf(one_tensor("far", {4}, 0, uint64_t(1) << 62, 64), {"'far'", "past the end"});
+  expect_bad_gguf(one_tensor("wrap", {4}, 0, ~uint64_t(31), 64), {"'wrap'", "past the end"});
+  expect_bad_gguf(one_tensor("huge", {uint64_t(1) << 40, uint64_t(1) << 40}, 0, 0, 0), {"'huge'", "overflows"});
+  expect_bad_gguf(one_tensor("bytes", {uint64_t(1) << 62}, 0, 0, 0), {"'bytes'", "overflows"});
+  expect_bad_gguf(one_tensor("q", {32}, 99, 0, 64), {"'q'", "unsupported ggml type 99"});
+  expect_bad_gguf(one_tensor("odd", {100}, 36, 0, 64), {"'odd'", "multiple of 128"});
+  expect_bad_gguf(one_tensor("mis", {4}, 0, 8, 64), {"'mis'", "not a multiple of the alignment 32"});
+  expect_bad_gguf(one_tensor("zero", {4, 0}, 0, 0, 64), {"'zero'", "dim 1 is 0"});
+  expect_bad_gguf(one_tensor("five", {1, 1, 1, 1, 1}, 0, 0, 64), {"'five'", "5 dims"});
   Bytes dup = header(2, 0);
   dup.str("d").u32(1).u64(4).u32(0).u64(0).str("d").u32(1).u64(4).u32(0).u64(32).pad_to(32);
   dup.b.resize(dup.b.size() + 64);
-  expect_input_error([&] { parse_gguf(dup.span(), "a.gguf"); }, {"duplicate tensor 'd'"});
+  expect_bad_gguf(dup, {"duplicate tensor 'd'"});
 }
 
 TEST(Gguf, ReadsTheRealLlama3VocabularyFile) {

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <fstream>
+#include <set>
 #include <sstream>
 
 #include "model/tokenizer.h"
@@ -51,6 +52,22 @@ TEST(Pretokenize, PatternClassesByHand) {
   EXPECT_EQ(joined, mixed);
 }
 
+TEST(ByteLevelAlphabet, Gpt2SymbolsByHand) {
+  // Printable bytes stand for themselves; the other 68, in byte order, for
+  // U+0100 onwards: 0..32 for U+0100..U+0120, 127..160 next, 173 last (U+0143).
+  EXPECT_EQ(byte_level_symbol('a'), "a");
+  EXPECT_EQ(byte_level_symbol('!'), "!");
+  EXPECT_EQ(byte_level_symbol(0xa1), "\xc2\xa1");  // U+00A1, itself
+  EXPECT_EQ(byte_level_symbol(0), "\xc4\x80");     // U+0100
+  EXPECT_EQ(byte_level_symbol('\n'), "\xc4\x8a");  // U+010A
+  EXPECT_EQ(byte_level_symbol(' '), "\xc4\xa0");   // U+0120
+  EXPECT_EQ(byte_level_symbol(0x7f), "\xc4\xa1");  // U+0121
+  EXPECT_EQ(byte_level_symbol(0xad), "\xc5\x83");  // U+0143
+  std::set<std::string> all;
+  for (int b = 0; b < 256; ++b) all.insert(byte_level_symbol(uint8_t(b)));
+  EXPECT_EQ(all.size(), 256u);
+}
+
 class Llama3Vocab : public ::testing::Test {
  protected:
   static void SetUpTestSuite() {
@@ -71,18 +88,11 @@ class Llama3Vocab : public ::testing::Test {
 };
 Tokenizer* Llama3Vocab::tok_ = nullptr;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
 TEST_F(Llama3Vocab, EveryCaseOfTheReferenceTestFile) {
   const std::string dir = test::llama3_vocab_dir();
   // Inputs are separated by "\n__ggml_vocab_test__\n" (the file ends with one);
   // the expected ids are one line per input, space-separated, without BOS.
-  const std::string inp = slurp(dir + "/ggml-vocab-llama-bpe.gguf.inp");
+  const std::string inp = test::slurp(dir + "/ggml-vocab-llama-bpe.gguf.inp");
   const std::string sep = "\n__ggml_vocab_test__\n";
   std::vector<std::string> texts;
   for (size_t at = 0;;) {

@@ -30,24 +30,28 @@ void CanonicalTernary::validate() const {
     throw InputError(fmt::format("ternary matrix '{}': weight scale {} is not usable", name, scale));
 }
 
-CanonicalTernary pack_ternary(std::string name, int64_t n, int64_t k, std::span<const int8_t> values, float scale) {
-  if (values.size() != size_t(n * k))
-    throw UsageError(fmt::format("pack_ternary '{}': {} values for shape [{}, {}]", name, values.size(), n, k));
+CanonicalTernary zero_ternary(std::string name, int64_t n, int64_t k, float scale) {
   CanonicalTernary w;
   w.name = std::move(name);
   w.n = n;
   w.k = k;
   w.scale = scale;
+  w.packed.assign(size_t(n * w.row_bytes()), 0x55);
+  return w;
+}
+
+CanonicalTernary pack_ternary(std::string name, int64_t n, int64_t k, std::span<const int8_t> values, float scale) {
+  if (values.size() != size_t(n * k))
+    throw UsageError(fmt::format("pack_ternary '{}': {} values for shape [{}, {}]", name, values.size(), n, k));
+  CanonicalTernary w = zero_ternary(std::move(name), n, k, scale);
   const int64_t rb = w.row_bytes();
-  w.packed.assign(size_t(n * rb), 0x55);  // all codes 1: zero weights, including the tail
   for (int64_t r = 0; r < n; ++r) {
     uint8_t* row = w.packed.data() + r * rb;
     for (int64_t i = 0; i < k; ++i) {
       const int8_t t = values[size_t(r * k + i)];
       if (t < -1 || t > 1)
         throw UsageError(fmt::format("pack_ternary '{}': value {} at [{}, {}] is not ternary", w.name, t, r, i));
-      const int sh = int(2 * (i & 3));
-      row[i >> 2] = uint8_t((row[i >> 2] & ~(3 << sh)) | ((t + 1) << sh));
+      set_code(row, i, unsigned(t + 1));
     }
   }
   return w;

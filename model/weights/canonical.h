@@ -30,6 +30,15 @@ struct CanonicalTernary {
   void validate() const;
 };
 
+// An n x k matrix of zero weights (every code 1, the row tails included), for
+// packers and readers to fill in row by row with set_code.
+CanonicalTernary zero_ternary(std::string name, int64_t n, int64_t k, float scale);
+// Sets code `c` (T + 1) at column i of a canonical row.
+inline void set_code(uint8_t* row, int64_t i, unsigned c) {
+  const int sh = int(2 * (i & 3));
+  row[i >> 2] = uint8_t((row[i >> 2] & ~(3u << sh)) | (c << sh));
+}
+
 // Packs values in {-1, 0, +1} (row-major n x k) into the canonical form.
 CanonicalTernary pack_ternary(std::string name, int64_t n, int64_t k, std::span<const int8_t> values, float scale);
 // The inverse: row-major values in {-1, 0, +1}.

@@ -17,16 +17,6 @@ constexpr uint32_t kMaxDims = 4;        // GGML_MAX_DIMS
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;           // key length, 1-byte key, type, u8 value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;  // name, n_dims, one dim, type, offset
 
-uint64_t scalar_size(GgufType t) {
-  switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
-    default: return 0;
-  }
-}
-
 bool known_type(uint32_t t) { return t <= uint32_t(GgufType::F64); }
 
 // Reads one scalar of type `t` at `p` into v.u / v.i / v.f.
@@ -70,7 +60,8 @@ GgufValue read_value(ByteReader& r, GgufType t, std::string_view key, int depth)
                                    v.offset));
     v.elem = GgufType(et);
     v.count = r.read<uint64_t>(key);
-    const uint64_t min_elem = v.elem == GgufType::STRING ? 8 : v.elem == GgufType::ARRAY ? 12 : scalar_size(v.elem);
+    const uint64_t min_elem =
+        v.elem == GgufType::STRING ? 8 : v.elem == GgufType::ARRAY ? 12 : gguf_scalar_size(v.elem);
     if (v.count > r.remaining() / min_elem)
       throw InputError(fmt::format("{}: key '{}': array of {} {} at offset {} cannot fit in the {} bytes left",
                                    r.what(), key, v.count, gguf_type_name(v.elem), v.offset, r.remaining()));
@@ -85,7 +76,7 @@ GgufValue read_value(ByteReader& r, GgufType t, std::string_view key, int depth)
     }
     return v;
   }
-  const uint64_t n = scalar_size(t);
+  const uint64_t n = gguf_scalar_size(t);
   decode_scalar(t, r.take(n, key).data(), v);
   if (t == GgufType::BOOL && v.u > 1)
     throw InputError(fmt::format("{}: key '{}': bool value {} at offset {}", r.what(), key, v.u, v.offset));
@@ -98,6 +89,16 @@ const char* gguf_type_name(GgufType t) {
   static const char* const names[] = {"u8",  "i8",     "u16",   "i16", "u32", "i32", "f32",
                                       "bool", "string", "array", "u64", "i64", "f64"};
   return known_type(uint32_t(t)) ? names[uint32_t(t)] : "unknown";
+}
+
+uint64_t gguf_scalar_size(GgufType t) {
+  switch (t) {
+    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
+    case GgufType::U16: case GgufType::I16: return 2;
+    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
+    case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
+    default: return 0;
+  }
 }
 
 const char* ggml_type_name(uint32_t type) {
@@ -141,7 +142,7 @@ bool GgufValue::is_integer() const {
 }
 
 int64_t GgufValue::int_at(uint64_t idx) const {
-  const uint64_t n = scalar_size(elem);
+  const uint64_t n = gguf_scalar_size(elem);
   if (type != GgufType::ARRAY || n == 0 || idx >= count || elem == GgufType::F32 || elem == GgufType::F64)
     throw UsageError("GgufValue::int_at on a value that is not an integer array");
   GgufValue v;
@@ -150,7 +151,7 @@ int64_t GgufValue::int_at(uint64_t idx) const {
 }
 
 double GgufValue::float_at(uint64_t idx) const {
-  const uint64_t n = scalar_size(elem);
+  const uint64_t n = gguf_scalar_size(elem);
   if (type != GgufType::ARRAY || n == 0 || idx >= count)
     throw UsageError("GgufValue::float_at on a value that is not a numeric array");
   GgufValue v;

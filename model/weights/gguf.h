@@ -28,6 +28,9 @@ enum class GgufType : uint32_t {
   STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
 };
 const char* gguf_type_name(GgufType t);
+// Bytes of one value of a fixed-size type; 0 for STRING and ARRAY, whose length
+// is in the file.
+uint64_t gguf_scalar_size(GgufType t);
 
 // ggml tensor types this reader knows the size of.
 enum class GgmlType : uint32_t {

@@ -1,14 +1,13 @@
 #include "model/weights/gguf_model.h"
 
-#include <cstring>
 #include <set>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "model/error.h"
-#include "model/tensor.h"
+#include "model/weights/float_read.h"
 #include "model/weights/gguf_writer.h"
-#include "model/weights/half.h"
 #include "model/weights/ternary_formats.h"
 
 namespace bitlab {
@@ -42,40 +41,26 @@ void check_dims(const GgufFile& g, const GgufTensor& t, std::initializer_list<in
   bool ok = t.dims.size() == want.size();
   size_t i = 0;
   for (int64_t d : want) ok = ok && i < t.dims.size() && t.dims[i++] == uint64_t(d);
-  if (!ok) {
-    std::string have, exp;
-    for (uint64_t d : t.dims) have += fmt::format("{}{}", have.empty() ? "" : ", ", d);
-    for (int64_t d : want) exp += fmt::format("{}{}", exp.empty() ? "" : ", ", d);
+  if (!ok)
     throw InputError(fmt::format("{}: tensor '{}' at offset {} has dims [{}], the config needs [{}]", g.what, t.name,
-                                 t.file_offset, have, exp));
-  }
+                                 t.file_offset, fmt::join(t.dims, ", "), fmt::join(want, ", ")));
 }
 
-// A float tensor of `len` values (F32, F16 or BF16) as fp32.
-std::vector<float> read_floats(const GgufFile& g, const GgufTensor& t, uint64_t len) {
-  std::vector<float> v(static_cast<size_t>(len));
-  const uint8_t* p = t.data.data();
+// How a float tensor (F32, F16 or BF16) stores its values.
+FloatFormat float_format(const GgufFile& g, const GgufTensor& t) {
   switch (GgmlType(t.type)) {
-    case GgmlType::F32: std::memcpy(v.data(), p, size_t(len) * 4); break;
-    case GgmlType::F16:
-      for (size_t i = 0; i < v.size(); ++i) {
-        uint16_t h;
-        std::memcpy(&h, p + 2 * i, 2);
-        v[i] = f16_to_f32(h);
-      }
-      break;
-    case GgmlType::BF16:
-      for (size_t i = 0; i < v.size(); ++i) {
-        uint16_t h;
-        std::memcpy(&h, p + 2 * i, 2);
-        v[i] = bf16_to_f32(h);
-      }
-      break;
+    case GgmlType::F32: return FloatFormat::F32;
+    case GgmlType::F16: return FloatFormat::F16;
+    case GgmlType::BF16: return FloatFormat::BF16;
     default:
       throw InputError(fmt::format("{}: tensor '{}' at offset {} is {}, expected F32, F16 or BF16", g.what, t.name,
                                    t.file_offset, ggml_type_name(t.type)));
   }
-  return v;
+}
+
+// A float tensor of `len` values as fp32.
+std::vector<float> read_floats(const GgufFile& g, const GgufTensor& t, uint64_t len) {
+  return floats_to_f32(t.data, float_format(g, t), size_t(len));
 }
 
 std::vector<float> read_norm(const GgufFile& g, const std::string& name, int64_t len) {
@@ -123,13 +108,13 @@ ModelConfig gguf_model_config(const GgufFile& g) {
     throw InputError(fmt::format("{}: {} = {} is not a multiple of {} = {}", g.what, key("embedding_length"), c.hidden,
                                  key("attention.head_count"), c.n_heads));
   c.head_dim = g.get_int_or(key("rope.dimension_count"), c.hidden / c.n_heads);
-  // No real network comes near 2^31 in any size; the cap keeps products of two
-  // sizes (shapes, element counts) far from overflowing.
-  for (auto [v, k] : {std::pair{c.hidden, "embedding_length"}, std::pair{c.n_layers, "block_count"},
-                      std::pair{c.n_heads, "attention.head_count"}, std::pair{c.n_kv_heads, "attention.head_count_kv"},
-                      std::pair{c.ffn, "feed_forward_length"}, std::pair{c.head_dim, "rope.dimension_count"},
-                      std::pair{c.max_pos, "context_length"}})
-    if (v <= 0 || v > INT32_MAX) throw InputError(fmt::format("{}: {} = {} is out of range", g.what, key(k), v));
+  check_config_sizes(g.what, {{c.hidden, key("embedding_length")},
+                              {c.n_layers, key("block_count")},
+                              {c.n_heads, key("attention.head_count")},
+                              {c.n_kv_heads, key("attention.head_count_kv")},
+                              {c.ffn, key("feed_forward_length")},
+                              {c.head_dim, key("rope.dimension_count")},
+                              {c.max_pos, key("context_length")}});
   // The vocabulary is the embedding's row count; vocab_size, when present, must agree.
   const GgufTensor& emb = need_tensor(g, "token_embd.weight");
   if (emb.dims.size() != 2 || int64_t(emb.dims[0]) != c.hidden)
@@ -140,17 +125,9 @@ ModelConfig gguf_model_config(const GgufFile& g) {
                                  c.vocab));
   if (c.vocab > INT32_MAX) throw InputError(fmt::format("{}: {} tokens is out of range", g.what, c.vocab));
   for (auto [id, k] :
-       {std::pair{&c.bos, "tokenizer.ggml.bos_token_id"}, std::pair{&c.eos, "tokenizer.ggml.eos_token_id"}}) {
-    const int64_t v = g.get_int_or(k, 0);
-    if (v < 0 || v >= c.vocab)
-      throw InputError(fmt::format("{}: {} = {} is outside the {} tokens", g.what, k, v, c.vocab));
-    *id = int32_t(v);
-  }
-  try {
-    c.validate();
-  } catch (const UsageError& e) {
-    throw InputError(fmt::format("{}: {}", g.what, e.what()));
-  }
+       {std::pair{&c.bos, "tokenizer.ggml.bos_token_id"}, std::pair{&c.eos, "tokenizer.ggml.eos_token_id"}})
+    *id = check_token_id(g.what, k, g.get_int_or(k, 0), c.vocab);
+  validate_file_config(g.what, c);
   return c;
 }
 
@@ -175,17 +152,8 @@ ModelWeights load_gguf_model(const GgufFile& g) {
   m.config = c;
   m.source = g.what;
   const GgufTensor& emb = need_tensor(g, "token_embd.weight");
-  const uint64_t emb_n = uint64_t(c.vocab) * uint64_t(c.hidden);
-  if (emb.type == uint32_t(GgmlType::BF16) && reinterpret_cast<uintptr_t>(emb.data.data()) % 2 == 0) {
-    m.embedding.data = std::span(reinterpret_cast<const uint16_t*>(emb.data.data()), size_t(emb_n));
-    m.embedding.owner = g.owner;  // the mapping itself: no copy of the largest tensor
-  } else {
-    const std::vector<float> f = read_floats(g, emb, emb_n);
-    auto v = std::make_shared<std::vector<uint16_t>>(f.size());
-    for (size_t i = 0; i < f.size(); ++i) (*v)[i] = f32_to_bf16(f[i]);  // exact for F16 holding bf16 values
-    m.embedding.data = std::span<const uint16_t>(*v);
-    m.embedding.owner = std::move(v);
-  }
+  m.embedding = floats_to_bf16_table(emb.data, float_format(g, emb), size_t(uint64_t(c.vocab) * uint64_t(c.hidden)),
+                                     g.owner);
   m.final_norm = read_norm(g, "output_norm.weight", c.hidden);
   m.layers.resize(size_t(c.n_layers));
   for (int64_t l = 0; l < c.n_layers; ++l) {

@@ -1,13 +1,12 @@
 #include "model/weights/gguf_writer.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
 #include <cstring>
 
 #include <fmt/format.h>
 
 #include "model/error.h"
+#include "model/weights/atomic_write.h"
 
 namespace bitlab {
 
@@ -32,15 +31,6 @@ void put_string(std::vector<uint8_t>& out, std::string_view s) {
   put_bytes(out, s.data(), s.size());
 }
 
-uint64_t scalar_bytes(GgufType t) {
-  switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
-    case GgufType::U16: case GgufType::I16: return 2;
-    case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
-    default: return 8;
-  }
-}
-
 // Serialises a parsed value (its payload, without the type tag).
 void put_value(std::vector<uint8_t>& out, const GgufValue& v) {
   switch (v.type) {
@@ -58,10 +48,7 @@ void put_value(std::vector<uint8_t>& out, const GgufValue& v) {
       return;
     case GgufType::F32: put<float>(out, float(v.f)); return;
     case GgufType::F64: put<double>(out, v.f); return;
-    default: {
-      const uint64_t n = scalar_bytes(v.type);
-      put_bytes(out, &v.u, size_t(n));  // little-endian: the low bytes hold the value
-    }
+    default: put_bytes(out, &v.u, size_t(gguf_scalar_size(v.type)));  // little-endian: the low bytes hold the value
   }
 }
 
@@ -151,62 +138,46 @@ void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, GgmlTy
 }
 
 void GgufWriter::write(const std::string& path) const {
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw UsageError(fmt::format("cannot create '{}': {}", tmp, std::strerror(errno)));
-  uint64_t written = 0;
-  auto out = [&](const void* p, size_t n) {
-    if (n != 0 && std::fwrite(p, 1, n, f) != n) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
-      throw DeviceError(fmt::format("writing '{}' failed at byte {}", tmp, written));
-    }
-    written += n;
-  };
-  auto pad_to = [&](uint64_t al) {
-    static const uint8_t zeros[64] = {};
-    while (written % al != 0) out(zeros, size_t(std::min<uint64_t>(al - written % al, sizeof zeros)));
-  };
+  write_file_atomically(path, [&](const ByteSink& sink) {
+    uint64_t written = 0;
+    auto out = [&](const void* p, size_t n) {
+      sink(p, n);
+      written += n;
+    };
+    auto pad_to = [&](uint64_t al) {
+      static const uint8_t zeros[64] = {};
+      while (written % al != 0) out(zeros, size_t(std::min<uint64_t>(al - written % al, sizeof zeros)));
+    };
 
-  std::vector<uint8_t> head;
-  put_bytes(head, "GGUF", 4);
-  put<uint32_t>(head, 3);
-  put<uint64_t>(head, tensors_.size());
-  put<uint64_t>(head, kvs_.size());
-  for (const Kv& kv : kvs_) {
-    put_string(head, kv.key);
-    put_bytes(head, kv.encoded.data(), kv.encoded.size());
-  }
-  uint64_t offset = 0;
-  for (const TensorEntry& t : tensors_) {
-    put_string(head, t.name);
-    put<uint32_t>(head, uint32_t(t.dims.size()));
-    for (uint64_t d : t.dims) put<uint64_t>(head, d);
-    put<uint32_t>(head, uint32_t(t.type));
-    put<uint64_t>(head, offset);
-    offset += (t.bytes + alignment_ - 1) / alignment_ * alignment_;
-  }
-  out(head.data(), head.size());
-  pad_to(alignment_);
-  for (const TensorEntry& t : tensors_) {
-    const uint64_t start = written;
-    t.producer([&](const void* p, size_t n) { out(p, n); });
-    if (written - start != t.bytes) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
-      throw UsageError(fmt::format("GGUF writer: tensor '{}' produced {} bytes, expected {}", t.name, written - start,
-                                   t.bytes));
+    std::vector<uint8_t> head;
+    put_bytes(head, "GGUF", 4);
+    put<uint32_t>(head, 3);
+    put<uint64_t>(head, tensors_.size());
+    put<uint64_t>(head, kvs_.size());
+    for (const Kv& kv : kvs_) {
+      put_string(head, kv.key);
+      put_bytes(head, kv.encoded.data(), kv.encoded.size());
     }
+    uint64_t offset = 0;
+    for (const TensorEntry& t : tensors_) {
+      put_string(head, t.name);
+      put<uint32_t>(head, uint32_t(t.dims.size()));
+      for (uint64_t d : t.dims) put<uint64_t>(head, d);
+      put<uint32_t>(head, uint32_t(t.type));
+      put<uint64_t>(head, offset);
+      offset += (t.bytes + alignment_ - 1) / alignment_ * alignment_;
+    }
+    out(head.data(), head.size());
     pad_to(alignment_);
-  }
-  if (std::fclose(f) != 0) {
-    std::remove(tmp.c_str());
-    throw DeviceError(fmt::format("closing '{}' failed: {}", tmp, std::strerror(errno)));
-  }
-  if (std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw DeviceError(fmt::format("cannot rename '{}' to '{}': {}", tmp, path, std::strerror(errno)));
-  }
+    for (const TensorEntry& t : tensors_) {
+      const uint64_t start = written;
+      t.producer([&](const void* p, size_t n) { out(p, n); });
+      if (written - start != t.bytes)
+        throw UsageError(fmt::format("GGUF writer: tensor '{}' produced {} bytes, expected {}", t.name,
+                                     written - start, t.bytes));
+      pad_to(alignment_);
+    }
+  });
 }
 
 }  // namespace bitlab

@@ -1,17 +1,16 @@
 #include "model/weights/hf_model.h"
 
-#include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <set>
 #include <sstream>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 #include <nlohmann/json.hpp>
 
 #include "model/error.h"
-#include "model/tensor.h"
-#include "model/weights/half.h"
+#include "model/weights/float_read.h"
 #include "model/weights/mapped_file.h"
 #include "model/weights/safetensors.h"
 #include "model/weights/ternary_formats.h"
@@ -108,32 +107,23 @@ Checkpoint open_checkpoint(const std::string& path, bool load_tensors) {
   return c;
 }
 
+// How a float tensor (F32, F16 or BF16) stores its values.
+FloatFormat float_format(const Checkpoint& c, const SafetensorsTensor& t) {
+  if (t.dtype == "F32") return FloatFormat::F32;
+  if (t.dtype == "F16") return FloatFormat::F16;
+  if (t.dtype == "BF16") return FloatFormat::BF16;
+  throw InputError(fmt::format("{}: tensor '{}' at offset {} is {}, expected F32, F16 or BF16", c.what, t.name,
+                               t.file_offset, t.dtype));
+}
+
 std::vector<float> to_floats(const Checkpoint& c, const SafetensorsTensor& t) {
-  std::vector<float> v(static_cast<size_t>(t.elements));
-  const uint8_t* p = t.data.data();
-  if (t.dtype == "F32") {
-    std::memcpy(v.data(), p, v.size() * 4);
-  } else if (t.dtype == "BF16" || t.dtype == "F16") {
-    for (size_t i = 0; i < v.size(); ++i) {
-      uint16_t h;
-      std::memcpy(&h, p + 2 * i, 2);
-      v[i] = t.dtype == "BF16" ? bf16_to_f32(h) : f16_to_f32(h);
-    }
-  } else {
-    throw InputError(fmt::format("{}: tensor '{}' at offset {} is {}, expected F32, F16 or BF16", c.what, t.name,
-                                 t.file_offset, t.dtype));
-  }
-  return v;
+  return floats_to_f32(t.data, float_format(c, t), size_t(t.elements));
 }
 
 void check_shape(const Checkpoint& c, const SafetensorsTensor& t, std::vector<int64_t> want) {
-  if (t.shape != want) {
-    std::string have, exp;
-    for (int64_t d : t.shape) have += fmt::format("{}{}", have.empty() ? "" : ", ", d);
-    for (int64_t d : want) exp += fmt::format("{}{}", exp.empty() ? "" : ", ", d);
+  if (t.shape != want)
     throw InputError(fmt::format("{}: tensor '{}' at offset {} has shape [{}], the config needs [{}]", c.what, t.name,
-                                 t.file_offset, have, exp));
-  }
+                                 t.file_offset, fmt::join(t.shape, ", "), fmt::join(want, ", ")));
 }
 
 std::vector<float> read_norm(const Checkpoint& c, const std::string& name, int64_t len) {
@@ -204,19 +194,18 @@ HfConfig parse_hf_config(std::string_view text, const std::string& what) {
   c.ffn = field(j, "intermediate_size", what);
   c.vocab = field(j, "vocab_size", what);
   c.max_pos = j.contains("max_position_embeddings") ? field(j, "max_position_embeddings", what) : 4096;
-  // No real network comes near 2^31 in any size; the cap keeps products of two
-  // sizes (shapes, element counts) far from overflowing.
-  for (auto [v, k] : {std::pair{c.hidden, "hidden_size"}, std::pair{c.n_layers, "num_hidden_layers"},
-                      std::pair{c.n_heads, "num_attention_heads"}, std::pair{c.n_kv_heads, "num_key_value_heads"},
-                      std::pair{c.ffn, "intermediate_size"}, std::pair{c.vocab, "vocab_size"},
-                      std::pair{c.max_pos, "max_position_embeddings"}})
-    if (v <= 0 || v > INT32_MAX) throw InputError(fmt::format("{}: {} = {} is out of range", what, k, v));
+  check_config_sizes(what, {{c.hidden, "hidden_size"},
+                            {c.n_layers, "num_hidden_layers"},
+                            {c.n_heads, "num_attention_heads"},
+                            {c.n_kv_heads, "num_key_value_heads"},
+                            {c.ffn, "intermediate_size"},
+                            {c.vocab, "vocab_size"},
+                            {c.max_pos, "max_position_embeddings"}});
   if (c.hidden % c.n_heads != 0)
     throw InputError(fmt::format("{}: hidden_size {} is not a multiple of num_attention_heads {}", what, c.hidden,
                                  c.n_heads));
   c.head_dim = j.contains("head_dim") ? field(j, "head_dim", what) : c.hidden / c.n_heads;
-  if (c.head_dim <= 0 || c.head_dim > INT32_MAX)
-    throw InputError(fmt::format("{}: head_dim = {} is out of range", what, c.head_dim));
+  check_config_sizes(what, {{c.head_dim, "head_dim"}});
   auto number = [&](const char* key, double fallback) {
     if (!j.contains(key)) return fallback;
     if (!j[key].is_number()) throw InputError(fmt::format("{}: field '{}' is not a number", what, key));
@@ -224,12 +213,8 @@ HfConfig parse_hf_config(std::string_view text, const std::string& what) {
   };
   c.rope_theta = number("rope_theta", 500000.0);
   c.norm_eps = float(number("rms_norm_eps", 1e-5));
-  for (auto [id, k] : {std::pair{&c.bos, "bos_token_id"}, std::pair{&c.eos, "eos_token_id"}}) {
-    const int64_t v = token_field(j, k, 0, what);
-    if (v < 0 || v >= c.vocab)
-      throw InputError(fmt::format("{}: {} = {} is outside the {} tokens", what, k, v, c.vocab));
-    *id = int32_t(v);
-  }
+  for (auto [id, k] : {std::pair{&c.bos, "bos_token_id"}, std::pair{&c.eos, "eos_token_id"}})
+    *id = check_token_id(what, k, token_field(j, k, 0, what), c.vocab);
   if (j.contains("hidden_act") && j["hidden_act"] != "relu2")
     throw InputError(fmt::format("{}: hidden_act {} is not supported (BitNet b1.58 uses relu2)", what,
                                  j["hidden_act"].dump()));
@@ -243,11 +228,7 @@ HfConfig parse_hf_config(std::string_view text, const std::string& what) {
       h.linear_class = q["linear_class"].get<std::string>();
     }
   }
-  try {
-    c.validate();
-  } catch (const UsageError& e) {
-    throw InputError(fmt::format("{}: {}", what, e.what()));
-  }
+  validate_file_config(what, c);
   return h;
 }
 
@@ -282,19 +263,10 @@ ModelWeights load_hf_model(const std::string& path) {
   m.source = path;
   const SafetensorsTensor& emb = ck.need("model.embed_tokens.weight");
   check_shape(ck, emb, {c.vocab, c.hidden});
-  const SafetensorsFile* owner_file = nullptr;
+  std::shared_ptr<const void> mapping;  // of the shard the embedding is in (every tensor is in one)
   for (const SafetensorsFile& f : ck.files)
-    if (f.tensor(emb.name) == &emb) owner_file = &f;
-  if (emb.dtype == "BF16" && reinterpret_cast<uintptr_t>(emb.data.data()) % 2 == 0 && owner_file != nullptr) {
-    m.embedding.data = std::span(reinterpret_cast<const uint16_t*>(emb.data.data()), size_t(emb.elements));
-    m.embedding.owner = owner_file->owner;  // stays in the mapping
-  } else {
-    const std::vector<float> f = to_floats(ck, emb);
-    auto v = std::make_shared<std::vector<uint16_t>>(f.size());
-    for (size_t i = 0; i < f.size(); ++i) (*v)[i] = f32_to_bf16(f[i]);
-    m.embedding.data = std::span<const uint16_t>(*v);
-    m.embedding.owner = std::move(v);
-  }
+    if (f.tensor(emb.name) == &emb) mapping = f.owner;
+  m.embedding = floats_to_bf16_table(emb.data, float_format(ck, emb), size_t(emb.elements), std::move(mapping));
   m.final_norm = read_norm(ck, "model.norm.weight", c.hidden);
   m.layers.resize(size_t(c.n_layers));
   for (int64_t l = 0; l < c.n_layers; ++l) {

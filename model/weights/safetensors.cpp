@@ -1,15 +1,13 @@
 #include "model/weights/safetensors.h"
 
 #include <algorithm>
-#include <cerrno>
-#include <cstdio>
-#include <cstring>
 #include <set>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "model/error.h"
+#include "model/weights/atomic_write.h"
 #include "model/weights/mapped_file.h"
 
 namespace bitlab {
@@ -183,36 +181,21 @@ void SafetensorsWriter::write(const std::string& path) const {
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
 
-  const std::string tmp = path + ".tmp";
-  std::FILE* f = std::fopen(tmp.c_str(), "wb");
-  if (f == nullptr) throw UsageError(fmt::format("cannot create '{}': {}", tmp, std::strerror(errno)));
-  auto out = [&](const void* p, size_t n) {
-    if (n != 0 && std::fwrite(p, 1, n, f) != n) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
-      throw DeviceError(fmt::format("writing '{}' failed", tmp));
+  write_file_atomically(path, [&](const ByteSink& out) {
+    const uint64_t len = text.size();
+    out(&len, 8);
+    out(text.data(), text.size());
+    for (const Entry& e : entries_) {
+      uint64_t got = 0;
+      e.producer([&](const void* p, size_t n) {
+        out(p, n);
+        got += n;
+      });
+      if (got != e.bytes)
+        throw UsageError(fmt::format("safetensors writer: tensor '{}' produced {} bytes, expected {}", e.name, got,
+                                     e.bytes));
     }
-  };
-  const uint64_t len = text.size();
-  out(&len, 8);
-  out(text.data(), text.size());
-  for (const Entry& e : entries_) {
-    uint64_t got = 0;
-    e.producer([&](const void* p, size_t n) {
-      out(p, n);
-      got += n;
-    });
-    if (got != e.bytes) {
-      std::fclose(f);
-      std::remove(tmp.c_str());
-      throw UsageError(fmt::format("safetensors writer: tensor '{}' produced {} bytes, expected {}", e.name, got,
-                                   e.bytes));
-    }
-  }
-  if (std::fclose(f) != 0 || std::rename(tmp.c_str(), path.c_str()) != 0) {
-    std::remove(tmp.c_str());
-    throw DeviceError(fmt::format("cannot finish writing '{}': {}", path, std::strerror(errno)));
-  }
+  });
 }
 
 }  // namespace bitlab

@@ -17,26 +17,17 @@ void check_scale(const std::string& name, float scale, const char* where) {
                                  where));
 }
 
-// Sets code `c` at column i of a canonical row.
-inline void set_code(uint8_t* row, int64_t i, unsigned c) {
-  const int sh = int(2 * (i & 3));
-  row[i >> 2] = uint8_t((row[i >> 2] & ~(3u << sh)) | (c << sh));
-}
-
 }  // namespace
 
 CanonicalTernary decode_i2s(std::string name, int64_t n, int64_t k, std::span<const uint8_t> bytes) {
   const uint64_t elements = uint64_t(n) * uint64_t(k);
   if (elements % 128 != 0 || bytes.size() < elements / 4 + 4)
     throw InputError(fmt::format("tensor '{}': {} I2_S bytes for shape [{}, {}]", name, bytes.size(), n, k));
-  CanonicalTernary w;
-  w.name = std::move(name);
-  w.n = n;
-  w.k = k;
-  std::memcpy(&w.scale, bytes.data() + elements / 4, 4);
-  check_scale(w.name, w.scale, fmt::format("fp32 after the codes, tensor byte {}", elements / 4).c_str());
+  float scale;
+  std::memcpy(&scale, bytes.data() + elements / 4, 4);
+  check_scale(name, scale, fmt::format("fp32 after the codes, tensor byte {}", elements / 4).c_str());
+  CanonicalTernary w = zero_ternary(std::move(name), n, k, scale);
   const int64_t rb = w.row_bytes();
-  w.packed.assign(size_t(n * rb), 0x55);
   const uint8_t* src = bytes.data();
   if (k % 128 == 0) {
     // Fast path: every row is whole blocks. Canonical byte m of a block holds
@@ -121,14 +112,9 @@ CanonicalTernary decode_hf_packed(std::string name, int64_t n, int64_t k, std::s
   if (n % 4 != 0 || packed.size() != uint64_t(n / 4) * uint64_t(k))
     throw InputError(fmt::format("tensor '{}': {} packed bytes for shape [{}, {}] (needs n % 4 == 0 and n/4*k bytes)",
                                  name, packed.size(), n, k));
-  CanonicalTernary w;
-  w.name = std::move(name);
-  w.n = n;
-  w.k = k;
-  w.scale = scale;
-  check_scale(w.name, scale, "weight_scale");
+  check_scale(name, scale, "weight_scale");
+  CanonicalTernary w = zero_ternary(std::move(name), n, k, scale);
   const int64_t rb = w.row_bytes(), q = n / 4;
-  w.packed.assign(size_t(n * rb), 0x55);
   int64_t bad = -1;
 #pragma omp parallel for schedule(static)
   for (int64_t p = 0; p < q; ++p) {
@@ -168,13 +154,8 @@ CanonicalTernary quantize_absmean(std::string name, int64_t n, int64_t k, std::s
     sum += std::fabs(double(x));
   }
   const float scale = std::max(float(sum / double(w.size())), 1e-5f);
-  CanonicalTernary t;
-  t.name = std::move(name);
-  t.n = n;
-  t.k = k;
-  t.scale = scale;
+  CanonicalTernary t = zero_ternary(std::move(name), n, k, scale);
   const int64_t rb = t.row_bytes();
-  t.packed.assign(size_t(n * rb), 0x55);
 #pragma omp parallel for schedule(static)
   for (int64_t r = 0; r < n; ++r)
     for (int64_t i = 0; i < k; ++i) {
