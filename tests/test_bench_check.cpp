@@ -12,27 +12,17 @@
 #include <nlohmann/json.hpp>
 
 #include "model/registry.h"
-#include "tests/paths.h"
+#include "tests/cli_test_util.h"
 
 namespace {
 
-int sh(const std::string& cmd) {
-  const int status = std::system(cmd.c_str());
-  return WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-}
+int sh(const std::string& cmd) { return bitlab::test::run_command(cmd).code; }
 
 std::string temp_path(const std::string& name) {
   return ::testing::TempDir() + "/bitlab_" + std::to_string(getpid()) + "_" + name;
 }
 
-// Validates with tests/validate_result.py; skips where python3-jsonschema is missing.
-void expect_valid(const std::string& file) {
-  const std::string v = std::string(BITLAB_SOURCE_DIR) + "/tests/validate_result.py";
-  const std::string schema = std::string(BITLAB_SOURCE_DIR) + "/results/schema/result.schema.json";
-  if (sh("/usr/bin/python3 -c 'import jsonschema' 2>/dev/null") != 0)
-    GTEST_SKIP() << "python3-jsonschema is not installed: schema validation skipped";
-  EXPECT_EQ(sh("/usr/bin/python3 " + v + " " + schema + " " + file), 0) << file << " does not match the schema";
-}
+using bitlab::test::expect_valid_result;
 
 nlohmann::json load(const std::string& path) {
   std::ifstream in(path);
@@ -63,7 +53,7 @@ TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
   }
   EXPECT_GT(doc["context"]["memory_bandwidth_gbps"].get<double>(), 0.0);
   EXPECT_EQ(doc["context"]["command"].get<std::string>().rfind("bitlab bench", 0), 0u);
-  expect_valid(out);
+  expect_valid_result(out);
 }
 
 TEST(Check, TinyPassesAndWritesAValidResult) {
@@ -82,7 +72,7 @@ TEST(Check, TinyPassesAndWritesAValidResult) {
   for (const std::string& b : bitlab::usable_backends()) want_int8 += bitlab::make_backend(b, {})->has_lm_head_i8();
   EXPECT_EQ(e2e, bitlab::usable_backends().size() + want_int8);
   EXPECT_EQ(e2e_int8, want_int8);
-  expect_valid(out);
+  expect_valid_result(out);
 }
 
 // The result's context names the commit the sources are at: from git, or from

@@ -10,33 +10,12 @@
 #include <sstream>
 #include <string>
 
-#include "tests/paths.h"
+#include "tests/cli_test_util.h"
 
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-Result run_bitlab(const std::string& args) {
-  // Per-process names: ctest runs tests of this binary in parallel processes.
-  const std::string base = ::testing::TempDir() + "/bitlab_cli_" + std::to_string(getpid());
-  const std::string out = base + ".out", err = base + ".err";
-  const std::string cmd = std::string(BITLAB_BIN) + " " + args + " >" + out + " 2>" + err + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  auto slurp = [](const std::string& path) {
-    std::ifstream in(path);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
+using Result = bitlab::test::CmdResult;
+using bitlab::test::run_bitlab;
 
 // Exit code 2, nothing on stdout, exactly one line on stderr mentioning `what`.
 void expect_usage_error(const std::string& args, const std::string& what) {

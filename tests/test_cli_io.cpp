@@ -11,28 +11,13 @@
 #include "model/weights/gguf_model.h"
 #include "model/weights/synthetic.h"
 #include "tests/io_test_util.h"
-#include "tests/paths.h"
+#include "tests/cli_test_util.h"
 
 namespace bitlab {
 namespace {
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-Result run_bitlab(const std::string& args) {
-  const std::string base = test::temp_path("cli");
-  const std::string cmd = std::string(BITLAB_BIN) + " " + args + " >" + base + ".out 2>" + base + ".err </dev/null";
-  const int status = std::system(cmd.c_str());
-  auto slurp = [](const std::string& p) {
-    std::ifstream in(p);
-    std::stringstream ss;
-    ss << in.rdbuf();
-    return ss.str();
-  };
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(base + ".out"), slurp(base + ".err")};
-}
+using Result = test::CmdResult;
+using test::run_bitlab;
 
 std::string line_of(const std::string& out, const std::string& start) {
   const size_t at = out.find(start);

@@ -16,7 +16,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/paths.h"
+#include "tests/cli_test_util.h"
 
 namespace {
 
@@ -28,51 +28,16 @@ const std::string kBin = BITLAB_BIN;
 const std::string kFixtures = kSource + "/tests/fixtures/";
 const std::string kSchema = kSource + "/results/schema/result.schema.json";
 const std::string kValidator = kSource + "/tests/validate_result.py";
-const std::string kPython = "/usr/bin/python3";  // where Debian's matplotlib and jsonschema live
 const std::string kKernelKey = "kernel/matmul_w2a8/avx512/N:2560/K:2560/T:1/threads:2";
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
+using Result = bitlab::test::CmdResult;
+using bitlab::test::kPython;
+using bitlab::test::python_has;
+using bitlab::test::slurp;
 
-std::string slurp(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A fresh folder per test: ctest runs the tests of this binary in parallel processes.
-std::string scratch() {
-  const auto* info = ::testing::UnitTest::GetInstance()->current_test_info();
-  const fs::path dir = fs::path(::testing::TempDir()) /
-                       ("bitlab_cr_" + std::to_string(getpid()) + "_" + info->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string() + "/";
-}
-
-// Runs a shell command line; `env` is prefixed (VAR=value ...).
-Result shell(const std::string& cmdline, const std::string& env = "") {
-  static int calls = 0;
-  const std::string base = ::testing::TempDir() + "/bitlab_cr_" + std::to_string(getpid()) + "_" + std::to_string(calls++);
-  const std::string out = base + ".out", err = base + ".err";
-  const std::string cmd = env + " " + cmdline + " >" + out + " 2>" + err + " </dev/null";
-  const int status = std::system(cmd.c_str());
-  Result r;
-  r.code = WIFEXITED(status) ? WEXITSTATUS(status) : -1;
-  r.out = slurp(out);
-  r.err = slurp(err);
-  return r;
-}
-
-Result bitlab(const std::string& args, const std::string& env = "") { return shell(kBin + " " + args, env); }
-
-bool python_has(const std::string& module) {
-  return access(kPython.c_str(), X_OK) == 0 &&
-         std::system((kPython + " -c 'import " + module + "' >/dev/null 2>&1").c_str()) == 0;
-}
+std::string scratch() { return bitlab::test::scratch_dir("cr"); }
+Result shell(const std::string& cmdline, const std::string& env = "") { return bitlab::test::run_command(cmdline, env); }
+Result bitlab(const std::string& args, const std::string& env = "") { return bitlab::test::run_bitlab(args, env); }
 
 json fixture(const std::string& name) { return json::parse(slurp(kFixtures + name)); }
 

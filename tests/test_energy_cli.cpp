@@ -15,42 +15,19 @@
 
 #include <nlohmann/json.hpp>
 
-#include "tests/paths.h"
+#include "tests/cli_test_util.h"
 
 namespace {
 namespace fs = std::filesystem;
 using nlohmann::json;
 
-const std::string kPython = "/usr/bin/python3";
+using Result = bitlab::test::CmdResult;
+using bitlab::test::kPython;
+using bitlab::test::line_with;
+using bitlab::test::slurp;
 
-struct Result {
-  int code = -1;
-  std::string out, err;
-};
-
-std::string slurp(const std::string& path) {
-  std::ifstream in(path);
-  std::stringstream ss;
-  ss << in.rdbuf();
-  return ss.str();
-}
-
-// A fresh folder per test (ctest runs the tests of this binary in parallel processes).
-std::string scratch() {
-  const fs::path dir = fs::path(::testing::TempDir()) /
-                       ("bitlab_energy_" + std::to_string(getpid()) + "_" +
-                        ::testing::UnitTest::GetInstance()->current_test_info()->name());
-  fs::remove_all(dir);
-  fs::create_directories(dir);
-  return dir.string() + "/";
-}
-
-// `bitlab ARGS` with `env` (VAR=value ...) in front; stdout and stderr kept.
-Result bitlab(const std::string& dir, const std::string& args, const std::string& env = "") {
-  const std::string cmd = env + " " + BITLAB_BIN + " " + args + " >" + dir + "out 2>" + dir + "err </dev/null";
-  const int status = std::system(cmd.c_str());
-  return {WIFEXITED(status) ? WEXITSTATUS(status) : -1, slurp(dir + "out"), slurp(dir + "err")};
-}
+std::string scratch() { return bitlab::test::scratch_dir("energy"); }
+using bitlab::test::run_bitlab;
 
 // A powercap tree with one package (and DRAM) whose counters stand still.
 std::string fake_powercap(const std::string& dir) {
@@ -64,24 +41,11 @@ std::string fake_powercap(const std::string& dir) {
   return dir + "powercap";
 }
 
-void expect_valid(const std::string& file) {
-  if (std::system((kPython + " -c 'import jsonschema' 2>/dev/null").c_str()) != 0)
-    GTEST_SKIP() << "python3-jsonschema is not installed: schema validation skipped";
-  const std::string cmd = kPython + " " + BITLAB_SOURCE_DIR + "/tests/validate_result.py " + BITLAB_SOURCE_DIR +
-                          "/results/schema/result.schema.json " + file;
-  EXPECT_EQ(std::system(cmd.c_str()), 0) << file << " does not match the schema";
-}
-
-std::string line_with(const std::string& text, const std::string& what) {
-  const size_t at = text.find(what);
-  if (at == std::string::npos) return {};
-  const size_t begin = text.rfind('\n', at) + 1;
-  return text.substr(begin, text.find('\n', at) - begin);
-}
+void expect_valid(const std::string& file) { bitlab::test::expect_valid_result(file); }
 
 TEST(EnergyCli, InfoListsEachSensorAndWhyNot) {
   const std::string dir = scratch();
-  Result r = bitlab(dir, "info", "BITLAB_POWERCAP_ROOT=" + dir + "none BITLAB_NVML_LIBRARY=/nonexistent/libnvml.so");
+  Result r = run_bitlab("info", "BITLAB_POWERCAP_ROOT=" + dir + "none BITLAB_NVML_LIBRARY=/nonexistent/libnvml.so");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.out.find("energy sensors"), std::string::npos);
   EXPECT_NE(line_with(r.out, "  rapl ").find("unavailable no " + dir + "none"), std::string::npos) << r.out;
@@ -89,7 +53,7 @@ TEST(EnergyCli, InfoListsEachSensorAndWhyNot) {
       << r.out;
   EXPECT_NE(line_with(r.out, "  modelled ").find("estimate, not a measurement"), std::string::npos) << r.out;
 
-  r = bitlab(dir, "info", "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir) + " BITLAB_NVML_LIBRARY=" + FAKE_NVML_PATH);
+  r = run_bitlab("info", "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir) + " BITLAB_NVML_LIBRARY=" + FAKE_NVML_PATH);
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(line_with(r.out, "  rapl ").find("usable     package-0, dram-0 energy counters"), std::string::npos)
       << r.out;
@@ -101,7 +65,7 @@ TEST(EnergyCli, BenchRecordsEnergyWithItsSource) {
   const std::string args = "bench --quick --no-kernels --model synthetic:tiny --backends scalar --threads 1 "
                            "--idle-seconds 0.05 --out " + dir + "bench.json";
   // No sensor: the model alone, labelled an estimate.
-  Result r = bitlab(dir, args, "BITLAB_POWERCAP_ROOT=" + dir + "none");
+  Result r = run_bitlab(args, "BITLAB_POWERCAP_ROOT=" + dir + "none");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("energy: rapl unavailable: no " + dir + "none"), std::string::npos) << r.err;
   json doc = json::parse(slurp(dir + "bench.json"));
@@ -119,7 +83,7 @@ TEST(EnergyCli, BenchRecordsEnergyWithItsSource) {
   expect_valid(dir + "bench.json");
 
   // RAPL (a still fake tree): measured first, the model beside it.
-  r = bitlab(dir, args, "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
+  r = run_bitlab(args, "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
   ASSERT_EQ(r.code, 0) << r.err;
   doc = json::parse(slurp(dir + "bench.json"));
   for (const auto& m : doc["measurements"]) {
@@ -137,7 +101,7 @@ TEST(EnergyCli, BenchRecordsEnergyWithItsSource) {
   EXPECT_TRUE(listed) << doc["context"]["energy_sensors"].dump();
   expect_valid(dir + "bench.json");
 
-  EXPECT_EQ(bitlab(dir, args + " --energy-source none").code, 0);
+  EXPECT_EQ(run_bitlab(args + " --energy-source none").code, 0);
   doc = json::parse(slurp(dir + "bench.json"));
   for (const auto& m : doc["measurements"]) EXPECT_FALSE(m.contains("energy"));
 }
@@ -146,7 +110,7 @@ TEST(EnergyCli, EnergyCommandMeasuresLongWindowsFromEachSource) {
   const std::string dir = scratch();
   const std::string args = "energy --model synthetic:tiny --backends scalar --threads 1 --prompt-len 8 --gen 4 "
                            "--seconds 0.1 --idle-seconds 0.05 --out " + dir + "energy.json";
-  Result r = bitlab(dir, args, "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
+  Result r = run_bitlab(args, "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
   ASSERT_EQ(r.code, 0) << r.err;
   json doc = json::parse(slurp(dir + "energy.json"));
   ASSERT_EQ(doc["measurements"].size(), 2u);
@@ -161,7 +125,7 @@ TEST(EnergyCli, EnergyCommandMeasuresLongWindowsFromEachSource) {
   expect_valid(dir + "energy.json");
 
   // NVML named outright, from the fake library: the GPU's counter over the same windows.
-  r = bitlab(dir, args + " --source nvml", std::string("BITLAB_NVML_LIBRARY=") + FAKE_NVML_PATH);
+  r = run_bitlab(args + " --source nvml", std::string("BITLAB_NVML_LIBRARY=") + FAKE_NVML_PATH);
   ASSERT_EQ(r.code, 0) << r.err;
   doc = json::parse(slurp(dir + "energy.json"));
   for (const auto& m : doc["measurements"]) {
@@ -174,15 +138,14 @@ TEST(EnergyCli, EnergyCommandMeasuresLongWindowsFromEachSource) {
 
 // The report shows gross and net J/token, the estimate beside the measurement, and the model's table.
 TEST(EnergyCli, ReportShowsGrossNetAndTheEstimate) {
-  if (std::system((kPython + " -c 'import matplotlib' 2>/dev/null").c_str()) != 0)
+  if (!bitlab::test::python_has("matplotlib"))
     GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
   const std::string dir = scratch();
-  Result r = bitlab(dir,
-                    "energy --model synthetic:tiny --backends scalar --threads 1 --prompt-len 8 --gen 4 "
-                    "--seconds 0.1 --idle-seconds 0.05 --out " + dir + "energy.json",
-                    "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
+  Result r = run_bitlab("energy --model synthetic:tiny --backends scalar --threads 1 --prompt-len 8 --gen 4 "
+                        "--seconds 0.1 --idle-seconds 0.05 --out " + dir + "energy.json",
+                        "BITLAB_POWERCAP_ROOT=" + fake_powercap(dir));
   ASSERT_EQ(r.code, 0) << r.err;
-  r = bitlab(dir, "report " + dir + "energy.json -o " + dir + "report");
+  r = run_bitlab("report " + dir + "energy.json -o " + dir + "report");
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string md = slurp(dir + "report/report.md");
   EXPECT_NE(md.find("| net J/token | tokens/J | other sources |"), std::string::npos);
@@ -196,18 +159,18 @@ TEST(EnergyCli, BadSourcesAreOneLineErrors) {
   const std::string dir = scratch();
   const std::string base = "energy --model synthetic:tiny --backends scalar --seconds 0 --idle-seconds 0.05 --out " +
                            dir + "x.json";
-  Result r = bitlab(dir, base + " --source bogus");
+  Result r = run_bitlab(base + " --source bogus");
   EXPECT_EQ(r.code, 2);
   EXPECT_NE(r.err.find("unknown energy source 'bogus'"), std::string::npos) << r.err;
-  r = bitlab(dir, base + " --source rapl", "BITLAB_POWERCAP_ROOT=" + dir + "none");
+  r = run_bitlab(base + " --source rapl", "BITLAB_POWERCAP_ROOT=" + dir + "none");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("energy source rapl: no " + dir + "none"), std::string::npos) << r.err;
   EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
-  r = bitlab(dir, base + " --source nvml", "BITLAB_NVML_LIBRARY=/nonexistent/libnvml.so");
+  r = run_bitlab(base + " --source nvml", "BITLAB_NVML_LIBRARY=/nonexistent/libnvml.so");
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.err.find("energy source nvml: /nonexistent/libnvml.so not loadable"), std::string::npos) << r.err;
   EXPECT_FALSE(fs::exists(dir + "x.json"));
-  EXPECT_EQ(bitlab(dir, "bench --energy-source bogus --model synthetic:tiny --quick").code, 2);
+  EXPECT_EQ(run_bitlab("bench --energy-source bogus --model synthetic:tiny --quick").code, 2);
 }
 
 }  // namespace

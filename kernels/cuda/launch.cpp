@@ -11,6 +11,7 @@ void run(const ActPrepArgs& a, uint8_t, cudaStream_t s) { launch_act_prep(a, s);
 void run(const RopeArgs& a, uint8_t, cudaStream_t s) { launch_rope(a, s); }
 void run(const ElementwiseArgs& a, uint8_t, cudaStream_t s) { launch_elementwise(a, s); }
 void run(const LmHeadArgs& a, uint8_t, cudaStream_t s) { launch_lm_head(a, s); }
+void run(const LmHeadI8Args& a, uint8_t, cudaStream_t s) { launch_lm_head_i8(a, s); }
 void run(const ArgmaxArgs& a, uint8_t, cudaStream_t s) { launch_argmax(a, s); }
 
 void run(const MatmulArgs& a, uint8_t variant, cudaStream_t s) {

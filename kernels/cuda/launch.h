@@ -144,6 +144,17 @@ struct LmHeadArgs {
   bool operator==(const LmHeadArgs&) const = default;
 };
 
+// logits [t, vocab] = float(Σ table·x) / s_x / s_v: the int8 head (ops.h HeadTable).
+struct LmHeadI8Args {
+  const int8_t* x = nullptr;      // [t, d]
+  const float* s_x = nullptr;     // [t]
+  const int8_t* table = nullptr;  // [vocab, d]
+  const float* s_v = nullptr;     // [vocab]
+  float* logits = nullptr;
+  int64_t t = 0, vocab = 0, d = 0;
+  bool operator==(const LmHeadI8Args&) const = default;
+};
+
 // ids [t] = argmax of each logits row (lowest index on ties, NaN never chosen
 // over a number); `partial` [t, blocks] holds each block's best as a 64-bit key.
 struct ArgmaxArgs {
@@ -167,6 +178,7 @@ void launch_attention_merge(const AttentionArgs& a, cudaStream_t s);
 void launch_attention_tiled(const AttentionArgs& a, cudaStream_t s);
 void launch_elementwise(const ElementwiseArgs& a, cudaStream_t s);
 void launch_lm_head(const LmHeadArgs& a, cudaStream_t s);
+void launch_lm_head_i8(const LmHeadI8Args& a, cudaStream_t s);
 void launch_argmax(const ArgmaxArgs& a, cudaStream_t s);
 void launch_set_position(int64_t* dev, int64_t value, cudaStream_t s);
 
@@ -183,7 +195,7 @@ bool kernel_image_available(cudaError_t* why);
 
 // One recorded op, and its launch.
 using Launch = std::variant<EmbedArgs, RmsnormArgs, QuantizeArgs, ActPrepArgs, MatmulArgs, RopeArgs, AttentionArgs,
-                            ElementwiseArgs, LmHeadArgs, ArgmaxArgs>;
+                            ElementwiseArgs, LmHeadArgs, LmHeadI8Args, ArgmaxArgs>;
 enum class MatmulKernel : uint8_t { Gemv, Gemm };
 enum class AttentionKernel : uint8_t { Chunks, Merge, Tiled };
 struct Op {

@@ -3,6 +3,7 @@
 //   matmul_w2a8/cuda/<label>/N:<n>/K:<k>/T:<t>   fused qkv 3840x2560, o 2560x2560,
 //       fused gate_up 13824x2560, down 2560x6912; T:1 is the GEMV, T:128/512 the GEMM
 //   lm_head/cuda/N:128256/K:2560/T:1              the bf16 tied head
+//   lm_head_i8/cuda/N:128256/K:2560/T:1           the int8 tied head (--head int8)
 //   e2e/prefill/cuda/2b4t/T:<t>                   forward_argmax over a t-token prompt
 //   e2e/decode/cuda/2b4t/ctx:<c>                  one decode step after a c-token prompt
 // Kernel cases: CUDA events around one call, the L2 flushed (a write of twice
@@ -31,6 +32,7 @@
 #include <fmt/format.h>
 
 #include "kernels/cuda/bench/read_bandwidth.h"
+#include "model/reference.h"
 #include "model/registry.h"
 #include "model/transformer.h"
 #include "model/weights/synthetic.h"
@@ -45,6 +47,14 @@ constexpr int64_t kTokens[] = {1, 128, 512};
 constexpr int64_t kPrefillTokens[] = {128, 512};
 constexpr int64_t kDecodeContexts[] = {128, 1024};
 constexpr int64_t kMaxSeq = 2048;
+
+// A bf16 [vocab, hidden] table of small values, the same on every call.
+std::vector<uint16_t> host_head_table() {
+  std::vector<uint16_t> t(size_t(kModel.vocab * kModel.hidden));
+  SplitMix64 rng(7);
+  for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(rng.next() % 2001) - 1000) * 5e-5f);
+  return t;
+}
 
 class Fixtures {
  public:
@@ -82,17 +92,28 @@ class Fixtures {
   }
   const Tensor& head_table() {
     if (!table_.buf) {
-      std::vector<uint16_t> t(size_t(kModel.vocab * kModel.hidden));
-      SplitMix64 rng(7);
-      for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(rng.next() % 2001) - 1000) * 5e-5f);
+      const std::vector<uint16_t> t = host_head_table();
       table_ = backend().upload_tensor(t.data(), DType::BF16, {kModel.vocab, kModel.hidden});
     }
     return table_;
+  }
+  // The same table quantised as the Transformer does for --head int8.
+  const HeadTable& head_table_i8() {
+    if (!table_i8_.q.buf) {
+      const std::vector<uint16_t> t = host_head_table();
+      std::vector<int8_t> q(t.size());
+      std::vector<float> s(size_t(kModel.vocab));
+      ref::quantize_head(t.data(), kModel.vocab, kModel.hidden, q.data(), s.data());
+      table_i8_ = {backend().upload_tensor(q.data(), DType::I8, {kModel.vocab, kModel.hidden}),
+                   backend().upload_tensor(s.data(), DType::F32, {kModel.vocab, 1})};
+    }
+    return table_i8_;
   }
   Transformer& model() {
     if (!model_) {
       weights_.clear();  // room for the model
       table_ = Tensor{};
+      table_i8_ = HeadTable{};
       model_weights_ = std::make_unique<ModelWeights>(synthetic_weights(kModel, 1));
       model_ = std::make_unique<Transformer>(backend(), *model_weights_, kMaxSeq);
     }
@@ -114,6 +135,7 @@ class Fixtures {
   double read_gbps_ = 0;
   std::map<std::string, TernaryWeight> weights_;
   Tensor table_;
+  HeadTable table_i8_;
   std::unique_ptr<ModelWeights> model_weights_;
   std::unique_ptr<Transformer> model_;
 };
@@ -185,6 +207,22 @@ void bench_lm_head(benchmark::State& st, const std::string& key) {
   st.counters["bytes_per_second"] =
       benchmark::Counter(weight_bytes + double(kModel.hidden) * 4.0 + double(kModel.vocab) * 4.0,
                          benchmark::Counter::kIsIterationInvariantRate);
+}
+
+void bench_lm_head_i8(benchmark::State& st, const std::string& key) {
+  Fixtures& fx = fixtures();
+  Backend& be = fx.backend();
+  const HeadTable& table = fx.head_table_i8();
+  std::vector<int8_t> xq(static_cast<size_t>(kModel.hidden));
+  SplitMix64 rng(5);
+  for (int8_t& x : xq) x = int8_t(int(rng.next() % 255) - 127);
+  const float s_x = 12.7f;
+  QuantAct x{be.upload_tensor(xq.data(), DType::I8, {1, kModel.hidden}), be.upload_tensor(&s_x, DType::F32, {1, 1})};
+  Tensor logits = be.new_tensor(DType::F32, {1, kModel.vocab});
+  const double weight_bytes = double(table.q.bytes()) + double(table.scale.bytes());
+  time_kernel(st, key, weight_bytes, [&] { be.lm_head_i8(x, table, logits); });
+  st.counters["bytes_per_second"] = benchmark::Counter(
+      weight_bytes + double(kModel.hidden) + 4.0 + double(kModel.vocab) * 4.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -272,6 +310,10 @@ void register_all(bool e2e) {
     }
   const std::string head = fmt::format("lm_head/cuda/N:{}/K:{}/T:1", kModel.vocab, kModel.hidden);
   benchmark::RegisterBenchmark(head.c_str(), [head](benchmark::State& st) { bench_lm_head(st, head); })
+      ->UseManualTime()
+      ->Unit(benchmark::kMicrosecond);
+  const std::string head_i8 = fmt::format("lm_head_i8/cuda/N:{}/K:{}/T:1", kModel.vocab, kModel.hidden);
+  benchmark::RegisterBenchmark(head_i8.c_str(), [head_i8](benchmark::State& st) { bench_lm_head_i8(st, head_i8); })
       ->UseManualTime()
       ->Unit(benchmark::kMicrosecond);
   if (!e2e) return;
