@@ -6,8 +6,9 @@
 //   lm_head_i8/cuda/N:128256/K:2560/T:1           the int8 tied head (--head int8)
 //   e2e/prefill/cuda/2b4t/T:<t>                   forward_argmax over a t-token prompt
 //   e2e/decode/cuda/2b4t/ctx:<c>                  one decode step after a c-token prompt
-// Kernel cases: CUDA events around one call, the L2 flushed (a write of twice
-// its size) before every call, so weights come from DRAM. Counters:
+// Kernel cases: CUDA events around one call, the L2 flushed (a read of twice
+// its size, which leaves no dirty lines) before every call, so weights come
+// from DRAM. Counters:
 // bytes_per_second (weights + activations + outputs), hbm_fraction (weight bytes
 // / time / the measured read bandwidth), ops/s (2 per weight and token).
 // End to end: host time around forward_argmax (the id comes back), synthetic
@@ -64,17 +65,14 @@ class Fixtures {
       int l2 = 0;
       cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0);
       flush_bytes_ = 2 * size_t(std::max(l2, 1 << 20));
-      if (cudaMalloc(&flush_, flush_bytes_) != cudaSuccess)
+      if (cudaMalloc(&flush_, flush_bytes_) != cudaSuccess || cudaMemset(flush_, 1, flush_bytes_) != cudaSuccess)
         throw std::runtime_error("cannot allocate the L2 flush buffer");
       read_gbps_ = cuda::measure_read_gbps(size_t(1) << 30, 5);
     }
     return *be_;
   }
   // Evicts every weight byte from L2: writes twice its size, then waits.
-  void flush_l2() {
-    cudaMemset(flush_, int(++flushes_ & 0xff), flush_bytes_);
-    cudaDeviceSynchronize();
-  }
+  void flush_l2() { cuda::flush_l2_by_reading(flush_, flush_bytes_); }
   double read_gbps() const { return read_gbps_; }
   size_t flush_bytes() const { return flush_bytes_; }
 
@@ -131,7 +129,6 @@ class Fixtures {
   std::unique_ptr<Backend> be_;
   void* flush_ = nullptr;
   size_t flush_bytes_ = 0;
-  uint64_t flushes_ = 0;
   double read_gbps_ = 0;
   std::map<std::string, TernaryWeight> weights_;
   Tensor table_;
