@@ -75,18 +75,18 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   std::vector<std::string> rows;
   std::map<std::pair<std::string, std::string>, std::string> cells;
   for (const auto& m : doc["measurements"]) {
+    const bool int8_head = m["key"].get<std::string>().ends_with("/head:int8");
     std::string row;
     if (m["kind"] == "kernel")
       row = fmt::format("{} {}x{} T={}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
                         m["shape"]["k"].get<int64_t>(), m["shape"]["tokens"].get<int64_t>());
     else
       row = fmt::format("{} (prompt {}{})", m["name"].get<std::string>(), m["shape"]["prompt"].get<int64_t>(),
-                        m["key"].get<std::string>().ends_with("/head:int8") ? ", int8 head" : "");
+                        int8_head ? ", int8 head" : "");
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     cells[{row, m["backend"].get<std::string>()}] = cell(m);
     if (m["kind"] == "e2e" && m.contains("energy")) {
-      const std::string erow = fmt::format("{} energy{}", m["name"].get<std::string>(),
-                                           m["key"].get<std::string>().ends_with("/head:int8") ? " (int8 head)" : "");
+      const std::string erow = fmt::format("{} energy{}", m["name"].get<std::string>(), int8_head ? " (int8 head)" : "");
       if (std::find(rows.begin(), rows.end(), erow) == rows.end()) rows.push_back(erow);
       cells[{erow, m["backend"].get<std::string>()}] = energy_cell(m);
     }
@@ -208,12 +208,9 @@ int run(BenchOptions o) {
         measurements.push_back(to_json(m));
       p.done(fmt::format("{} cases x {} repetitions", cases.size(), o.repetitions));
     }
-    for (const std::string& head_name : o.no_e2e ? std::vector<std::string>{} : o.heads) {
+    for (const std::string& head_name : o.heads) {
+      if (o.no_e2e) break;  // no end-to-end runs at all
       const HeadKind head = parse_head(head_name);
-      if (head == HeadKind::int8 && !be->has_lm_head_i8()) {
-        fmt::print(stderr, "bench: {} has no int8 head; its e2e run with --heads int8 is skipped\n", name);
-        continue;
-      }
       const std::string what = head == HeadKind::bf16 ? name : name + " (int8 head)";
       Progress p("e2e " + what);
       p.update(0, "uploading weights");
@@ -265,12 +262,7 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   sub->add_option("--tokens", o->tokens, "token counts for the kernel cases")->delimiter(',')->capture_default_str();
   sub->add_option("--prompt-len", o->prompt_len, "prompt length for prefill")->capture_default_str();
   sub->add_option("--gen", o->gen, "decode steps to time")->capture_default_str();
-  sub->add_option("--heads", o->heads,
-                  "LM heads for the e2e runs: bf16 (the released model), int8 (per-row int8 table; CPU and "
-                  "Vulkan backends)")
-      ->delimiter(',')
-      ->capture_default_str()
-      ->check(CLI::IsMember({"bf16", "int8"}));
+  add_head_option(sub, "--heads", o->heads)->delimiter(',');
   sub->add_flag("--no-kernels", o->no_kernels, "skip the kernel microbenchmarks");
   sub->add_flag("--no-e2e", o->no_e2e, "skip prefill/decode end to end");
   sub->add_option("--energy-source", o->energy_source,

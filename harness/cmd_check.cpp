@@ -57,7 +57,7 @@ int run(const CheckOptions& o) {
       recs = check_ops(*be, cfg);
       p.update(0.5, "end to end against the reference");
       recs.push_back(check_end_to_end(*be, w, o.tokens));
-      if (be->has_lm_head_i8()) recs.push_back(check_end_to_end(*be, w, o.tokens, HeadKind::int8));
+      recs.push_back(check_end_to_end(*be, w, o.tokens, HeadKind::int8));
       p.done(fmt::format("{} checks", recs.size()));
     }
     int failed = 0;

@@ -139,10 +139,7 @@ CLI::App* add_generate(CLI::App& app, Action& action) {
       CLI::Range(0.0f, 100.0f));
   sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
       ->check(CLI::Range(int64_t(0), int64_t(1) << 31));
-  sub->add_option("--head", o->head,
-                  "LM head: bf16 (the released model) or int8 (per-row int8 table; CPU and Vulkan backends)")
-      ->capture_default_str()
-      ->check(CLI::IsMember({"bf16", "int8"}));
+  add_head_option(sub, "--head", o->head);
   sub->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
   sub->add_option("--weight-seed", o->weight_seed, "seed of synthetic weights")->capture_default_str();
   sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(

@@ -22,4 +22,16 @@ CLI::App* add_tokenize(CLI::App& app, Action& action);
 CLI::App* add_detokenize(CLI::App& app, Action& action);
 CLI::App* add_generate(CLI::App& app, Action& action);
 
+// The tied-head choice (--head on run and generate, --heads on bench): "bf16"
+// or "int8" (model/transformer.h HeadKind); `target` is one name or a list.
+template <class T>
+CLI::Option* add_head_option(CLI::App* sub, const std::string& name, T& target) {
+  return sub
+      ->add_option(name, target,
+                   "LM head: bf16 (the released model) or int8 (a per-row int8 quantisation of the table, half "
+                   "the bytes per decode step)")
+      ->capture_default_str()
+      ->check(CLI::IsMember({"bf16", "int8"}));
+}
+
 }  // namespace bitlab::cli

@@ -46,7 +46,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
 
   Measurement prefill = base("prefill");
   int32_t next = 0;
-  const OpCounts prefill_work = count_forward(c, o.prompt_len, 0, 1, int8_head);
+  const OpCounts prefill_work = count_forward(c, o.prompt_len, 0, 1, model.head());
   EnergyWindow prefill_window(meters, model.backend());
   int64_t prefill_runs = 0;
   for (int r = 0; r < o.prefill_repetitions || prefill_window.elapsed_seconds() < min_window; ++r) {
@@ -83,7 +83,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     const auto t0 = clock::now();
     next = model.forward_argmax(std::span(&next, 1));
     const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    decode_window.count(count_forward(c, 1, cached, 1, int8_head));
+    decode_window.count(count_forward(c, 1, cached, 1, model.head()));
     ++decode_steps;
     if (i >= o.gen) continue;  // repeated only to fill the energy window
     decode.samples.push_back(seconds);

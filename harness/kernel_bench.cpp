@@ -136,7 +136,6 @@ std::vector<Measurement> run_kernel_benchmarks(
   double last_probe = probing ? o.probe() : 0;
   for (size_t i = 0; i < cases.size(); ++i) {
     const KernelCase& kc = cases[i];
-    if (kc.op == "lm_head_i8" && !be.has_lm_head_i8()) continue;  // an optional op
     const std::string key = fmt::format("kernel/{}/{}/N:{}/K:{}/T:{}/threads:{}", kc.op, di.backend, kc.n(), kc.k,
                                         kc.tokens, di.threads);
     if (progress) progress(i, cases.size(), fmt::format("{} {} {}x{} T={}", kc.op, kc.label, kc.n(), kc.k, kc.tokens));

@@ -39,8 +39,8 @@ struct KernelBenchOptions {
   // When set, probes the memory bandwidth again just before and after each case
   // (one probe between two cases serves both); the case's roofline is the
   // highest of bandwidth_gbps and those two, so a machine whose bandwidth drifts
-  // (a shared VM) is not credited with more than 100 % by a probe taken in a
-  // slow moment. bandwidth_gbps 0: no roofline and no probes; probe unset:
+  // (a shared VM) is less often credited with more than 100 % by a probe taken
+  // in a slow moment (a case can still beat all three probes). bandwidth_gbps 0: no roofline and no probes; probe unset:
   // bandwidth_gbps alone.
   std::function<double()> probe;
 };

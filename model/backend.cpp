@@ -138,10 +138,6 @@ void Backend::lm_head_i8(const QuantAct& x, const HeadTable& table, Tensor& logi
   lm_head_i8_impl(x, table, logits);
 }
 
-void Backend::lm_head_i8_impl(const QuantAct&, const HeadTable&, Tensor&) {
-  throw UsageError(fmt::format("backend '{}' has no int8 head; use the bf16 head (--head bf16)", info().backend));
-}
-
 void Backend::argmax(const Tensor& logits, Tensor& ids) {
   check::argmax(logits, ids);
   argmax_impl(logits, ids);

@@ -66,10 +66,8 @@ class Backend {
   void relu2_mul(const Tensor& g, const Tensor& u, Tensor& y);
   void add(const Tensor& a, const Tensor& b, Tensor& y);
   void lm_head(const Tensor& x, const Tensor& table, Tensor& logits);
-  // The int8 head (ops.h, HeadTable). Optional: a backend without it throws
-  // UsageError naming itself, so `--head int8` fails clearly, never silently.
+  // The int8 head (ops.h, HeadTable).
   void lm_head_i8(const QuantAct& x, const HeadTable& table, Tensor& logits);
-  virtual bool has_lm_head_i8() const { return false; }
   void argmax(const Tensor& logits, Tensor& ids);
 
   virtual void synchronize() {}
@@ -94,7 +92,7 @@ class Backend {
   virtual void relu2_mul_impl(const Tensor& g, const Tensor& u, Tensor& y) = 0;
   virtual void add_impl(const Tensor& a, const Tensor& b, Tensor& y) = 0;
   virtual void lm_head_impl(const Tensor& x, const Tensor& table, Tensor& logits) = 0;
-  virtual void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits);
+  virtual void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) = 0;
   virtual void argmax_impl(const Tensor& logits, Tensor& ids) = 0;
 
   // A scratch tensor owned by the backend, grown on demand; valid until the next call.

@@ -73,7 +73,6 @@ class ReferenceBackend final : public Backend {
     ref::lm_head(host_ptr<float>(x), x.shape.rows, host_ptr<uint16_t>(table), table.shape.rows, table.shape.cols,
                  host_ptr<float>(logits));
   }
-  bool has_lm_head_i8() const override { return true; }
   void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
     ref::lm_head_i8(host_ptr<int8_t>(x.q), host_ptr<float>(x.scale), x.q.shape.rows, host_ptr<int8_t>(table.q),
                     host_ptr<float>(table.scale), table.q.shape.rows, table.q.shape.cols, host_ptr<float>(logits));

@@ -32,8 +32,6 @@ Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_se
   embedding_ = be_.upload_tensor(w.embedding.data.data(), DType::BF16, {cfg_.vocab, cfg_.hidden});
   final_norm_ = upload_vec(be_, w.final_norm);
   if (head_ == HeadKind::int8) {
-    if (!be_.has_lm_head_i8())
-      throw UsageError(fmt::format("backend '{}' has no int8 head; use --head bf16", be_.info().backend));
     // Quantised on the host exactly as the reference defines it, then uploaded.
     std::vector<int8_t> q(size_t(cfg_.vocab * cfg_.hidden));
     std::vector<float> s(size_t(cfg_.vocab));

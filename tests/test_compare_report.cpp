@@ -24,7 +24,6 @@ namespace fs = std::filesystem;
 using nlohmann::json;
 
 const std::string kSource = BITLAB_SOURCE_DIR;
-const std::string kBin = BITLAB_BIN;
 const std::string kFixtures = kSource + "/tests/fixtures/";
 const std::string kSchema = kSource + "/results/schema/result.schema.json";
 const std::string kValidator = kSource + "/tests/validate_result.py";

@@ -41,7 +41,7 @@ std::string fake_powercap(const std::string& dir) {
   return dir + "powercap";
 }
 
-void expect_valid(const std::string& file) { bitlab::test::expect_valid_result(file); }
+constexpr auto expect_valid = bitlab::test::expect_valid_result;
 
 TEST(EnergyCli, InfoListsEachSensorAndWhyNot) {
   const std::string dir = scratch();

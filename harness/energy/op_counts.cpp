@@ -3,7 +3,6 @@
 #include <fmt/format.h>
 
 #include "model/error.h"
-#include "model/transformer.h"
 
 namespace bitlab {
 namespace {
@@ -13,7 +12,8 @@ double packed_bytes(int64_t n, int64_t k) { return double(n) * double((k + 3) / 
 
 }  // namespace
 
-OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows, bool int8_head) {
+OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows, HeadKind head_kind) {
+  const bool int8_head = head_kind == HeadKind::int8;
   if (tokens < 1 || cached < 0 || head_rows < 1 || head_rows > tokens)
     throw UsageError(fmt::format("count_forward: tokens {} cached {} head_rows {} (need tokens >= 1, cached >= 0, "
                                  "1 <= head_rows <= tokens)",
@@ -44,7 +44,7 @@ OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int
                        packed_bytes(c.hidden, c.ffn);
   const double norms = 4 * (h + q + h + f);  // attn_norm, attn_sub_norm, ffn_norm, ffn_sub_norm
   const double kv_cache = 2 * kv * 4 * double(cached + tokens);
-  const double table = head_table_bytes(c, int8_head ? HeadKind::int8 : HeadKind::bf16);
+  const double table = head_table_bytes(c, head_kind);
   n.dram_bytes = layers * (codes + norms + kv_cache) + 4 * h + table;  // + final_norm
   return n;
 }

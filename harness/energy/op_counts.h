@@ -33,6 +33,7 @@
 #include <cstdint>
 
 #include "model/config.h"
+#include "model/transformer.h"
 
 namespace bitlab {
 
@@ -52,8 +53,8 @@ struct OpCounts {
 // One pass over `tokens` new tokens with `cached` positions already in the KV
 // cache (prefill from the start: cached = 0; a decode step: tokens = 1), the
 // LM head and argmax on `head_rows` rows (1: greedy, the last token only).
-// int8_head: the logits come from the int8 head (`--head int8`).
+// head: which tied head computes the logits (`--head`).
 OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows = 1,
-                       bool int8_head = false);
+                       HeadKind head = HeadKind::bf16);
 
 }  // namespace bitlab

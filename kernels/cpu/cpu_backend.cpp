@@ -177,7 +177,6 @@ class CpuBackend final : public Backend {
     });
   }
 
-  bool has_lm_head_i8() const override { return true; }
   void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
     const int8_t* xq = host_ptr<int8_t>(x.q);
     const float* sx = host_ptr<float>(x.scale);

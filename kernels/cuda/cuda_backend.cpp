@@ -237,7 +237,6 @@ class CudaBackend final : public Backend {
                       table.shape.cols});
   }
 
-  bool has_lm_head_i8() const override { return true; }
   void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
     submit(LmHeadI8Args{ptr<int8_t>(x.q), ptr<float>(x.scale), ptr<int8_t>(table.q), ptr<float>(table.scale),
                         ptr<float>(logits), x.q.shape.rows, table.q.shape.rows, table.q.shape.cols});

@@ -281,7 +281,6 @@ class VulkanBackend final : public Backend {
     written(logits);
   }
 
-  bool has_lm_head_i8() const override { return true; }
   void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
     const int64_t t = x.q.shape.rows, d = table.q.shape.cols, vocab = table.q.shape.rows;
     const bool words = d % 4 == 0 && x.q.offset % 4 == 0 && table.q.offset % 4 == 0;

@@ -26,7 +26,7 @@ std::vector<float> floats_to_f32(std::span<const uint8_t> bytes, FloatFormat for
 HostArray<uint16_t> floats_to_bf16_table(std::span<const uint8_t> bytes, FloatFormat format, size_t count,
                                          std::shared_ptr<const void> owner) {
   HostArray<uint16_t> table;
-  if (format == FloatFormat::BF16 && reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0) {
+  if (owner && format == FloatFormat::BF16 && reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0) {
     table.data = std::span(reinterpret_cast<const uint16_t*>(bytes.data()), count);
     table.owner = std::move(owner);
     return table;

@@ -19,10 +19,9 @@ enum class FloatFormat { F32, F16, BF16 };
 std::vector<float> floats_to_f32(std::span<const uint8_t> bytes, FloatFormat format, size_t count);
 
 // The same values as bf16, for the embedding table. BF16 bytes at a 2-byte
-// aligned address are used in place, kept alive by `owner` (the file mapping;
-// null when the caller keeps them alive), so the largest tensor is not copied;
-// anything else is converted into a table of its own (exact for F16 holding
-// bf16 values).
+// aligned address are used in place, kept alive by `owner` (the file mapping),
+// so the largest tensor is not copied; anything else, or bytes with no owner,
+// becomes a table of its own (exact for F16 holding bf16 values).
 HostArray<uint16_t> floats_to_bf16_table(std::span<const uint8_t> bytes, FloatFormat format, size_t count,
                                          std::shared_ptr<const void> owner);
 

@@ -263,7 +263,7 @@ ModelWeights load_hf_model(const std::string& path) {
   m.source = path;
   const SafetensorsTensor& emb = ck.need("model.embed_tokens.weight");
   check_shape(ck, emb, {c.vocab, c.hidden});
-  std::shared_ptr<const void> mapping;  // of the shard the embedding is in (every tensor is in one)
+  std::shared_ptr<const void> mapping;  // of the shard the embedding is in; without one it is copied
   for (const SafetensorsFile& f : ck.files)
     if (f.tensor(emb.name) == &emb) mapping = f.owner;
   m.embedding = floats_to_bf16_table(emb.data, float_format(ck, emb), size_t(emb.elements), std::move(mapping));
