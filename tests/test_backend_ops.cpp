@@ -5,7 +5,6 @@
 // model/backends.def is picked up here with no change.
 #include <gtest/gtest.h>
 
-#include <cstring>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -330,57 +329,23 @@ TEST_P(BackendOps, EmbedLmHeadArgmaxMatchReference) {
   EXPECT_THROW(be_->embed(bt, tab, out), UsageError);
 }
 
-// ---- lm_head_i8 (optional op) ---------------------------------------------------------
+// ---- lm_head_i8 ------------------------------------------------------------------------
 
-TEST_P(BackendOps, Int8HeadIsBitExactOrRefusedByName) {
-  const int64_t vocab = 300, d = 100;
-  std::vector<uint16_t> table(size_t(vocab * d));
-  test::fill_bf16(table, 3);
-  std::vector<int8_t> q(size_t(vocab * d));
-  std::vector<float> sv(static_cast<size_t>(vocab));
-  ref::quantize_head(table.data(), vocab, d, q.data(), sv.data());
-  const HeadTable ht{be_->upload_tensor(q.data(), DType::I8, {vocab, d}),
-                     be_->upload_tensor(sv.data(), DType::F32, {vocab, 1})};
-  std::vector<int8_t> xq(static_cast<size_t>(d));
-  std::vector<float> sx(1);
-  const auto x = random_floats(size_t(d), 5);
-  ref::quantize_act(x.data(), 1, d, xq.data(), sx.data());
-  const QuantAct qa{be_->upload_tensor(xq.data(), DType::I8, {1, d}), be_->upload_tensor(sx.data(), DType::F32, {1, 1})};
-  Tensor logits = be_->new_tensor(DType::F32, {1, vocab});
-  if (!be_->has_lm_head_i8()) {
-    try {
-      be_->lm_head_i8(qa, ht, logits);
-      ADD_FAILURE() << "lm_head_i8 ran on a backend that says it has none";
-    } catch (const UsageError& e) {
-      EXPECT_NE(std::string(e.what()).find(GetParam()), std::string::npos) << e.what();
-    }
-    return;
-  }
+TEST_P(BackendOps, Int8HeadIsBitExact) {
   // Widths around the 64- and 128-byte steps, vocabularies around the 16-row
   // blocks, and several tokens (the all-logits path).
   for (auto [v, dd, t] : {std::tuple<int64_t, int64_t, int64_t>{1, 1, 1}, {17, 63, 1}, {33, 64, 2}, {16, 127, 3},
                           {300, 2560, 1}, {129, 6912, 1}, {45, 200, 17}}) {
-    std::vector<uint16_t> tab(size_t(v * dd));
-    test::fill_bf16(tab, uint64_t(v * 7 + dd));
-    std::vector<int8_t> tq(size_t(v * dd)), aq(size_t(t * dd));
-    std::vector<float> ts(static_cast<size_t>(v)), as(static_cast<size_t>(t));
-    ref::quantize_head(tab.data(), v, dd, tq.data(), ts.data());
-    const auto xa = random_floats(size_t(t * dd), uint64_t(dd + t), 3.0f);
-    ref::quantize_act(xa.data(), t, dd, aq.data(), as.data());
-    const HeadTable h{be_->upload_tensor(tq.data(), DType::I8, {v, dd}),
-                      be_->upload_tensor(ts.data(), DType::F32, {v, 1})};
-    const QuantAct a{be_->upload_tensor(aq.data(), DType::I8, {t, dd}),
-                     be_->upload_tensor(as.data(), DType::F32, {t, 1})};
+    SCOPED_TRACE("vocab=" + std::to_string(v) + " d=" + std::to_string(dd) + " t=" + std::to_string(t));
     Guarded out(*be_, DType::F32, {t, v});
-    be_->lm_head_i8(a, h, out.t);
-    std::vector<float> want(size_t(t * v));
-    ref::lm_head_i8(aq.data(), as.data(), t, tq.data(), ts.data(), v, dd, want.data());
-    const auto got = download<float>(*be_, out.t);
-    EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0)
-        << "vocab=" << v << " d=" << dd << " t=" << t;
+    test::lm_head_i8_exact(*be_, v, dd, t, uint64_t(v * 7 + dd), {3.0f}, out.t);
     EXPECT_TRUE(out.guards_intact());
   }
-  // Wrong shapes are refused with the op's name.
+  // Wrong shapes are refused.
+  const int64_t vocab = 300, d = 100;
+  const HeadTable ht{be_->new_tensor(DType::I8, {vocab, d}), be_->new_tensor(DType::F32, {vocab, 1})};
+  const QuantAct qa{be_->new_tensor(DType::I8, {1, d}), be_->new_tensor(DType::F32, {1, 1})};
+  Tensor logits = be_->new_tensor(DType::F32, {1, vocab});
   Tensor narrow = be_->new_tensor(DType::F32, {1, vocab - 1});
   EXPECT_THROW(be_->lm_head_i8(qa, ht, narrow), UsageError);
   const QuantAct wide{be_->new_tensor(DType::I8, {1, d + 1}), be_->new_tensor(DType::F32, {1, 1})};

@@ -204,9 +204,9 @@ TEST_P(NeonPath, ElementwiseOpsGiveTheScalarBits) {
 TEST_P(NeonPath, TinyModelEndToEndMatchesScalar) {
   // Greedy generation gives scalar's tokens, and every position's logits give
   // scalar's argmax. The logits differ from scalar's only through float
-  // summation order (the LM head sums in four-lane fp32 here, sequentially in
-  // scalar); int8 activations, matmul accumulators, relu2_mul and add are the
-  // same on both.
+  // summation order (rmsnorm sums its squares in two-lane double here, the LM
+  // head in four-lane fp32; scalar sums both sequentially); int8 activations,
+  // matmul accumulators, relu2_mul and add are the same on both.
   const ModelWeights w = synthetic_weights(config_by_name("tiny"), 5);
   auto scalar = make_backend("scalar", BackendOptions{2, 0});
   SplitMix64 g(99);

@@ -1,11 +1,17 @@
-// Helpers shared by the tests: seeded random inputs, NMSE, host<->backend copies.
+// Helpers shared by the tests: seeded random inputs, NMSE, host<->backend
+// copies, bit-exact checks of the int8 ops against the reference.
 #pragma once
+#include <gtest/gtest.h>
+
+#include <algorithm>
 #include <cmath>
 #include <cstdint>
+#include <cstring>
 #include <span>
 #include <vector>
 
 #include "model/backend.h"
+#include "model/reference.h"
 #include "model/weights/synthetic.h"
 
 namespace bitlab::test {
@@ -51,26 +57,13 @@ Tensor upload(Backend& be, const std::vector<T>& v, DType dtype, Shape shape) {
   return be.upload_tensor(v.data(), dtype, shape);
 }
 
-}  // namespace bitlab::test
-
-namespace bitlab::test {
 // Fills bf16 values ≈ N(0, 1) from a seed.
 inline void fill_bf16(std::vector<uint16_t>& v, uint64_t seed) {
   SplitMix64 g(seed);
   for (uint16_t& x : v) x = f32_to_bf16(g.normal());
 }
-}  // namespace bitlab::test
 
-// ---- bit-exact matmul checks, shared by the every-backend and GPU tests ----
-// (kept in one block, with its own includes, so other additions stay apart)
-#include <gtest/gtest.h>
-
-#include <algorithm>
-#include <cstring>
-
-#include "model/reference.h"
-
-namespace bitlab::test {
+// ---- bit-exact int8 op checks, shared by the every-backend and GPU tests ----
 
 struct MatmulInput {
   float spread = 1.0f;  // activations ~ N(0, spread²) before quantisation
@@ -119,6 +112,58 @@ inline std::vector<std::vector<float>> matmul_exact(Backend& be, const std::vect
       }
     EXPECT_EQ(bad, 0u) << p.name << ": mismatching outputs";
   }
+  return got;
+}
+
+struct HeadInput {
+  float spread = 1.0f;       // activations ~ N(0, spread²) before quantisation
+  size_t x_offset = 0;       // byte offset of the int8 activations in their buffer (0x55 bytes before them)
+  size_t table_offset = 0;   // byte offset of the int8 table in its buffer (0x55 bytes before it)
+};
+
+// Quantises a bf16 [vocab, d] table ≈ N(0, 1) per row (ref::quantize_head) and
+// t tokens, runs lm_head_i8, and checks the logits bit for bit against
+// ref::lm_head_i8, naming the first mismatch. `logits`: where they go (default:
+// a new tensor). Returns them.
+inline std::vector<float> lm_head_i8_exact(Backend& be, int64_t vocab, int64_t d, int64_t t, uint64_t seed,
+                                           const HeadInput& in = {}, Tensor logits = {}) {
+  std::vector<uint16_t> table(size_t(vocab * d));
+  fill_bf16(table, seed);
+  std::vector<int8_t> q(size_t(vocab * d));
+  std::vector<float> sv(static_cast<size_t>(vocab));
+  ref::quantize_head(table.data(), vocab, d, q.data(), sv.data());
+  const std::vector<float> x = random_floats(size_t(t * d), seed + 1, in.spread);
+  std::vector<int8_t> xq(size_t(t * d));
+  std::vector<float> sx(static_cast<size_t>(t));
+  ref::quantize_act(x.data(), t, d, xq.data(), sx.data());
+  // An int8 [rows, d] tensor `offset` bytes into a buffer of 0x55 bytes.
+  const auto upload_at = [&be, d](const std::vector<int8_t>& v, size_t offset) {
+    std::vector<int8_t> bytes(offset + v.size(), 0x55);
+    std::copy(v.begin(), v.end(), bytes.data() + offset);
+    Tensor tq = be.upload_tensor(bytes.data(), DType::I8, {1, int64_t(bytes.size())});
+    tq.offset += offset;
+    tq.shape = {int64_t(v.size()) / d, d};
+    return tq;
+  };
+  const HeadTable ht{upload_at(q, in.table_offset), be.upload_tensor(sv.data(), DType::F32, {vocab, 1})};
+  const QuantAct qa{upload_at(xq, in.x_offset), be.upload_tensor(sx.data(), DType::F32, {t, 1})};
+  if (!logits.buf) logits = be.new_tensor(DType::F32, {t, vocab});
+  be.lm_head_i8(qa, ht, logits);
+  std::vector<float> want(size_t(t * vocab));
+  ref::lm_head_i8(xq.data(), sx.data(), t, q.data(), sv.data(), vocab, d, want.data());
+  std::vector<float> got = download<float>(be, logits);
+  EXPECT_EQ(got.size(), want.size());
+  size_t bad = 0;
+  for (size_t j = 0; j < std::min(got.size(), want.size()); ++j)
+    if (std::memcmp(&got[j], &want[j], 4) != 0 && bad++ == 0) {
+      const int64_t tok = int64_t(j) / vocab, row = int64_t(j) % vocab;
+      int64_t acc = 0;
+      for (int64_t i = 0; i < d; ++i) acc += int64_t(q[size_t(row * d + i)]) * xq[size_t(tok * d + i)];
+      ADD_FAILURE() << "lm_head_i8 [" << vocab << "x" << d << "], t=" << t << ", x at byte " << in.x_offset
+                    << ", table at byte " << in.table_offset << ": first mismatch at token " << tok << " row " << row
+                    << ": got " << got[j] << ", want " << want[j] << " (acc " << acc << ")";
+    }
+  EXPECT_EQ(bad, 0u) << "lm_head_i8: mismatching logits";
   return got;
 }
 

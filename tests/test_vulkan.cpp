@@ -122,29 +122,20 @@ TEST_P(VulkanMatmul, BitExactOn2b4tShapesWithFusedParts) {
 
 std::string path_name(const ::testing::TestParamInfo<Path>& info) { return info.param.name; }
 // The int8 head on both dot paths: word-aligned rows (the words shaders) and
-// rows at odd byte offsets or of odd width (the bytes shader), bit for bit.
+// rows at byte offsets that are not multiples of 4 or of odd width (the bytes
+// shader), bit for bit. Whole-row offsets first, then, at d = 100, x and the
+// table each at byte offset 1 (bytes shader) or 4 (words shaders).
 TEST_P(VulkanMatmul, Int8HeadIsBitExactOnBothLayouts) {
+  const int64_t vocab = 37, t = 5;
   for (int64_t d : {64, 2560, 63, 100})
     for (int64_t row0 : {0, 1}) {
-      const int64_t vocab = 37, t = 5;
       SCOPED_TRACE("d=" + std::to_string(d) + " row0=" + std::to_string(row0));
-      std::vector<uint16_t> table(size_t(vocab * d));
-      test::fill_bf16(table, uint64_t(d));
-      std::vector<int8_t> q(size_t((vocab + row0) * d), 0x55), xq(size_t((t + row0) * d), 0x55);
-      std::vector<float> sv(static_cast<size_t>(vocab)), sx(static_cast<size_t>(t));
-      ref::quantize_head(table.data(), vocab, d, q.data() + row0 * d, sv.data());
-      const auto x = random_floats(size_t(t * d), uint64_t(d + 1), 2.0f);
-      ref::quantize_act(x.data(), t, d, xq.data() + row0 * d, sx.data());
-      const HeadTable ht{be_->upload_tensor(q.data(), DType::I8, {vocab + row0, d}).rows(row0, vocab),
-                         be_->upload_tensor(sv.data(), DType::F32, {vocab, 1})};
-      const QuantAct qa{be_->upload_tensor(xq.data(), DType::I8, {t + row0, d}).rows(row0, t),
-                        be_->upload_tensor(sx.data(), DType::F32, {t, 1})};
-      Tensor logits = be_->new_tensor(DType::F32, {t, vocab});
-      be_->lm_head_i8(qa, ht, logits);
-      std::vector<float> want(size_t(t * vocab));
-      ref::lm_head_i8(xq.data() + row0 * d, sx.data(), t, q.data() + row0 * d, sv.data(), vocab, d, want.data());
-      const auto got = download<float>(*be_, logits);
-      EXPECT_EQ(std::memcmp(got.data(), want.data(), want.size() * sizeof(float)), 0);
+      test::lm_head_i8_exact(*be_, vocab, d, t, uint64_t(d), {2.0f, size_t(row0 * d), size_t(row0 * d)});
+    }
+  for (size_t x_offset : {size_t{1}, size_t{4}})
+    for (size_t table_offset : {size_t{1}, size_t{4}}) {
+      SCOPED_TRACE("d=100 x_offset=" + std::to_string(x_offset) + " table_offset=" + std::to_string(table_offset));
+      test::lm_head_i8_exact(*be_, vocab, 100, t, 100 + x_offset * 8 + table_offset, {2.0f, x_offset, table_offset});
     }
 }
 

@@ -6,7 +6,7 @@
 //   rows are taken 16 at a time; each row is one dot product of 64-byte chunks,
 //   its 16 dword partial sums reduced once per row; the 16 sums of a block are
 //   scaled together (two vector divisions), so the epilogue is off the stream.
-//   t > 1: every token passes over a row while it is in L1.
+//   t > 1: every token passes over a row while the 16-row block is in L1/L2.
 //
 // vpdpbusd multiplies unsigned by signed bytes. The table holds signed q, so
 // each loaded chunk is flipped to q + 128 (xor 0x80) and the exact correction
@@ -24,16 +24,6 @@ namespace {
 // Prefetch distance along the table, as for the bf16 head.
 constexpr int64_t kPrefetchBytes = 512;
 constexpr int64_t kRows = 16;
-
-inline int32_t sum_i8(const int8_t* x, int64_t d) {
-  const __m512i ones = _mm512_set1_epi8(1);
-  __m512i acc = _mm512_setzero_si512();
-  for (int64_t i = 0; i < d; i += 64) {
-    const __mmask64 m = tail64(d - i);
-    acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(m, x + i));
-  }
-  return _mm512_reduce_add_epi32(acc);
-}
 
 // Σ (q + 128) * x over one row; two chains so vpdpbusd latency stays hidden.
 inline int32_t row_dot_biased(const int8_t* row, const int8_t* x, int64_t d) {
@@ -65,7 +55,7 @@ void lm_head_i8(const int8_t* xq, const float* s_x, int64_t t, int64_t d, const 
   int32_t xsum[kTokenChunk];
   for (int64_t t0 = 0; t0 < t; t0 += kTokenChunk) {
     const int64_t tn = std::min(kTokenChunk, t - t0);
-    for (int64_t j = 0; j < tn; ++j) xsum[j] = sum_i8(xq + (t0 + j) * d, d);
+    for (int64_t j = 0; j < tn; ++j) xsum[j] = row_sum(xq + (t0 + j) * d, d);
     for (int64_t r0 = v0; r0 < v1; r0 += kRows) {
       const int64_t rn = std::min(kRows, v1 - r0);
       const __mmask16 m = tail16(rn);

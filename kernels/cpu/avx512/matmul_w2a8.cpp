@@ -62,19 +62,6 @@ constexpr std::array<uint32_t, 256> make_spread() {
 }
 constexpr std::array<uint32_t, 256> kSpread = make_spread();
 
-// Σ x over k int8 values (vpdpbusd against ones), exact in int32.
-int32_t row_sum(const int8_t* x, int64_t k) {
-  const __m512i ones = _mm512_set1_epi8(1);
-  __m512i acc = _mm512_setzero_si512();
-  int64_t i = 0;
-  for (; i + 64 <= k; i += 64) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(x + i));
-  if (i < k) {
-    const __mmask64 m = tail64(k - i);
-    acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(m, x + i));
-  }
-  return _mm512_reduce_add_epi32(acc);
-}
-
 // acc += Σ_i c[4l+i] * x[i] per dword lane l, x = four int8 at p broadcast to
 // every lane. Inline asm so that the broadcast stays a memory operand and the
 // accumulator is updated in place (GCC 12 copies it around the intrinsic).

@@ -1,5 +1,5 @@
 // <immintrin.h> for the avx512 kernels, plus the helpers they share (tail
-// masks, per-thread scratch), all with internal linkage.
+// masks, int8 row sum, per-thread scratch), all with internal linkage.
 #pragma once
 // GCC 12's AVX-512 headers build "undefined" vectors by self-initialisation
 // (`__m512 __Y = __Y;`, GCC bug 105593), which -Wuninitialized reports inside
@@ -34,6 +34,17 @@ inline __mmask32 tail32(int64_t left) {
 }
 inline __mmask64 tail64(int64_t left) {
   return _cvtu64_mask64(left <= 0 ? 0ull : left >= 64 ? ~0ull : (1ull << left) - 1ull);
+}
+
+// Σ x over k int8 values (vpdpbusd against ones, masked tail), exact in int32;
+// reads nothing past x + k.
+inline int32_t row_sum(const int8_t* x, int64_t k) {
+  const __m512i ones = _mm512_set1_epi8(1);
+  __m512i acc = _mm512_setzero_si512();
+  int64_t i = 0;
+  for (; i + 64 <= k; i += 64) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(x + i));
+  if (i < k) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(tail64(k - i), x + i));
+  return _mm512_reduce_add_epi32(acc);
 }
 
 // Per-thread scratch memory, 64-byte aligned, grown on demand, never shrunk.

@@ -71,7 +71,7 @@ class Fixtures {
     }
     return *be_;
   }
-  // Evicts every weight byte from L2: writes twice its size, then waits.
+  // Evicts every weight byte from L2: reads twice its size through it, then waits.
   void flush_l2() { cuda::flush_l2_by_reading(flush_, flush_bytes_); }
   double read_gbps() const { return read_gbps_; }
   size_t flush_bytes() const { return flush_bytes_; }
