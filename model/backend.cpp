@@ -23,10 +23,11 @@ Tensor Backend::upload_tensor(const void* host, DType dtype, Shape shape) {
 
 void Backend::download(const Tensor& t, void* host) const { t.buf->read(host, t.offset, t.bytes()); }
 
-Tensor Backend::scratch(DType dtype, Shape shape) {
+Tensor Backend::scratch(DType dtype, Shape shape, int slot) {
   const size_t need = dtype_bytes(dtype, shape.numel());
-  if (!scratch_ || scratch_->bytes() < need) scratch_ = alloc(need);
-  return Tensor{scratch_, 0, dtype, shape};
+  std::shared_ptr<Buffer>& b = scratch_[slot];
+  if (!b || b->bytes() < need) b = alloc(need);
+  return Tensor{b, 0, dtype, shape};
 }
 
 std::unique_ptr<Timer> Backend::timer() {
@@ -94,6 +95,36 @@ void Backend::rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, Qu
   quantize_act_impl(normed, q);
 }
 
+void Backend::add_rmsnorm_quant(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) {
+  check::tensor("add_rmsnorm_quant", "h", h, DType::F32);
+  check::tensor("add_rmsnorm_quant", "d", d, DType::F32);
+  check::same_shape("add_rmsnorm_quant", h, d);
+  check::rmsnorm(h, w, h);
+  check::quantize_act(h, q);
+  add_rmsnorm_quant_impl(h, d, w, eps, q);
+}
+
+void Backend::add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) {
+  add_impl(h, d, h);
+  rmsnorm_quant_impl(h, w, eps, q);
+}
+
+void Backend::relu2_mul_rmsnorm_quant(const Tensor& g, const Tensor& u, const Tensor& w, float eps, QuantAct& q) {
+  check::tensor("relu2_mul_rmsnorm_quant", "g", g, DType::F32);
+  check::tensor("relu2_mul_rmsnorm_quant", "u", u, DType::F32);
+  check::same_shape("relu2_mul_rmsnorm_quant", g, u);
+  check::rmsnorm(g, w, g);
+  check::quantize_act(g, q);
+  relu2_mul_rmsnorm_quant_impl(g, u, w, eps, q);
+}
+
+void Backend::relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
+                                           QuantAct& q) {
+  Tensor f = scratch(DType::F32, g.shape, 1);
+  relu2_mul_impl(g, u, f);
+  rmsnorm_quant_impl(f, w, eps, q);
+}
+
 void Backend::matmul_w2a8(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) {
   check::matmul_w2a8(x, w, y);
   matmul_w2a8_impl(x, w, y);
@@ -102,6 +133,22 @@ void Backend::matmul_w2a8(const QuantAct& x, const TernaryWeight& w, std::span<T
 void Backend::rope(Tensor& x, const RopeParams& p) {
   check::rope(x, p);
   rope_impl(x, p);
+}
+
+void Backend::rope_qk(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) {
+  check::rope(q, pq);
+  check::rope(k, pk);
+  if (q.shape.rows != k.shape.rows || pq.pos0 != pk.pos0 || pq.head_dim != pk.head_dim || pq.theta != pk.theta)
+    throw UsageError(fmt::format("rope_qk: q ({} rows, position {}, head_dim {}, theta {}) and k ({}, {}, {}, {}) "
+                                 "must share rows, positions, head_dim and theta",
+                                 q.shape.rows, pq.pos0, pq.head_dim, pq.theta, k.shape.rows, pk.pos0, pk.head_dim,
+                                 pk.theta));
+  rope_qk_impl(q, pq, k, pk);
+}
+
+void Backend::rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) {
+  rope_impl(q, pq);
+  rope_impl(k, pk);
 }
 
 void Backend::attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,

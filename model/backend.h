@@ -3,7 +3,10 @@
 //
 // The public op methods check shapes and dtypes once (a wrong shape is a
 // UsageError naming the op, never a crash) and then call the backend's *_impl.
-// Fused ops (rmsnorm_quant) default to composing the primitives.
+// Fused ops (rmsnorm_quant, add_rmsnorm_quant, relu2_mul_rmsnorm_quant,
+// rope_qk) default to composing the primitives; a backend overrides one where a
+// single kernel is faster, and must then give exactly the bits its own
+// primitives give (tests/test_backend_ops.cpp holds every backend to that).
 #pragma once
 #include <chrono>
 #include <memory>
@@ -59,8 +62,15 @@ class Backend {
   void rmsnorm(const Tensor& x, const Tensor& w, float eps, Tensor& y);
   void quantize_act(const Tensor& x, QuantAct& q);
   void rmsnorm_quant(const Tensor& x, const Tensor& w, float eps, QuantAct& q);
+  // h = h + d, then q = rmsnorm_quant(h, w): a residual add and the norm after it.
+  void add_rmsnorm_quant(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q);
+  // q = rmsnorm_quant(relu2_mul(g, u), w): the FFN gate and its sub-norm; the
+  // product itself is not kept.
+  void relu2_mul_rmsnorm_quant(const Tensor& g, const Tensor& u, const Tensor& w, float eps, QuantAct& q);
   void matmul_w2a8(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y);
   void rope(Tensor& x, const RopeParams& p);
+  // rope(q, pq) and rope(k, pk); the two must share rows, positions, head_dim and theta.
+  void rope_qk(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk);
   void attention(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
                  Tensor& out);
   void relu2_mul(const Tensor& g, const Tensor& u, Tensor& y);
@@ -85,8 +95,12 @@ class Backend {
   virtual void rmsnorm_impl(const Tensor& x, const Tensor& w, float eps, Tensor& y) = 0;
   virtual void quantize_act_impl(const Tensor& x, QuantAct& q) = 0;
   virtual void rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, QuantAct& q);
+  virtual void add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q);
+  virtual void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
+                                            QuantAct& q);
   virtual void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) = 0;
   virtual void rope_impl(Tensor& x, const RopeParams& p) = 0;
+  virtual void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk);
   virtual void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache,
                               const AttentionParams& p, Tensor& out) = 0;
   virtual void relu2_mul_impl(const Tensor& g, const Tensor& u, Tensor& y) = 0;
@@ -95,11 +109,13 @@ class Backend {
   virtual void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) = 0;
   virtual void argmax_impl(const Tensor& logits, Tensor& ids) = 0;
 
-  // A scratch tensor owned by the backend, grown on demand; valid until the next call.
-  Tensor scratch(DType dtype, Shape shape);
+  // A scratch tensor owned by the backend, grown on demand; valid until the
+  // next call for the same slot. The default fused ops hold slot 1 while the
+  // primitives they call may use slot 0.
+  Tensor scratch(DType dtype, Shape shape, int slot = 0);
 
  private:
-  std::shared_ptr<Buffer> scratch_;
+  std::shared_ptr<Buffer> scratch_[2];
 };
 
 // Checks that fused parts share k and returns the part row counts and scales.

@@ -6,8 +6,11 @@
 //   rmsnorm       x [t,d], weight [1,d], eps                     -> [t,d]
 //   quantize_act  x [t,k]                                        -> I8 [t,k] + scale F32 [t,1]
 //   rmsnorm_quant rmsnorm then quantize_act (fused where faster)
+//   add_rmsnorm_quant        h += d, then rmsnorm_quant(h)    (fused where faster)
+//   relu2_mul_rmsnorm_quant  rmsnorm_quant(relu2_mul(g, u))  (fused where faster)
 //   matmul_w2a8   QuantAct [t,k] x TernaryWeight parts           -> one F32 [t,n_p] per part
 //   rope          x [t, heads*head_dim] in place, positions pos0..pos0+t-1
+//   rope_qk       rope on q and on k at the same positions    (fused where faster)
 //   attention     q [t,H*hd], k,v [t,Hkv*hd], KV cache           -> [t,H*hd]; appends k,v
 //   relu2_mul     g, u [t,f]                                     -> relu(g)^2 * u
 //   add           a, b [t,d]                                     -> a + b (may alias a)

@@ -81,7 +81,6 @@ void Transformer::ensure_capacity(int64_t t) {
   a.proj = f32(d);
   a.gate = f32(f);
   a.up = f32(f);
-  a.ffn = f32(f);
   a.hn = f32(d);
   a.logits = f32(cfg_.vocab);
   a.ids = be_.new_tensor(DType::I32, {t, 1});
@@ -106,35 +105,40 @@ Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
   be_.begin_step();  // ends in forward() / forward_argmax(), before the result is read
   Tensor h = first(act_.h, t), q = first(act_.q, t), k = first(act_.k, t), v = first(act_.v, t);
   Tensor attn = first(act_.attn, t), proj = first(act_.proj, t);
-  Tensor gate = first(act_.gate, t), up = first(act_.up, t), ffn = first(act_.ffn, t);
+  Tensor gate = first(act_.gate, t), up = first(act_.up, t);
   QuantAct xq = first(act_.xq, t), fq = first(act_.fq, t);
 
   const RopeParams rope_q{cfg_.n_heads, cfg_.head_dim, pos_, cfg_.rope_theta};
   const RopeParams rope_k{cfg_.n_kv_heads, cfg_.head_dim, pos_, cfg_.rope_theta};
   const AttentionParams ap{cfg_.n_heads, cfg_.n_kv_heads, cfg_.head_dim, pos_};
 
+  // The residual add after each projection is fused with the norm that
+  // follows it, and relu²·u with the FFN sub-norm: fewer launches per layer on
+  // a GPU, the same bits everywhere (backend.h).
   be_.embed(tok, embedding_, h);
-  for (Layer& L : layers_) {
-    // Attention block: pre-norm, fused QKV, RoPE, GQA, sub-norm, output projection.
-    be_.rmsnorm_quant(h, L.attn_norm, eps, xq);
+  be_.rmsnorm_quant(h, layers_.front().attn_norm, eps, xq);
+  for (size_t i = 0; i < layers_.size(); ++i) {
+    Layer& L = layers_[i];
+    // Attention block: (pre-norm done), fused QKV, RoPE, GQA, sub-norm, output projection.
     Tensor qkv_out[] = {q, k, v};
     be_.matmul_w2a8(xq, L.qkv, qkv_out);
-    be_.rope(q, rope_q);
-    be_.rope(k, rope_k);
+    be_.rope_qk(q, rope_q, k, rope_k);
     be_.attention(q, k, v, L.kv, ap, attn);
     be_.rmsnorm_quant(attn, L.attn_sub_norm, eps, xq);
     Tensor o_out[] = {proj};
     be_.matmul_w2a8(xq, L.o, o_out);
-    be_.add(h, proj, h);
-    // FFN block: pre-norm, fused gate/up, squared ReLU gate, sub-norm, down projection.
-    be_.rmsnorm_quant(h, L.ffn_norm, eps, xq);
+    // FFN block: residual add + pre-norm, fused gate/up, squared ReLU gate + sub-norm, down projection.
+    be_.add_rmsnorm_quant(h, proj, L.ffn_norm, eps, xq);
     Tensor gu_out[] = {gate, up};
     be_.matmul_w2a8(xq, L.gate_up, gu_out);
-    be_.relu2_mul(gate, up, ffn);
-    be_.rmsnorm_quant(ffn, L.ffn_sub_norm, eps, fq);
+    be_.relu2_mul_rmsnorm_quant(gate, up, L.ffn_sub_norm, eps, fq);
     Tensor down_out[] = {proj};
     be_.matmul_w2a8(fq, L.down, down_out);
-    be_.add(h, proj, h);
+    // Residual add, and the next layer's pre-norm with it.
+    if (i + 1 < layers_.size())
+      be_.add_rmsnorm_quant(h, proj, layers_[i + 1].attn_norm, eps, xq);
+    else
+      be_.add(h, proj, h);
   }
   pos_ += t;
   const int64_t rows = all_rows ? t : 1;

@@ -58,7 +58,7 @@ class Transformer {
   // Activations for up to `cap` tokens at once.
   struct Activations {
     int64_t cap = 0;
-    Tensor tokens, h, q, k, v, attn, proj, gate, up, ffn, hn, logits, ids;
+    Tensor tokens, h, q, k, v, attn, proj, gate, up, hn, logits, ids;
     QuantAct xq, fq;  // [cap, hidden] and [cap, ffn]
   };
   void ensure_capacity(int64_t t);

@@ -215,6 +215,118 @@ TEST_P(BackendOps, RmsnormQuantEqualsRmsnormThenQuantize) {
   }
 }
 
+// ---- fused ops: the same bits as the primitives they replace ------------------------
+
+// q and s of a QuantAct on the host.
+struct HostQuant {
+  std::vector<int8_t> q;
+  std::vector<float> s;
+  bool operator==(const HostQuant&) const = default;
+};
+HostQuant download_quant(Backend& be, const QuantAct& a) {
+  return {download<int8_t>(be, a.q), download<float>(be, a.scale)};
+}
+QuantAct new_quant(Backend& be, int64_t t, int64_t d) {
+  return {be.new_tensor(DType::I8, {t, d}), be.new_tensor(DType::F32, {t, 1})};
+}
+
+TEST_P(BackendOps, AddRmsnormQuantEqualsAddThenRmsnormQuant) {
+  for (int64_t t : {1, 4}) {
+    for (int64_t d : {5, 64, 2560, 6912}) {
+      const auto h = random_floats(size_t(t * d), uint64_t(d) * 7, 3.0f);
+      const auto r = random_floats(size_t(t * d), uint64_t(d) * 11, 0.5f);
+      const auto w = random_floats(size_t(d), uint64_t(d) * 13);
+      Tensor rt = be_->upload_tensor(r.data(), DType::F32, {t, d});
+      Tensor wt = be_->upload_tensor(w.data(), DType::F32, {1, d});
+      Tensor fused_h = be_->upload_tensor(h.data(), DType::F32, {t, d});
+      Guarded fq(*be_, DType::I8, {t, d});
+      QuantAct fused{fq.t, be_->new_tensor(DType::F32, {t, 1})};
+      be_->add_rmsnorm_quant(fused_h, rt, wt, 1e-5f, fused);
+
+      Tensor split_h = be_->upload_tensor(h.data(), DType::F32, {t, d});
+      QuantAct split = new_quant(*be_, t, d);
+      be_->add(split_h, rt, split_h);
+      be_->rmsnorm_quant(split_h, wt, 1e-5f, split);
+      const auto sum = download<float>(*be_, fused_h);
+      EXPECT_EQ(sum, download<float>(*be_, split_h)) << "t=" << t << " d=" << d;
+      EXPECT_EQ(download_quant(*be_, fused), download_quant(*be_, split)) << "t=" << t << " d=" << d;
+      EXPECT_TRUE(fq.guards_intact());
+      // The residual sum is one fp32 add per element, so it is the reference's too.
+      std::vector<float> want(h.size());
+      ref::add(h.data(), r.data(), t * d, want.data());
+      EXPECT_EQ(sum, want);
+    }
+  }
+}
+
+TEST_P(BackendOps, Relu2MulRmsnormQuantEqualsItsParts) {
+  for (int64_t t : {1, 3}) {
+    for (int64_t d : {7, 64, 6912}) {
+      const auto g = random_floats(size_t(t * d), uint64_t(d) * 17, 2.0f);  // about half negative: gated to 0
+      const auto u = random_floats(size_t(t * d), uint64_t(d) * 19, 2.0f);
+      const auto w = random_floats(size_t(d), uint64_t(d) * 23);
+      Tensor gt = be_->upload_tensor(g.data(), DType::F32, {t, d});
+      Tensor ut = be_->upload_tensor(u.data(), DType::F32, {t, d});
+      Tensor wt = be_->upload_tensor(w.data(), DType::F32, {1, d});
+      Guarded fq(*be_, DType::I8, {t, d});
+      QuantAct fused{fq.t, be_->new_tensor(DType::F32, {t, 1})};
+      be_->relu2_mul_rmsnorm_quant(gt, ut, wt, 1e-5f, fused);
+
+      Tensor f = be_->new_tensor(DType::F32, {t, d});
+      be_->relu2_mul(gt, ut, f);
+      QuantAct split = new_quant(*be_, t, d);
+      be_->rmsnorm_quant(f, wt, 1e-5f, split);
+      EXPECT_EQ(download_quant(*be_, fused), download_quant(*be_, split)) << "t=" << t << " d=" << d;
+      EXPECT_TRUE(fq.guards_intact());
+      EXPECT_EQ(download<float>(*be_, gt), g) << "the inputs are left as they were";
+    }
+  }
+}
+
+TEST_P(BackendOps, RopeQkEqualsRopeOnEach) {
+  for (int64_t pos0 : {0, 9, 4000}) {
+    for (auto [hq, hk, hd] : {std::tuple<int64_t, int64_t, int64_t>{4, 2, 16}, {20, 5, 128}, {3, 3, 6}}) {
+      for (int64_t t : {1, 5}) {
+        const auto q = random_floats(size_t(t * hq * hd), uint64_t(pos0 + hq + t));
+        const auto k = random_floats(size_t(t * hk * hd), uint64_t(pos0 + hk + t) * 3);
+        const RopeParams pq{hq, hd, pos0, 500000.0}, pk{hk, hd, pos0, 500000.0};
+        Tensor fq = be_->upload_tensor(q.data(), DType::F32, {t, hq * hd});
+        Tensor fk = be_->upload_tensor(k.data(), DType::F32, {t, hk * hd});
+        be_->rope_qk(fq, pq, fk, pk);
+        Tensor sq = be_->upload_tensor(q.data(), DType::F32, {t, hq * hd});
+        Tensor sk = be_->upload_tensor(k.data(), DType::F32, {t, hk * hd});
+        be_->rope(sq, pq);
+        be_->rope(sk, pk);
+        EXPECT_EQ(download<float>(*be_, fq), download<float>(*be_, sq)) << "q pos0=" << pos0 << " t=" << t;
+        EXPECT_EQ(download<float>(*be_, fk), download<float>(*be_, sk)) << "k pos0=" << pos0 << " t=" << t;
+      }
+    }
+  }
+}
+
+TEST_P(BackendOps, FusedOpsRejectWrongShapes) {
+  Tensor h = be_->new_tensor(DType::F32, {2, 8}), w = be_->new_tensor(DType::F32, {1, 8});
+  QuantAct q = new_quant(*be_, 2, 8);
+  Tensor other = be_->new_tensor(DType::F32, {2, 6});
+  EXPECT_THROW(be_->add_rmsnorm_quant(h, other, w, 1e-5f, q), UsageError);
+  EXPECT_THROW(be_->relu2_mul_rmsnorm_quant(h, other, w, 1e-5f, q), UsageError);
+  QuantAct small = new_quant(*be_, 1, 8);
+  EXPECT_THROW(be_->add_rmsnorm_quant(h, h, w, 1e-5f, small), UsageError);
+  Tensor w6 = be_->new_tensor(DType::F32, {1, 6});
+  EXPECT_THROW(be_->relu2_mul_rmsnorm_quant(h, h, w6, 1e-5f, q), UsageError);
+  Tensor i32 = be_->new_tensor(DType::I32, {2, 8});
+  EXPECT_THROW(be_->add_rmsnorm_quant(h, i32, w, 1e-5f, q), UsageError);
+
+  Tensor qt = be_->new_tensor(DType::F32, {2, 4 * 16}), kt = be_->new_tensor(DType::F32, {3, 2 * 16});
+  const RopeParams pq{4, 16, 0, 500000.0}, pk{2, 16, 0, 500000.0};
+  EXPECT_THROW(be_->rope_qk(qt, pq, kt, pk), UsageError);  // 2 rows of q, 3 of k
+  Tensor k2 = be_->new_tensor(DType::F32, {2, 2 * 16});
+  EXPECT_THROW(be_->rope_qk(qt, pq, k2, RopeParams{2, 16, 1, 500000.0}), UsageError);  // other positions
+  EXPECT_THROW(be_->rope_qk(qt, pq, k2, RopeParams{4, 8, 0, 500000.0}), UsageError);   // other head_dim
+  EXPECT_THROW(be_->rope_qk(qt, pq, k2, RopeParams{3, 16, 0, 500000.0}), UsageError);  // k is not 3 heads
+  EXPECT_NO_THROW(be_->rope_qk(qt, pq, k2, pk));
+}
+
 TEST_P(BackendOps, RopeMatchesReference) {
   for (int64_t pos0 : {0, 7, 4000}) {
     for (auto [heads, hd] : {std::pair<int64_t, int64_t>{4, 16}, {20, 128}, {5, 128}}) {

@@ -86,6 +86,34 @@ class CpuBackend final : public Backend {
     parallel_for(x.shape.rows, [&](int64_t r) { k_.rmsnorm_quant_row(xp + r * d, wp, d, eps, qp + r * d, sp + r); });
   }
 
+  // The fused ops run the same row kernels one after the other on each row, in
+  // one parallel region instead of two: the same bits as the primitives.
+  void add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) override {
+    const int64_t n = h.shape.cols;
+    float* hp = host_ptr<float>(h);
+    const float *dp = host_ptr<float>(d), *wp = host_ptr<float>(w);
+    int8_t* qp = host_ptr<int8_t>(q.q);
+    float* sp = host_ptr<float>(q.scale);
+    parallel_for(h.shape.rows, [&](int64_t r) {
+      k_.add(hp + r * n, dp + r * n, n, hp + r * n);
+      k_.rmsnorm_quant_row(hp + r * n, wp, n, eps, qp + r * n, sp + r);
+    });
+  }
+
+  void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
+                                    QuantAct& q) override {
+    const int64_t n = g.shape.cols;
+    const float *gp = host_ptr<float>(g), *up = host_ptr<float>(u), *wp = host_ptr<float>(w);
+    int8_t* qp = host_ptr<int8_t>(q.q);
+    float* sp = host_ptr<float>(q.scale);
+    parallel_for(g.shape.rows, [&](int64_t r) {
+      thread_local std::vector<float> f;
+      f.resize(size_t(n));
+      k_.relu2_mul(gp + r * n, up + r * n, n, f.data());
+      k_.rmsnorm_quant_row(f.data(), wp, n, eps, qp + r * n, sp + r);
+    });
+  }
+
   void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) override {
     // One work item per (part, block of rows), so fused parts share one parallel region.
     struct Item { size_t part; int64_t n0, n1; };
@@ -130,6 +158,15 @@ class CpuBackend final : public Backend {
     const int64_t w = x.shape.cols;
     parallel_for(x.shape.rows,
                  [&](int64_t r) { k_.rope_row(xp + r * w, p.n_heads, p.head_dim, p.pos0 + r, p.theta); });
+  }
+
+  void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override {
+    float *qp = host_ptr<float>(q), *kp = host_ptr<float>(k);
+    const int64_t wq = q.shape.cols, wk = k.shape.cols;
+    parallel_for(q.shape.rows, [&](int64_t r) {
+      k_.rope_row(qp + r * wq, pq.n_heads, pq.head_dim, pq.pos0 + r, pq.theta);
+      k_.rope_row(kp + r * wk, pk.n_heads, pk.head_dim, pk.pos0 + r, pk.theta);
+    });
   }
 
   void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,

@@ -139,6 +139,24 @@ class CudaBackend final : public Backend {
                        x.shape.cols, eps});
   }
 
+  void add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) override {
+    RmsnormArgs a{ptr<float>(h), ptr<float>(w), nullptr, ptr<int8_t>(q.q), ptr<float>(q.scale), h.shape.rows,
+                  h.shape.cols, eps};
+    a.input = RmsnormInput::AddResidual;
+    a.r = ptr<float>(d);
+    a.h = ptr<float>(h);
+    submit(a);
+  }
+
+  void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
+                                    QuantAct& q) override {
+    RmsnormArgs a{ptr<float>(g), ptr<float>(w), nullptr, ptr<int8_t>(q.q), ptr<float>(q.scale), g.shape.rows,
+                  g.shape.cols, eps};
+    a.input = RmsnormInput::Relu2Mul;
+    a.r = ptr<float>(u);
+    submit(a);
+  }
+
   void quantize_act_impl(const Tensor& x, QuantAct& q) override {
     submit(QuantizeArgs{ptr<float>(x), ptr<int8_t>(q.q), ptr<float>(q.scale), x.shape.rows, x.shape.cols});
   }
@@ -183,6 +201,13 @@ class CudaBackend final : public Backend {
 
   void rope_impl(Tensor& x, const RopeParams& p) override {
     submit(RopeArgs{ptr<float>(x), x.shape.rows, p.n_heads, p.head_dim, p.theta, dev_->steps().position(p.pos0)});
+  }
+
+  void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override {
+    RopeArgs a{ptr<float>(q), q.shape.rows, pq.n_heads, pq.head_dim, pq.theta, dev_->steps().position(pq.pos0)};
+    a.x2 = ptr<float>(k);
+    a.n_heads2 = pk.n_heads;
+    submit(a);
   }
 
   void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,

@@ -41,4 +41,6 @@ void launch(const Op& op, cudaStream_t s) {
   std::visit([&](const auto& args) { run(args, op.variant, s); }, op.args);
 }
 
+int kernel_count(const Op& op) { return std::holds_alternative<ArgmaxArgs>(op.args) ? 2 : 1; }
+
 }  // namespace bitlab::cuda

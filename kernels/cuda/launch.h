@@ -34,7 +34,11 @@ struct EmbedArgs {
 };
 
 // y [t, d] = rmsnorm(x) * w; with q set instead of y, the normed row is
-// quantised on the fly to q [t, d] and s [t] (rmsnorm_quant).
+// quantised on the fly to q [t, d] and s [t] (rmsnorm_quant). The input is x
+// itself, or (quantising only) one of the ops fused in front of the norm:
+//   AddResidual  h = x + r, stored to h (may be x), then normed: add_rmsnorm_quant
+//   Relu2Mul     max(x, 0)^2 * r, not stored: relu2_mul_rmsnorm_quant (x = g, r = u)
+enum class RmsnormInput : uint8_t { Plain, AddResidual, Relu2Mul };
 struct RmsnormArgs {
   const float* x = nullptr;
   const float* w = nullptr;
@@ -43,6 +47,9 @@ struct RmsnormArgs {
   float* s = nullptr;
   int64_t t = 0, d = 0;
   float eps = 0;
+  RmsnormInput input = RmsnormInput::Plain;
+  const float* r = nullptr;
+  float* h = nullptr;
   bool operator==(const RmsnormArgs&) const = default;
 };
 
@@ -93,12 +100,16 @@ struct ActPrepArgs {
   bool operator==(const ActPrepArgs&) const = default;
 };
 
-// Rotate-half RoPE in place on x [t, n_heads * head_dim], row r at position pos + r.
+// Rotate-half RoPE in place on x [t, n_heads * head_dim], row r at position
+// pos + r; where x2 is set, also on x2 [t, n_heads2 * head_dim] at the same
+// positions (rope_qk: q and k in one launch).
 struct RopeArgs {
   float* x = nullptr;
   int64_t t = 0, n_heads = 0, head_dim = 0;
   double theta = 0;
   PosRef pos;
+  float* x2 = nullptr;
+  int64_t n_heads2 = 0;
   bool operator==(const RopeArgs&) const = default;
 };
 
@@ -204,5 +215,7 @@ struct Op {
   bool operator==(const Op&) const = default;
 };
 void launch(const Op& op, cudaStream_t s);
+// Kernels launch(op) starts: two for argmax (block bests, then the row's), one otherwise.
+int kernel_count(const Op& op);
 
 }  // namespace bitlab::cuda

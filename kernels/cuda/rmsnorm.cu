@@ -1,17 +1,23 @@
-// RMSNorm, int8 activation quantisation, and the two fused (rmsnorm_quant).
+// RMSNorm, int8 activation quantisation, and the ops fused into the norm.
 // One block of kRowThreads threads per token row, for every row count, so a
 // row's result never depends on how many rows came with it (prefill and decode
 // give the same bits).
 //
-//   rmsnorm_rows<false>   y = x / sqrt(mean(x^2) + eps) * w, in double like the
-//                         reference, rounded to fp32 once
-//   rmsnorm_rows<true>    the same normed values, never stored: their absmax,
-//                         then q = quantize(value, s) — exactly what rmsnorm
-//                         followed by quantize_act gives on this backend
-//   quantize_rows         s = 127 / max(absmax, 1e-5) (IEEE division),
-//                         q = clamp(rint(x * s), -128, 127), round half to even
+//   rmsnorm_rows<Plain, false>   y = x / sqrt(mean(x^2) + eps) * w, in double like
+//                                the reference, rounded to fp32 once
+//   rmsnorm_rows<Plain, true>    the same normed values, never stored: their
+//                                absmax, then q = quantize(value, s) — exactly
+//                                what rmsnorm followed by quantize_act gives
+//   rmsnorm_rows<AddResidual, true>  h = x + r (one fp32 add, stored), then as
+//                                above: add followed by rmsnorm_quant
+//   rmsnorm_rows<Relu2Mul, true> the input max(x, 0)^2 * r computed as
+//                                elementwise.cu's relu2_mul_f64 does, never
+//                                stored: relu2_mul followed by rmsnorm_quant
+//   quantize_rows                s = 127 / max(absmax, 1e-5) (IEEE division),
+//                                q = clamp(rint(x * s), -128, 127), round half to even
 // Tuned for d = 2560 and 6912: 256 threads, 10-27 elements each; the row is
 // read three times (sum of squares, absmax, output), from L1/L2 after the first.
+// The fused forms save a launch each in a decode step (three per layer).
 #include "kernels/cuda/device_common.cuh"
 
 namespace bitlab::cuda {
@@ -26,25 +32,52 @@ __device__ __forceinline__ int8_t quantize_one(float x, float s) {
   return int8_t(fminf(fmaxf(r, -128.0f), 127.0f));
 }
 
-template <bool Quantize>
+// Element i of the row the norm reads. AddResidual reads h, which the first
+// pass of the same thread stored.
+template <RmsnormInput In>
+__device__ __forceinline__ float input_at(const RmsnormArgs& a, int64_t i) {
+  if constexpr (In == RmsnormInput::Plain) {
+    return a.x[i];
+  } else if constexpr (In == RmsnormInput::AddResidual) {
+    return a.h[i];
+  } else {
+    // relu2_mul_f64's arithmetic: std::max(g, 0) keeps a NaN gate, squared and
+    // multiplied in double, rounded once.
+    const float gi = a.x[i];
+    const double g = gi < 0.0f ? 0.0f : gi;
+    return __double2float_rn(__dmul_rn(__dmul_rn(g, g), double(a.r[i])));
+  }
+}
+
+template <RmsnormInput In, bool Quantize>
 __global__ void __launch_bounds__(kRowThreads) rmsnorm_rows(RmsnormArgs a) {
   __shared__ double dscratch[32];
   __shared__ float fscratch[32];
-  const int64_t r = blockIdx.x, d = a.d;
-  const float* x = a.x + r * d;
+  const int64_t r = blockIdx.x, d = a.d, row = r * d;
   double sum_sq = 0.0;
-  for (int64_t i = threadIdx.x; i < d; i += kRowThreads) sum_sq = __dadd_rn(sum_sq, __dmul_rn(double(x[i]), x[i]));
+  for (int64_t i = threadIdx.x; i < d; i += kRowThreads) {
+    float v;
+    if constexpr (In == RmsnormInput::AddResidual) {
+      v = __fadd_rn(a.x[row + i], a.r[row + i]);
+      a.h[row + i] = v;
+    } else {
+      v = input_at<In>(a, row + i);
+    }
+    sum_sq = __dadd_rn(sum_sq, __dmul_rn(double(v), v));
+  }
   sum_sq = block_reduce(sum_sq, dscratch, SumOp{});
   const double inv_rms = 1.0 / sqrt(sum_sq / double(d) + double(a.eps));
-  auto normed = [&](int64_t i) { return __double2float_rn(__dmul_rn(__dmul_rn(double(x[i]), inv_rms), a.w[i])); };
+  auto normed = [&](int64_t i) {
+    return __double2float_rn(__dmul_rn(__dmul_rn(double(input_at<In>(a, row + i)), inv_rms), a.w[i]));
+  };
   if constexpr (!Quantize) {
-    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) a.y[r * d + i] = normed(i);
+    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) a.y[row + i] = normed(i);
   } else {
     float absmax = 0.0f;
     for (int64_t i = threadIdx.x; i < d; i += kRowThreads) absmax = fmaxf(absmax, fabsf(normed(i)));
     absmax = block_reduce(absmax, fscratch, MaxOp{});
     const float s = act_scale(absmax);
-    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) a.q[r * d + i] = quantize_one(normed(i), s);
+    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) a.q[row + i] = quantize_one(normed(i), s);
     if (threadIdx.x == 0) a.s[r] = s;
   }
 }
@@ -65,12 +98,25 @@ __global__ void __launch_bounds__(kRowThreads) quantize_rows(QuantizeArgs a) {
 
 void launch_rmsnorm(const RmsnormArgs& a, cudaStream_t s) {
   if (a.t == 0) return;
-  if (a.q) {
-    rmsnorm_rows<true><<<unsigned(a.t), kRowThreads, 0, s>>>(a);
-    check_launch("rmsnorm_rows<quantize>");
-  } else {
-    rmsnorm_rows<false><<<unsigned(a.t), kRowThreads, 0, s>>>(a);
-    check_launch("rmsnorm_rows");
+  const unsigned blocks = unsigned(a.t);
+  switch (a.input) {
+    case RmsnormInput::Plain:
+      if (a.q) {
+        rmsnorm_rows<RmsnormInput::Plain, true><<<blocks, kRowThreads, 0, s>>>(a);
+        check_launch("rmsnorm_rows<quantize>");
+      } else {
+        rmsnorm_rows<RmsnormInput::Plain, false><<<blocks, kRowThreads, 0, s>>>(a);
+        check_launch("rmsnorm_rows");
+      }
+      break;
+    case RmsnormInput::AddResidual:
+      rmsnorm_rows<RmsnormInput::AddResidual, true><<<blocks, kRowThreads, 0, s>>>(a);
+      check_launch("rmsnorm_rows<add, quantize>");
+      break;
+    case RmsnormInput::Relu2Mul:
+      rmsnorm_rows<RmsnormInput::Relu2Mul, true><<<blocks, kRowThreads, 0, s>>>(a);
+      check_launch("rmsnorm_rows<relu2_mul, quantize>");
+      break;
   }
 }
 

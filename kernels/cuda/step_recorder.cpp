@@ -97,6 +97,8 @@ void StepRecorder::end() {
   ops_.clear();
   if (ops.empty()) return;
   ++stats_.steps;
+  stats_.last_kernels = has_pos_ ? 1 : 0;
+  for (const Op& op : ops) stats_.last_kernels += kernel_count(op);
   set_position();
   has_pos_ = false;
   auto it = std::find_if(entries_.begin(), entries_.end(), [&](const Entry& e) { return e.ops == ops; });

@@ -28,6 +28,7 @@ struct StepStats {
   int64_t eager = 0;     // ... launched op by op (first sighting, or graphs off)
   int64_t captures = 0;  // ... captured into a new graph
   int64_t replays = 0;   // ... relaunched from a cached graph
+  int64_t last_kernels = 0;  // kernels in the last recorded step (the position setter included)
 };
 
 class StepRecorder {

@@ -38,11 +38,11 @@ uint32_t ceil_div(int64_t a, int64_t b) { return uint32_t((a + b - 1) / b); }
 
 // Push constants, laid out as the shaders' blocks (std430: addresses first).
 struct EmbedArgs { uint64_t tokens, table, y; uint32_t d, vocab; };
-struct RmsnormArgs { uint64_t x, w, y, q, scale; uint32_t d; float eps; };
+struct RmsnormArgs { uint64_t x, r, w, y, q, scale; uint32_t d; float eps; };
 struct QuantizeArgs { uint64_t x, q, scale; uint32_t k; };
 struct RealignArgs { uint64_t src, dst; uint32_t k, row_words; };
 struct MatmulArgs { uint64_t x, s, w, y; uint32_t n, kw, x_stride, t, ldy; float w_scale; };
-struct RopeArgs { uint64_t x, table; uint32_t t, n_heads, head_dim, pos0; };
+struct RopeArgs { uint64_t x, x2, table; uint32_t t, n_heads, n_heads2, head_dim, pos0; };
 struct AttentionArgs {
   uint64_t q, k_cache, v_cache, y;
   uint32_t pos0, n_heads, group, head_dim, kv_stride;
@@ -174,19 +174,24 @@ class VulkanBackend final : public Backend {
   }
 
   void rmsnorm_impl(const Tensor& x, const Tensor& w, float eps, Tensor& y) override {
-    const RmsnormArgs args{address(x, 4, "rmsnorm"), address(w, 4, "rmsnorm"), address(y, 4, "rmsnorm"), 0, 0,
+    const RmsnormArgs args{address(x, 4, "rmsnorm"), 0, address(w, 4, "rmsnorm"), address(y, 4, "rmsnorm"), 0, 0,
                            uint32_t(x.shape.cols), eps};
     run("rmsnorm", {kRowThreads}, args, uint32_t(x.shape.rows));
     written(y);
   }
 
   void rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, QuantAct& q) override {
-    const RmsnormArgs args{address(x, 4, "rmsnorm_quant"), address(w, 4, "rmsnorm_quant"), 0,
-                           address(q.q, 1, "rmsnorm_quant"), address(q.scale, 4, "rmsnorm_quant"),
-                           uint32_t(x.shape.cols), eps};
-    run("rmsnorm_quant", {kRowThreads}, args, uint32_t(x.shape.rows));
-    written(q.q);
-    written(q.scale);
+    rmsnorm_quant_variant("rmsnorm_quant", x, nullptr, w, eps, q);
+  }
+
+  void add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) override {
+    rmsnorm_quant_variant("add_rmsnorm_quant", h, &d, w, eps, q);
+    written(h);
+  }
+
+  void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
+                                    QuantAct& q) override {
+    rmsnorm_quant_variant("relu2_mul_rmsnorm_quant", g, &u, w, eps, q);
   }
 
   void quantize_act_impl(const Tensor& x, QuantAct& q) override {
@@ -235,13 +240,10 @@ class VulkanBackend final : public Backend {
     }
   }
 
-  void rope_impl(Tensor& x, const RopeParams& p) override {
-    const int64_t t = x.shape.rows, half = p.head_dim / 2;
-    const Tensor& table = rope_table(p.theta, p.head_dim, p.pos0 + t);
-    const RopeArgs args{address(x, 4, "rope"), address(table, 4, "rope"), uint32_t(t), uint32_t(p.n_heads),
-                        uint32_t(p.head_dim), uint32_t(p.pos0)};
-    run("rope", {kRowThreads}, args, ceil_div(t * p.n_heads * half, kRowThreads));
-    written(x);
+  void rope_impl(Tensor& x, const RopeParams& p) override { rope_pair(x, p, nullptr, 0); }
+
+  void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override {
+    rope_pair(q, pq, &k, pk.n_heads);
   }
 
   void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
@@ -333,6 +335,28 @@ class VulkanBackend final : public Backend {
     Pipelines& pl = dev_->pipelines();
     const VkPipeline pipeline = pl.get(shader, std::span<const uint32_t>(constants.begin(), constants.size()));
     dev_->stream().dispatch(pipeline, pl.layout(), &args, sizeof(Args), gx, gy, 1, after_previous);
+  }
+
+  // rmsnorm.comp's quantising variants: r is the second input where the shader has one.
+  void rmsnorm_quant_variant(const char* shader, const Tensor& x, const Tensor* r, const Tensor& w, float eps,
+                             QuantAct& q) {
+    const RmsnormArgs args{address(x, 4, shader), r ? address(*r, 4, shader) : 0, address(w, 4, shader), 0,
+                           address(q.q, 1, shader), address(q.scale, 4, shader), uint32_t(x.shape.cols), eps};
+    run(shader, {kRowThreads}, args, uint32_t(x.shape.rows));
+    written(q.q);
+    written(q.scale);
+  }
+
+  // rope on x and, where x2 is given, on x2 (n_heads2 heads) in the same dispatch.
+  void rope_pair(Tensor& x, const RopeParams& p, Tensor* x2, int64_t n_heads2) {
+    const int64_t t = x.shape.rows, half = p.head_dim / 2;
+    const Tensor& table = rope_table(p.theta, p.head_dim, p.pos0 + t);
+    const RopeArgs args{address(x, 4, "rope"), x2 ? address(*x2, 4, "rope") : 0, address(table, 4, "rope"),
+                        uint32_t(t), uint32_t(p.n_heads), uint32_t(n_heads2), uint32_t(p.head_dim),
+                        uint32_t(p.pos0)};
+    run("rope", {kRowThreads}, args, ceil_div(t * (p.n_heads + n_heads2) * half, kRowThreads));
+    written(x);
+    if (x2) written(*x2);
   }
 
   void elementwise(const char* shader, const Tensor& a, const Tensor& b, Tensor& y) {

@@ -12,7 +12,8 @@
 // bytes_per_second (weights + activations + outputs), hbm_fraction (weight bytes
 // / time / the measured read bandwidth), ops/s (2 per weight and token).
 // End to end: host time around forward_argmax (the id comes back), synthetic
-// 2B4T weights, graphs as the backend runs them (BITLAB_CUDA_GRAPHS=0: eager).
+// 2B4T weights, graphs as the backend runs them (BITLAB_CUDA_GRAPHS=0: eager);
+// decode also reports kernels_per_step, the kernels one decode step launches.
 // After the run, a table of the targets: each GEMV >= 50 % of the measured
 // bandwidth, decode >= 1000 tokens/s, prefill of 512 >= 30000 tokens/s.
 //
@@ -33,6 +34,7 @@
 #include <fmt/format.h>
 
 #include "kernels/cuda/bench/read_bandwidth.h"
+#include "kernels/cuda/cuda_backend.h"
 #include "model/reference.h"
 #include "model/registry.h"
 #include "model/transformer.h"
@@ -257,6 +259,8 @@ void bench_decode(benchmark::State& st, const std::string& key, int64_t ctx) {
     record(st, key, since(t0));
   }
   st.counters["tokens_per_s"] = benchmark::Counter(1.0, benchmark::Counter::kIsIterationInvariantRate);
+  if (const cuda::StepStats* stats = cuda::cuda_step_stats(fx.backend()))
+    st.counters["kernels_per_step"] = double(stats->last_kernels);
 }
 
 double median(std::vector<double> v) {
