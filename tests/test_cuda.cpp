@@ -15,7 +15,10 @@
 
 #include <algorithm>
 #include <cstring>
+#include <string>
 #include <vector>
+
+#include <cuda_runtime_api.h>
 
 #include "kernels/cuda/cuda_backend.h"
 #include "kernels/cuda/gemm_tile.h"
@@ -331,6 +334,49 @@ TEST_F(CudaDevice, GraphReplayEqualsEagerExecution) {
     EXPECT_GE(sa->replays, 20) << "decode steps were not replayed from a graph";
     EXPECT_EQ(sa->captures, 2) << "one graph for forward(), one for forward_argmax()";
     EXPECT_EQ(sb->steps, 0) << "graphs off records nothing";
+  }
+}
+
+// Programmatic launch lets a kernel start before the one in front ends; every
+// kernel must wait before touching what its predecessors write. A kernel that
+// read too early would give other bits here (or different bits run to run),
+// over prefill (GEMM, tiled attention) and decode (GEMV, chunked attention),
+// graphed and eager, both heads.
+TEST_F(CudaDevice, ProgrammaticLaunchEqualsPlainLaunch) {
+  cudaDeviceProp p{};
+  ASSERT_EQ(cudaGetDeviceProperties(&p, 0), cudaSuccess);
+  if (p.major < 9) {  // griddepcontrol is sm_90's: older GPUs must get the plain launch
+    EXPECT_EQ(make()->info().variant.find("programmatic"), std::string::npos) << make()->info().variant;
+    return;
+  }
+  const ModelWeights w = synthetic_weights(config_by_name("2b4t-1layer"), 3);
+  for (bool graphs : {true, false}) {
+    for (HeadKind head : {HeadKind::bf16, HeadKind::int8}) {
+      SCOPED_TRACE(std::string(graphs ? "graphs, " : "eager, ") + head_name(head) + " head");
+      cuda::CudaOptions fast, plain;
+      fast.graphs = plain.graphs = graphs;
+      plain.programmatic_launch = false;
+      auto a_be = make(fast), b_be = make(plain);
+      EXPECT_NE(a_be->info().variant.find("programmatic"), std::string::npos) << a_be->info().variant;
+      EXPECT_EQ(b_be->info().variant.find("programmatic"), std::string::npos) << b_be->info().variant;
+      Transformer a(*a_be, w, 80, {}, head), b(*b_be, w, 80, {}, head);
+      std::vector<int32_t> prompt(40);
+      for (size_t i = 0; i < prompt.size(); ++i) prompt[i] = int32_t((i * 37 + 11) % size_t(w.config.vocab));
+      std::vector<float> la = a.forward(prompt), lb = b.forward(prompt);
+      ASSERT_EQ(la, lb) << "prefill";
+      int32_t next = argmax_of(la);
+      for (int step = 0; step < 16; ++step) {
+        la = a.forward(std::span(&next, 1));
+        lb = b.forward(std::span(&next, 1));
+        ASSERT_EQ(la, lb) << "decode step " << step;
+        next = argmax_of(la);
+      }
+      for (int step = 0; step < 8; ++step) {
+        const int32_t ia = a.forward_argmax(std::span(&next, 1)), ib = b.forward_argmax(std::span(&next, 1));
+        ASSERT_EQ(ia, ib) << "argmax step " << step;
+        next = ia;
+      }
+    }
   }
 }
 

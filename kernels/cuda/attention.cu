@@ -95,6 +95,7 @@ __device__ __forceinline__ HeadGroup head_group(const AttentionArgs& a) {
 
 template <bool Vec4>
 __global__ void __launch_bounds__(kChunkThreads) attention_chunk_partials(AttentionArgs a) {
+  enter_kernel();
   extern __shared__ float smem[];  // q_s [count][hd], p_s [kGroupMax][kChunk]
   const HeadGroup hg = head_group(a);
   const int hd = hg.hd;
@@ -150,6 +151,7 @@ __global__ void __launch_bounds__(kChunkThreads) attention_chunk_partials(Attent
 }
 
 __global__ void attention_merge(AttentionArgs a) {
+  enter_kernel();
   const int64_t h = blockIdx.x, r = blockIdx.y;
   const int hd = int(a.head_dim);
   const int64_t n_keys = position(a.pos) + r + 1;
@@ -168,6 +170,7 @@ __global__ void attention_merge(AttentionArgs a) {
 }
 
 __global__ void __launch_bounds__(kTiledThreads) attention_tiled(AttentionArgs a) {
+  enter_kernel();
   extern __shared__ float4 smem4[];
   const HeadGroup hg = head_group(a);
   const int hd = hg.hd, pitch = hd + 4, f4s = hd / 4;
@@ -308,32 +311,29 @@ void init_attention_kernels(size_t bytes) {
         "raising attention_tiled's shared memory limit");
 }
 
-void launch_attention_chunks(const AttentionArgs& a, cudaStream_t s) {
+void launch_attention_chunks(const AttentionArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
   const int group = int(a.n_heads / a.n_kv_heads);
   const dim3 grid(unsigned(a.n_kv_heads * query_passes(a)), unsigned(a.n_chunks), unsigned(a.t));
   const size_t smem = size_t(std::min(group, kGroupMax) * a.head_dim + kGroupMax * kChunk) * sizeof(float);
   const bool vec4 = a.head_dim % 4 == 0 && aligned16(a.q) && aligned16(a.k) && aligned16(a.k_cache);
   if (vec4)
-    attention_chunk_partials<true><<<grid, kChunkThreads, smem, s>>>(a);
+    launch_kernel(to, "attention_chunk_partials", attention_chunk_partials<true>, grid, kChunkThreads, smem, a);
   else
-    attention_chunk_partials<false><<<grid, kChunkThreads, smem, s>>>(a);
-  check_launch("attention_chunk_partials");
+    launch_kernel(to, "attention_chunk_partials", attention_chunk_partials<false>, grid, kChunkThreads, smem, a);
 }
 
-void launch_attention_merge(const AttentionArgs& a, cudaStream_t s) {
+void launch_attention_merge(const AttentionArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
-  attention_merge<<<dim3(unsigned(a.n_heads), unsigned(a.t)), 128, 0, s>>>(a);
-  check_launch("attention_merge");
+  launch_kernel(to, "attention_merge", attention_merge, dim3(unsigned(a.n_heads), unsigned(a.t)), 128, 0, a);
 }
 
-void launch_attention_tiled(const AttentionArgs& a, cudaStream_t s) {
+void launch_attention_tiled(const AttentionArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
   const int group = int(a.n_heads / a.n_kv_heads);
   const int rows_per_tile = kTiledQueries / std::min(group, kGroupMax);
   const dim3 grid(unsigned(a.n_kv_heads * query_passes(a)), blocks_for(a.t, rows_per_tile));
-  attention_tiled<<<grid, kTiledThreads, attention_tiled_smem(a.head_dim), s>>>(a);
-  check_launch("attention_tiled");
+  launch_kernel(to, "attention_tiled", attention_tiled, grid, kTiledThreads, attention_tiled_smem(a.head_dim), a);
 }
 
 }  // namespace bitlab::cuda

@@ -59,17 +59,19 @@ class CudaTimer final : public Timer {
 class CudaBackend final : public Backend {
  public:
   CudaBackend(const BackendOptions& opts, const CudaOptions& cuda) : opts_(cuda) {
-    dev_ = std::make_shared<Device>(opts.device, cuda.graphs);
     cudaDeviceProp p{};
     check(cudaGetDeviceProperties(&p, opts.device), "reading the device properties");
+    // griddepcontrol is sm_90's; on older GPUs the kernels are launched the plain way.
+    const bool programmatic = cuda.programmatic_launch && p.major >= 9;
+    dev_ = std::make_shared<Device>(opts.device, cuda.graphs, programmatic);
     int driver = 0, runtime = 0;
     cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
     info_.backend = "cuda";
     info_.kind = "gpu";
     info_.name = p.name;
-    info_.variant =
-        fmt::format("sm_{}{} w2a8 dp4a gemv + s8 mma gemm, {}", p.major, p.minor, cuda.graphs ? "graphs" : "eager");
+    info_.variant = fmt::format("sm_{}{} w2a8 dp4a gemv + s8 mma gemm, {}{}", p.major, p.minor,
+                                cuda.graphs ? "graphs" : "eager", programmatic ? ", programmatic launch" : "");
     info_.driver = fmt::format("driver {}.{}, runtime {}.{}", driver / 1000, driver % 1000 / 10, runtime / 1000,
                                runtime % 1000 / 10);
     info_.memory_bytes = p.totalGlobalMem;
@@ -322,8 +324,9 @@ class CudaBackend final : public Backend {
   std::vector<std::shared_ptr<DeviceBuffer>> retired_;
 };
 
-bool graphs_from_environment() {
-  const char* v = std::getenv("BITLAB_CUDA_GRAPHS");
+// False where the variable says 0 or off.
+bool enabled_by_environment(const char* name) {
+  const char* v = std::getenv(name);
   return !(v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0));
 }
 
@@ -342,7 +345,8 @@ const StepStats* cuda_step_stats(const Backend& be) {
 
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts) {
   cuda::CudaOptions o;
-  o.graphs = cuda::graphs_from_environment();
+  o.graphs = cuda::enabled_by_environment("BITLAB_CUDA_GRAPHS");
+  o.programmatic_launch = cuda::enabled_by_environment("BITLAB_CUDA_PDL");
   return cuda::make_cuda_backend(opts, o);
 }
 

@@ -23,10 +23,11 @@ struct CudaOptions {
   bool graphs = true;           // record forward steps and replay them as CUDA graphs
   bool gemv = true;             // single-token matmuls use the GEMV (it handles one token); false: always the GEMM
   bool tiled_attention = true;  // attention over more than 4 rows in shared-memory tiles
+  bool programmatic_launch = true;  // kernels may start before the one in front ends (sm_90+ only)
 };
 
-// The registry's make_cuda_backend reads BITLAB_CUDA_GRAPHS=0 from the
-// environment to turn graphs off; this one takes every option explicitly (tests).
+// The registry's make_cuda_backend reads BITLAB_CUDA_GRAPHS=0 and
+// BITLAB_CUDA_PDL=0 from the environment to turn graphs or programmatic launch off; this one takes every option explicitly (tests).
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts, const CudaOptions& cuda);
 // The step counters of a backend made here; nullptr for any other backend.
 const StepStats* cuda_step_stats(const Backend& be);

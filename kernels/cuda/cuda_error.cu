@@ -1,5 +1,6 @@
 // CUDA errors as bitlab::DeviceError (cuda_error.h). Compiled with the
-// kernels, which call check_launch after every launch.
+// kernels; check_launch serves launches written <<<...>>> (the benchmark's
+// bandwidth probe), launch_kernel (device_common.cuh) checks its own.
 #include <string>
 
 #include "kernels/cuda/cuda_error.h"

@@ -7,10 +7,10 @@
 
 namespace bitlab::cuda {
 
-Device::Device(int index, bool graphs) {
+Device::Device(int index, bool graphs, bool programmatic) : programmatic_(programmatic) {
   check(cudaSetDevice(index), "selecting the device");
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
-  steps_ = std::make_unique<StepRecorder>(stream_, graphs);
+  steps_ = std::make_unique<StepRecorder>(LaunchTarget{stream_, programmatic}, graphs);
 }
 
 Device::~Device() {

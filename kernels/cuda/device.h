@@ -14,16 +14,19 @@ namespace bitlab::cuda {
 
 class Device {
  public:
-  Device(int index, bool graphs);
+  // programmatic: kernels may start before the one in front ends (launch.h LaunchTarget).
+  Device(int index, bool graphs, bool programmatic);
   ~Device();
   Device(const Device&) = delete;
   Device& operator=(const Device&) = delete;
 
   cudaStream_t stream() const { return stream_; }
+  bool programmatic() const { return programmatic_; }
   StepRecorder& steps() { return *steps_; }
 
  private:
   cudaStream_t stream_ = nullptr;
+  bool programmatic_ = false;
   std::unique_ptr<StepRecorder> steps_;
 };
 

@@ -1,6 +1,7 @@
 // Device helpers shared by the kernel files: warp reductions with a fixed
 // order (so results do not depend on timing), positions read at run time,
-// cp.async and the int8 MMA, and the launch check.
+// cp.async and the int8 MMA, programmatic dependent launch, and the launcher
+// every kernel goes through.
 //
 // Every .cu file is compiled with -fmad=false: a multiply followed by an add is
 // never fused behind our back, so the BitLinear epilogue and the int8 rounding
@@ -9,11 +10,61 @@
 #include <cuda_runtime.h>
 
 #include <cstdint>
+#include <string>
+#include <utility>
 
 #include "kernels/cuda/cuda_error.h"
 #include "kernels/cuda/launch.h"
 
 namespace bitlab::cuda {
+
+// Programmatic dependent launch (sm_90 and newer; no-ops on older GPUs and for
+// kernels launched the plain way). A kernel launched programmatically may start
+// while the kernel before it in the stream still runs. Every kernel therefore
+// keeps one rule: before wait_for_producers() it reads only what no kernel
+// writes (weights, norm weights, the embedding) and writes nothing. The wait
+// returns once every earlier kernel has finished and its writes are visible
+// (each kernel waited for its own predecessor before finishing, so this holds
+// down the whole chain). allow_dependents() lets the next kernel start; every
+// kernel calls it first thing, so the next one's launch and its pre-wait loads
+// overlap this one.
+__device__ __forceinline__ void allow_dependents() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.launch_dependents;\n" ::: "memory");
+#endif
+}
+__device__ __forceinline__ void wait_for_producers() {
+#if defined(__CUDA_ARCH__) && __CUDA_ARCH__ >= 900
+  asm volatile("griddepcontrol.wait;\n" ::: "memory");
+#endif
+}
+// The usual prologue: nothing to load before the wait.
+__device__ __forceinline__ void enter_kernel() {
+  allow_dependents();
+  wait_for_producers();
+}
+
+// kernel<<<grid, block, smem, to.stream>>>(args...), programmatic where `to`
+// says so; throws DeviceError naming the kernel if the launch fails.
+template <class... Params, class... Args>
+void launch_kernel(const LaunchTarget& to, const char* name, void (*kernel)(Params...), dim3 grid, dim3 block,
+                   size_t smem, Args&&... args) {
+  cudaLaunchAttribute attr[1] = {};
+  attr[0].id = cudaLaunchAttributeProgrammaticStreamSerialization;
+  attr[0].val.programmaticStreamSerializationAllowed = 1;
+  cudaLaunchConfig_t cfg = {};
+  cfg.gridDim = grid;
+  cfg.blockDim = block;
+  cfg.dynamicSmemBytes = smem;
+  cfg.stream = to.stream;
+  cfg.attrs = attr;
+  cfg.numAttrs = to.programmatic ? 1 : 0;
+  const cudaError_t e = cudaLaunchKernelEx(&cfg, kernel, std::forward<Args>(args)...);
+  if (e != cudaSuccess) {
+    cudaGetLastError();  // clear it; the DeviceError carries it
+    check(e, (std::string("launching ") + name).c_str());
+  }
+}
 
 __host__ __device__ __forceinline__ int64_t min64(int64_t a, int64_t b) { return a < b ? a : b; }
 __host__ __device__ __forceinline__ int64_t max64(int64_t a, int64_t b) { return a > b ? a : b; }

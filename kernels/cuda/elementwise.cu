@@ -12,6 +12,7 @@ namespace bitlab::cuda {
 namespace {
 
 __global__ void embed_rows(EmbedArgs a) {
+  enter_kernel();
   const int64_t r = blockIdx.x;
   const int32_t id = a.ids[r];
   const bool ok = id >= 0 && id < a.vocab;
@@ -25,11 +26,13 @@ __global__ void embed_rows(EmbedArgs a) {
 }
 
 __global__ void add_f32(const float* a, const float* b, float* y, int64_t n) {
+  enter_kernel();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
     y[i] = __fadd_rn(a[i], b[i]);
 }
 
 __global__ void relu2_mul_f64(const float* g, const float* u, float* y, int64_t n) {
+  enter_kernel();
   for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
     // std::max(g, 0.0f) as the reference writes it: a NaN gate stays NaN (fmaxf
     // would turn it into 0 and hide it).
@@ -39,25 +42,26 @@ __global__ void relu2_mul_f64(const float* g, const float* u, float* y, int64_t 
   }
 }
 
-__global__ void set_position(int64_t* dev, int64_t value) { *dev = value; }
+// Waits like every kernel: the previous step's kernels may still read the position.
+__global__ void set_position(int64_t* dev, int64_t value) {
+  enter_kernel();
+  *dev = value;
+}
 
 }  // namespace
 
-void launch_embed(const EmbedArgs& a, cudaStream_t s) {
+void launch_embed(const EmbedArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
-  embed_rows<<<unsigned(a.t), 256, 0, s>>>(a);
-  check_launch("embed_rows");
+  launch_kernel(to, "embed_rows", embed_rows, unsigned(a.t), 256, 0, a);
 }
 
-void launch_elementwise(const ElementwiseArgs& a, cudaStream_t s) {
+void launch_elementwise(const ElementwiseArgs& a, const LaunchTarget& to) {
   if (a.n == 0) return;
   const unsigned blocks = blocks_for(a.n, 256) < 4096u ? blocks_for(a.n, 256) : 4096u;
   if (a.kind == ElementwiseArgs::Kind::Add) {
-    add_f32<<<blocks, 256, 0, s>>>(a.a, a.b, a.y, a.n);
-    check_launch("add_f32");
+    launch_kernel(to, "add_f32", add_f32, blocks, 256, 0, a.a, a.b, a.y, a.n);
   } else {
-    relu2_mul_f64<<<blocks, 256, 0, s>>>(a.a, a.b, a.y, a.n);
-    check_launch("relu2_mul_f64");
+    launch_kernel(to, "relu2_mul_f64", relu2_mul_f64, blocks, 256, 0, a.a, a.b, a.y, a.n);
   }
 }
 
@@ -69,9 +73,8 @@ bool kernel_image_available(cudaError_t* why) {
   return e == cudaSuccess;
 }
 
-void launch_set_position(int64_t* dev, int64_t value, cudaStream_t s) {
-  set_position<<<1, 1, 0, s>>>(dev, value);
-  check_launch("set_position");
+void launch_set_position(int64_t* dev, int64_t value, const LaunchTarget& to) {
+  launch_kernel(to, "set_position", set_position, 1, 1, 0, dev, value);
 }
 
 }  // namespace bitlab::cuda

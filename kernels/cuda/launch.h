@@ -14,6 +14,15 @@
 
 namespace bitlab::cuda {
 
+// Where kernels go: the stream, and whether each may start while the kernel
+// before it still runs (programmatic dependent launch, sm_90 and newer). The
+// kernels are written for it (device_common.cuh: wait_for_producers), so the
+// launch gap shrinks and a GEMV's weight loads overlap the kernel before it.
+struct LaunchTarget {
+  cudaStream_t stream = nullptr;
+  bool programmatic = false;
+};
+
 // A token position: (*dev if dev is set) + add.
 struct PosRef {
   const int64_t* dev = nullptr;
@@ -177,21 +186,21 @@ struct ArgmaxArgs {
   bool operator==(const ArgmaxArgs&) const = default;
 };
 
-void launch_embed(const EmbedArgs& a, cudaStream_t s);
-void launch_rmsnorm(const RmsnormArgs& a, cudaStream_t s);
-void launch_quantize(const QuantizeArgs& a, cudaStream_t s);
-void launch_act_prep(const ActPrepArgs& a, cudaStream_t s);
-void launch_gemv(const MatmulArgs& a, cudaStream_t s);
-void launch_gemm(const MatmulArgs& a, cudaStream_t s);
-void launch_rope(const RopeArgs& a, cudaStream_t s);
-void launch_attention_chunks(const AttentionArgs& a, cudaStream_t s);
-void launch_attention_merge(const AttentionArgs& a, cudaStream_t s);
-void launch_attention_tiled(const AttentionArgs& a, cudaStream_t s);
-void launch_elementwise(const ElementwiseArgs& a, cudaStream_t s);
-void launch_lm_head(const LmHeadArgs& a, cudaStream_t s);
-void launch_lm_head_i8(const LmHeadI8Args& a, cudaStream_t s);
-void launch_argmax(const ArgmaxArgs& a, cudaStream_t s);
-void launch_set_position(int64_t* dev, int64_t value, cudaStream_t s);
+void launch_embed(const EmbedArgs& a, const LaunchTarget& to);
+void launch_rmsnorm(const RmsnormArgs& a, const LaunchTarget& to);
+void launch_quantize(const QuantizeArgs& a, const LaunchTarget& to);
+void launch_act_prep(const ActPrepArgs& a, const LaunchTarget& to);
+void launch_gemv(const MatmulArgs& a, const LaunchTarget& to);
+void launch_gemm(const MatmulArgs& a, const LaunchTarget& to);
+void launch_rope(const RopeArgs& a, const LaunchTarget& to);
+void launch_attention_chunks(const AttentionArgs& a, const LaunchTarget& to);
+void launch_attention_merge(const AttentionArgs& a, const LaunchTarget& to);
+void launch_attention_tiled(const AttentionArgs& a, const LaunchTarget& to);
+void launch_elementwise(const ElementwiseArgs& a, const LaunchTarget& to);
+void launch_lm_head(const LmHeadArgs& a, const LaunchTarget& to);
+void launch_lm_head_i8(const LmHeadI8Args& a, const LaunchTarget& to);
+void launch_argmax(const ArgmaxArgs& a, const LaunchTarget& to);
+void launch_set_position(int64_t* dev, int64_t value, const LaunchTarget& to);
 
 // Blocks per row the argmax uses for v logits (sizes ArgmaxArgs::partial).
 int argmax_blocks(int64_t v);
@@ -214,7 +223,7 @@ struct Op {
   uint8_t variant = 0;  // MatmulKernel or AttentionKernel where the args do not say
   bool operator==(const Op&) const = default;
 };
-void launch(const Op& op, cudaStream_t s);
+void launch(const Op& op, const LaunchTarget& to);
 // Kernels launch(op) starts: two for argmax (block bests, then the row's), one otherwise.
 int kernel_count(const Op& op);
 

@@ -24,6 +24,7 @@ constexpr int kArgmaxThreads = 256;
 
 template <bool Vec>
 __global__ void __launch_bounds__(kHeadThreads) lm_head_rows(LmHeadArgs a) {
+  enter_kernel();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t d = a.d;
   for (int64_t v = int64_t(blockIdx.x) * kHeadWarps + warp; v < a.vocab; v += int64_t(gridDim.x) * kHeadWarps) {
@@ -92,6 +93,7 @@ struct KeyMax {
 };
 
 __global__ void __launch_bounds__(kArgmaxThreads) argmax_partial(ArgmaxArgs a) {
+  enter_kernel();
   __shared__ uint64_t scratch[32];
   const int64_t r = blockIdx.x, b = blockIdx.y;  // rows on x: gridDim.y stops at 65535
   const int64_t per = (a.v + a.blocks - 1) / a.blocks;
@@ -107,6 +109,7 @@ __global__ void __launch_bounds__(kArgmaxThreads) argmax_partial(ArgmaxArgs a) {
 }
 
 __global__ void argmax_final(ArgmaxArgs a) {
+  enter_kernel();
   const int64_t r = blockIdx.x;
   uint64_t best = 0;
   for (int b = threadIdx.x; b < a.blocks; b += 32) {
@@ -119,16 +122,15 @@ __global__ void argmax_final(ArgmaxArgs a) {
 
 }  // namespace
 
-void launch_lm_head(const LmHeadArgs& a, cudaStream_t s) {
+void launch_lm_head(const LmHeadArgs& a, const LaunchTarget& to) {
   if (a.t == 0 || a.vocab == 0) return;
   const bool vec =
       a.d % 8 == 0 && (reinterpret_cast<uintptr_t>(a.table) & 15) == 0 && (reinterpret_cast<uintptr_t>(a.x) & 15) == 0;
   const unsigned blocks = blocks_for(a.vocab, kHeadWarps);
   if (vec)
-    lm_head_rows<true><<<blocks, kHeadThreads, 0, s>>>(a);
+    launch_kernel(to, "lm_head_rows", lm_head_rows<true>, blocks, kHeadThreads, 0, a);
   else
-    lm_head_rows<false><<<blocks, kHeadThreads, 0, s>>>(a);
-  check_launch("lm_head_rows");
+    launch_kernel(to, "lm_head_rows", lm_head_rows<false>, blocks, kHeadThreads, 0, a);
 }
 
 int argmax_blocks(int64_t v) {
@@ -136,12 +138,10 @@ int argmax_blocks(int64_t v) {
   return int(b < 1 ? 1 : (b > 64 ? 64 : b));
 }
 
-void launch_argmax(const ArgmaxArgs& a, cudaStream_t s) {
+void launch_argmax(const ArgmaxArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
-  argmax_partial<<<dim3(unsigned(a.t), unsigned(a.blocks)), kArgmaxThreads, 0, s>>>(a);
-  check_launch("argmax_partial");
-  argmax_final<<<unsigned(a.t), 32, 0, s>>>(a);
-  check_launch("argmax_final");
+  launch_kernel(to, "argmax_partial", argmax_partial, dim3(unsigned(a.t), unsigned(a.blocks)), kArgmaxThreads, 0, a);
+  launch_kernel(to, "argmax_final", argmax_final, unsigned(a.t), 32, 0, a);
 }
 
 }  // namespace bitlab::cuda

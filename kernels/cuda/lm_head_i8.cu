@@ -30,6 +30,7 @@ __device__ __forceinline__ uint32_t load_s8x4(const int8_t* p, int64_t i, int64_
 
 template <bool Vec>
 __global__ void __launch_bounds__(kThreads) lm_head_i8_rows(LmHeadI8Args a) {
+  enter_kernel();
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t d = a.d;
   for (int64_t v = int64_t(blockIdx.x) * kWarps + warp; v < a.vocab; v += int64_t(gridDim.x) * kWarps) {
@@ -75,16 +76,15 @@ __global__ void __launch_bounds__(kThreads) lm_head_i8_rows(LmHeadI8Args a) {
 
 }  // namespace
 
-void launch_lm_head_i8(const LmHeadI8Args& a, cudaStream_t s) {
+void launch_lm_head_i8(const LmHeadI8Args& a, const LaunchTarget& to) {
   if (a.t == 0 || a.vocab == 0) return;
   const bool vec =
       a.d % 16 == 0 && (reinterpret_cast<uintptr_t>(a.table) & 15) == 0 && (reinterpret_cast<uintptr_t>(a.x) & 15) == 0;
   const unsigned blocks = blocks_for(a.vocab, kWarps);
   if (vec)
-    lm_head_i8_rows<true><<<blocks, kThreads, 0, s>>>(a);
+    launch_kernel(to, "lm_head_i8_rows", lm_head_i8_rows<true>, blocks, kThreads, 0, a);
   else
-    lm_head_i8_rows<false><<<blocks, kThreads, 0, s>>>(a);
-  check_launch("lm_head_i8_rows");
+    launch_kernel(to, "lm_head_i8_rows", lm_head_i8_rows<false>, blocks, kThreads, 0, a);
 }
 
 }  // namespace bitlab::cuda

@@ -24,6 +24,7 @@ using namespace gemm;
 constexpr int kStageChunks = kAChunks + kBChunks;  // 512 + 256 uint4 = 12 KB
 
 __global__ void __launch_bounds__(256) act_prep_rows(ActPrepArgs a) {
+  enter_kernel();
   __shared__ int32_t scratch[32];
   const int64_t r = blockIdx.x;
   const int8_t* x = a.x + r * a.k;
@@ -58,6 +59,7 @@ __device__ __forceinline__ void load_stage(uint4* stage, const MatmulArgs& a, in
 }
 
 __global__ void __launch_bounds__(kThreads) w2a8_gemm_64x128x128__mma_s8(MatmulArgs a) {
+  enter_kernel();
   __shared__ uint4 smem[kStages * kStageChunks];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
   const int64_t n0 = a.row_begin + int64_t(blockIdx.x) * kBN;
@@ -119,18 +121,16 @@ __global__ void __launch_bounds__(kThreads) w2a8_gemm_64x128x128__mma_s8(MatmulA
 
 }  // namespace
 
-void launch_act_prep(const ActPrepArgs& a, cudaStream_t s) {
+void launch_act_prep(const ActPrepArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
-  act_prep_rows<<<unsigned(a.t), 256, 0, s>>>(a);
-  check_launch("act_prep_rows");
+  launch_kernel(to, "act_prep_rows", act_prep_rows, unsigned(a.t), 256, 0, a);
 }
 
-void launch_gemm(const MatmulArgs& a, cudaStream_t s) {
+void launch_gemm(const MatmulArgs& a, const LaunchTarget& to) {
   const int64_t rows = a.row_end - a.row_begin;
   if (rows <= 0 || a.t == 0) return;
   const dim3 grid(blocks_for(rows, kBN), blocks_for(a.t, kBM));
-  w2a8_gemm_64x128x128__mma_s8<<<grid, kThreads, 0, s>>>(a);
-  check_launch("w2a8_gemm_64x128x128__mma_s8");
+  launch_kernel(to, "w2a8_gemm_64x128x128__mma_s8", w2a8_gemm_64x128x128__mma_s8, grid, kThreads, 0, a);
 }
 
 }  // namespace bitlab::cuda

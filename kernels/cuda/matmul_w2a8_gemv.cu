@@ -9,8 +9,9 @@
 // Tuned for the 2B4T shapes: k = 2560 (40 chunks a row) and 6912 (108), rows
 // 2560 .. 13824. All of a warp's weight loads are issued before the block
 // stages the activations in shared memory, so the DRAM latency overlaps that
-// work; weights are read with the streaming (evict-first) hint, read once per
-// step. The activation vector x (int8, any alignment) is staged once per block,
+// work, and before the wait for the kernel in front (programmatic launch,
+// device_common.cuh), so on sm_90 they overlap its tail too; weights are read
+// with the streaming (evict-first) hint, read once per step. The activation vector x (int8, any alignment) is staged once per block,
 // zero-padded to the k-tile, with Σx for the code offset.
 #include "kernels/cuda/device_common.cuh"
 #include "kernels/cuda/w2_layout.h"
@@ -33,6 +34,7 @@ __device__ __forceinline__ int32_t chunk_dot(uint4 w, const uint4* x, int32_t ac
 }
 
 __global__ void __launch_bounds__(kThreads) w2a8_gemv_r2_u4__dp4a(MatmulArgs a) {
+  allow_dependents();  // the weight loads below go ahead of the wait (device_common.cuh)
   extern __shared__ uint4 x_s[];  // padded_k(k) bytes of activations
   __shared__ int32_t sum_scratch[32];
   const int lane = threadIdx.x & 31, warp = threadIdx.x >> 5;
@@ -49,6 +51,9 @@ __global__ void __launch_bounds__(kThreads) w2a8_gemv_r2_u4__dp4a(MatmulArgs a) 
       const int64_t c = lane + 32 * u;
       w[r][u] = (row0 + r < a.row_end && c < chunks) ? __ldcs(w4 + (row0 + r) * chunks + c) : make_uint4(0, 0, 0, 0);
     }
+
+  // Everything above read only weights; x and the outputs belong to the kernels around this one.
+  wait_for_producers();
 
   // 2. Activations -> shared memory (zeros past k), and Σx.
   const int64_t words = chunks * 16;  // int8x4 words of padded x
@@ -109,13 +114,12 @@ void init_gemv_kernels(size_t bytes) {
         "raising w2a8_gemv_r2_u4__dp4a's shared memory limit");
 }
 
-void launch_gemv(const MatmulArgs& a, cudaStream_t s) {
+void launch_gemv(const MatmulArgs& a, const LaunchTarget& to) {
   const int64_t rows = a.row_end - a.row_begin;
   if (rows <= 0) return;
   const unsigned blocks = blocks_for(rows, kWarps * kRowsPerWarp);
   const size_t smem = size_t(a.row_words) * 4;  // padded k bytes
-  w2a8_gemv_r2_u4__dp4a<<<blocks, kThreads, smem, s>>>(a);
-  check_launch("w2a8_gemv_r2_u4__dp4a");
+  launch_kernel(to, "w2a8_gemv_r2_u4__dp4a", w2a8_gemv_r2_u4__dp4a, blocks, kThreads, smem, a);
 }
 
 }  // namespace bitlab::cuda

@@ -51,6 +51,7 @@ __device__ __forceinline__ float input_at(const RmsnormArgs& a, int64_t i) {
 
 template <RmsnormInput In, bool Quantize>
 __global__ void __launch_bounds__(kRowThreads) rmsnorm_rows(RmsnormArgs a) {
+  enter_kernel();
   __shared__ double dscratch[32];
   __shared__ float fscratch[32];
   const int64_t r = blockIdx.x, d = a.d, row = r * d;
@@ -83,6 +84,7 @@ __global__ void __launch_bounds__(kRowThreads) rmsnorm_rows(RmsnormArgs a) {
 }
 
 __global__ void __launch_bounds__(kRowThreads) quantize_rows(QuantizeArgs a) {
+  enter_kernel();
   __shared__ float fscratch[32];
   const int64_t r = blockIdx.x, k = a.k;
   const float* x = a.x + r * k;
@@ -96,34 +98,31 @@ __global__ void __launch_bounds__(kRowThreads) quantize_rows(QuantizeArgs a) {
 
 }  // namespace
 
-void launch_rmsnorm(const RmsnormArgs& a, cudaStream_t s) {
+void launch_rmsnorm(const RmsnormArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
   const unsigned blocks = unsigned(a.t);
   switch (a.input) {
     case RmsnormInput::Plain:
       if (a.q) {
-        rmsnorm_rows<RmsnormInput::Plain, true><<<blocks, kRowThreads, 0, s>>>(a);
-        check_launch("rmsnorm_rows<quantize>");
+        launch_kernel(to, "rmsnorm_rows<quantize>", rmsnorm_rows<RmsnormInput::Plain, true>, blocks, kRowThreads, 0, a);
       } else {
-        rmsnorm_rows<RmsnormInput::Plain, false><<<blocks, kRowThreads, 0, s>>>(a);
-        check_launch("rmsnorm_rows");
+        launch_kernel(to, "rmsnorm_rows", rmsnorm_rows<RmsnormInput::Plain, false>, blocks, kRowThreads, 0, a);
       }
       break;
     case RmsnormInput::AddResidual:
-      rmsnorm_rows<RmsnormInput::AddResidual, true><<<blocks, kRowThreads, 0, s>>>(a);
-      check_launch("rmsnorm_rows<add, quantize>");
+      launch_kernel(to, "rmsnorm_rows<add, quantize>", rmsnorm_rows<RmsnormInput::AddResidual, true>, blocks,
+                    kRowThreads, 0, a);
       break;
     case RmsnormInput::Relu2Mul:
-      rmsnorm_rows<RmsnormInput::Relu2Mul, true><<<blocks, kRowThreads, 0, s>>>(a);
-      check_launch("rmsnorm_rows<relu2_mul, quantize>");
+      launch_kernel(to, "rmsnorm_rows<relu2_mul, quantize>", rmsnorm_rows<RmsnormInput::Relu2Mul, true>, blocks,
+                    kRowThreads, 0, a);
       break;
   }
 }
 
-void launch_quantize(const QuantizeArgs& a, cudaStream_t s) {
+void launch_quantize(const QuantizeArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
-  quantize_rows<<<unsigned(a.t), kRowThreads, 0, s>>>(a);
-  check_launch("quantize_rows");
+  launch_kernel(to, "quantize_rows", quantize_rows, unsigned(a.t), kRowThreads, 0, a);
 }
 
 }  // namespace bitlab::cuda

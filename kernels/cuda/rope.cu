@@ -25,6 +25,7 @@ __device__ __forceinline__ void rotate_heads(float* row, int64_t n_heads, int64_
 }
 
 __global__ void rope_rows_f64(RopeArgs a) {
+  enter_kernel();
   const int64_t r = blockIdx.x, half = a.head_dim / 2;
   const double pos = double(position(a.pos) + r);
   for (int64_t i = threadIdx.x; i < half; i += blockDim.x) {
@@ -38,12 +39,11 @@ __global__ void rope_rows_f64(RopeArgs a) {
 
 }  // namespace
 
-void launch_rope(const RopeArgs& a, cudaStream_t s) {
+void launch_rope(const RopeArgs& a, const LaunchTarget& to) {
   if (a.t == 0) return;
   const int64_t half = a.head_dim / 2;
   const unsigned threads = half >= 128 ? 128u : unsigned((half + 31) / 32 * 32);
-  rope_rows_f64<<<unsigned(a.t), threads, 0, s>>>(a);
-  check_launch("rope_rows_f64");
+  launch_kernel(to, "rope_rows_f64", rope_rows_f64, unsigned(a.t), threads, 0, a);
 }
 
 }  // namespace bitlab::cuda

@@ -6,7 +6,8 @@
 
 namespace bitlab::cuda {
 
-StepRecorder::StepRecorder(cudaStream_t stream, bool graphs) : stream_(stream), graphs_(graphs) {
+StepRecorder::StepRecorder(LaunchTarget target, bool graphs)
+    : target_(target), stream_(target.stream), graphs_(graphs) {
   check(cudaMalloc(reinterpret_cast<void**>(&pos_dev_), sizeof(int64_t)), "allocating the step position");
 }
 
@@ -28,7 +29,7 @@ void StepRecorder::submit(const Op& op) {
   if (recording_)
     ops_.push_back(op);
   else
-    launch(op, stream_);
+    launch(op, target_);
 }
 
 PosRef StepRecorder::position(int64_t pos0) {
@@ -41,11 +42,11 @@ PosRef StepRecorder::position(int64_t pos0) {
 }
 
 void StepRecorder::set_position() {
-  if (has_pos_) launch_set_position(pos_dev_, step_pos_, stream_);
+  if (has_pos_) launch_set_position(pos_dev_, step_pos_, target_);
 }
 
 void StepRecorder::launch_all(const std::vector<Op>& ops) {
-  for (const Op& op : ops) launch(op, stream_);
+  for (const Op& op : ops) launch(op, target_);
 }
 
 void StepRecorder::flush() {

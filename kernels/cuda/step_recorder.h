@@ -33,7 +33,7 @@ struct StepStats {
 
 class StepRecorder {
  public:
-  StepRecorder(cudaStream_t stream, bool graphs);
+  StepRecorder(LaunchTarget target, bool graphs);
   ~StepRecorder();
   StepRecorder(const StepRecorder&) = delete;
   StepRecorder& operator=(const StepRecorder&) = delete;
@@ -65,6 +65,7 @@ class StepRecorder {
   Entry& remember(std::vector<Op> ops);
 
   static constexpr size_t kMaxEntries = 8;  // distinct steps kept (decode, a prefill length, ...)
+  LaunchTarget target_;
   cudaStream_t stream_;
   bool graphs_;
   bool recording_ = false;
