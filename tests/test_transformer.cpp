@@ -5,7 +5,10 @@
 
 #include <cmath>
 #include <cstdio>
+#include <map>
 #include <memory>
+#include <span>
+#include <string>
 
 #include "harness/correctness.h"
 #include "model/error.h"
@@ -204,6 +207,112 @@ TEST(Transformer, RejectsBadInput) {
   broken.layers[1].down.packed.resize(10);
   EXPECT_THROW(Transformer(*be, broken, 4), InputError);
   EXPECT_THROW(Sampler(SamplingParams{-1.0f, 0, 0}), UsageError);
+}
+
+// Forwards every op to another backend and counts the calls by name, to see
+// which ops a forward step is made of.
+class CountingBackend final : public Backend {
+ public:
+  explicit CountingBackend(std::unique_ptr<Backend> inner) : in_(std::move(inner)) {}
+  std::map<std::string, int> calls;
+
+  const DeviceInfo& info() const override { return in_->info(); }
+  std::shared_ptr<Buffer> alloc(size_t bytes) override { return in_->alloc(bytes); }
+  TernaryWeight upload(std::span<const CanonicalTernary* const> parts) override { return in_->upload(parts); }
+
+ protected:
+  void embed_impl(const Tensor& t, const Tensor& table, Tensor& out) override {
+    ++calls["embed"];
+    in_->embed(t, table, out);
+  }
+  void rmsnorm_impl(const Tensor& x, const Tensor& w, float eps, Tensor& y) override {
+    ++calls["rmsnorm"];
+    in_->rmsnorm(x, w, eps, y);
+  }
+  void quantize_act_impl(const Tensor& x, QuantAct& q) override {
+    ++calls["quantize_act"];
+    in_->quantize_act(x, q);
+  }
+  void rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, QuantAct& q) override {
+    ++calls["rmsnorm_quant"];
+    in_->rmsnorm_quant(x, w, eps, q);
+  }
+  void add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) override {
+    ++calls["add_rmsnorm_quant"];
+    in_->add_rmsnorm_quant(h, d, w, eps, q);
+  }
+  void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
+                                    QuantAct& q) override {
+    ++calls["relu2_mul_rmsnorm_quant"];
+    in_->relu2_mul_rmsnorm_quant(g, u, w, eps, q);
+  }
+  void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) override {
+    ++calls["matmul_w2a8"];
+    in_->matmul_w2a8(x, w, y);
+  }
+  void rope_impl(Tensor& x, const RopeParams& p) override {
+    ++calls["rope"];
+    in_->rope(x, p);
+  }
+  void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override {
+    ++calls["rope_qk"];
+    in_->rope_qk(q, pq, k, pk);
+  }
+  void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
+                      Tensor& out) override {
+    ++calls["attention"];
+    in_->attention(q, k, v, cache, p, out);
+  }
+  void relu2_mul_impl(const Tensor& g, const Tensor& u, Tensor& y) override {
+    ++calls["relu2_mul"];
+    in_->relu2_mul(g, u, y);
+  }
+  void add_impl(const Tensor& a, const Tensor& b, Tensor& y) override {
+    ++calls["add"];
+    in_->add(a, b, y);
+  }
+  void lm_head_impl(const Tensor& x, const Tensor& table, Tensor& logits) override {
+    ++calls["lm_head"];
+    in_->lm_head(x, table, logits);
+  }
+  void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
+    ++calls["lm_head_i8"];
+    in_->lm_head_i8(x, table, logits);
+  }
+  void argmax_impl(const Tensor& logits, Tensor& ids) override {
+    ++calls["argmax"];
+    in_->argmax(logits, ids);
+  }
+
+ private:
+  std::unique_ptr<Backend> in_;
+};
+
+// A forward step is made of the fused ops (what a GPU's launch count rests on):
+// per layer one matmul per projection group (qkv, o, gate/up, down), rope_qk,
+// attention, the attention sub-norm, relu2_mul_rmsnorm_quant, and the two
+// residual adds, each fused with the norm after it except the last layer's
+// second, which the final (unquantised) norm follows.
+TEST(Transformer, ForwardStepCallsTheFusedOps) {
+  const ModelWeights& w = weights("tiny");
+  auto counting = std::make_unique<CountingBackend>(make_backend("scalar", BackendOptions{1, 0}));
+  CountingBackend& be = *counting;
+  auto oracle = make_backend("scalar", BackendOptions{1, 0});
+  Transformer m(be, w, 8), plain(*oracle, w, 8);
+  const std::vector<int32_t> prompt = {w.config.bos, 7, 3};
+  EXPECT_EQ(m.forward(prompt), plain.forward(prompt));  // counting changes nothing
+  be.calls.clear();
+  const int32_t next = 5;
+  EXPECT_EQ(m.forward_argmax(std::span(&next, 1)), plain.forward_argmax(std::span(&next, 1)));
+  const int layers = int(w.config.n_layers);
+  const std::map<std::string, int> want = {
+      {"embed", 1},        {"rmsnorm_quant", 1 + layers},  // the first layer's pre-norm, every attention sub-norm
+      {"matmul_w2a8", 4 * layers},       {"rope_qk", layers},
+      {"attention", layers},             {"add_rmsnorm_quant", 2 * layers - 1},
+      {"relu2_mul_rmsnorm_quant", layers}, {"add", 1},
+      {"rmsnorm", 1},                    {"lm_head", 1},
+      {"argmax", 1}};
+  EXPECT_EQ(be.calls, want);
 }
 
 }  // namespace

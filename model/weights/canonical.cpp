@@ -14,8 +14,7 @@ void CanonicalTernary::validate() const {
                                  packed.size(), n * row_bytes(), n, k));
   for (size_t i = 0; i < packed.size(); ++i) {
     const uint8_t b = packed[i];
-    // A code of 3 has both bits set: (b & (b >> 1)) has bit 2j set for such a pair.
-    if ((b & (b >> 1) & 0x55) != 0)
+    if (has_code3(b))
       throw InputError(fmt::format("ternary matrix '{}': invalid code 3 in byte {} (row {})", name, i,
                                    int64_t(i) / row_bytes()));
   }
@@ -23,7 +22,7 @@ void CanonicalTernary::validate() const {
     // Codes past k must be 1 (zero weight) so whole-byte kernels may read them.
     const uint8_t tail_mask = uint8_t(0xff << (2 * (k % 4)));
     for (int64_t r = 0; r < n; ++r)
-      if ((row(r)[row_bytes() - 1] & tail_mask) != (0x55 & tail_mask))
+      if ((row(r)[row_bytes() - 1] & tail_mask) != (kZeroCodeByte & tail_mask))
         throw InputError(fmt::format("ternary matrix '{}': row {} has non-zero codes past column {}", name, r, k));
   }
   if (!(scale == scale) || scale == 0.0f)
@@ -36,7 +35,7 @@ CanonicalTernary zero_ternary(std::string name, int64_t n, int64_t k, float scal
   w.n = n;
   w.k = k;
   w.scale = scale;
-  w.packed.assign(size_t(n * w.row_bytes()), 0x55);
+  w.packed.assign(size_t(n * w.row_bytes()), kZeroCodeByte);
   return w;
 }
 

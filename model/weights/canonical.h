@@ -16,6 +16,12 @@
 
 namespace bitlab {
 
+// Four codes of 1 (weight 0) in one byte: the padding past k, and a row of zeros.
+inline constexpr uint8_t kZeroCodeByte = 0x55;
+// True if any of the four codes in b is 3, which no ternary weight has: such a
+// code has both bits set, so b & (b >> 1) has its low bit (mask 0x55) set.
+constexpr bool has_code3(unsigned b) { return (b & (b >> 1) & 0x55u) != 0; }
+
 struct CanonicalTernary {
   std::string name;  // e.g. "layers.3.attn.q", used in error messages
   int64_t n = 0, k = 0;

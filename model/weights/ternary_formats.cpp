@@ -44,7 +44,7 @@ CanonicalTernary decode_i2s(std::string name, int64_t n, int64_t k, std::span<co
           const unsigned out = ((s[p] >> shift) & 3u) | (((s[p + 1] >> shift) & 3u) << 2) |
                                (((s[p + 2] >> shift) & 3u) << 4) | (((s[p + 3] >> shift) & 3u) << 6);
           row[b * 32 + m] = uint8_t(out);
-          any_bad |= out & (out >> 1) & 0x55u;
+          any_bad |= has_code3(out);
         }
       }
     }
@@ -121,7 +121,7 @@ CanonicalTernary decode_hf_packed(std::string name, int64_t n, int64_t k, std::s
     const uint8_t* src = packed.data() + p * k;
     for (int64_t i = 0; i < k; ++i) {
       const uint8_t b = src[i];
-      if ((b & (b >> 1) & 0x55) != 0) {
+      if (has_code3(b)) {
 #pragma omp critical
         if (bad < 0 || p * k + i < bad) bad = p * k + i;
       }

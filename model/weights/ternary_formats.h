@@ -53,7 +53,6 @@ inline std::vector<uint32_t> pack_t2x16(const CanonicalTernary& w, int64_t row_w
   const auto spread = [](uint32_t c) {
     return (c & 3u) | (((c >> 2) & 3u) << 8) | (((c >> 4) & 3u) << 16) | (((c >> 6) & 3u) << 24);
   };
-  constexpr uint8_t kZeroCodes = 0x55;
   const int64_t rb = w.row_bytes();
   std::vector<uint32_t> out(size_t(w.n * row_words));
   for (int64_t r = 0; r < w.n; ++r) {
@@ -63,7 +62,7 @@ inline std::vector<uint32_t> pack_t2x16(const CanonicalTernary& w, int64_t row_w
       uint32_t word = 0;
       for (int64_t j = 0; j < 4; ++j) {
         const int64_t byte = 4 * g + j;
-        word |= spread(byte < rb ? src[byte] : kZeroCodes) << (2 * j);
+        word |= spread(byte < rb ? src[byte] : kZeroCodeByte) << (2 * j);
       }
       dst[g] = word;
     }

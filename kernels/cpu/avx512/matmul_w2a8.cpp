@@ -161,7 +161,7 @@ void repack(const CanonicalTernary& w, uint8_t* out) {
         uint32_t v = 0;
         for (int64_t j = 0; j < 4; ++j) {
           const int64_t b = 4 * kb + j;  // canonical byte: columns 4b..4b+3
-          const uint8_t codes = (src && b < rb) ? src[b] : uint8_t(0x55);
+          const uint8_t codes = (src && b < rb) ? src[b] : kZeroCodeByte;
           v |= kSpread[codes] << (2 * j);
         }
         std::memcpy(out + (g * nkb + kb) * kBlockBytes + 4 * r, &v, 4);

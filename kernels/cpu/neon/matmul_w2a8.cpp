@@ -72,7 +72,6 @@ constexpr std::array<uint32_t, 256> make_spread() {
   return t;
 }
 constexpr std::array<uint32_t, 256> kSpread = make_spread();
-constexpr uint8_t kZeroCodes = 0x55;  // four codes of 1
 
 // Σ x over k int8 values, exact in int32.
 int32_t row_sum(const int8_t* x, int64_t k) {
@@ -160,7 +159,7 @@ void repack(const CanonicalTernary& w, uint8_t* out) {
       uint8_t* dst = out + (g * nkb + kb) * kTileBlockBytes + 16 * q;
       for (int64_t m = 0; m < 4; ++m) {  // canonical byte 4kb + m: columns 16kb + 4m .. +3
         const int64_t b = 4 * kb + m;
-        const uint32_t codes = kSpread[(src && b < rb) ? src[b] : kZeroCodes] << (2 * j);
+        const uint32_t codes = kSpread[(src && b < rb) ? src[b] : kZeroCodeByte] << (2 * j);
         uint32_t v;
         std::memcpy(&v, dst + 4 * m, 4);
         v |= codes;
