@@ -152,6 +152,50 @@ class OpChecker {
     exact(fmt::format("add/N:{}", n), fetch<float>(be_, y) == want);
   }
 
+  // The fused ops against the same backend's own unfused ops, bit for bit
+  // (backend.h): the residual add + norm, relu²·u + norm, and RoPE on q and k.
+  void fused(const ModelConfig& c, int64_t t) {
+    const int64_t d = c.hidden, f = c.ffn;
+    auto quant = [&](int64_t cols) {
+      return QuantAct{be_.new_tensor(DType::I8, {t, cols}), be_.new_tensor(DType::F32, {t, 1})};
+    };
+    auto same = [&](const QuantAct& a, const QuantAct& b) {
+      return fetch<int8_t>(be_, a.q) == fetch<int8_t>(be_, b.q) &&
+             fetch<float>(be_, a.scale) == fetch<float>(be_, b.scale);
+    };
+    const auto h = randn(size_t(t * d), 41, 3.0f), r = randn(size_t(t * d), 42), w = randn(size_t(d), 43);
+    Tensor rt = be_.upload_tensor(r.data(), DType::F32, {t, d}), wt = be_.upload_tensor(w.data(), DType::F32, {1, d});
+    Tensor h1 = be_.upload_tensor(h.data(), DType::F32, {t, d}), h2 = be_.upload_tensor(h.data(), DType::F32, {t, d});
+    QuantAct q1 = quant(d), q2 = quant(d);
+    be_.add_rmsnorm_quant(h1, rt, wt, c.norm_eps, q1);
+    be_.add(h2, rt, h2);
+    be_.rmsnorm_quant(h2, wt, c.norm_eps, q2);
+    exact(fmt::format("add_rmsnorm_quant/T:{}/D:{}", t, d),
+          fetch<float>(be_, h1) == fetch<float>(be_, h2) && same(q1, q2));
+
+    const auto g = randn(size_t(t * f), 44, 2.0f), u = randn(size_t(t * f), 45, 2.0f), wf = randn(size_t(f), 46);
+    Tensor gt = be_.upload_tensor(g.data(), DType::F32, {t, f}), ut = be_.upload_tensor(u.data(), DType::F32, {t, f});
+    Tensor wft = be_.upload_tensor(wf.data(), DType::F32, {1, f}), prod = be_.new_tensor(DType::F32, {t, f});
+    QuantAct p1 = quant(f), p2 = quant(f);
+    be_.relu2_mul_rmsnorm_quant(gt, ut, wft, c.norm_eps, p1);
+    be_.relu2_mul(gt, ut, prod);
+    be_.rmsnorm_quant(prod, wft, c.norm_eps, p2);
+    exact(fmt::format("relu2_mul_rmsnorm_quant/T:{}/D:{}", t, f), same(p1, p2));
+
+    const int64_t pos0 = c.max_pos - t;
+    const RopeParams pq{c.n_heads, c.head_dim, pos0, c.rope_theta}, pk{c.n_kv_heads, c.head_dim, pos0, c.rope_theta};
+    const auto qv = randn(size_t(t * c.q_dim()), 47), kv = randn(size_t(t * c.kv_dim()), 48);
+    Tensor qa = be_.upload_tensor(qv.data(), DType::F32, {t, c.q_dim()});
+    Tensor ka = be_.upload_tensor(kv.data(), DType::F32, {t, c.kv_dim()});
+    Tensor qb = be_.upload_tensor(qv.data(), DType::F32, {t, c.q_dim()});
+    Tensor kb = be_.upload_tensor(kv.data(), DType::F32, {t, c.kv_dim()});
+    be_.rope_qk(qa, pq, ka, pk);
+    be_.rope(qb, pq);
+    be_.rope(kb, pk);
+    exact(fmt::format("rope_qk/T:{}/pos:{}", t, pos0),
+          fetch<float>(be_, qa) == fetch<float>(be_, qb) && fetch<float>(be_, ka) == fetch<float>(be_, kb));
+  }
+
   void head(int64_t vocab, int64_t d) {
     std::vector<uint16_t> table(size_t(vocab * d));
     SplitMix64 g(17);
@@ -245,6 +289,7 @@ std::vector<CheckRecord> check_ops(Backend& be, const ModelConfig& c) {
   k.rope(c.n_kv_heads, c.head_dim, c.max_pos - 3, c.rope_theta);
   k.attention(c);
   k.elementwise(c.ffn + 3);
+  for (int64_t t : {1, 3}) k.fused(c, t);
   k.head(c.vocab, c.hidden);
   k.head_i8(c.vocab, c.hidden, 1);
   k.head_i8(37, c.hidden + 5, 3);  // odd vocabulary block and width tail

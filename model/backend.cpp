@@ -95,12 +95,21 @@ void Backend::rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, Qu
   quantize_act_impl(normed, q);
 }
 
+namespace {
+// The checks of a fused op: an elementwise op on a and b (same-shaped fp32),
+// then rmsnorm_quant with weight w into q.
+void check_norm_quant_after(const char* op, const char* a_name, const Tensor& a, const char* b_name, const Tensor& b,
+                            const Tensor& w, const QuantAct& q) {
+  check::tensor(op, a_name, a, DType::F32);
+  check::tensor(op, b_name, b, DType::F32);
+  check::same_shape(op, a, b);
+  check::rmsnorm(a, w, a);
+  check::quantize_act(a, q);
+}
+}  // namespace
+
 void Backend::add_rmsnorm_quant(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) {
-  check::tensor("add_rmsnorm_quant", "h", h, DType::F32);
-  check::tensor("add_rmsnorm_quant", "d", d, DType::F32);
-  check::same_shape("add_rmsnorm_quant", h, d);
-  check::rmsnorm(h, w, h);
-  check::quantize_act(h, q);
+  check_norm_quant_after("add_rmsnorm_quant", "h", h, "d", d, w, q);
   add_rmsnorm_quant_impl(h, d, w, eps, q);
 }
 
@@ -110,11 +119,7 @@ void Backend::add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w
 }
 
 void Backend::relu2_mul_rmsnorm_quant(const Tensor& g, const Tensor& u, const Tensor& w, float eps, QuantAct& q) {
-  check::tensor("relu2_mul_rmsnorm_quant", "g", g, DType::F32);
-  check::tensor("relu2_mul_rmsnorm_quant", "u", u, DType::F32);
-  check::same_shape("relu2_mul_rmsnorm_quant", g, u);
-  check::rmsnorm(g, w, g);
-  check::quantize_act(g, q);
+  check_norm_quant_after("relu2_mul_rmsnorm_quant", "g", g, "u", u, w, q);
   relu2_mul_rmsnorm_quant_impl(g, u, w, eps, q);
 }
 

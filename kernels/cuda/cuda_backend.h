@@ -27,7 +27,8 @@ struct CudaOptions {
 };
 
 // The registry's make_cuda_backend reads BITLAB_CUDA_GRAPHS=0 and
-// BITLAB_CUDA_PDL=0 from the environment to turn graphs or programmatic launch off; this one takes every option explicitly (tests).
+// BITLAB_CUDA_PDL=0 from the environment to turn graphs or programmatic launch
+// off; this one takes every option explicitly (tests).
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts, const CudaOptions& cuda);
 // The step counters of a backend made here; nullptr for any other backend.
 const StepStats* cuda_step_stats(const Backend& be);

@@ -11,8 +11,9 @@
 // stages the activations in shared memory, so the DRAM latency overlaps that
 // work, and before the wait for the kernel in front (programmatic launch,
 // device_common.cuh), so on sm_90 they overlap its tail too; weights are read
-// with the streaming (evict-first) hint, read once per step. The activation vector x (int8, any alignment) is staged once per block,
-// zero-padded to the k-tile, with Σx for the code offset.
+// with the streaming (evict-first) hint, read once per step. The activation
+// vector x (int8, any alignment) is staged once per block, zero-padded to the
+// k-tile, with Σx for the code offset.
 #include "kernels/cuda/device_common.cuh"
 #include "kernels/cuda/w2_layout.h"
 
