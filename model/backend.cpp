@@ -110,6 +110,7 @@ void check_norm_quant_after(const char* op, const char* a_name, const Tensor& a,
 
 void Backend::add_rmsnorm_quant(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) {
   check_norm_quant_after("add_rmsnorm_quant", "h", h, "d", d, w, q);
+  check::disjoint("add_rmsnorm_quant", "h", h, "d", d);  // h is written while d is read
   add_rmsnorm_quant_impl(h, d, w, eps, q);
 }
 
@@ -143,6 +144,7 @@ void Backend::rope(Tensor& x, const RopeParams& p) {
 void Backend::rope_qk(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) {
   check::rope(q, pq);
   check::rope(k, pk);
+  check::disjoint("rope_qk", "q", q, "k", k);
   if (q.shape.rows != k.shape.rows || pq.pos0 != pk.pos0 || pq.head_dim != pk.head_dim || pq.theta != pk.theta)
     throw UsageError(fmt::format("rope_qk: q ({} rows, position {}, head_dim {}, theta {}) and k ({}, {}, {}, {}) "
                                  "must share rows, positions, head_dim and theta",

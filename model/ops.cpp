@@ -36,6 +36,12 @@ void same_shape(const char* op, const Tensor& a, const Tensor& b) {
   if (!(a.shape == b.shape)) fail(op, fmt::format("shapes differ: {} vs {}", to_string(a.shape), to_string(b.shape)));
 }
 
+void disjoint(const char* op, const char* a_name, const Tensor& a, const char* b_name, const Tensor& b) {
+  if (a.buf != b.buf) return;
+  const size_t a_end = a.offset + a.bytes(), b_end = b.offset + b.bytes();
+  if (a.offset < b_end && b.offset < a_end) fail(op, fmt::format("{} and {} overlap in memory", a_name, b_name));
+}
+
 void embed(const Tensor& tokens, const Tensor& table, const Tensor& out) {
   tensor("embed", "tokens", tokens, DType::I32);
   tensor("embed", "table", table, DType::BF16);

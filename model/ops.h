@@ -75,6 +75,8 @@ namespace check {
 // Each throws UsageError naming the op, the argument and the shapes.
 void tensor(const char* op, const char* arg, const Tensor& t, DType dtype);
 void same_shape(const char* op, const Tensor& a, const Tensor& b);
+// a and b share no byte (a fused op may process both at once, unordered).
+void disjoint(const char* op, const char* a_name, const Tensor& a, const char* b_name, const Tensor& b);
 void embed(const Tensor& tokens, const Tensor& table, const Tensor& out);
 void rmsnorm(const Tensor& x, const Tensor& w, const Tensor& y);
 void quantize_act(const Tensor& x, const QuantAct& q);

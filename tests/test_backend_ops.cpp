@@ -325,6 +325,19 @@ TEST_P(BackendOps, FusedOpsRejectWrongShapes) {
   EXPECT_THROW(be_->rope_qk(qt, pq, k2, RopeParams{4, 8, 0, 500000.0}), UsageError);   // other head_dim
   EXPECT_THROW(be_->rope_qk(qt, pq, k2, RopeParams{3, 16, 0, 500000.0}), UsageError);  // k is not 3 heads
   EXPECT_NO_THROW(be_->rope_qk(qt, pq, k2, pk));
+  // Overlapping views: the fused op may process both at once, so they are refused.
+  Tensor both = be_->new_tensor(DType::F32, {2, 6 * 16});
+  Tensor q_view = both, k_view = both;
+  q_view.shape = {2, 4 * 16};
+  k_view.shape = {2, 2 * 16};
+  k_view.offset = 2 * 16 * sizeof(float);  // inside q's rows
+  EXPECT_THROW(be_->rope_qk(q_view, pq, k_view, pk), UsageError);
+  Tensor h_view = both, d_view = both;
+  h_view.shape = d_view.shape = {2, 8};
+  d_view.offset = 4 * sizeof(float);
+  Tensor w8 = be_->new_tensor(DType::F32, {1, 8});
+  EXPECT_THROW(be_->add_rmsnorm_quant(h_view, d_view, w8, 1e-5f, q), UsageError);
+  EXPECT_THROW(be_->add_rmsnorm_quant(h, h, w, 1e-5f, q), UsageError);  // d is h itself
 }
 
 TEST_P(BackendOps, RopeMatchesReference) {

@@ -59,10 +59,15 @@ class CudaTimer final : public Timer {
 class CudaBackend final : public Backend {
  public:
   CudaBackend(const BackendOptions& opts, const CudaOptions& cuda) : opts_(cuda) {
+    check(cudaSetDevice(opts.device), "selecting the device");  // the kernel attributes below are per device
     cudaDeviceProp p{};
     check(cudaGetDeviceProperties(&p, opts.device), "reading the device properties");
-    // griddepcontrol is sm_90's; on older GPUs the kernels are launched the plain way.
-    const bool programmatic = cuda.programmatic_launch && p.major >= 9;
+    // griddepcontrol is sm_90's, and graphs capture programmatic launches from
+    // CUDA 12.3 on: elsewhere the kernels are launched the plain way.
+    int driver_version = 0;
+    cudaDriverGetVersion(&driver_version);
+    const bool programmatic = cuda.programmatic_launch && p.major >= 9 && CUDART_VERSION >= 12030 &&
+                              driver_version >= 12030 && kernels_wait_for_producers();
     dev_ = std::make_shared<Device>(opts.device, cuda.graphs, programmatic);
     int driver = 0, runtime = 0;
     cudaDriverGetVersion(&driver);

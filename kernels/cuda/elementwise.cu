@@ -73,6 +73,17 @@ bool kernel_image_available(cudaError_t* why) {
   return e == cudaSuccess;
 }
 
+bool kernels_wait_for_producers() {
+  // The kernels' griddepcontrol instructions exist only in code compiled for
+  // sm_90 or newer; a GPU running code JIT-compiled from older PTX has none.
+  cudaFuncAttributes attr;
+  if (cudaFuncGetAttributes(&attr, set_position) != cudaSuccess) {
+    cudaGetLastError();
+    return false;
+  }
+  return attr.ptxVersion >= 90;
+}
+
 void launch_set_position(int64_t* dev, int64_t value, const LaunchTarget& to) {
   launch_kernel(to, "set_position", set_position, 1, 1, 0, dev, value);
 }

@@ -212,6 +212,10 @@ void init_gemv_kernels(size_t bytes);
 void init_attention_kernels(size_t bytes);
 // True if this binary holds a kernel image the current device can run.
 bool kernel_image_available(cudaError_t* why);
+// True if the kernels the current device runs were compiled with their
+// programmatic-launch waits (for sm_90 or newer): only then may they be
+// launched programmatically.
+bool kernels_wait_for_producers();
 
 // One recorded op, and its launch.
 using Launch = std::variant<EmbedArgs, RmsnormArgs, QuantizeArgs, ActPrepArgs, MatmulArgs, RopeArgs, AttentionArgs,
