@@ -14,6 +14,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <cstdlib>
 #include <cstring>
 #include <string>
 #include <vector>
@@ -230,7 +231,15 @@ class CudaDevice : public ::testing::Test {
     const BackendProbe p = probe_cuda_backend();  // only cuda: other backends' drivers stay unloaded
     if (!p.usable) GTEST_SKIP() << "cuda backend not usable: " << p.reason;
   }
-  static std::unique_ptr<Backend> make(cuda::CudaOptions o = {}) { return cuda::make_cuda_backend({}, o); }
+  // BITLAB_CUDA_PDL=0 turns programmatic launch off here as in the registry's backend.
+  static bool pdl_off_by_environment() {
+    const char* v = std::getenv("BITLAB_CUDA_PDL");
+    return v && (std::strcmp(v, "0") == 0 || std::strcmp(v, "off") == 0);
+  }
+  static std::unique_ptr<Backend> make(cuda::CudaOptions o = {}) {
+    if (pdl_off_by_environment()) o.programmatic_launch = false;
+    return cuda::make_cuda_backend({}, o);
+  }
 };
 
 std::vector<CanonicalTernary> qkv_parts(int64_t q, int64_t kv, int64_t k, uint64_t seed) {
@@ -345,6 +354,7 @@ TEST_F(CudaDevice, GraphReplayEqualsEagerExecution) {
 TEST_F(CudaDevice, ProgrammaticLaunchEqualsPlainLaunch) {
   cudaDeviceProp p{};
   ASSERT_EQ(cudaGetDeviceProperties(&p, 0), cudaSuccess);
+  if (pdl_off_by_environment()) GTEST_SKIP() << "BITLAB_CUDA_PDL=0 in the environment";
   if (p.major < 9) {  // griddepcontrol is sm_90's: older GPUs must get the plain launch
     EXPECT_EQ(make()->info().variant.find("programmatic"), std::string::npos) << make()->info().variant;
     return;
