@@ -75,7 +75,7 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   std::vector<std::string> rows;
   std::map<std::pair<std::string, std::string>, std::string> cells;
   for (const auto& m : doc["measurements"]) {
-    const bool int8_head = m["key"].get<std::string>().ends_with("/head:int8");
+    const bool int8_head = m["key"].get<std::string>().ends_with(head_key_suffix(HeadKind::int8));
     std::string row;
     if (m["kind"] == "kernel")
       row = fmt::format("{} {}x{} T={}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
@@ -208,9 +208,8 @@ int run(BenchOptions o) {
         measurements.push_back(to_json(m));
       p.done(fmt::format("{} cases x {} repetitions", cases.size(), o.repetitions));
     }
-    for (const std::string& head_name : o.heads) {
-      if (o.no_e2e) break;  // no end-to-end runs at all
-      const HeadKind head = parse_head(head_name);
+    for (const std::string& head_arg : o.no_e2e ? std::vector<std::string>{} : o.heads) {
+      const HeadKind head = parse_head(head_arg);
       const std::string what = head == HeadKind::bf16 ? name : name + " (int8 head)";
       Progress p("e2e " + what);
       p.update(0, "uploading weights");

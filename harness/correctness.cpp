@@ -346,8 +346,7 @@ CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len
   CheckRecord rec = compare_logits(got, want, w.config.vocab);
   rec.backend = be.info().backend;
   rec.variant = be.info().variant;
-  rec.check = fmt::format("e2e/{}/tokens:{}{}", w.config.name, seq_len,
-                          head == HeadKind::int8 ? std::string("/head:") + head_name(head) : std::string());
+  rec.check = fmt::format("e2e/{}/tokens:{}{}", w.config.name, seq_len, head_key_suffix(head));
   return rec;
 }
 

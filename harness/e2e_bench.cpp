@@ -24,7 +24,6 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   const std::vector<int32_t> prompt = seeded_prompt(c, o.prompt_len, 1);
   const double total_steps = double(o.prefill_repetitions) * double(o.prompt_len) + double(o.gen);
   double done = 0;
-  const bool int8_head = model.head() == HeadKind::int8;
 
   auto base = [&](const char* phase) {
     Measurement m;
@@ -33,7 +32,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     m.variant = di.variant;
     m.name = phase;
     m.key = fmt::format("{}/{}/{}/{}/prompt:{}/threads:{}{}", o.key_prefix, phase, di.backend, o.model, o.prompt_len,
-                        di.threads, int8_head ? "/head:int8" : "");
+                        di.threads, head_key_suffix(model.head()));
     m.shape = {{"prompt", o.prompt_len}, {"threads", di.threads}};
     return m;
   };

@@ -25,6 +25,7 @@ void Backend::download(const Tensor& t, void* host) const { t.buf->read(host, t.
 
 Tensor Backend::scratch(DType dtype, Shape shape, int slot) {
   const size_t need = dtype_bytes(dtype, shape.numel());
+  if (slot < 0 || slot >= int(std::size(scratch_))) throw UsageError(fmt::format("scratch slot {} out of range", slot));
   std::shared_ptr<Buffer>& b = scratch_[slot];
   if (!b || b->bytes() < need) b = alloc(need);
   return Tensor{b, 0, dtype, shape};

@@ -18,6 +18,15 @@ QuantAct first(const QuantAct& q, int64_t rows) { return {q.q.rows(0, rows), q.s
 
 const char* head_name(HeadKind h) { return h == HeadKind::int8 ? "int8" : "bf16"; }
 
+std::string head_key_suffix(HeadKind h) { return h == HeadKind::int8 ? "/head:int8" : ""; }
+
+void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s) {
+  constexpr int64_t kBlock = 1024;
+#pragma omp parallel for schedule(dynamic)
+  for (int64_t v0 = 0; v0 < vocab; v0 += kBlock)
+    ref::quantize_head(table + v0 * d, std::min(kBlock, vocab - v0), d, q + v0 * d, s + v0);
+}
+
 HeadKind parse_head(const std::string& name) {
   if (name == "bf16") return HeadKind::bf16;
   if (name == "int8") return HeadKind::int8;
@@ -35,15 +44,9 @@ Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_se
   final_norm_ = upload_vec(be_, w.final_norm);
   if (head_ == HeadKind::int8) {
     // Quantised on the host exactly as the reference defines it, then uploaded.
-    // Rows are independent: blocks of them on every core (a second or more on
-    // one core at 2B4T's 128256 x 2560).
-    const int64_t vocab = cfg_.vocab, d = cfg_.hidden, block = 1024;
-    std::vector<int8_t> q(size_t(vocab * d));
-    std::vector<float> s(static_cast<size_t>(vocab));
-    const uint16_t* table = w.embedding.data.data();
-#pragma omp parallel for schedule(dynamic)
-    for (int64_t v0 = 0; v0 < vocab; v0 += block)
-      ref::quantize_head(table + v0 * d, std::min(block, vocab - v0), d, q.data() + v0 * d, s.data() + v0);
+    std::vector<int8_t> q(size_t(cfg_.vocab * cfg_.hidden));
+    std::vector<float> s(static_cast<size_t>(cfg_.vocab));
+    quantize_head_parallel(w.embedding.data.data(), cfg_.vocab, cfg_.hidden, q.data(), s.data());
     head_i8_.q = be_.upload_tensor(q.data(), DType::I8, {cfg_.vocab, cfg_.hidden});
     head_i8_.scale = be_.upload_tensor(s.data(), DType::F32, {cfg_.vocab, 1});
   }

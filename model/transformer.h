@@ -23,6 +23,11 @@ enum class HeadKind { bf16, int8 };
 const char* head_name(HeadKind h);
 // "bf16" or "int8"; anything else is a UsageError.
 HeadKind parse_head(const std::string& name);
+// What result keys end with for a head: "" for bf16, "/head:int8".
+std::string head_key_suffix(HeadKind h);
+// ref::quantize_head over blocks of rows on every core (rows are independent,
+// so the bits are the reference's): a second or more on one core at 2B4T.
+void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s);
 // Bytes of the head's table that one decode step reads: 2 per bf16 weight, or
 // 1 per int8 weight plus one fp32 factor per vocabulary row.
 inline double head_table_bytes(const ModelConfig& c, HeadKind h) {

@@ -31,6 +31,7 @@ const std::string kKernelKey = "kernel/matmul_w2a8/avx512/N:2560/K:2560/T:1/thre
 
 using Result = bitlab::test::CmdResult;
 using bitlab::test::kPython;
+using bitlab::test::line_with;
 using bitlab::test::python_has;
 using bitlab::test::slurp;
 
@@ -60,12 +61,6 @@ void scale(json& doc, const std::string& key, double factor) {
   m.erase("derived");
 }
 
-std::string line_with(const std::string& text, const std::string& needle) {
-  const size_t at = text.find(needle);
-  if (at == std::string::npos) return "";
-  const size_t start = text.rfind('\n', at) == std::string::npos ? 0 : text.rfind('\n', at) + 1;
-  return text.substr(start, text.find('\n', at) - start);
-}
 
 void expect_one_line_error(const Result& r, int code, const std::string& what) {
   EXPECT_EQ(r.code, code) << r.err;

@@ -210,7 +210,8 @@ TEST(Transformer, RejectsBadInput) {
 }
 
 // Forwards every op to another backend and counts the calls by name, to see
-// which ops a forward step is made of.
+// which ops a forward step is made of. It does not forward synchronize(),
+// begin_step()/end_step() or timer(): wrap a CPU backend only.
 class CountingBackend final : public Backend {
  public:
   explicit CountingBackend(std::unique_ptr<Backend> inner) : in_(std::move(inner)) {}

@@ -291,8 +291,6 @@ __global__ void __launch_bounds__(kTiledThreads) attention_tiled(AttentionArgs a
   }
 }
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
-
 int query_passes(const AttentionArgs& a) { return int((a.n_heads / a.n_kv_heads + kGroupMax - 1) / kGroupMax); }
 
 }  // namespace

@@ -26,7 +26,6 @@ namespace {
 
 constexpr int64_t kRowPathMaxRows = 4;  // attention over at most this many rows: the chunked kernels
 
-bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
 
 class CudaTimer final : public Timer {
  public:
@@ -64,14 +63,12 @@ class CudaBackend final : public Backend {
     check(cudaGetDeviceProperties(&p, opts.device), "reading the device properties");
     // griddepcontrol is sm_90's, and graphs capture programmatic launches from
     // CUDA 12.3 on: elsewhere the kernels are launched the plain way.
-    int driver_version = 0;
-    cudaDriverGetVersion(&driver_version);
-    const bool programmatic = cuda.programmatic_launch && p.major >= 9 && CUDART_VERSION >= 12030 &&
-                              driver_version >= 12030 && kernels_wait_for_producers();
-    dev_ = std::make_shared<Device>(opts.device, cuda.graphs, programmatic);
     int driver = 0, runtime = 0;
     cudaDriverGetVersion(&driver);
     cudaRuntimeGetVersion(&runtime);
+    const bool programmatic = cuda.programmatic_launch && p.major >= 9 && runtime >= 12030 && driver >= 12030 &&
+                              kernels_wait_for_producers();
+    dev_ = std::make_shared<Device>(opts.device, cuda.graphs, programmatic);
     info_.backend = "cuda";
     info_.kind = "gpu";
     info_.name = p.name;
@@ -346,13 +343,17 @@ const StepStats* cuda_step_stats(const Backend& be) {
   return c ? &c->stats() : nullptr;
 }
 
+CudaOptions cuda_options_from_environment() {
+  CudaOptions o;
+  o.graphs = enabled_by_environment("BITLAB_CUDA_GRAPHS");
+  o.programmatic_launch = enabled_by_environment("BITLAB_CUDA_PDL");
+  return o;
+}
+
 }  // namespace cuda
 
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts) {
-  cuda::CudaOptions o;
-  o.graphs = cuda::enabled_by_environment("BITLAB_CUDA_GRAPHS");
-  o.programmatic_launch = cuda::enabled_by_environment("BITLAB_CUDA_PDL");
-  return cuda::make_cuda_backend(opts, o);
+  return cuda::make_cuda_backend(opts, cuda::cuda_options_from_environment());
 }
 
 BackendProbe probe_cuda_backend() {

@@ -26,9 +26,11 @@ struct CudaOptions {
   bool programmatic_launch = true;  // kernels may start before the one in front ends (sm_90+ only)
 };
 
-// The registry's make_cuda_backend reads BITLAB_CUDA_GRAPHS=0 and
-// BITLAB_CUDA_PDL=0 from the environment to turn graphs or programmatic launch
-// off; this one takes every option explicitly (tests).
+// The defaults, less what the environment turns off: BITLAB_CUDA_GRAPHS=0
+// (graphs) and BITLAB_CUDA_PDL=0 (programmatic launch). The registry's
+// make_cuda_backend uses these.
+CudaOptions cuda_options_from_environment();
+// Takes every option explicitly (tests).
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts, const CudaOptions& cuda);
 // The step counters of a backend made here; nullptr for any other backend.
 const StepStats* cuda_step_stats(const Backend& be);

@@ -7,7 +7,7 @@
 
 namespace bitlab::cuda {
 
-Device::Device(int index, bool graphs, bool programmatic) : programmatic_(programmatic) {
+Device::Device(int index, bool graphs, bool programmatic) {
   check(cudaSetDevice(index), "selecting the device");
   check(cudaStreamCreateWithFlags(&stream_, cudaStreamNonBlocking), "creating a stream");
   steps_ = std::make_unique<StepRecorder>(LaunchTarget{stream_, programmatic}, graphs);

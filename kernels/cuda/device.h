@@ -21,12 +21,10 @@ class Device {
   Device& operator=(const Device&) = delete;
 
   cudaStream_t stream() const { return stream_; }
-  bool programmatic() const { return programmatic_; }
   StepRecorder& steps() { return *steps_; }
 
  private:
   cudaStream_t stream_ = nullptr;
-  bool programmatic_ = false;
   std::unique_ptr<StepRecorder> steps_;
 };
 

@@ -135,6 +135,14 @@ __device__ __forceinline__ float bitlinear_out(int32_t acc, float s, float w_sca
   return __fmul_rn(__fdiv_rn(__int2float_rn(acc), s), w_scale);
 }
 
+// max(g, 0)^2 * u as the reference computes it: std::max(g, 0.0f) keeps a NaN
+// gate (fmaxf would turn it into 0 and hide it), then squared and multiplied in
+// double, rounded once. relu2_mul and the fused norm both call this, so they agree.
+__device__ __forceinline__ float relu2_mul_one(float g, float u) {
+  const double r = g < 0.0f ? 0.0f : g;
+  return __double2float_rn(__dmul_rn(__dmul_rn(r, r), double(u)));
+}
+
 __device__ __forceinline__ float bf16_bits_to_float(uint32_t bits16) { return __uint_as_float(bits16 << 16); }
 
 inline unsigned blocks_for(int64_t n, int per_block) { return unsigned((n + per_block - 1) / per_block); }

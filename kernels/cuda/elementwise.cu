@@ -33,13 +33,8 @@ __global__ void add_f32(const float* a, const float* b, float* y, int64_t n) {
 
 __global__ void relu2_mul_f64(const float* g, const float* u, float* y, int64_t n) {
   enter_kernel();
-  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x) {
-    // std::max(g, 0.0f) as the reference writes it: a NaN gate stays NaN (fmaxf
-    // would turn it into 0 and hide it).
-    const float gi = g[i];
-    const double r = gi < 0.0f ? 0.0f : gi;
-    y[i] = __double2float_rn(__dmul_rn(__dmul_rn(r, r), double(u[i])));
-  }
+  for (int64_t i = blockIdx.x * int64_t(blockDim.x) + threadIdx.x; i < n; i += int64_t(gridDim.x) * blockDim.x)
+    y[i] = relu2_mul_one(g[i], u[i]);
 }
 
 // Waits like every kernel: the previous step's kernels may still read the position.

@@ -14,6 +14,9 @@
 
 namespace bitlab::cuda {
 
+// True if p is 16-byte aligned: the vector (uint4/float4) paths need it.
+inline bool aligned16(const void* p) { return (reinterpret_cast<uintptr_t>(p) & 15) == 0; }
+
 // Where kernels go: the stream, and whether each may start while the kernel
 // before it still runs (programmatic dependent launch, sm_90 and newer). The
 // kernels are written for it (device_common.cuh: wait_for_producers), so the

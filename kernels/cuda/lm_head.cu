@@ -124,8 +124,7 @@ __global__ void argmax_final(ArgmaxArgs a) {
 
 void launch_lm_head(const LmHeadArgs& a, const LaunchTarget& to) {
   if (a.t == 0 || a.vocab == 0) return;
-  const bool vec =
-      a.d % 8 == 0 && (reinterpret_cast<uintptr_t>(a.table) & 15) == 0 && (reinterpret_cast<uintptr_t>(a.x) & 15) == 0;
+  const bool vec = a.d % 8 == 0 && aligned16(a.table) && aligned16(a.x);
   const unsigned blocks = blocks_for(a.vocab, kHeadWarps);
   if (vec)
     launch_kernel(to, "lm_head_rows", lm_head_rows<true>, blocks, kHeadThreads, 0, a);

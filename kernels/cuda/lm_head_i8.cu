@@ -78,8 +78,7 @@ __global__ void __launch_bounds__(kThreads) lm_head_i8_rows(LmHeadI8Args a) {
 
 void launch_lm_head_i8(const LmHeadI8Args& a, const LaunchTarget& to) {
   if (a.t == 0 || a.vocab == 0) return;
-  const bool vec =
-      a.d % 16 == 0 && (reinterpret_cast<uintptr_t>(a.table) & 15) == 0 && (reinterpret_cast<uintptr_t>(a.x) & 15) == 0;
+  const bool vec = a.d % 16 == 0 && aligned16(a.table) && aligned16(a.x);
   const unsigned blocks = blocks_for(a.vocab, kWarps);
   if (vec)
     launch_kernel(to, "lm_head_i8_rows", lm_head_i8_rows<true>, blocks, kThreads, 0, a);

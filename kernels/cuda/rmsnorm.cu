@@ -10,9 +10,9 @@
 //                                what rmsnorm followed by quantize_act gives
 //   rmsnorm_rows<AddResidual, true>  h = x + r (one fp32 add, stored), then as
 //                                above: add followed by rmsnorm_quant
-//   rmsnorm_rows<Relu2Mul, true> the input max(x, 0)^2 * r computed as
-//                                elementwise.cu's relu2_mul_f64 does, never
-//                                stored: relu2_mul followed by rmsnorm_quant
+//   rmsnorm_rows<Relu2Mul, true> the input max(x, 0)^2 * r from relu2_mul_one
+//                                (device_common.cuh), as relu2_mul_f64 does,
+//                                never stored: relu2_mul followed by rmsnorm_quant
 //   quantize_rows                s = 127 / max(absmax, 1e-5) (IEEE division),
 //                                q = clamp(rint(x * s), -128, 127), round half to even
 // Tuned for d = 2560 and 6912: 256 threads, 10-27 elements each; the row is
@@ -41,11 +41,7 @@ __device__ __forceinline__ float input_at(const RmsnormArgs& a, int64_t i) {
   } else if constexpr (In == RmsnormInput::AddResidual) {
     return a.h[i];
   } else {
-    // relu2_mul_f64's arithmetic: std::max(g, 0) keeps a NaN gate, squared and
-    // multiplied in double, rounded once.
-    const float gi = a.x[i];
-    const double g = gi < 0.0f ? 0.0f : gi;
-    return __double2float_rn(__dmul_rn(__dmul_rn(g, g), double(a.r[i])));
+    return relu2_mul_one(a.x[i], a.r[i]);
   }
 }
 

@@ -6,13 +6,12 @@
 
 namespace bitlab::cuda {
 
-StepRecorder::StepRecorder(LaunchTarget target, bool graphs)
-    : target_(target), stream_(target.stream), graphs_(graphs) {
+StepRecorder::StepRecorder(LaunchTarget target, bool graphs) : target_(target), graphs_(graphs) {
   check(cudaMalloc(reinterpret_cast<void**>(&pos_dev_), sizeof(int64_t)), "allocating the step position");
 }
 
 StepRecorder::~StepRecorder() {
-  cudaStreamSynchronize(stream_);
+  cudaStreamSynchronize(target_.stream);
   for (Entry& e : entries_)
     if (e.exec) cudaGraphExecDestroy(e.exec);
   cudaFree(pos_dev_);
@@ -59,17 +58,17 @@ void StepRecorder::flush() {
 }
 
 cudaGraphExec_t StepRecorder::capture(const std::vector<Op>& ops) {
-  check(cudaStreamBeginCapture(stream_, cudaStreamCaptureModeThreadLocal), "starting a graph capture");
+  check(cudaStreamBeginCapture(target_.stream, cudaStreamCaptureModeThreadLocal), "starting a graph capture");
   cudaGraph_t graph = nullptr;
   try {
     launch_all(ops);
   } catch (...) {
-    cudaStreamEndCapture(stream_, &graph);
+    cudaStreamEndCapture(target_.stream, &graph);
     if (graph) cudaGraphDestroy(graph);
     cudaGetLastError();
     throw;
   }
-  check(cudaStreamEndCapture(stream_, &graph), "capturing a step into a graph");
+  check(cudaStreamEndCapture(target_.stream, &graph), "capturing a step into a graph");
   cudaGraphExec_t exec = nullptr;
   const cudaError_t e = cudaGraphInstantiate(&exec, graph, 0);
   cudaGraphDestroy(graph);
@@ -82,7 +81,7 @@ StepRecorder::Entry& StepRecorder::remember(std::vector<Op> ops) {
     auto oldest = std::min_element(entries_.begin(), entries_.end(),
                                    [](const Entry& a, const Entry& b) { return a.last_use < b.last_use; });
     if (oldest->exec) {
-      check(cudaStreamSynchronize(stream_), "retiring a step graph");  // it may still be running
+      check(cudaStreamSynchronize(target_.stream), "retiring a step graph");  // it may still be running
       cudaGraphExecDestroy(oldest->exec);
     }
     entries_.erase(oldest);
@@ -117,7 +116,7 @@ void StepRecorder::end() {
   } else {
     ++stats_.replays;
   }
-  check(cudaGraphLaunch(it->exec, stream_), "launching a step graph");
+  check(cudaGraphLaunch(it->exec, target_.stream), "launching a step graph");
 }
 
 }  // namespace bitlab::cuda

@@ -66,7 +66,6 @@ class StepRecorder {
 
   static constexpr size_t kMaxEntries = 8;  // distinct steps kept (decode, a prefill length, ...)
   LaunchTarget target_;
-  cudaStream_t stream_;
   bool graphs_;
   bool recording_ = false;
   std::vector<Op> ops_;

@@ -10,6 +10,7 @@
 #include <string>
 #include <vector>
 
+#include "model/weights/atomic_write.h"
 #include "model/weights/gguf.h"
 
 namespace bitlab {
@@ -17,7 +18,7 @@ namespace bitlab {
 class GgufWriter {
  public:
   // Appends bytes of one tensor; called once per tensor while writing.
-  using Emit = std::function<void(const void* data, size_t n)>;
+  using Emit = ByteSink;
   using Producer = std::function<void(const Emit& emit)>;
 
   void add_string(std::string key, std::string value);

@@ -20,6 +20,8 @@
 #include <unordered_map>
 #include <vector>
 
+#include "model/weights/atomic_write.h"
+
 namespace bitlab {
 
 // Bytes per element of a safetensors dtype ("F32", "BF16", "U8", ...); 0 if unknown.
@@ -53,7 +55,7 @@ SafetensorsFile open_safetensors(const std::string& path);
 
 class SafetensorsWriter {
  public:
-  using Emit = std::function<void(const void* data, size_t n)>;
+  using Emit = ByteSink;
   using Producer = std::function<void(const Emit& emit)>;
   void add_metadata(std::string key, std::string value);
   void add_tensor(std::string name, std::string dtype, std::vector<int64_t> shape, Producer producer);

@@ -103,7 +103,7 @@ class Fixtures {
       const std::vector<uint16_t> t = host_head_table();
       std::vector<int8_t> q(t.size());
       std::vector<float> s(size_t(kModel.vocab));
-      ref::quantize_head(t.data(), kModel.vocab, kModel.hidden, q.data(), s.data());
+      quantize_head_parallel(t.data(), kModel.vocab, kModel.hidden, q.data(), s.data());
       table_i8_ = {backend().upload_tensor(q.data(), DType::I8, {kModel.vocab, kModel.hidden}),
                    backend().upload_tensor(s.data(), DType::F32, {kModel.vocab, 1})};
     }

@@ -19,3 +19,11 @@ layout(local_size_x_id = 0) in;
 #define WG gl_WorkGroupSize.x
 
 float bf16_to_f32(uint b) { return uintBitsToFloat(b << 16); }
+
+// max(g, 0)^2 * u, precise (no fused multiply-add): relu2_mul and the fused
+// norm both call this, so they agree bit for bit.
+float relu2_mul_one(float g, float u) {
+  const float m = max(g, 0.0);
+  precise float r = m * m * u;
+  return r;
+}

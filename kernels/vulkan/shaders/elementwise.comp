@@ -16,8 +16,7 @@ void main() {
 #if OP_ADD
     precise float r = a.lhs.v[i] + a.rhs.v[i];
 #else
-    const float g = max(a.lhs.v[i], 0.0);
-    precise float r = g * g * a.rhs.v[i];
+    const float r = relu2_mul_one(a.lhs.v[i], a.rhs.v[i]);
 #endif
     a.y.v[i] = r;
   }

@@ -8,9 +8,10 @@
 //                             (the residual stream), then rmsnorm_quant of it
 //   relu2_mul_rmsnorm_quant   (INPUT=2, FUSE_QUANT=1)  rmsnorm_quant of
 //                             max(x, 0)^2 * r (gate x, up r), never stored
-// Every variant computes its input and the normalised value with the same
-// precise expressions as elementwise.comp and the plain variants, and the
-// same reduction, so a fused op gives exactly what its parts give.
+// Every variant computes its input as elementwise.comp does (relu2_mul_one in
+// common.glsl), the normalised value with the same precise expressions as the
+// plain variants, and the same reduction, so a fused op gives exactly what its
+// parts give.
 // Sizes: any d; WG threads stride over the row (d = 2560 or 6912 in 2B4T).
 #include "common.glsl"
 #include "reduce.glsl"
@@ -30,9 +31,7 @@ layout(push_constant) uniform Args {
 // The row's input element i (i counts from the start of the tensor).
 float input_at(uint i) {
 #if INPUT == 2
-  const float g = max(a.x.v[i], 0.0);
-  precise float v = g * g * a.r.v[i];
-  return v;
+  return relu2_mul_one(a.x.v[i], a.r.v[i]);
 #else
   return a.x.v[i];  // INPUT=1: the sum, stored by the first pass of this invocation
 #endif
