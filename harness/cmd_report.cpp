@@ -1,18 +1,27 @@
 // `bitlab report FILES... -o DIR`: DIR/report.html (self-contained) and
 // DIR/report.md with its PNGs beside it. The work is done by
 // harness/report/report.py with matplotlib: plotting in C++ would mean a
-// dependency far heavier than Debian's python3-matplotlib. This file only finds
-// the script and an interpreter and passes the exit code on (0, 1, or 2 for bad
-// input, as report.py uses bitlab's codes).
+// dependency far heavier than Debian's python3-matplotlib. This file checks that
+// each FILE is a regular file (a FIFO would block the reader), finds the script
+// and an interpreter, forwards an interrupt to it (so that it removes its
+// temporaries before `bitlab` returns) and passes its exit code on: 0, 1 (broken
+// input, cannot write, interrupted) or 2 (bad usage), as report.py uses bitlab's
+// codes and prints its own one-line error. report.py writes every output file
+// the way the rest of bitlab does: a unique temporary in the target folder,
+// fsync'ed, renamed over the target, the folder fsync'ed.
 #include <spawn.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <array>
+#include <atomic>
+#include <cctype>
 #include <cerrno>
+#include <csignal>
 #include <cstdlib>
 #include <cstring>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <sstream>
 #include <string>
@@ -54,7 +63,7 @@ std::string find_python() {
     for (std::string dir; std::getline(dirs, dir, ':');)
       if (!dir.empty() && executable(fs::path(dir) / "python3")) return (fs::path(dir) / "python3").string();
   }
-  throw std::runtime_error(fmt::format("report needs python3 with matplotlib and found no python3: {}", kMissing));
+  throw std::runtime_error(fmt::format("report: needs python3 with matplotlib and found no python3: {}", kMissing));
 }
 
 // The copy the build places beside the binary (build/share/bitlab) first, so a
@@ -71,12 +80,69 @@ fs::path find_script() {
   throw std::runtime_error(fmt::format("report: report.py not found (looked at {})", candidates.back().string()));
 }
 
-int run_report(const ReportOptions& o) {
-  // Usage errors are ours to report, before any interpreter is looked for.
-  for (const std::string& f : o.files) {
-    if (!std::ifstream(f)) throw UsageError(fmt::format("cannot read {}", f));
-    if (fs::is_directory(f)) throw UsageError(fmt::format("{} is a directory, not a result file", f));
+// A file name as it can be shown in a one-line message: control characters escaped.
+std::string printable(const std::string& name) {
+  std::string out;
+  for (const unsigned char c : name) out += std::iscntrl(c) ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
+  return out;
+}
+
+// Usage errors are ours to report, before any interpreter is looked for. stat(),
+// not open(): opening a FIFO for reading waits for a writer.
+void check_input(const std::string& file) {
+  struct stat st {};
+  if (::stat(file.c_str(), &st) != 0)
+    throw UsageError(fmt::format("report: cannot read {}: {}", printable(file), std::strerror(errno)));
+  if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("report: {} is a directory, not a result file", printable(file)));
+  if (!S_ISREG(st.st_mode))
+    throw UsageError(fmt::format("report: {} is {}, not a result file", printable(file),
+                                 S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file"));
+  if (::access(file.c_str(), R_OK) != 0)
+    throw UsageError(fmt::format("report: cannot read {}: {}", printable(file), std::strerror(errno)));
+}
+
+// While report.py runs, SIGINT, SIGTERM and SIGHUP sent to `bitlab` go on to it:
+// `bitlab` returns only once report.py has removed its temporaries and said so.
+std::atomic<pid_t> g_child{0};
+volatile std::sig_atomic_t g_pending = 0;  // a signal that came before the child's pid was known
+static_assert(std::atomic<pid_t>::is_always_lock_free, "read in a signal handler");
+
+extern "C" void forward_signal(int sig) {
+  const pid_t child = g_child.load();
+  if (child > 0)
+    ::kill(child, sig);
+  else
+    g_pending = sig;
+}
+
+class ForwardSignals {
+ public:
+  ForwardSignals() {
+    struct sigaction sa {};
+    sa.sa_handler = forward_signal;
+    sigemptyset(&sa.sa_mask);
+    for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &sa, &old_[i]);
   }
+  ~ForwardSignals() {
+    for (size_t i = 0; i < kSignals.size(); ++i) ::sigaction(kSignals[i], &old_[i], nullptr);
+    g_child = 0;
+    g_pending = 0;
+  }
+  ForwardSignals(const ForwardSignals&) = delete;
+  ForwardSignals& operator=(const ForwardSignals&) = delete;
+  void started(pid_t child) {
+    g_child = child;
+    if (g_pending) ::kill(child, g_pending);
+  }
+
+ private:
+  static constexpr std::array<int, 3> kSignals{SIGINT, SIGTERM, SIGHUP};
+  std::array<struct sigaction, 3> old_{};
+};
+
+int run_report(const ReportOptions& o) {
+  if (o.out.empty()) throw UsageError("report: --out is empty: name the folder to write the report to");
+  for (const std::string& f : o.files) check_input(f);
   const std::string python = find_python();
   const std::string script = find_script().string();
 
@@ -85,9 +151,11 @@ int run_report(const ReportOptions& o) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  ForwardSignals forward;
   pid_t pid = 0;
   if (const int err = posix_spawn(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ))
     throw std::runtime_error(fmt::format("report: cannot start {}: {} ({})", python, std::strerror(err), kMissing));
+  forward.started(pid);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) throw std::runtime_error(fmt::format("report: waiting for {}: {}", python, std::strerror(errno)));

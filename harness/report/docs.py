@@ -5,14 +5,15 @@ A number the document does not hold and cannot be computed from what it holds is
 None, shown as "—": the report never invents a value (an energy figure least of all).
 """
 import json
+import math
 import os
 import re
+import stat as st
+
+from errors import InputError, UsageError
+from validate import validate
 
 SCHEMA_ID = "bitlab-result/1"
-
-
-class UsageError(Exception):
-    """Bad input named by the user: report.py prints one line and exits 2."""
 
 
 class Doc:
@@ -36,22 +37,62 @@ class Doc:
         return short_cpu(self.context.get("host", {}).get("cpu_model", "?"))
 
 
-def load(path):
+def shown_path(path):
+    """A path as text that can be printed and written to the report (a file name that is
+    not UTF-8 reaches Python with surrogate escapes, which UTF-8 output cannot encode)."""
+    return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
+
+
+def _read(path):
+    """The bytes of a regular file. O_NONBLOCK: opening a FIFO must not wait for a writer;
+    the check is on the opened file itself, so nothing can swap it in between."""
     try:
-        with open(path, encoding="utf-8") as f:
-            text = f.read()
+        fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
-        raise UsageError(f"cannot read {path}: {e.strerror}")
+        raise UsageError(f"cannot read {shown_path(path)}: {e.strerror}")
+    mode = os.fstat(fd).st_mode
+    if not st.S_ISREG(mode):
+        os.close(fd)
+        what = "a directory" if st.S_ISDIR(mode) else "a FIFO" if st.S_ISFIFO(mode) else "not a regular file"
+        raise UsageError(f"{shown_path(path)} is {what}, not a result file")
+    with os.fdopen(fd, "rb") as f:
+        try:
+            return f.read()
+        except OSError as e:
+            raise InputError(f"cannot read {shown_path(path)}: {e.strerror}")
+
+
+def _no_constant(name):
+    raise ValueError(f"{name} is not a JSON number")
+
+
+def load(path):
+    """The document in `path`, every field the report reads checked (validate.py)."""
+    raw = _read(path)
+    name = shown_path(path)
     try:
-        data = json.loads(text)
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise InputError(f"{name} is not UTF-8 text (byte {e.start})")
+    try:
+        # NaN and Infinity are Python's extensions, not JSON: a number that cannot be plotted.
+        data = json.loads(text, parse_constant=_no_constant)
+    except RecursionError:
+        raise InputError(f"{name} is nested too deeply to read as a result document")
     except ValueError as e:
-        raise UsageError(f"{path} is not JSON: {e}")
+        raise InputError(f"{name} is not JSON: {e}")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:
-        raise UsageError(f'{path} is not a bitlab result document (expected "schema": "{SCHEMA_ID}")')
-    for part, kind in (("context", dict), ("measurements", list), ("correctness", list)):
-        if not isinstance(data.get(part), kind):
-            raise UsageError(f'{path}: malformed bitlab result: "{part}" missing or not a {kind.__name__}')
-    return Doc(path, data)
+        raise UsageError(f'{name} is not a bitlab result document (expected "schema": "{SCHEMA_ID}")')
+    try:
+        validate(data)
+    except InputError as e:
+        raise InputError(f"{name}: malformed bitlab result: {e}")
+    return Doc(name, data)
+
+
+def finite(value):
+    """A computed number, or None where it overflowed or is undefined: shown as "—", never as inf."""
+    return value if value is not None and math.isfinite(value) else None
 
 
 def short_cpu(model):
@@ -83,7 +124,7 @@ def gbps(m):
     med = stat(m, "median")
     if value is None and m.get("bytes") is not None and med:
         value = m["bytes"] / med / 1e9
-    return value
+    return finite(value)
 
 
 def roofline(m, doc):
@@ -94,7 +135,7 @@ def roofline(m, doc):
         return value
     bw = doc.context.get("memory_bandwidth_gbps")
     rate = gbps(m)
-    return rate / bw if rate is not None and bw else None
+    return finite(rate / bw) if rate is not None and bw else None
 
 
 def tokens_per_s(m, percentile="median"):
@@ -102,7 +143,7 @@ def tokens_per_s(m, percentile="median"):
     if percentile == "median" and derived(m, "tokens_per_s") is not None:
         return derived(m, "tokens_per_s")
     t = stat(m, percentile)
-    return m["tokens"] / t if m.get("tokens") and t else None
+    return finite(m["tokens"] / t) if m.get("tokens") and t else None
 
 
 def energy(m):
@@ -129,7 +170,7 @@ def tokens_per_joule(m):
     if isinstance(value, (int, float)):
         return value
     jpt = e.get("joules_per_token")
-    return 1 / jpt if isinstance(jpt, (int, float)) and jpt > 0 else None
+    return finite(1 / jpt) if isinstance(jpt, (int, float)) and jpt > 0 else None
 
 
 def other_energy(m):

@@ -2,13 +2,35 @@
 each labelled by commit and machine (docs.label_docs). report.py selects the Agg
 backend before this module is imported: no display is needed."""
 import io
+import warnings
 
+import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
 
 import docs as D
 
 DPI = 110
+
+# Every label here is text from a result file: a "$" must not start mathtext (two of
+# them would be typeset as math, one fails the whole plot with a parser error).
+if "text.parse_math" in matplotlib.rcParams:
+    matplotlib.rcParams["text.parse_math"] = False
+    _MATH = False
+else:  # before matplotlib 3.5: an escaped \$ is shown as a plain $
+    _MATH = True
+# A character the font lacks is drawn as a box; the tables hold the name as written.
+warnings.filterwarnings("ignore", message=r"Glyph \d+ .*missing from")
+
+
+def text(s):
+    """A label taken from a result file, to be drawn as written."""
+    return s.replace("$", r"\$") if _MATH else s
+
+
+def legend_label(s):
+    """A series name for a legend: matplotlib hides labels that start with "_"."""
+    return " " + text(s) if s.startswith("_") else text(s)
 
 
 def _png(fig):
@@ -39,20 +61,20 @@ def _bars(ax, categories, series, horizontal, log=False, annotate=None):
             continue
         draw = ax.barh if horizontal else ax.bar
         whiskers = {"xerr" if horizontal else "yerr": err, "capsize": 2} if spans else {}
-        bars = draw(pos, val, width * 0.9, label=label, color=f"C{i % 10}", **whiskers)
+        bars = draw(pos, val, width * 0.9, label=legend_label(label), color=f"C{i % 10}", **whiskers)
         if annotate:
             for b, cat in zip(bars, [c for c in categories if values.get(c) is not None]):
                 annotate(ax, b, label, cat)
     ticks = range(len(categories))
     if horizontal:
-        ax.set_yticks(list(ticks), categories, fontsize=8)
+        ax.set_yticks(list(ticks), [text(c) for c in categories], fontsize=8)
         if not ax.yaxis_inverted():  # first category on top, as in the table (once: axes may share y)
             ax.invert_yaxis()
         if log:
             ax.set_xscale("log")
         ax.grid(axis="x", alpha=0.3)
     else:
-        ax.set_xticks(list(ticks), categories, fontsize=8)
+        ax.set_xticks(list(ticks), [text(c) for c in categories], fontsize=8)
         if log:
             ax.set_yscale("log")
         ax.grid(axis="y", alpha=0.3)
@@ -92,7 +114,7 @@ def kernel_figure(docs, backend):
     if with_roof:
         _bars(axes[0][1], cats, roof, horizontal=True)
         axes[0][1].set_xlabel("% of measured memory bandwidth (roofline)")
-    fig.suptitle(f"kernels on {backend}")
+    fig.suptitle(text(f"kernels on {backend}"))
     if len(docs) > 1:
         axes[0][0].legend(fontsize=7, loc="best")
     return _png(fig)
@@ -129,7 +151,7 @@ def e2e_figure(docs):
                     spans[cat] = (lo, hi)
             series.append((d.label, values, spans))
         _bars(ax, cats, series, horizontal=False, log=_wide_range(series))
-        ax.set_title(phase)
+        ax.set_title(text(phase))
         ax.set_ylabel("tokens/s")
     if len(docs) > 1:
         axes[0][0].legend(fontsize=7, loc="best")
@@ -159,7 +181,7 @@ def energy_figure(docs):
         src = sources[(label, cat)]
         if src == "modelled":
             bar.set_hatch("//")
-        ax.annotate(src, (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
+        ax.annotate(text(src), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
                     fontsize=7, xytext=(0, 2), textcoords="offset points")
 
     fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(cats) * max(len(docs), 1)), 3.6), layout="constrained")
@@ -167,6 +189,6 @@ def energy_figure(docs):
     ax.set_ylabel("J/token")
     ax.set_title("energy per token (hatched: modelled estimate)")
     if len(docs) > 1:  # plain patches: a hatched bar must not make a file look modelled
-        ax.legend(handles=[Patch(color=f"C{i % 10}", label=label) for i, (label, _, _) in enumerate(series)],
+        ax.legend(handles=[Patch(color=f"C{i % 10}", label=legend_label(label)) for i, (label, _, _) in enumerate(series)],
                   fontsize=7, loc="best")
     return _png(fig)

@@ -3,9 +3,14 @@
 HTML: inline CSS and images as base64 data URIs, nothing fetched from anywhere, so
 the file can be mailed or attached to a CI run as is. Markdown: GitHub-flavoured
 tables, images referenced by file name (report.py writes them beside report.md).
+
+Every text of the report is plain text, much of it taken from result files: each
+format escapes all of it as it writes it (html.escape; md_text), so a name like
+"<script>" or "a|b" is shown as written and never becomes markup.
 """
 import base64
 import html
+import re
 
 from model import Figure, Table
 
@@ -60,9 +65,23 @@ def to_html(title, intro, sections):
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
+# Markdown's own punctuation, backslash-escaped: emphasis (*, and _ at a word's edge,
+# where it can open or close emphasis; inside a word, as in matmul_w2a8, it cannot),
+# links ([ ]), code (`), strikethrough (~), math ($, which GitHub renders) and table
+# cells (|); and the backslash, which would otherwise escape what follows it.
+_MD_PUNCT = re.compile(r"[\\`*\[\]|~$]|(?<![0-9A-Za-z])_|_(?![0-9A-Za-z])")
+
+
+def md_text(text):
+    """Plain text as Markdown that shows it as written, on one line: HTML's special
+    characters as entities (raw HTML passes through Markdown), Markdown's punctuation
+    backslash-escaped, line breaks (which would end a table row or start a block) as spaces."""
+    one_line = " ".join(text.split())
+    return _MD_PUNCT.sub(lambda m: "\\" + m.group(0), html.escape(one_line, quote=False))
+
+
 def _md_cell(cell):
-    text = " ".join(cell.split()).replace("|", "\\|")
-    return f"**{text}**" if cell == FAIL else text
+    return "**FAIL**" if cell == FAIL else md_text(cell)
 
 
 def _md_table(t):
@@ -73,14 +92,14 @@ def _md_table(t):
 
 
 def to_markdown(title, intro, sections):
-    out = [f"# {title}", ""] + [p + "\n" for p in intro]
+    out = [f"# {md_text(title)}", ""] + [md_text(p) + "\n" for p in intro]
     for s in sections:
-        out += [f"## {s.title}", ""]
+        out += [f"## {md_text(s.title)}", ""]
         for item in s.items:
             if isinstance(item, Table):
                 out += [_md_table(item), ""]
             elif isinstance(item, Figure):
-                out += [f"![{item.caption}]({item.filename})", ""]
+                out += [f"![{md_text(item.caption)}]({item.filename})", ""]
             else:
-                out += [item, ""]
+                out += [md_text(item), ""]
     return "\n".join(out)

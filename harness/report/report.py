@@ -5,34 +5,71 @@ python3 with matplotlib; it can also be run by hand:
 
     /usr/bin/python3 harness/report/report.py -o DIR result.json...
 
-Exit codes as bitlab's: 0 written, 1 failed (matplotlib missing, cannot write),
-2 bad input (a file that is missing, not JSON, or not a bitlab result).
-Errors are one line on stderr.
+Exit codes as bitlab's: 0 written; 1 failed (a broken result file, matplotlib
+missing, cannot write, interrupted); 2 bad usage (a file that is missing, not a
+regular file, or not a bitlab result document). Every error is one line on stderr,
+never a traceback. Everything is rendered in memory first and written only then,
+all files together (outputs.py): a failure leaves a previous report as it was.
 """
 import argparse
 import os
+import signal
 import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helper modules beside this file
 
 import docs as D  # noqa: E402
 import tables as T  # noqa: E402
+from errors import InputError, Interrupted, SetupError, UsageError  # noqa: E402
 from model import Figure, Section  # noqa: E402
+from outputs import WriteError, check_targets, write_all  # noqa: E402
+
+TEXT_FILES = ("report.html", "report.md")
 
 
 def fail(message, code):
-    print(f"bitlab: {message}", file=sys.stderr)
+    """One line on stderr, whatever the message holds (a file name may hold a line break)."""
+    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+    print(f"bitlab: report: {line}", file=sys.stderr)
     return code
 
 
+_interrupted = []
+
+
+def _on_signal(signum, frame):
+    # Once only: a terminal's Ctrl-C reaches this process and, forwarded, again through
+    # `bitlab`; a second raise could cut short the removal of the temporaries.
+    if not _interrupted:
+        _interrupted.append(signum)
+        raise Interrupted()
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message):  # one line, as every other error, not the usage block
+        raise UsageError(f"{message} (usage: report.py -o DIR FILE...)")
+
+
 def safe(name):
-    return "".join(c if c.isalnum() or c in "-_." else "_" for c in name)
+    """A file name from a backend's name: portable characters, bounded length."""
+    return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)[:64]
 
 
 def build(docs, plots):
     """The report's sections, tables and figures, in reading order."""
     sections = [Section("Context", [T.context_table(docs)])]
     kernel_backends = D.backends(docs, "kernel")
+    names = set()
+
+    def png_name(stem):
+        """Distinct backends can make the same safe() name: each figure gets its own file."""
+        name, n = f"{stem}.png", 1
+        while name in names:
+            n += 1
+            name = f"{stem}_{n}.png"
+        names.add(name)
+        return name
+
     s = Section("Kernel latency")
     if not kernel_backends:
         s.items.append("No kernel measurements in these files.")
@@ -40,7 +77,7 @@ def build(docs, plots):
         s.items.append(f"Backend {b}: median latency per key, bytes moved per second at the median, "
                        "and that rate as a fraction of the measured memory bandwidth.")
         s.items.append(T.kernel_table(docs, b))
-        s.items.append(Figure(f"kernels_{safe(b)}.png", plots.kernel_figure(docs, b), f"kernel latency on {b}"))
+        s.items.append(Figure(png_name(f"kernels_{safe(b)}"), plots.kernel_figure(docs, b), f"kernel latency on {b}"))
     sections.append(s)
 
     s = Section("End to end")
@@ -70,50 +107,57 @@ def build(docs, plots):
     return sections
 
 
-def main(argv):
-    parser = argparse.ArgumentParser(prog="report.py", description=__doc__.split("\n")[0])
-    parser.add_argument("-o", "--out", required=True, help="output directory (created if missing)")
-    parser.add_argument("files", nargs="+", help="bitlab result documents (JSON)")
-    args = parser.parse_args(argv)
-    try:
-        docs = [D.load(p) for p in args.files]
-    except D.UsageError as e:
-        return fail(str(e), 2)
+def render(docs):
+    """[(file name, bytes)]: the whole report, in memory."""
     D.label_docs(docs)
-
     try:
         import matplotlib
         matplotlib.use("Agg")  # files only: no display, no GUI toolkit
         import plots
     except ImportError:
-        return fail(f"report needs matplotlib for {sys.executable}: install the Debian package python3-matplotlib", 1)
+        raise SetupError(f"report needs matplotlib for {sys.executable}: install the Debian package python3-matplotlib")
+    from render import to_html, to_markdown
 
-    try:
-        sections = build(docs, plots)
-    except (KeyError, TypeError, ValueError) as e:
-        return fail(f"cannot report on {', '.join(args.files)}: malformed measurement ({type(e).__name__}: {e})", 2)
-
+    sections = build(docs, plots)
     title = "bitlab report"
     intro = [f"{len(docs)} result file(s): " + "; ".join(f"{d.path} ({d.commit()} on {d.machine()})" for d in docs) + ".",
              "Times are medians of repeated samples; ranges are p10–p90. "
              "Energy is shown only where a document holds it, with its source (rapl, nvml, or modelled = estimate); "
              "J/token and watts are gross (all the sensor sees), net J/token subtracts the idle power measured "
              "before the run."]
+    figures = [i for s in sections for i in s.items if isinstance(i, Figure)]
+    return ([(f.filename, f.png) for f in figures] +
+            [("report.html", to_html(title, intro, sections).encode("utf-8")),
+             ("report.md", to_markdown(title, intro, sections).encode("utf-8"))])
+
+
+def run(argv):
+    parser = _Parser(prog="report.py", description=__doc__.split("\n")[0])
+    parser.add_argument("-o", "--out", required=True, help="output directory (created if missing)")
+    parser.add_argument("files", nargs="+", help="bitlab result documents (JSON)")
+    args = parser.parse_args(argv)
+    docs = [D.load(p) for p in args.files]
+    check_targets(args.out, TEXT_FILES)  # before the rendering: a target that cannot be replaced fails fast
+    files = render(docs)
+    write_all(args.out, files)
+    plots = len(files) - len(TEXT_FILES)
+    print(f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)")
+
+
+def main(argv):
+    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+        signal.signal(s, _on_signal)
     try:
-        os.makedirs(args.out, exist_ok=True)
-        figures = [i for s in sections for i in s.items if isinstance(i, Figure)]
-        for f in figures:
-            with open(os.path.join(args.out, f.filename), "wb") as out:
-                out.write(f.png)
-        from render import to_html, to_markdown
-        with open(os.path.join(args.out, "report.html"), "w", encoding="utf-8") as out:
-            out.write(to_html(title, intro, sections))
-        with open(os.path.join(args.out, "report.md"), "w", encoding="utf-8") as out:
-            out.write(to_markdown(title, intro, sections))
-    except OSError as e:
-        return fail(f"cannot write the report to {args.out}: {e.strerror or e}", 1)
-    print(f"wrote {os.path.join(args.out, 'report.html')} and report.md with {len(figures)} plot(s)")
-    return 0
+        run(argv)
+        return 0
+    except UsageError as e:
+        return fail(str(e), 2)
+    except (InputError, SetupError, WriteError) as e:
+        return fail(str(e), 1)
+    except Interrupted:
+        return fail("interrupted; no file written or replaced", 1)
+    except Exception as e:  # a case validate.py does not foresee: still one line, never a traceback
+        return fail(f"failed: {type(e).__name__}: {e}", 1)
 
 
 if __name__ == "__main__":

@@ -1,0 +1,293 @@
+// `bitlab report` on result files it must not trust and on output folders where
+// writing fails, through the binary: every error one line (`bitlab: report: ...`)
+// with bitlab's exit codes, never a traceback or a hang; every name shown as
+// written in every format; a failed or interrupted run leaves a previous report
+// as it was and no temporaries.
+#include <gtest/gtest.h>
+#include <sys/stat.h>
+
+#include <algorithm>
+#include <filesystem>
+#include <fstream>
+#include <functional>
+#include <map>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include <nlohmann/json.hpp>
+
+#include "tests/cli_test_util.h"
+
+namespace {
+
+namespace fs = std::filesystem;
+using nlohmann::json;
+using bitlab::test::CmdResult;
+using bitlab::test::kPython;
+using bitlab::test::python_has;
+using bitlab::test::slurp;
+
+const std::string kFixtures = std::string(BITLAB_SOURCE_DIR) + "/tests/fixtures/";
+
+std::string scratch() { return bitlab::test::scratch_dir("report"); }
+CmdResult bitlab(const std::string& args, const std::string& env = "") { return bitlab::test::run_bitlab(args, env); }
+
+// `bitlab ARGS` with a time limit: a run that blocks (on a FIFO) fails the test instead of hanging it.
+CmdResult bitlab_within(int seconds, const std::string& args) {
+  std::string cmdline = "timeout " + std::to_string(seconds) + " ";
+  cmdline += BITLAB_BIN;
+  cmdline.append(" ").append(args);
+  return bitlab::test::run_command(cmdline);
+}
+
+json fixture(const std::string& name) { return json::parse(slurp(kFixtures + name)); }
+
+std::string write(const std::string& path, const std::string& text) {
+  std::ofstream(path) << text;
+  return path;
+}
+std::string write(const std::string& path, const json& doc) { return write(path, doc.dump(1)); }
+
+bool have_matplotlib() { return python_has("matplotlib"); }
+
+// One line on stderr, prefixed as every bitlab error, with the exit code and the
+// words expected; never a Python traceback.
+void expect_error(const CmdResult& r, int code, const std::vector<std::string>& words) {
+  EXPECT_EQ(r.code, code) << r.err;
+  ASSERT_FALSE(r.err.empty());
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  EXPECT_EQ(r.err.rfind("bitlab: report: ", 0), 0u) << r.err;
+  EXPECT_EQ(r.err.find("Traceback"), std::string::npos) << r.err;
+  for (const std::string& w : words) EXPECT_NE(r.err.find(w), std::string::npos) << w << " not in: " << r.err;
+}
+
+// Every file of a folder, hidden ones (temporaries) included, with its contents.
+std::map<std::string, std::string> snapshot(const std::string& dir) {
+  std::map<std::string, std::string> files;
+  for (const auto& e : fs::directory_iterator(dir))
+    files[e.path().filename().string()] = e.is_regular_file() ? slurp(e.path().string()) : "(not a file)";
+  return files;
+}
+
+std::vector<std::string> names(const std::map<std::string, std::string>& files) {
+  std::vector<std::string> out;
+  for (const auto& [name, _] : files) out.push_back(name);
+  return out;
+}
+
+// ---- input ---------------------------------------------------------------------
+
+TEST(ReportInput, WrongTypeNamesTheFileAndTheJsonPath) {
+  const std::string dir = scratch();
+  struct Case {
+    std::string file, path;
+    std::function<void(json&)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"median.json", "$.measurements[1].stats.median", [](json& d) { d["measurements"][1]["stats"]["median"] = "fast"; }},
+      {"git.json", "$.context.git", [](json& d) { d["context"]["git"] = json::array({1}); }},
+      {"backend.json", "$.measurements[0].backend", [](json& d) { d["measurements"][0]["backend"] = nullptr; }},
+      {"pass.json", "$.correctness[0].pass", [](json& d) { d["correctness"][0]["pass"] = "yes"; }},
+      {"flags.json", "$.context.host.isa_flags[1]", [](json& d) { d["context"]["host"]["isa_flags"][1] = 7; }},
+      {"list.json", "$.measurements", [](json& d) { d["measurements"] = json::object(); }},
+      {"negative.json", "$.measurements[0].bytes", [](json& d) { d["measurements"][0]["bytes"] = -5; }},
+  };
+  for (const Case& c : cases) {
+    json doc = fixture("result_a.json");
+    c.spoil(doc);
+    const CmdResult r = bitlab("report " + write(dir + c.file, doc) + " -o " + dir + "out");
+    SCOPED_TRACE(c.file);
+    expect_error(r, 1, {c.file, c.path + ":"});
+  }
+  EXPECT_FALSE(fs::exists(dir + "out"));
+}
+
+TEST(ReportInput, DeepNestingIsOneLineError) {
+  const std::string dir = scratch();
+  const std::string deep = std::string(200000, '[') + std::string(200000, ']');
+  const std::string text = slurp(kFixtures + "result_a.json");
+  // Nested inside a field the report reads, and inside one it ignores.
+  json doc = fixture("result_a.json");
+  doc["context"]["git"] = "@@";
+  std::string in_git = doc.dump();
+  in_git.replace(in_git.find("\"@@\""), 4, deep);
+  doc = fixture("result_a.json");
+  doc["extra"] = "@@";
+  std::string in_extra = doc.dump();
+  in_extra.replace(in_extra.find("\"@@\""), 4, deep);
+  for (const auto& [name, body] : {std::pair{"git.json", in_git}, std::pair{"extra.json", in_extra}}) {
+    SCOPED_TRACE(name);
+    expect_error(bitlab("report " + write(dir + name, body) + " -o " + dir + "out"), 1, {name, "nested too deeply"});
+  }
+}
+
+TEST(ReportInput, BrokenJsonIsBrokenInput) {
+  const std::string dir = scratch();
+  expect_error(bitlab("report " + write(dir + "cut.json", std::string("{\"schema\": \"bitlab-")) + " -o " + dir + "out"),
+               1, {"cut.json is not JSON"});
+  std::string nan = slurp(kFixtures + "result_a.json");
+  nan.replace(nan.find("0.00192768"), 10, "NaN");
+  expect_error(bitlab("report " + write(dir + "nan.json", nan) + " -o " + dir + "out"), 1, {"nan.json", "NaN"});
+  expect_error(bitlab("report " + write(dir + "latin1.json", std::string("{\"a\": \"\xe9\"}")) + " -o " + dir + "out"),
+               1, {"latin1.json is not UTF-8"});
+}
+
+TEST(ReportInput, FifoIsRefusedWithoutBlocking) {
+  const std::string dir = scratch();
+  const std::string fifo = dir + "fifo.json";
+  ASSERT_EQ(mkfifo(fifo.c_str(), 0600), 0);
+  // Nobody ever writes to it: a reader that opens it waits for ever (timeout: 124).
+  expect_error(bitlab_within(20, "report " + fifo + " -o " + dir + "out"), 2, {"fifo.json is a FIFO"});
+  // report.py by hand refuses it as well.
+  const CmdResult r = bitlab::test::run_command("timeout 20 " + kPython + " -B " + BITLAB_SOURCE_DIR +
+                                                "/harness/report/report.py -o " + dir + "out " + fifo);
+  expect_error(r, 2, {"fifo.json is a FIFO"});
+}
+
+TEST(ReportInput, MissingFileIsAUsageError) {
+  const std::string dir = scratch();
+  expect_error(bitlab("report " + dir + "nonesuch.json -o " + dir + "out"), 2, {"cannot read", "nonesuch.json"});
+  expect_error(bitlab("report " + dir + " -o " + dir + "out"), 2, {"is a directory"});
+}
+
+// ---- escaping ------------------------------------------------------------------
+
+// Counts the cells of a Markdown table row: the '|' not escaped with a backslash.
+size_t md_cells(const std::string& row) {
+  size_t bars = 0;
+  for (size_t i = 0; i < row.size(); ++i)
+    if (row[i] == '|' && (i == 0 || row[i - 1] != '\\')) ++bars;
+  return bars - 1;
+}
+
+TEST(ReportEscaping, MarkupPipesAndDollarsAreShownAsWritten) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  for (json& m : doc["measurements"]) {
+    m["backend"] = "<script>alert(1)</script>|$" + m["backend"].get<std::string>();  // one $: mathtext fails
+    m["key"] = "<b>k|ey</b>$x$" + m["key"].get<std::string>();                       // two: typeset as math
+  }
+  doc["context"]["host"]["cpu_model"] = "<img src=x onerror=alert(1)> | CPU $5";
+  doc["context"]["git"]["commit"] = "_a|b<i>";
+  doc["correctness"][0]["check"] = "<script>x</script>|[link](http://x)";
+  const std::string file = write(dir + "evil.json", doc);
+  const CmdResult r = bitlab("report " + file + " -o " + dir + "out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  const std::string html = slurp(dir + "out/report.html"), md = slurp(dir + "out/report.md");
+  for (const std::string* doc_text : {&html, &md}) {
+    const std::string& text = *doc_text;
+    for (const char* raw : {"<script", "<b>", "<img src=x", "<i>"}) EXPECT_EQ(text.find(raw), std::string::npos) << raw;
+    EXPECT_NE(text.find("&lt;script&gt;alert(1)&lt;/script&gt;"), std::string::npos);
+    EXPECT_NE(text.find("&lt;img src=x onerror=alert(1)&gt;"), std::string::npos);
+  }
+  EXPECT_NE(md.find("\\[link\\](http://x)"), std::string::npos) << "a name became a Markdown link";
+  EXPECT_NE(md.find("CPU \\$5"), std::string::npos);
+  // Every row of every Markdown table has as many cells as its header: no name split one.
+  size_t header = 0, rows = 0;
+  std::istringstream lines(md);
+  for (std::string line; std::getline(lines, line);) {
+    if (line.rfind("|", 0) != 0) {
+      header = 0;
+      continue;
+    }
+    if (line.rfind("|-", 0) == 0 || line.rfind("|--", 0) == 0) continue;
+    if (header == 0) {
+      header = md_cells(line);
+    } else {
+      EXPECT_EQ(md_cells(line), header) << line;
+      ++rows;
+    }
+  }
+  EXPECT_GE(rows, 10u);
+  // The plots were drawn: one per backend, PNGs beside report.md.
+  size_t pngs = 0;
+  for (const auto& e : fs::directory_iterator(dir + "out"))
+    if (e.path().extension() == ".png") {
+      EXPECT_EQ(slurp(e.path().string()).substr(1, 3), "PNG");
+      ++pngs;
+    }
+  EXPECT_GE(pngs, 3u);
+}
+
+// ---- writing -------------------------------------------------------------------
+
+TEST(ReportOutput, FailedWriteLeavesThePreviousReportIntact) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch(), out = dir + "out";
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
+  // Written as any new file is: the umask decides, not the temporary's 0600.
+  const mode_t mask = umask(0);
+  umask(mask);
+  EXPECT_EQ(fs::status(out + "/report.html").permissions(), fs::perms((0666 & ~mask)));
+  const auto before = snapshot(out);
+  // A file size limit (root ignores permissions, not this): report.html cannot be written whole.
+  std::string cmdline = "bash -c 'ulimit -f 40 && exec ";
+  cmdline.append(BITLAB_BIN).append(" report ").append(b).append(" -o ").append(out).append("'");
+  expect_error(bitlab::test::run_command(cmdline), 1, {"cannot write the report to " + out, "File too large"});
+  const auto after = snapshot(out);
+  EXPECT_EQ(names(after), names(before)) << "a temporary or a new plot was left behind";
+  EXPECT_TRUE(after == before) << "the previous report was changed";
+  // The same into a folder that did not exist: it is not left behind, empty.
+  cmdline = "bash -c 'ulimit -f 40 && exec ";
+  cmdline.append(BITLAB_BIN).append(" report ").append(b).append(" -o ").append(dir + "new").append("'");
+  expect_error(bitlab::test::run_command(cmdline), 1, {"cannot write"});
+  EXPECT_FALSE(fs::exists(dir + "new"));
+}
+
+TEST(ReportOutput, TargetThatIsNotARegularFileIsRefused) {
+  const std::string dir = scratch(), out = dir + "out";
+  const std::string a = kFixtures + "result_a.json";
+  fs::create_directories(out + "/report.html");
+  expect_error(bitlab("report " + a + " -o " + out), 1, {"report.html", "not a regular file"});
+  EXPECT_EQ(names(snapshot(out)), std::vector<std::string>{"report.html"}) << "something was written beside it";
+  fs::remove(out + "/report.html");
+  // A FIFO where report.md goes: opening it to write would wait for a reader.
+  ASSERT_EQ(mkfifo((out + "/report.md").c_str(), 0600), 0);
+  expect_error(bitlab_within(20, "report " + a + " -o " + out), 1, {"report.md", "not a regular file"});
+  EXPECT_EQ(names(snapshot(out)), std::vector<std::string>{"report.md"});
+  // -o naming a file.
+  const std::string file = write(dir + "plain", std::string("x"));
+  expect_error(bitlab("report " + a + " -o " + file), 1, {"plain exists and is not a folder"});
+  EXPECT_EQ(slurp(file), "x");
+}
+
+// Interrupts report.py while it writes: a sitecustomize module, found first on
+// PYTHONPATH, wraps os.fsync so that the second file synced sends SIGINT to
+// report.py itself, to `bitlab` (which must pass it on), or to both (as a
+// terminal's Ctrl-C does), then waits until the signal has reached report.py.
+TEST(ReportOutput, InterruptLeavesNoTemporaries) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch(), out = dir + "out";
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
+  const auto before = snapshot(out);
+  for (const std::string targets : {"[os.getpid()]", "[os.getppid()]", "[os.getpid(), os.getppid()]"}) {
+    SCOPED_TRACE(targets);
+    const std::string hook = dir + "hook";
+    fs::create_directories(hook);
+    write(hook + "/sitecustomize.py",
+          "import os, signal, time\n"
+          "_fsync, _calls = os.fsync, []\n"
+          "def fsync(fd):\n"
+          "    _fsync(fd)\n"
+          "    _calls.append(fd)\n"
+          "    if len(_calls) == 2:\n"
+          "        for pid in " + targets + ":\n"
+          "            os.kill(pid, signal.SIGINT)\n"
+          "        end = time.monotonic() + 10\n"
+          "        while not signal.sigpending() and time.monotonic() < end:\n"
+          "            time.sleep(0.01)\n"
+          "os.fsync = fsync\n");
+    const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
+    expect_error(r, 1, {"interrupted"});
+    const auto after = snapshot(out);
+    EXPECT_EQ(names(after), names(before)) << "a temporary was left behind";
+    EXPECT_TRUE(after == before) << "the previous report was changed";
+  }
+}
+
+}  // namespace
