@@ -166,14 +166,18 @@ TEST(ReportEscaping, MarkupPipesAndDollarsAreShownAsWritten) {
   const std::string dir = scratch();
   json doc = fixture("result_a.json");
   for (json& m : doc["measurements"]) {
-    m["backend"] = "<script>alert(1)</script>|$" + m["backend"].get<std::string>();  // one $: mathtext fails
-    m["key"] = "<b>k|ey</b>$x$" + m["key"].get<std::string>();                       // two: typeset as math
+    m["backend"] = "<script>alert(1)</script>|$" + m["backend"].get<std::string>();
+    m["key"] = "<b>k|ey</b>$x^$" + m["key"].get<std::string>();  // as mathtext: a parse error, no plot
   }
   doc["context"]["host"]["cpu_model"] = "<img src=x onerror=alert(1)> | CPU $5";
   doc["context"]["git"]["commit"] = "_a|b<i>";
   doc["correctness"][0]["check"] = "<script>x</script>|[link](http://x)";
-  const std::string file = write(dir + "evil.json", doc);
-  const CmdResult r = bitlab("report " + file + " -o " + dir + "out");
+  // A second file: the plots get a legend, whose labels here both start with "_"
+  // (which matplotlib hides, warning that nothing is left to show).
+  json other = fixture("result_b.json");
+  other["context"]["git"]["commit"] = "_c$";
+  const std::string file = write(dir + "evil.json", doc), file2 = write(dir + "evil2.json", other);
+  const CmdResult r = bitlab("report " + file + " " + file2 + " -o " + dir + "out");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_TRUE(r.err.empty()) << r.err;
   const std::string html = slurp(dir + "out/report.html"), md = slurp(dir + "out/report.md");
