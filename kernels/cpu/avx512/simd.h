@@ -60,18 +60,25 @@ class Scratch {
   Scratch() = default;
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(p_); }
+  ~Scratch() { release(); }
   T* get(size_t n) {
     if (n > cap_) {
-      std::free(p_);
-      p_ = static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64));
-      cap_ = p_ ? n : 0;
-      if (!p_) throw std::bad_alloc();
+      release();
+      // The aligned operator new throws std::bad_alloc itself: constructing one
+      // here would emit its inline constructor, a weak function, in this object.
+      p_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
+      cap_ = n;
     }
     return p_;
   }
 
  private:
+  void release() {
+    if (p_) ::operator delete(p_, std::align_val_t{64});
+    p_ = nullptr;
+    cap_ = 0;
+  }
+
   T* p_ = nullptr;
   size_t cap_ = 0;
 };
