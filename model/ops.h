@@ -27,7 +27,8 @@
 
 namespace bitlab {
 
-// int8 activations and the per-token factor s = 127 / max(absmax, 1e-5).
+// int8 activations and the per-token factor s = 127 / max(absmax, 1e-5); a row
+// holding NaN or ±Inf gets s = NaN or +0 and all-zero codes (model/reference.h).
 struct QuantAct {
   Tensor q;      // I8 [t, k]
   Tensor scale;  // F32 [t, 1]

@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <limits>
 #include <vector>
 
 #include <fmt/format.h>
@@ -11,14 +12,25 @@
 
 namespace bitlab::ref {
 
-float act_scale(const float* x, int64_t k) {
+float act_absmax(const float* x, int64_t k) {
   float absmax = 0.0f;
-  for (int64_t i = 0; i < k; ++i) absmax = std::max(absmax, std::fabs(x[i]));
-  return 127.0f / std::max(absmax, 1e-5f);
+  for (int64_t i = 0; i < k; ++i) {
+    if (std::isnan(x[i])) return std::numeric_limits<float>::quiet_NaN();
+    absmax = std::max(absmax, std::fabs(x[i]));
+  }
+  return absmax;
+}
+
+float act_scale(const float* x, int64_t k) {
+  const float absmax = act_absmax(x, k);
+  // Spelled out: std::max would drop the NaN, and 127 / NaN would keep its payload.
+  if (std::isnan(absmax)) return std::numeric_limits<float>::quiet_NaN();
+  return 127.0f / std::max(absmax, 1e-5f);  // absmax +Inf gives +0
 }
 
 int8_t quantize_one(float x, float s) {
   const float product = x * s;
+  if (std::isnan(product)) return 0;  // the non-finite rule above
   // nearbyint rounds in the current mode, which is round-half-to-even by default.
   const float r = std::nearbyint(product);
   return int8_t(std::clamp(r, -128.0f, 127.0f));

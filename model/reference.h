@@ -12,9 +12,28 @@
 namespace bitlab::ref {
 
 // --- BitLinear activations -------------------------------------------------
-// s = 127 / max(absmax(x[0..k)), 1e-5), in fp32.
+// Non-finite activations (the contract every backend's quantiser shares, bit
+// for bit; the kernels point here):
+//   - absmax propagates NaN: a row holding any NaN has absmax NaN, and
+//     s = 127 / max(NaN, 1e-5) is NaN, stored as the canonical quiet NaN
+//     0x7fc00000 whatever the sign and payload of the NaN in the row;
+//     otherwise a row holding ±Inf has absmax +Inf and s = 127 / Inf = +0.
+//   - a product x * s that is NaN quantises to code 0 (a float→int8
+//     conversion of NaN is undefined). With s = NaN every product is NaN, and
+//     with s = 0 every product is 0 or Inf*0 = NaN, so such a row is all 0.
+//   - the BitLinear epilogue acc / s * w_scale is then 0 / NaN or 0 / 0: the
+//     whole output row is NaN. A poisoned activation stays visibly poisoned
+//     instead of turning into plausible numbers.
+// Equivalently, per row: if absmax is not finite, s = NaN (a NaN in the row)
+// or +0 (only ±Inf), and every code is 0; otherwise the finite path below,
+// where no product can be NaN or infinite.
+//
+// max |x_i| over k values, NaN if any x_i is NaN.
+float act_absmax(const float* x, int64_t k);
+// s = 127 / max(absmax(x[0..k)), 1e-5), in fp32; NaN (0x7fc00000) or +0 as above.
 float act_scale(const float* x, int64_t k);
 // clamp(round_half_even(x * s), -128, 127); the product is one fp32 multiply.
+// A NaN product gives 0.
 int8_t quantize_one(float x, float s);
 // x [t, k] -> q [t, k], s [t].
 void quantize_act(const float* x, int64_t t, int64_t k, int8_t* q, float* s);

@@ -13,6 +13,9 @@ FakeDevice devices[8] = {{0}, {1}, {2}, {3}, {4}, {5}, {6}, {7}};
 int initialised = 0;
 }  // namespace
 
+// Device handles are void* here, as harness/energy/nvml.cpp declares them: a
+// call through a pointer of another function type is undefined behaviour
+// (clang's -fsanitize=function reports it).
 extern "C" {
 
 FakeNvmlState* fake_nvml_state() { return &state; }
@@ -48,25 +51,25 @@ int nvmlDeviceGetCount_v2(unsigned* count) {
   return 0;
 }
 
-int nvmlDeviceGetHandleByIndex_v2(unsigned index, FakeDevice** device) {
+int nvmlDeviceGetHandleByIndex_v2(unsigned index, void** device) {
   if (!initialised) return 1;
   if (index >= state.device_count.load() || index >= 8) return 2;
   *device = &devices[index];
   return 0;
 }
 
-int nvmlDeviceGetName(FakeDevice* device, char* name, unsigned length) {
-  std::snprintf(name, length, "Fake GPU %u", device->index);
+int nvmlDeviceGetName(void* device, char* name, unsigned length) {
+  std::snprintf(name, length, "Fake GPU %u", static_cast<FakeDevice*>(device)->index);
   return 0;
 }
 
-int nvmlDeviceGetTotalEnergyConsumption(FakeDevice*, unsigned long long* mj) {
+int nvmlDeviceGetTotalEnergyConsumption(void*, unsigned long long* mj) {
   if (const int r = state.energy_result.load(); r != 0) return r;
   *mj = state.energy_mj.load();
   return 0;
 }
 
-int nvmlDeviceGetPowerUsage(FakeDevice*, unsigned* mw) {
+int nvmlDeviceGetPowerUsage(void*, unsigned* mw) {
   *mw = state.power_mw.load();
   return 0;
 }

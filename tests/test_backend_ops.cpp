@@ -5,6 +5,8 @@
 // model/backends.def is picked up here with no change.
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <cstring>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -89,6 +91,79 @@ TEST_P(BackendOps, QuantizeActIsBitExact) {
       EXPECT_EQ(download<float>(*be_, s.t), want_s) << "t=" << t << " k=" << k;
       EXPECT_TRUE(q.guards_intact() && s.guards_intact()) << "out-of-bounds write, t=" << t << " k=" << k;
     }
+  }
+}
+
+// ---- non-finite activations (the rule in model/reference.h) ----------------------
+
+// Values that poison a row: NaNs of either sign with different payloads (the
+// scale must still be the canonical NaN) and both infinities.
+std::vector<float> poisons() {
+  const auto from_bits = [](uint32_t b) {
+    float f;
+    std::memcpy(&f, &b, sizeof f);
+    return f;
+  };
+  return {from_bits(0x7fc00000u), from_bits(0xffc00001u), from_bits(0x7f800123u) /* signalling */,
+          INFINITY, -INFINITY};
+}
+
+// Rows of k random values, each holding one poison at one position: the first,
+// the middle, the last (a SIMD tail for most k), and positions next to vector
+// widths; then a row with both a NaN and an Inf, and a finite row last.
+std::vector<float> poisoned_rows(int64_t k, uint64_t seed, int64_t* t) {
+  std::vector<int64_t> at = {0, k / 2, k - 1};
+  for (int64_t p : {3, 4, 15, 16, 31, 32, 63, 64})
+    if (p < k) at.push_back(p);
+  const std::vector<float> bad = poisons();
+  *t = int64_t(at.size() * bad.size()) + 2;
+  std::vector<float> x = random_floats(size_t(*t * k), seed, 3.0f);
+  int64_t row = 0;
+  for (int64_t p : at)
+    for (float v : bad) x[size_t(row++ * k + p)] = v;
+  x[size_t(row * k)] = INFINITY;
+  x[size_t(row * k + k - 1)] = NAN;
+  return x;
+}
+
+std::vector<uint32_t> float_bits(const std::vector<float>& v) {
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
+}
+
+TEST_P(BackendOps, QuantizeActNonFiniteRowsAreBitExact) {
+  for (int64_t k : {1, 2, 7, 16, 17, 33, 64, 100, 129, 2560, 6912}) {
+    int64_t t = 0;
+    const std::vector<float> x = poisoned_rows(k, uint64_t(k) * 101, &t);
+    const Tensor xt = be_->upload_tensor(x.data(), DType::F32, {t, k});
+    Guarded q(*be_, DType::I8, {t, k}), s(*be_, DType::F32, {t, 1});
+    QuantAct qa{q.t, s.t};
+    be_->quantize_act(xt, qa);
+    std::vector<int8_t> want_q(size_t(t * k));
+    std::vector<float> want_s(static_cast<size_t>(t));
+    ref::quantize_act(x.data(), t, k, want_q.data(), want_s.data());
+    ASSERT_TRUE(std::isnan(want_s[0])) << "the first row holds a NaN";
+    EXPECT_EQ(download<int8_t>(*be_, q.t), want_q) << "k=" << k;
+    EXPECT_EQ(float_bits(download<float>(*be_, s.t)), float_bits(want_s)) << "k=" << k;
+    EXPECT_TRUE(q.guards_intact() && s.guards_intact()) << "out-of-bounds write, k=" << k;
+
+    // The matmul turns every poisoned row into NaN outputs and the finite last
+    // row into the reference's bits.
+    const CanonicalTernary w = random_matrix("w", 19, k, uint64_t(k), 0.05f);
+    const TernaryWeight tw = be_->upload(w);
+    std::vector<Tensor> ys = {be_->new_tensor(DType::F32, {t, w.n})};
+    be_->matmul_w2a8(qa, tw, ys);
+    const std::vector<float> y = download<float>(*be_, ys[0]);
+    std::vector<float> want_y(size_t(t * w.n));
+    ref::matmul_w2a8(want_q.data(), want_s.data(), t, w.packed.data(), w.n, k, w.scale, want_y.data(), w.n);
+    for (int64_t row = 0; row + 1 < t; ++row)
+      for (int64_t n = 0; n < w.n; ++n) {
+        ASSERT_TRUE(std::isnan(y[size_t(row * w.n + n)])) << "k=" << k << " row " << row << " output " << n;
+        ASSERT_TRUE(std::isnan(want_y[size_t(row * w.n + n)])) << "k=" << k << " row " << row << " output " << n;
+      }
+    const auto last = [&](const std::vector<float>& v) { return std::vector<float>(v.end() - w.n, v.end()); };
+    EXPECT_EQ(float_bits(last(y)), float_bits(last(want_y))) << "k=" << k << ": the finite row";
   }
 }
 
@@ -279,6 +354,87 @@ TEST_P(BackendOps, Relu2MulRmsnormQuantEqualsItsParts) {
       EXPECT_EQ(download_quant(*be_, fused), download_quant(*be_, split)) << "t=" << t << " d=" << d;
       EXPECT_TRUE(fq.guards_intact());
       EXPECT_EQ(download<float>(*be_, gt), g) << "the inputs are left as they were";
+    }
+  }
+}
+
+// ---- fused norms on non-finite rows: the quantiser's rule after the norm ------------
+
+// Expects got to hold, for every row the reference quantised as non-finite
+// (s NaN or +0), exactly the reference's codes and scale bits; returns how
+// many such rows there were. Finite rows are the other tests' business (the
+// norm's rounding may differ from the reference there).
+int expect_poisoned_rows_exact(const HostQuant& got, const std::vector<float>& normed, int64_t t, int64_t d,
+                               const std::string& what) {
+  std::vector<int8_t> want_q(size_t(t * d));
+  std::vector<float> want_s(static_cast<size_t>(t));
+  ref::quantize_act(normed.data(), t, d, want_q.data(), want_s.data());
+  int poisoned = 0;
+  for (int64_t row = 0; row < t; ++row) {
+    if (std::isfinite(want_s[size_t(row)]) && want_s[size_t(row)] != 0.0f) continue;
+    ++poisoned;
+    const auto q_of = [&](const std::vector<int8_t>& q) {
+      return std::vector<int8_t>(q.begin() + row * d, q.begin() + (row + 1) * d);
+    };
+    EXPECT_EQ(q_of(got.q), q_of(want_q)) << what << " d=" << d << " row " << row;
+    EXPECT_EQ(float_bits({got.s[size_t(row)]}), float_bits({want_s[size_t(row)]})) << what << " d=" << d << " row " << row;
+  }
+  return poisoned;
+}
+
+TEST_P(BackendOps, FusedNormsQuantiseNonFiniteRowsAsTheReference) {
+  for (int64_t d : {5, 17, 64, 2560}) {
+    int64_t t = 0;
+    const std::vector<float> bad = poisoned_rows(d, uint64_t(d) * 29, &t);
+    const auto fine = random_floats(bad.size(), uint64_t(d) * 31, 2.0f);
+    const auto w = random_floats(size_t(d), uint64_t(d) * 37);
+    Tensor wt = be_->upload_tensor(w.data(), DType::F32, {1, d});
+    std::vector<float> normed(bad.size());
+
+    // rmsnorm: a NaN anywhere makes the whole row NaN; an Inf makes its own
+    // element NaN (Inf * 0) and the others zero.
+    Tensor xt = be_->upload_tensor(bad.data(), DType::F32, {t, d});
+    Tensor y = be_->new_tensor(DType::F32, {t, d});
+    be_->rmsnorm(xt, wt, 1e-5f, y);
+    ref::rmsnorm(bad.data(), w.data(), t, d, 1e-5f, normed.data());
+    const auto got_y = download<float>(*be_, y);
+    for (size_t i = 0; i + size_t(d) < normed.size(); ++i) {  // every row but the finite last one
+      ASSERT_EQ(std::isnan(got_y[i]), std::isnan(normed[i])) << "rmsnorm d=" << d << " element " << i;
+      if (!std::isnan(normed[i])) {
+        ASSERT_EQ(got_y[i], normed[i]) << "rmsnorm d=" << d << " element " << i;
+      }
+    }
+
+    QuantAct q = new_quant(*be_, t, d);
+    be_->rmsnorm_quant(xt, wt, 1e-5f, q);
+    EXPECT_EQ(expect_poisoned_rows_exact(download_quant(*be_, q), normed, t, d, "rmsnorm_quant"), t - 1);
+
+    // add_rmsnorm_quant: the poison in the residual branch, and +Inf + -Inf.
+    std::vector<float> h = fine, bad_d = bad;
+    h[size_t(t - 1) * size_t(d)] = INFINITY;  // the last row: +Inf + -Inf = NaN
+    bad_d[size_t(t - 1) * size_t(d)] = -INFINITY;
+    Tensor ht = be_->upload_tensor(h.data(), DType::F32, {t, d});
+    Tensor dt = be_->upload_tensor(bad_d.data(), DType::F32, {t, d});
+    be_->add_rmsnorm_quant(ht, dt, wt, 1e-5f, q);
+    std::vector<float> sum(bad.size());
+    ref::add(h.data(), bad_d.data(), t * d, sum.data());
+    ref::rmsnorm(sum.data(), w.data(), t, d, 1e-5f, normed.data());
+    EXPECT_EQ(expect_poisoned_rows_exact(download_quant(*be_, q), normed, t, d, "add_rmsnorm_quant"), t);
+
+    // relu2_mul_rmsnorm_quant: the poison in the gate, then in the up projection.
+    // -Inf in the gate is gated to 0, so those rows stay finite.
+    for (bool in_gate : {true, false}) {
+      const std::vector<float>& g = in_gate ? bad : fine;
+      const std::vector<float>& u = in_gate ? fine : bad;
+      Tensor gt = be_->upload_tensor(g.data(), DType::F32, {t, d});
+      Tensor ut = be_->upload_tensor(u.data(), DType::F32, {t, d});
+      be_->relu2_mul_rmsnorm_quant(gt, ut, wt, 1e-5f, q);
+      std::vector<float> f(bad.size());
+      ref::relu2_mul(g.data(), u.data(), t * d, f.data());
+      ref::rmsnorm(f.data(), w.data(), t, d, 1e-5f, normed.data());
+      const int poisoned = expect_poisoned_rows_exact(download_quant(*be_, q), normed, t, d,
+                                                      in_gate ? "relu2_mul_rmsnorm_quant, gate" : "relu2_mul_rmsnorm_quant, up");
+      EXPECT_GT(poisoned, 0);
     }
   }
 }

@@ -2,6 +2,7 @@
 #include <gtest/gtest.h>
 
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "model/error.h"
@@ -52,6 +53,88 @@ TEST(ReferenceQuantize, ClampsAtInt8Range) {
   EXPECT_EQ(ref::quantize_one(-128.4f, 1.0f), -128);
   EXPECT_EQ(ref::quantize_one(-300.0f, 1.0f), -128);
   EXPECT_EQ(ref::quantize_one(-127.5f, 1.0f), -128);  // half to even: -128 stays in range
+}
+
+// The non-finite rule (model/reference.h) that every backend's quantiser shares.
+uint32_t bits_of(float f) {
+  uint32_t b;
+  std::memcpy(&b, &f, sizeof b);
+  return b;
+}
+float float_of(uint32_t b) {
+  float f;
+  std::memcpy(&f, &b, sizeof f);
+  return f;
+}
+
+TEST(ReferenceQuantize, NaNRowGetsCanonicalNaNScaleAndZeroCodes) {
+  // A NaN of any sign and payload, anywhere, even next to an Inf.
+  for (const float nan : {NAN, -NAN, float_of(0xffc00001u), float_of(0x7f800001u)}) {
+    for (size_t at : {size_t(0), size_t(2), size_t(4)}) {
+      std::vector<float> x = {100.0f, -3.0f, 0.5f, INFINITY, 7.0f};
+      x[at] = nan;
+      std::vector<int8_t> q(x.size(), 99);
+      float s = 1.0f;
+      ref::quantize_act(x.data(), 1, int64_t(x.size()), q.data(), &s);
+      EXPECT_EQ(bits_of(s), 0x7fc00000u) << "NaN " << std::hex << bits_of(nan) << " at " << at;
+      EXPECT_EQ(q, std::vector<int8_t>(x.size(), 0));
+      EXPECT_TRUE(std::isnan(ref::act_absmax(x.data(), int64_t(x.size()))));
+    }
+  }
+}
+
+TEST(ReferenceQuantize, InfRowGetsZeroScaleAndZeroCodes) {
+  for (const float inf : {INFINITY, -INFINITY}) {
+    const std::vector<float> x = {1.0f, inf, -2.0f, 0.0f};
+    std::vector<int8_t> q(x.size(), 99);
+    float s = 1.0f;
+    ref::quantize_act(x.data(), 1, 4, q.data(), &s);
+    EXPECT_EQ(bits_of(s), 0u) << "+0, not -0";
+    EXPECT_EQ(q, std::vector<int8_t>(4, 0));
+    EXPECT_EQ(ref::act_absmax(x.data(), 4), INFINITY);
+  }
+}
+
+TEST(ReferenceQuantize, NaNProductQuantisesToZero) {
+  EXPECT_EQ(ref::quantize_one(NAN, 1.0f), 0);
+  EXPECT_EQ(ref::quantize_one(1.0f, NAN), 0);
+  EXPECT_EQ(ref::quantize_one(INFINITY, 0.0f), 0);   // Inf * 0 = NaN
+  EXPECT_EQ(ref::quantize_one(-5.0f, 0.0f), 0);      // -0
+  EXPECT_EQ(ref::quantize_one(INFINITY, 1.0f), 127);  // an infinite product clamps
+  EXPECT_EQ(ref::quantize_one(-INFINITY, 1.0f), -128);
+}
+
+TEST(ReferenceQuantize, PoisonedRowMakesTheWholeMatmulRowNaN) {
+  // Rows: a NaN, an Inf, and a finite one; every output of the first two is NaN.
+  const std::vector<float> x = {1.0f, NAN, 2.0f, 3.0f, -INFINITY, 4.0f, 127.0f, -1.0f, 0.0f};
+  std::vector<int8_t> xq(9);
+  std::vector<float> s(3);
+  ref::quantize_act(x.data(), 3, 3, xq.data(), s.data());
+  const std::vector<int8_t> t = {1, -1, 0, 0, 1, 1};
+  const CanonicalTernary w = pack_ternary("w", 2, 3, t, 0.5f);
+  std::vector<float> y(6);
+  ref::matmul_w2a8(xq.data(), s.data(), 3, w.packed.data(), 2, 3, w.scale, y.data(), 2);
+  for (int i = 0; i < 4; ++i) EXPECT_TRUE(std::isnan(y[size_t(i)])) << "output " << i;
+  EXPECT_EQ(y[4], 128.0f * 0.5f);  // s = 1: 127 - (-1) = 128
+  EXPECT_EQ(y[5], -1.0f * 0.5f);
+}
+
+TEST(ReferenceRmsnorm, NonFiniteRowsPoisonTheQuantisedNorm) {
+  // A NaN makes every normalised value NaN; an Inf makes itself NaN (Inf * 0)
+  // and the rest zero. Either way rmsnorm + quantize_act gives s = NaN, codes 0.
+  const std::vector<float> x = {1.0f, NAN, -2.0f, 3.0f, INFINITY, -2.0f}, w = {1.0f, 2.0f, 3.0f};
+  std::vector<float> y(6);
+  ref::rmsnorm(x.data(), w.data(), 2, 3, 1e-5f, y.data());
+  for (int i = 0; i < 3; ++i) EXPECT_TRUE(std::isnan(y[size_t(i)])) << i;
+  EXPECT_EQ(y[3], 0.0f);
+  EXPECT_TRUE(std::isnan(y[4]));
+  EXPECT_EQ(y[5], 0.0f);
+  std::vector<int8_t> q(6, 99);
+  std::vector<float> s(2);
+  ref::quantize_act(y.data(), 2, 3, q.data(), s.data());
+  EXPECT_EQ(bits_of(s[0]), 0x7fc00000u);
+  EXPECT_EQ(bits_of(s[1]), 0x7fc00000u);
+  EXPECT_EQ(q, std::vector<int8_t>(6, 0));
 }
 
 TEST(ReferenceMatmul, HandWorkedDotAndEpilogue) {

@@ -15,6 +15,10 @@
 //                                never stored: relu2_mul followed by rmsnorm_quant
 //   quantize_rows                s = 127 / max(absmax, 1e-5) (IEEE division),
 //                                q = clamp(rint(x * s), -128, 127), round half to even
+// Both quantisers follow the non-finite rule of model/reference.h (a row holding
+// a NaN gets s = NaN, one holding ±Inf s = +0, either all-zero codes). fmaxf
+// drops a NaN, so the absmax is an unsigned max of the |x| bit patterns: the
+// numeric order for non-negative floats, with every NaN above +Inf.
 // Tuned for d = 2560 and 6912: 256 threads, 10-27 elements each; the row is
 // read three times (sum of squares, absmax, output), from L1/L2 after the first.
 // The fused forms save a launch each in a decode step (three per layer).
@@ -25,9 +29,25 @@ namespace {
 
 constexpr int kRowThreads = 256;
 
-__device__ __forceinline__ float act_scale(float absmax) { return __fdiv_rn(127.0f, fmaxf(absmax, 1e-5f)); }
+constexpr unsigned kInfBits = 0x7f800000u;
 
-__device__ __forceinline__ int8_t quantize_one(float x, float s) {
+struct MaxBitsOp {
+  __device__ __forceinline__ unsigned operator()(unsigned a, unsigned b) const { return umax(a, b); }
+};
+
+__device__ __forceinline__ unsigned abs_bits(float x) { return __float_as_uint(x) & 0x7fffffffu; }
+
+// s = 127 / max(absmax, 1e-5); NaN (the canonical 0x7fc00000) or +0 for a non-finite row.
+__device__ __forceinline__ float act_scale(unsigned absmax_bits) {
+  if (absmax_bits > kInfBits) return __uint_as_float(0x7fc00000u);
+  if (absmax_bits == kInfBits) return 0.0f;
+  return __fdiv_rn(127.0f, fmaxf(__uint_as_float(absmax_bits), 1e-5f));
+}
+
+// The code of x in a row whose absmax pattern is absmax_bits: 0 for every
+// element of a non-finite row, where x * s would be 0 or NaN.
+__device__ __forceinline__ int8_t quantize_one(float x, float s, unsigned absmax_bits) {
+  if (absmax_bits >= kInfBits) return 0;
   const float r = rintf(__fmul_rn(x, s));
   return int8_t(fminf(fmaxf(r, -128.0f), 127.0f));
 }
@@ -49,7 +69,7 @@ template <RmsnormInput In, bool Quantize>
 __global__ void __launch_bounds__(kRowThreads) rmsnorm_rows(RmsnormArgs a) {
   enter_kernel();
   __shared__ double dscratch[32];
-  __shared__ float fscratch[32];
+  __shared__ unsigned uscratch[32];
   const int64_t r = blockIdx.x, d = a.d, row = r * d;
   double sum_sq = 0.0;
   for (int64_t i = threadIdx.x; i < d; i += kRowThreads) {
@@ -70,25 +90,25 @@ __global__ void __launch_bounds__(kRowThreads) rmsnorm_rows(RmsnormArgs a) {
   if constexpr (!Quantize) {
     for (int64_t i = threadIdx.x; i < d; i += kRowThreads) a.y[row + i] = normed(i);
   } else {
-    float absmax = 0.0f;
-    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) absmax = fmaxf(absmax, fabsf(normed(i)));
-    absmax = block_reduce(absmax, fscratch, MaxOp{});
+    unsigned absmax = 0u;
+    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) absmax = umax(absmax, abs_bits(normed(i)));
+    absmax = block_reduce(absmax, uscratch, MaxBitsOp{});
     const float s = act_scale(absmax);
-    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) a.q[row + i] = quantize_one(normed(i), s);
+    for (int64_t i = threadIdx.x; i < d; i += kRowThreads) a.q[row + i] = quantize_one(normed(i), s, absmax);
     if (threadIdx.x == 0) a.s[r] = s;
   }
 }
 
 __global__ void __launch_bounds__(kRowThreads) quantize_rows(QuantizeArgs a) {
   enter_kernel();
-  __shared__ float fscratch[32];
+  __shared__ unsigned uscratch[32];
   const int64_t r = blockIdx.x, k = a.k;
   const float* x = a.x + r * k;
-  float absmax = 0.0f;
-  for (int64_t i = threadIdx.x; i < k; i += kRowThreads) absmax = fmaxf(absmax, fabsf(x[i]));
-  absmax = block_reduce(absmax, fscratch, MaxOp{});
+  unsigned absmax = 0u;
+  for (int64_t i = threadIdx.x; i < k; i += kRowThreads) absmax = umax(absmax, abs_bits(x[i]));
+  absmax = block_reduce(absmax, uscratch, MaxBitsOp{});
   const float s = act_scale(absmax);
-  for (int64_t i = threadIdx.x; i < k; i += kRowThreads) a.q[r * k + i] = quantize_one(x[i], s);
+  for (int64_t i = threadIdx.x; i < k; i += kRowThreads) a.q[r * k + i] = quantize_one(x[i], s, absmax);
   if (threadIdx.x == 0) a.s[r] = s;
 }
 

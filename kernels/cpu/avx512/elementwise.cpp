@@ -13,7 +13,9 @@ void relu2_mul(const float* g, const float* u, int64_t n, float* y) {
   const __m512 zero = _mm512_setzero_ps();
   for (int64_t i = 0; i < n; i += 16) {
     const __mmask16 m = tail16(n - i);
-    const __m512 r = _mm512_max_ps(_mm512_maskz_loadu_ps(m, g + i), zero);
+    // max(0, g) in this order: vmaxps returns its second operand when either is
+    // NaN, so a NaN gate stays NaN, as std::max(g, 0.0f) keeps it in the reference.
+    const __m512 r = _mm512_max_ps(zero, _mm512_maskz_loadu_ps(m, g + i));
     _mm512_mask_storeu_ps(y + i, m, _mm512_mul_ps(_mm512_mul_ps(r, r), _mm512_maskz_loadu_ps(m, u + i)));
   }
 }

@@ -15,7 +15,6 @@
 //          tokens, 16 accumulators.
 // fp32 accumulation agrees with the double reference to ~1e-7 relative.
 #include <algorithm>
-#include <array>
 #include <utility>
 #include <cmath>
 
@@ -101,16 +100,24 @@ void tile_dot(const uint16_t* rows, int64_t d, const float* xs, int64_t ldx, flo
 
 using TileFn = void (*)(const uint16_t*, int64_t, const float*, int64_t, float*, int64_t);
 constexpr int kTileRows = 4, kTileTokens = 4;
+// Plain arrays, not std::array: its operator[] is an inline function, which
+// an unoptimised or instrumented build emits as a weak symbol in this object.
+struct TileRow {
+  TileFn fn[kTileTokens];
+};
+struct TileTable {
+  TileRow rows[kTileRows];
+};
 template <int R, size_t... T>
-constexpr std::array<TileFn, sizeof...(T)> tiles_for_rows(std::index_sequence<T...>) {
-  return {&tile_dot<R, int(T) + 1>...};
+constexpr TileRow tiles_for_rows(std::index_sequence<T...>) {
+  return {{&tile_dot<R, int(T) + 1>...}};
 }
 template <size_t... R>
-constexpr std::array<std::array<TileFn, kTileTokens>, sizeof...(R)> make_tiles(std::index_sequence<R...>) {
-  return {tiles_for_rows<int(R) + 1>(std::make_index_sequence<kTileTokens>{})...};
+constexpr TileTable make_tiles(std::index_sequence<R...>) {
+  return {{tiles_for_rows<int(R) + 1>(std::make_index_sequence<kTileTokens>{})...}};
 }
-// kTiles[r - 1][tb - 1]: r rows by tb tokens.
-constexpr auto kTiles = make_tiles(std::make_index_sequence<kTileRows>{});
+// kTiles.rows[r - 1].fn[tb - 1]: r rows by tb tokens.
+constexpr TileTable kTiles = make_tiles(std::make_index_sequence<kTileRows>{});
 
 }  // namespace
 
@@ -128,7 +135,7 @@ void lm_head(const float* x, int64_t t, int64_t d, const uint16_t* table, int64_
     const int64_t r = std::min<int64_t>(kTileRows, v1 - v);
     for (int64_t t0 = 0; t0 < t; t0 += kTileTokens) {
       const int64_t tb = std::min<int64_t>(kTileTokens, t - t0);
-      kTiles[size_t(r - 1)][size_t(tb - 1)](table + v * d, d, xs + t0 * dp, dp, logits + t0 * ld_logits + v,
+      kTiles.rows[r - 1].fn[tb - 1](table + v * d, d, xs + t0 * dp, dp, logits + t0 * ld_logits + v,
                                             ld_logits);
     }
   }

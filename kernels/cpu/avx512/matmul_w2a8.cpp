@@ -54,13 +54,19 @@ int64_t col_blocks(int64_t k) { return (k + kColBlock - 1) / kColBlock; }
 int64_t row_groups(int64_t n) { return (n + kRowGroup - 1) / kRowGroup; }
 
 // One canonical byte (four 2-bit codes) spread to one code per byte lane.
-constexpr std::array<uint32_t, 256> make_spread() {
-  std::array<uint32_t, 256> t{};
+// The tables here are plain arrays, not std::array: its operator[] is an
+// inline function, which an instrumented build (-O1, sanitizers) emits as a
+// weak symbol in this object (cmake/check_isa_isolation.cmake).
+struct SpreadTable {
+  uint32_t v[256];
+};
+constexpr SpreadTable make_spread() {
+  SpreadTable t{};
   for (uint32_t b = 0; b < 256; ++b)
-    for (uint32_t i = 0; i < 4; ++i) t[b] |= ((b >> (2 * i)) & 3u) << (8 * i);
+    for (uint32_t i = 0; i < 4; ++i) t.v[b] |= ((b >> (2 * i)) & 3u) << (8 * i);
   return t;
 }
-constexpr std::array<uint32_t, 256> kSpread = make_spread();
+constexpr SpreadTable kSpread = make_spread();
 
 // acc += Σ_i c[4l+i] * x[i] per dword lane l, x = four int8 at p broadcast to
 // every lane. Inline asm so that the broadcast stays a memory operand and the
@@ -140,18 +146,23 @@ void gemm_tile(const uint8_t* w, int64_t nkb, const int8_t* xt, const int32_t* x
 using TileFn = void (*)(const uint8_t*, int64_t, const int8_t*, const int32_t*, const float*, float, float*, int64_t,
                         __mmask16);
 
+struct TileTable {
+  TileFn fn[kMaxTile];
+};
 template <size_t... I>
-constexpr std::array<TileFn, sizeof...(I)> make_tiles(std::index_sequence<I...>) {
-  return {&gemm_tile<int(I) + 1>...};
+constexpr TileTable make_tiles(std::index_sequence<I...>) {
+  return {{&gemm_tile<int(I) + 1>...}};
 }
-// kTiles[tb - 1] handles tb tokens.
-constexpr std::array<TileFn, kMaxTile> kTiles = make_tiles(std::make_index_sequence<kMaxTile>{});
+// kTiles.fn[tb - 1] handles tb tokens.
+constexpr TileTable kTiles = make_tiles(std::make_index_sequence<kMaxTile>{});
 
 }  // namespace
 
 size_t packed_bytes(int64_t n, int64_t k) { return size_t(row_groups(n) * col_blocks(k) * kBlockBytes); }
 
-void repack(const CanonicalTernary& w, uint8_t* out) {
+// flatten: CanonicalTernary's inline accessors are inlined here, never emitted
+// as weak functions compiled for AVX-512.
+[[gnu::flatten]] void repack(const CanonicalTernary& w, uint8_t* out) {
   const int64_t nkb = col_blocks(w.k), rb = w.row_bytes();
   for (int64_t g = 0; g < row_groups(w.n); ++g)
     for (int64_t r = 0; r < kRowGroup; ++r) {
@@ -162,7 +173,7 @@ void repack(const CanonicalTernary& w, uint8_t* out) {
         for (int64_t j = 0; j < 4; ++j) {
           const int64_t b = 4 * kb + j;  // canonical byte: columns 4b..4b+3
           const uint8_t codes = (src && b < rb) ? src[b] : kZeroCodeByte;
-          v |= kSpread[codes] << (2 * j);
+          v |= kSpread.v[codes] << (2 * j);
         }
         std::memcpy(out + (g * nkb + kb) * kBlockBytes + 4 * r, &v, 4);
       }
@@ -223,7 +234,7 @@ void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
     const uint8_t* w = a.packed + (r0 / kRowGroup) * group_bytes;
     for (int64_t i = 0; i < tiles; ++i) {
       const int64_t t0 = i * kMaxTile, tb = std::min<int64_t>(kMaxTile, a.t - t0);
-      kTiles[size_t(tb - 1)](w, nkb, xt + i * tile_bytes, xsum + t0, a.s + t0, a.w_scale,
+      kTiles.fn[tb - 1](w, nkb, xt + i * tile_bytes, xsum + t0, a.s + t0, a.w_scale,
                              a.y + t0 * a.ldy + r0, a.ldy, store);
     }
   }

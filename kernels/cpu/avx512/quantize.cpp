@@ -6,7 +6,14 @@
 // fp32, then per element one fp32 product x * s, clamped to [-128, 127] and
 // rounded half-to-even by an explicit-rounding conversion (clamping first is
 // the same as rounding first for every value in range), then narrowed.
+// Non-finite rows follow the rule in model/reference.h (s = NaN for a NaN,
+// +0 for ±Inf, all codes 0). vmaxps drops a NaN in one operand or the other,
+// so the absmax is taken as an unsigned integer max of the |x| bit patterns:
+// for non-negative floats that order is the numeric one, and every NaN sorts
+// above +Inf, so the NaN propagates exactly.
 #include <algorithm>
+#include <cmath>
+#include <cstring>
 
 #include "kernels/cpu/avx512/avx512_kernels.h"
 #include "kernels/cpu/avx512/simd.h"
@@ -14,16 +21,20 @@
 namespace bitlab::cpu::avx512 {
 namespace {
 
-float absmax(const float* x, int64_t k) {
-  // max(v, acc) keeps acc when v is NaN, as std::max(absmax, fabs(x)) does.
-  __m512 m0 = _mm512_setzero_ps(), m1 = _mm512_setzero_ps();
+constexpr uint32_t kInfBits = 0x7f800000u;
+
+// Bit pattern of max |x_i|: above kInfBits when some x_i is NaN.
+uint32_t absmax_bits(const float* x, int64_t k) {
+  const __m512i abs_mask = _mm512_set1_epi32(0x7fffffff);
+  __m512i m0 = _mm512_setzero_si512(), m1 = _mm512_setzero_si512();
   int64_t i = 0;
   for (; i + 32 <= k; i += 32) {
-    m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i)), m0);
-    m1 = _mm512_max_ps(_mm512_abs_ps(_mm512_loadu_ps(x + i + 16)), m1);
+    m0 = _mm512_max_epu32(_mm512_and_si512(_mm512_loadu_si512(x + i), abs_mask), m0);
+    m1 = _mm512_max_epu32(_mm512_and_si512(_mm512_loadu_si512(x + i + 16), abs_mask), m1);
   }
-  for (; i < k; i += 16) m0 = _mm512_max_ps(_mm512_abs_ps(_mm512_maskz_loadu_ps(tail16(k - i), x + i)), m0);
-  return _mm512_reduce_max_ps(_mm512_max_ps(m0, m1));
+  for (; i < k; i += 16)
+    m0 = _mm512_max_epu32(_mm512_and_si512(_mm512_maskz_loadu_epi32(tail16(k - i), x + i), abs_mask), m0);
+  return _mm512_reduce_max_epu32(_mm512_max_epu32(m0, m1));
 }
 
 void quantize_with(const float* x, int64_t k, float scale, int8_t* q) {
@@ -39,7 +50,15 @@ void quantize_with(const float* x, int64_t k, float scale, int8_t* q) {
 }  // namespace
 
 void quantize_row(const float* x, int64_t k, int8_t* q, float* s) {
-  const float scale = 127.0f / std::max(absmax(x, k), 1e-5f);
+  const uint32_t bits = absmax_bits(x, k);
+  if (bits >= kInfBits) {  // NaN or ±Inf in the row: the non-finite rule
+    *s = bits > kInfBits ? NAN : 0.0f;
+    std::memset(q, 0, size_t(k));
+    return;
+  }
+  float absmax;
+  std::memcpy(&absmax, &bits, sizeof absmax);
+  const float scale = 127.0f / std::max(absmax, 1e-5f);
   quantize_with(x, k, scale, q);
   *s = scale;
 }

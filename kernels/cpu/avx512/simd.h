@@ -4,11 +4,16 @@
 // GCC 12's AVX-512 headers build "undefined" vectors by self-initialisation
 // (`__m512 __Y = __Y;`, GCC bug 105593), which -Wuninitialized reports inside
 // every inlined intrinsic; the warning is about the header, not our code.
+// Clang has no -Wmaybe-uninitialized (and no such header problem).
+#if defined(__GNUC__) && !defined(__clang__)
 #pragma GCC diagnostic push
 #pragma GCC diagnostic ignored "-Wuninitialized"
 #pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
 #include <immintrin.h>
 #pragma GCC diagnostic pop
+#else
+#include <immintrin.h>
+#endif
 
 #include <cstdint>
 #include <cstdlib>
@@ -55,18 +60,25 @@ class Scratch {
   Scratch() = default;
   Scratch(const Scratch&) = delete;
   Scratch& operator=(const Scratch&) = delete;
-  ~Scratch() { std::free(p_); }
+  ~Scratch() { release(); }
   T* get(size_t n) {
     if (n > cap_) {
-      std::free(p_);
-      p_ = static_cast<T*>(std::aligned_alloc(64, (n * sizeof(T) + 63) / 64 * 64));
-      cap_ = p_ ? n : 0;
-      if (!p_) throw std::bad_alloc();
+      release();
+      // The aligned operator new throws std::bad_alloc itself: constructing one
+      // here would emit its inline constructor, a weak function, in this object.
+      p_ = static_cast<T*>(::operator new(n * sizeof(T), std::align_val_t{64}));
+      cap_ = n;
     }
     return p_;
   }
 
  private:
+  void release() {
+    if (p_) ::operator delete(p_, std::align_val_t{64});
+    p_ = nullptr;
+    cap_ = 0;
+  }
+
   T* p_ = nullptr;
   size_t cap_ = 0;
 };

@@ -12,6 +12,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
 #include <vector>
 
 #include "kernels/cpu/neon/neon_kernels.h"
@@ -20,11 +21,13 @@
 namespace bitlab::cpu::neon {
 namespace {
 
-// y = float(double(x) * r * w); returns max |y| when kTrackMax (else 0).
+// y = float(double(x) * r * w); returns the bit pattern of max |y| when
+// kTrackMax (else 0), an integer max that propagates a NaN (neon_ops.h).
 template <bool kTrackMax>
-float normalize(const float* x, const float* w, int64_t d, double r, float* y) {
+uint32_t normalize(const float* x, const float* w, int64_t d, double r, float* y) {
   const float64x2_t rv = vdupq_n_f64(r);
-  float32x4_t m = vdupq_n_f32(0.0f);
+  const uint32x4_t abs_mask = vdupq_n_u32(0x7fffffffu);
+  uint32x4_t m = vdupq_n_u32(0);
   int64_t i = 0;
   for (; i + 4 <= d; i += 4) {
     const float32x4_t xv = vld1q_f32(x + i), wv = vld1q_f32(w + i);
@@ -32,12 +35,16 @@ float normalize(const float* x, const float* w, int64_t d, double r, float* y) {
     const float64x2_t hi = vmulq_f64(vmulq_f64(vcvt_high_f64_f32(xv), rv), vcvt_high_f64_f32(wv));
     const float32x4_t out = vcvt_high_f32_f64(vcvt_f32_f64(lo), hi);
     vst1q_f32(y + i, out);
-    if constexpr (kTrackMax) m = vmaxnmq_f32(m, vabsq_f32(out));
+    if constexpr (kTrackMax) m = vmaxq_u32(m, vandq_u32(vreinterpretq_u32_f32(out), abs_mask));
   }
-  float mx = kTrackMax ? vmaxnmvq_f32(m) : 0.0f;
+  uint32_t mx = kTrackMax ? vmaxvq_u32(m) : 0u;
   for (; i < d; ++i) {
     y[i] = float(double(x[i]) * r * w[i]);
-    if constexpr (kTrackMax) mx = std::max(mx, std::fabs(y[i]));
+    if constexpr (kTrackMax) {
+      uint32_t bits;
+      std::memcpy(&bits, y + i, sizeof bits);
+      mx = std::max(mx, bits & 0x7fffffffu);
+    }
   }
   return mx;
 }
@@ -68,10 +75,8 @@ void rmsnorm_row(const float* x, const float* w, int64_t d, float eps, float* y)
 void rmsnorm_quant_row(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s) {
   thread_local std::vector<float> normed;
   normed.resize(size_t(d));
-  const float mx = normalize<true>(x, w, d, inv_rms(x, d, eps), normed.data());
-  const float scale = 127.0f / std::max(mx, 1e-5f);
-  quantize_with(normed.data(), d, scale, q);
-  *s = scale;
+  const uint32_t mx = normalize<true>(x, w, d, inv_rms(x, d, eps), normed.data());
+  quantize_with_absmax(normed.data(), d, mx, q, s);  // non-finite rows too (model/reference.h)
 }
 
 }  // namespace bitlab::cpu::neon

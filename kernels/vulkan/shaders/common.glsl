@@ -21,9 +21,11 @@ layout(local_size_x_id = 0) in;
 float bf16_to_f32(uint b) { return uintBitsToFloat(b << 16); }
 
 // max(g, 0)^2 * u, precise (no fused multiply-add): relu2_mul and the fused
-// norm both call this, so they agree bit for bit.
+// norm both call this, so they agree bit for bit. The gate is selected as
+// std::max(g, 0.0f) does in the reference (GLSL's max of a NaN is undefined):
+// a NaN gate stays NaN.
 float relu2_mul_one(float g, float u) {
-  const float m = max(g, 0.0);
+  const float m = g < 0.0 ? 0.0 : g;
   precise float r = m * m * u;
   return r;
 }

@@ -4,14 +4,19 @@
 // s = 127 / absmax and y = acc / s * w_scale. So the quotient is built from
 // the operands' exponents and 24-bit significands by long division, with a
 // round bit and a sticky bit, in integer arithmetic that every device does
-// exactly. Subnormal operands and results are handled; infinities, NaNs and a
-// zero divisor fall back to a / b (the contract never divides by zero).
+// exactly. Subnormal operands and results are handled, and so are infinities,
+// NaNs and a zero divisor, in integers too: the epilogue divides by s = NaN or
+// s = 0 for a row of activations holding a NaN or an Inf (model/reference.h),
+// and a shader's a / b need not keep IEEE special values.
 float div_rn(float a, float b) {
   uint ua = floatBitsToUint(a), ub = floatBitsToUint(b);
   const uint sign = (ua ^ ub) & 0x80000000u;
   ua &= 0x7fffffffu;
   ub &= 0x7fffffffu;
-  if (ua >= 0x7f800000u || ub >= 0x7f800000u || ub == 0u) return a / b;
+  const uint inf = 0x7f800000u, nan = 0x7fc00000u;
+  if (ua > inf || ub > inf || (ua == inf && ub == inf) || (ua == 0u && ub == 0u)) return uintBitsToFloat(nan);
+  if (ua == inf || ub == 0u) return uintBitsToFloat(sign | inf);
+  if (ub == inf) return uintBitsToFloat(sign);
   if (ua == 0u) return uintBitsToFloat(sign);
   // Significands with the hidden bit at bit 23; subnormals normalised.
   int ea = int(ua >> 23), eb = int(ub >> 23);
@@ -63,6 +68,7 @@ float div_rn(float a, float b) {
 // rounded product (precise: no fused multiply-add).
 float bitlinear_output(int acc, float s, float w_scale) {
   const float q = div_rn(float(acc), s);
+  if ((floatBitsToUint(q) & 0x7fffffffu) > 0x7f800000u) return q;  // a NaN row stays NaN (see div_rn)
   precise float y = q * w_scale;
   return y;
 }

@@ -3,7 +3,8 @@
 //   rmsnorm                   (INPUT=0, FUSE_QUANT=0)  y = x / sqrt(mean(x^2) + eps) * w
 //   rmsnorm_quant             (INPUT=0, FUSE_QUANT=1)  the same normalised values,
 //                             never stored, quantised to int8 as quantize.comp
-//                             does (absmax, s = 127 / absmax, round half to even, clamp)
+//                             does (act_quant.glsl: absmax, s = 127 / absmax, round
+//                             half to even, clamp; NaN and ±Inf rows as the reference)
 //   add_rmsnorm_quant         (INPUT=1, FUSE_QUANT=1)  x = x + r stored in place
 //                             (the residual stream), then rmsnorm_quant of it
 //   relu2_mul_rmsnorm_quant   (INPUT=2, FUSE_QUANT=1)  rmsnorm_quant of
@@ -16,6 +17,9 @@
 #include "common.glsl"
 #include "reduce.glsl"
 #include "exact_div.glsl"
+#if FUSE_QUANT
+#include "act_quant.glsl"
+#endif
 
 layout(push_constant) uniform Args {
   F32s x;      // [t, d]
@@ -52,17 +56,17 @@ void main() {
   const float total = workgroup_sum(sum_sq);
   precise float inv_rms = 1.0 / sqrt(total / float(a.d) + a.eps);
 #if FUSE_QUANT
-  float absmax = 0.0;
+  uint absmax = 0u;
   for (uint i = tid; i < a.d; i += WG) {
     precise float v = input_at(base + i) * inv_rms * a.w.v[i];
-    absmax = max(absmax, abs(v));
+    absmax = max(absmax, act_abs_bits(v));
   }
-  absmax = workgroup_max(absmax);
-  const float s = div_rn(127.0, max(absmax, 1e-5));
+  absmax = workgroup_max_bits(absmax);
+  const float s = act_scale(absmax);
+  const bool finite = act_row_finite(absmax);
   for (uint i = tid; i < a.d; i += WG) {
     precise float v = input_at(base + i) * inv_rms * a.w.v[i];
-    precise float p = v * s;
-    a.q.v[base + i] = int8_t(int(clamp(roundEven(p), -128.0, 127.0)));
+    a.q.v[base + i] = finite ? act_code(v, s) : int8_t(0);
   }
   if (tid == 0) a.scale.v[row] = s;
 #else
