@@ -247,9 +247,9 @@ TEST(AtomicOutput, FailingBodyLeavesTheOldFileAndNoTemporary) {
 
 // ---- Result files ------------------------------------------------------------
 
-nlohmann::json big_doc(const std::string& tag) {
+nlohmann::json big_doc(const std::string& tag, int samples = 20000) {
   nlohmann::json doc = {{"tag", tag}, {"samples", nlohmann::json::array()}};
-  for (int i = 0; i < 20000; ++i) doc["samples"].push_back(i * 0.5);
+  for (int i = 0; i < samples; ++i) doc["samples"].push_back(i * 0.5);
   return doc;
 }
 
@@ -267,8 +267,10 @@ TEST(AtomicOutput, ResultFileOnAFullDiskKeepsTheOldResult) {
 TEST(AtomicOutput, ConcurrentResultWritersLeaveOneValidDocument) {
   const std::string dir = scratch_dir("atomic");
   const std::string path = dir + "result.json";
-  const nlohmann::json a = big_doc("a"), b = big_doc("b");
-  for (int round = 0; round < 5; ++round) {
+  // Of different lengths: interleaved writes through truncating opens leave
+  // the shorter document followed by the longer one's tail.
+  const nlohmann::json a = big_doc("a", 40000), b = big_doc("b", 20000);
+  for (int round = 0; round < 10; ++round) {
     std::barrier start(2);
     auto writer = [&](const nlohmann::json* doc) {
       start.arrive_and_wait();
