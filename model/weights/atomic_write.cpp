@@ -4,6 +4,7 @@
 #include <limits.h>
 #include <sys/file.h>
 #include <sys/random.h>
+#include <pthread.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -13,6 +14,7 @@
 #include <csignal>
 #include <cstdint>
 #include <cstring>
+#include <ctime>
 #include <filesystem>
 #include <memory>
 #include <mutex>
@@ -42,7 +44,15 @@ static_assert(std::atomic<int>::is_always_lock_free);
 constexpr int kSlots = 64;
 Slot g_slots[kSlots];
 
+// Sets of files being renamed (write_files_atomically). A signal waits for
+// them, briefly, so it cannot split a set: the renaming thread blocks the
+// signals meanwhile, so the handler never runs on it and the wait never
+// deadlocks.
+std::atomic<int> g_renaming_sets{0};
+
 extern "C" void remove_temporaries_and_die(int sig) {
+  const timespec ms{0, 1000 * 1000};
+  for (int i = 0; i < 2000 && g_renaming_sets.load(std::memory_order_acquire) > 0; ++i) ::nanosleep(&ms, nullptr);
   for (Slot& s : g_slots)
     if (s.state.load(std::memory_order_acquire) == kLive) ::unlink(s.path);
   // The default action ends the process once the handler returns (the signal
@@ -173,6 +183,28 @@ class FolderLock {
   int fd_ = -1;
 };
 
+// While alive: this thread does not take SIGINT/SIGTERM/SIGHUP, and a handler
+// on another thread waits for the renames to end.
+class RenamingSet {
+ public:
+  RenamingSet() {
+    sigset_t set;
+    sigemptyset(&set);
+    for (int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&set, sig);
+    ::pthread_sigmask(SIG_BLOCK, &set, &old_);
+    g_renaming_sets.fetch_add(1, std::memory_order_acq_rel);
+  }
+  ~RenamingSet() {
+    g_renaming_sets.fetch_sub(1, std::memory_order_acq_rel);
+    ::pthread_sigmask(SIG_SETMASK, &old_, nullptr);  // a pending signal is delivered here
+  }
+  RenamingSet(const RenamingSet&) = delete;
+  RenamingSet& operator=(const RenamingSet&) = delete;
+
+ private:
+  sigset_t old_{};
+};
+
 constexpr size_t kBufferBytes = size_t(1) << 20;
 
 }  // namespace
@@ -192,6 +224,7 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
   const std::string dir = folder_of(target_);
   std::string name = fs::path(target_).filename().string();
   if (name.size() > 200) name.resize(200);  // the temporary's name must fit NAME_MAX
+  buffer_.resize(kBufferBytes);  // before open(): nothing may throw once the temporary exists
   for (int attempt = 0;; ++attempt) {
     temp_ = fs::absolute(fs::path(dir) / ("." + name + "." + random_hex() + ".tmp")).string();
     // Registered before it exists: a signal between open() and registration
@@ -208,7 +241,6 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
     if (usage_errno(err)) throw UsageError(msg);
     throw DeviceError(msg);
   }
-  buffer_.resize(kBufferBytes);
 }
 
 AtomicFile::~AtomicFile() { discard(); }
@@ -296,6 +328,7 @@ void write_files_atomically(const std::vector<PendingFile>& files) {
   for (const PendingFile& pf : files) folders.insert(fs::absolute(folder_of(resolve_target(pf.path))).string());
   std::vector<std::unique_ptr<FolderLock>> locks;
   for (const std::string& d : folders) locks.push_back(std::make_unique<FolderLock>(d));
+  const RenamingSet renaming;
   for (auto& f : open) f->install();
 }
 

@@ -28,8 +28,9 @@
 // with write_files_atomically: every temporary is written and synced before
 // the first rename, so a failure while writing leaves the old set intact. The
 // renames run one after another under an exclusive flock on the folder (so two
-// cooperating writers cannot interleave their sets); only a crash between two
-// renames (microseconds) can leave a mixed set.
+// cooperating writers cannot interleave their sets), and a signal waits until
+// they are done. Only a crash or power loss between two renames (microseconds)
+// can leave a mixed set; the weights are renamed first and config.json last.
 #pragma once
 #include <cstddef>
 #include <functional>
