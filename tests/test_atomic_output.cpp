@@ -245,6 +245,51 @@ TEST(AtomicOutput, FailingBodyLeavesTheOldFileAndNoTemporary) {
   EXPECT_EQ(names_in(dir), std::vector<std::string>{"out.bin"});
 }
 
+// ---- Sets of files (model.safetensors + config.json) -------------------------
+
+TEST(AtomicOutput, AFailedSetLeavesEveryOldFile) {
+  const std::string dir = scratch_dir("atomic");
+  put(dir + "a.bin", "old a");
+  put(dir + "b.bin", "old b");
+  // The first file fits, the second does not: neither may change.
+  const int code = with_file_size_limit(8192, [&] {
+    write_files_atomically({
+        {dir + "a.bin", [](const ByteSink& out) { out("new a", 5); }},
+        {dir + "b.bin",
+         [](const ByteSink& out) {
+           const std::string big = pattern('b', 3 << 20);
+           out(big.data(), big.size());
+         }},
+    });
+  });
+  EXPECT_EQ(code, 10);
+  EXPECT_EQ(slurp(dir + "a.bin"), "old a");
+  EXPECT_EQ(slurp(dir + "b.bin"), "old b");
+  EXPECT_EQ(names_in(dir), (std::vector<std::string>{"a.bin", "b.bin"}));
+
+  write_files_atomically({{dir + "a.bin", [](const ByteSink& out) { out("new a", 5); }},
+                          {dir + "b.bin", [](const ByteSink& out) { out("new b", 5); }}});
+  EXPECT_EQ(slurp(dir + "a.bin"), "new a");
+  EXPECT_EQ(slurp(dir + "b.bin"), "new b");
+}
+
+TEST(AtomicOutput, ASetWithABadTargetWritesNothing) {
+  const std::string dir = scratch_dir("atomic");
+  put(dir + "a.bin", "old a");
+  fs::create_directory(dir + "b.bin");
+  bool body_ran = false;
+  EXPECT_THROW(write_files_atomically({{dir + "a.bin",
+                                        [&](const ByteSink& out) {
+                                          body_ran = true;
+                                          out("new a", 5);
+                                        }},
+                                       {dir + "b.bin", [](const ByteSink& out) { out("new b", 5); }}}),
+               UsageError);
+  EXPECT_FALSE(body_ran) << "the bad target must be refused before anything is written";
+  EXPECT_EQ(slurp(dir + "a.bin"), "old a");
+  EXPECT_EQ(names_in(dir), (std::vector<std::string>{"a.bin", "b.bin"}));
+}
+
 // ---- Result files ------------------------------------------------------------
 
 nlohmann::json big_doc(const std::string& tag, int samples = 20000) {
