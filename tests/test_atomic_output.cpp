@@ -245,6 +245,23 @@ TEST(AtomicOutput, FailingBodyLeavesTheOldFileAndNoTemporary) {
   EXPECT_EQ(names_in(dir), std::vector<std::string>{"out.bin"});
 }
 
+TEST(AtomicOutput, AFileWithAFailedWriteIsNeverInstalled) {
+  const std::string dir = scratch_dir("atomic");
+  put(dir + "out.bin", "old");
+  const int code = with_file_size_limit(4096, [&] {
+    AtomicFile f(dir + "out.bin");
+    const std::string big = pattern('x', 3 << 20);
+    try {
+      f.write(big.data(), big.size());
+    } catch (const DeviceError&) {
+    }
+    f.install();  // a caller that carried on: must still fail
+  });
+  EXPECT_EQ(code, 10);
+  EXPECT_EQ(slurp(dir + "out.bin"), "old");
+  EXPECT_EQ(names_in(dir), std::vector<std::string>{"out.bin"});
+}
+
 // ---- Sets of files (model.safetensors + config.json) -------------------------
 
 TEST(AtomicOutput, AFailedSetLeavesEveryOldFile) {

@@ -256,10 +256,15 @@ void AtomicFile::discard() noexcept {
 void AtomicFile::write(const void* data, size_t n) {
   if (fd_ < 0) throw DeviceError(fmt::format("writing '{}' after it was finished", path_));
   const char* p = static_cast<const char*>(data);
-  if (buffered_ + n > buffer_.size()) flush();
-  if (n >= buffer_.size()) {
-    write_all(fd_, p, n, path_, written_);
-    return;
+  try {
+    if (buffered_ + n > buffer_.size()) flush();
+    if (n >= buffer_.size()) {
+      write_all(fd_, p, n, path_, written_);
+      return;
+    }
+  } catch (...) {
+    broken_ = true;  // bytes are missing: the temporary must never be installed
+    throw;
   }
   std::memcpy(buffer_.data() + buffered_, p, n);
   buffered_ += n;
@@ -278,7 +283,9 @@ void AtomicFile::flush() {
 }
 
 void AtomicFile::finish() {
+  if (broken_) throw DeviceError(fmt::format("'{}' was not written completely", path_));
   if (fd_ < 0) return;
+  broken_ = true;  // until every step below has succeeded
   flush();
   int r;
   do r = ::fsync(fd_);
@@ -291,6 +298,7 @@ void AtomicFile::finish() {
   if (::close(fd) != 0 && errno != EINTR)
     throw DeviceError(fmt::format("writing '{}' failed: close: {}", path_, std::strerror(errno)));
   std::vector<char>().swap(buffer_);
+  broken_ = false;
 }
 
 void AtomicFile::install() {

@@ -61,7 +61,8 @@ class AtomicFile {
 
   void write(const void* data, size_t n);
   ByteSink sink();
-  // Flushes, fsyncs and closes the temporary (step 3).
+  // Flushes, fsyncs and closes the temporary (step 3). After any failed
+  // write it throws: a file missing bytes is never installed.
   void finish();
   // Renames the finished temporary over the target and syncs the folder (step 4).
   void install();
@@ -78,6 +79,7 @@ class AtomicFile {
   int fd_ = -1;
   int slot_ = -1;  // in the signal cleanup registry
   bool installed_ = false;
+  bool broken_ = false;  // a write, flush or sync failed: never install
   std::vector<char> buffer_;
   size_t buffered_ = 0;
   unsigned long long written_ = 0;
