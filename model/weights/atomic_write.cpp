@@ -154,7 +154,8 @@ void write_all(int fd, const char* p, size_t n, const std::string& what, unsigne
 // cannot sync a folder (EINVAL) have nothing to sync.
 void sync_folder(const std::string& dir, const std::string& what) {
   const int fd = ::open(dir.c_str(), O_RDONLY | O_DIRECTORY | O_CLOEXEC);
-  if (fd < 0) throw DeviceError(fmt::format("wrote '{}' but cannot open its folder to sync it: {}", what, std::strerror(errno)));
+  if (fd < 0)
+    throw DeviceError(fmt::format("wrote '{}' but cannot open its folder to sync it: {}", what, std::strerror(errno)));
   int r;
   do r = ::fsync(fd);
   while (r != 0 && errno == EINTR);
@@ -237,7 +238,8 @@ AtomicFile::AtomicFile(const std::string& path) : path_(path) {
     release_slot(slot_);
     slot_ = -1;
     if (err == EEXIST && attempt < 100) continue;
-    const std::string msg = fmt::format("cannot create a file in '{}' to write '{}': {}", dir, path_, std::strerror(err));
+    const std::string msg =
+        fmt::format("cannot create a file in '{}' to write '{}': {}", dir, path_, std::strerror(err));
     if (usage_errno(err)) throw UsageError(msg);
     throw DeviceError(msg);
   }
