@@ -139,6 +139,7 @@ int run(BenchOptions o) {
   }
   const ModelConfig cfg = model_config(o.model);
   if (o.prompt_len < 1 || o.gen < 1) throw UsageError("--prompt-len and --gen must be at least 1");
+  if (!o.out.empty()) check_result_path(o.out);
   if (o.prompt_len + o.gen > cfg.max_pos)
     throw UsageError(fmt::format("--prompt-len + --gen exceeds the model's {} positions", cfg.max_pos));
   for (int64_t t : o.tokens)

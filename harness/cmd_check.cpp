@@ -35,6 +35,7 @@ std::string metric(const std::optional<double>& v, const char* fmtstr) {
 int run(const CheckOptions& o) {
   const ModelConfig cfg = model_config(o.model);
   if (o.tokens < 1 || o.tokens > cfg.max_pos) throw UsageError("--tokens outside the model's positions");
+  if (!o.out.empty()) check_result_path(o.out);
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
   for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, o.device});
   ModelWeights w = load_model(o.model, 1);

@@ -11,6 +11,7 @@
 #include "harness/model_spec.h"
 #include "harness/progress.h"
 #include "model/error.h"
+#include "model/weights/atomic_write.h"
 #include "model/weights/gguf_model.h"
 #include "model/weights/hf_model.h"
 
@@ -29,6 +30,13 @@ int run(const ExportOptions& o) {
   if (o.format != "gguf-i2s" && o.format != "safetensors")
     throw UsageError(fmt::format("unknown --format '{}' (gguf-i2s or safetensors)", o.format));
   if (!o.vocab.empty() && o.format != "gguf-i2s") throw UsageError("--vocab only applies to --format gguf-i2s");
+  // Before the model is built: an unwritable target fails in a moment, not after it.
+  if (o.format == "gguf-i2s") {
+    refuse_non_regular_target(o.out);
+  } else {
+    refuse_non_regular_target(o.out + "/model.safetensors");
+    refuse_non_regular_target(o.out + "/config.json");
+  }
   std::unique_ptr<GgufFile> vocab;
   if (!o.vocab.empty()) vocab = std::make_unique<GgufFile>(open_gguf(o.vocab));
   const ModelWeights w = load_model(o.model, o.weight_seed);

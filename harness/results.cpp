@@ -8,7 +8,6 @@
 #include <cstdlib>
 #include <ctime>
 #include <filesystem>
-#include <fstream>
 #include <memory>
 #include <utility>
 
@@ -19,6 +18,7 @@
 #include "harness/energy/sensors.h"
 #include "model/error.h"
 #include "model/sysinfo.h"
+#include "model/weights/atomic_write.h"
 
 namespace bitlab {
 namespace {
@@ -119,11 +119,10 @@ void write_result(const std::string& path, const nlohmann::json& doc) {
   const std::filesystem::path p(path);
   std::error_code ec;
   if (p.has_parent_path()) std::filesystem::create_directories(p.parent_path(), ec);
-  std::ofstream out(p);
-  if (!out) throw UsageError(fmt::format("cannot write result file '{}'", path));
-  out << doc.dump(2) << "\n";
-  if (!out) throw UsageError(fmt::format("writing '{}' failed", path));
+  write_text_atomically(path, doc.dump(2) + "\n");
 }
+
+void check_result_path(const std::string& path) { refuse_non_regular_target(path); }
 
 std::string default_result_path(const std::string& stem) {
   return fmt::format("results/{}-{}.json", stem, utc_timestamp("%Y%m%dT%H%M%SZ"));

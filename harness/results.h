@@ -40,8 +40,13 @@ nlohmann::json to_json(const Measurement& m);
 
 // A new document with the context and empty measurement/correctness lists.
 nlohmann::json new_result(const RunContext& rc);
-// Writes pretty JSON; creates the parent folder. Throws on failure, naming the path.
+// Writes pretty JSON whole or not at all (write_text_atomically: a failure
+// leaves the old file and no temporary); creates the parent folder. A target
+// that is not a regular file is a UsageError, a failed write a DeviceError.
 void write_result(const std::string& path, const nlohmann::json& doc);
+// Refuses (UsageError) a path write_result would refuse, so a command fails
+// before its measurements rather than after.
+void check_result_path(const std::string& path);
 // The default file name: results/<backend-list>-<utc timestamp>.json
 std::string default_result_path(const std::string& stem);
 // The command line as one string, for the context block: main() remembers it.

@@ -37,8 +37,8 @@ class GgufWriter {
   // ggml_tensor_bytes(type, product of dims) bytes.
   void add_tensor(std::string name, std::vector<uint64_t> dims, GgmlType type, Producer producer);
 
-  // Writes the file (to `path`.tmp, then renamed, so a failed export leaves no
-  // half-written file). Throws DeviceError if the disk refuses.
+  // Writes the file through write_file_atomically (atomic_write.h): whole or
+  // not at all. Throws DeviceError if the disk refuses.
   void write(const std::string& path) const;
 
  private:

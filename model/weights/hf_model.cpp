@@ -316,12 +316,7 @@ void export_hf_safetensors(const ModelWeights& w, const std::string& dir) {
       {"quantization_config",
        {{"quant_method", "bitnet"}, {"linear_class", "autobitlinear"}, {"quantization_mode", "offline"}}},
   };
-  const std::string cfg_path = (fs::path(dir) / "config.json").string();
-  {
-    std::ofstream out(cfg_path);
-    out << cfg.dump(2) << "\n";
-    if (!out) throw DeviceError(fmt::format("writing '{}' failed", cfg_path));
-  }
+  const std::string cfg_text = cfg.dump(2) + "\n";
 
   SafetensorsWriter st;
   st.add_metadata("format", "pt");  // what transformers expects of a PyTorch checkpoint
@@ -357,7 +352,12 @@ void export_hf_safetensors(const ModelWeights& w, const std::string& dir) {
                     [t](const SafetensorsWriter::Emit& emit) { emit(&t->scale, 4); });
     }
   }
-  st.write((fs::path(dir) / "model.safetensors").string());
+  // One set: both files are written and synced before either replaces the
+  // old one, so a failed re-export leaves the old pair intact.
+  write_files_atomically({
+      {(fs::path(dir) / "model.safetensors").string(), [&](const ByteSink& out) { st.write_to(out); }},
+      {(fs::path(dir) / "config.json").string(), [&](const ByteSink& out) { out(cfg_text.data(), cfg_text.size()); }},
+  });
 }
 
 }  // namespace bitlab

@@ -171,6 +171,10 @@ void SafetensorsWriter::add_tensor(std::string name, std::string dtype, std::vec
 }
 
 void SafetensorsWriter::write(const std::string& path) const {
+  write_file_atomically(path, [this](const ByteSink& out) { write_to(out); });
+}
+
+void SafetensorsWriter::write_to(const ByteSink& out) const {
   nlohmann::json header = nlohmann::json::object();
   if (!metadata_.empty()) header["__metadata__"] = metadata_;
   uint64_t offset = 0;
@@ -181,21 +185,19 @@ void SafetensorsWriter::write(const std::string& path) const {
   std::string text = header.dump();
   text.append((8 - text.size() % 8) % 8, ' ');  // data starts 8-byte aligned
 
-  write_file_atomically(path, [&](const ByteSink& out) {
-    const uint64_t len = text.size();
-    out(&len, 8);
-    out(text.data(), text.size());
-    for (const Entry& e : entries_) {
-      uint64_t got = 0;
-      e.producer([&](const void* p, size_t n) {
-        out(p, n);
-        got += n;
-      });
-      if (got != e.bytes)
-        throw UsageError(fmt::format("safetensors writer: tensor '{}' produced {} bytes, expected {}", e.name, got,
-                                     e.bytes));
-    }
-  });
+  const uint64_t len = text.size();
+  out(&len, 8);
+  out(text.data(), text.size());
+  for (const Entry& e : entries_) {
+    uint64_t got = 0;
+    e.producer([&](const void* p, size_t n) {
+      out(p, n);
+      got += n;
+    });
+    if (got != e.bytes)
+      throw UsageError(fmt::format("safetensors writer: tensor '{}' produced {} bytes, expected {}", e.name, got,
+                                   e.bytes));
+  }
 }
 
 }  // namespace bitlab

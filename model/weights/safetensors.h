@@ -59,8 +59,11 @@ class SafetensorsWriter {
   using Producer = std::function<void(const Emit& emit)>;
   void add_metadata(std::string key, std::string value);
   void add_tensor(std::string name, std::string dtype, std::vector<int64_t> shape, Producer producer);
-  // Writes to `path`.tmp, then renames; the header is padded to 8 bytes.
+  // Writes the file through write_file_atomically (atomic_write.h); the
+  // header is padded to 8 bytes.
   void write(const std::string& path) const;
+  // The file's bytes, in order, for a file written together with others.
+  void write_to(const ByteSink& out) const;
 
  private:
   struct Entry {
