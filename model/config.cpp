@@ -38,7 +38,7 @@ void ModelConfig::validate() const {
   need(bos >= 0 && bos < vocab && eos >= 0 && eos < vocab, "bos/eos must be token ids inside the vocabulary");
   need(std::isfinite(norm_eps) && norm_eps > 0 && norm_eps <= kMaxNormEps,
        "norm_eps must be a finite number in (0, 1]");
-  need(std::isfinite(rope_theta) && rope_theta >= 1, "rope_theta must be a finite number of at least 1");
+  need(std::isfinite(float(rope_theta)) && rope_theta >= 1, "rope_theta must be a finite number of at least 1");
 }
 
 float check_norm_eps(const std::string& what, const std::string& field, double value) {
@@ -50,7 +50,8 @@ float check_norm_eps(const std::string& what, const std::string& field, double v
 }
 
 double check_rope_theta(const std::string& what, const std::string& field, double value) {
-  if (!std::isfinite(value) || !(value >= 1))
+  // Finite as fp32 too: the GPU backends compute the rotation in fp32.
+  if (!std::isfinite(value) || !(value >= 1) || !std::isfinite(float(value)))
     throw InputError(fmt::format("{}: {} = {} is not a usable RoPE base (a finite number of at least 1)", what, field,
                                  value));
   return value;

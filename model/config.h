@@ -44,8 +44,8 @@ void check_config_sizes(const std::string& what, std::initializer_list<ConfigSiz
 int32_t check_token_id(const std::string& what, const std::string& field, int64_t value, int64_t vocab);
 // The RMS norm epsilon and the RoPE base as read from `field` of a file (any
 // number type), checked: epsilon finite, positive as fp32 and at most
-// kMaxNormEps; theta finite and at least 1 (below 1 the rotation angles grow
-// past any position's meaning). Throws InputError naming the field.
+// kMaxNormEps; theta finite (also as fp32) and at least 1 (below 1 the
+// rotation angles grow past any position's meaning). Throws InputError naming the field.
 inline constexpr double kMaxNormEps = 1.0;
 float check_norm_eps(const std::string& what, const std::string& field, double value);
 double check_rope_theta(const std::string& what, const std::string& field, double value);
