@@ -47,6 +47,8 @@ int32_t check_token_id(const std::string& what, const std::string& field, int64_
 // kMaxNormEps; theta finite (also as fp32) and at least 1 (below 1 the
 // rotation angles grow past any position's meaning). Throws InputError naming the field.
 inline constexpr double kMaxNormEps = 1.0;
+bool usable_norm_eps(double value);
+bool usable_rope_theta(double value);
 float check_norm_eps(const std::string& what, const std::string& field, double value);
 double check_rope_theta(const std::string& what, const std::string& field, double value);
 // ModelConfig::validate, its UsageError turned into an InputError.

@@ -1,6 +1,7 @@
 #include "model/tokenizer.h"
 
 #include <algorithm>
+#include <new>
 #include <queue>
 
 #include <fmt/format.h>
@@ -89,6 +90,14 @@ std::string byte_level_symbol(uint8_t byte) {
 }
 
 Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
+  try {
+    return from_gguf_metadata(g);
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory for its vocabulary", g.what));
+  }
+}
+
+Tokenizer Tokenizer::from_gguf_metadata(const GgufFile& g) {
   const std::string_view model = g.get_string("tokenizer.ggml.model");
   if (model != "gpt2")
     throw InputError(fmt::format("{}: tokenizer.ggml.model is '{}'; only the byte-level BPE ('gpt2') is supported{}",

@@ -76,6 +76,7 @@ class Tokenizer {
   bool is_special(int32_t id) const;
 
  private:
+  static Tokenizer from_gguf_metadata(const GgufFile& g);
   void bpe(std::string_view piece, std::vector<int32_t>& out) const;
   std::vector<std::string> texts_;   // as stored: byte-level alphabet, or special text
   std::vector<std::string> pieces_;  // decoded bytes per token
