@@ -32,6 +32,7 @@ namespace bitlab {
 namespace {
 
 using test::Bytes;
+using test::expect_fifo_refused;
 using test::expect_input_error;
 
 // A small config whose every matrix holds a multiple of 128 codes (I2_S) and
@@ -596,30 +597,6 @@ TEST(Checkpoints, ConfigJsonFieldsAreTypeChecked) {
     }
   }
   expect_input_error([&] { parse_hf_config("{\"hidden_size\": ", "c.json"); }, {"c.json", "not valid JSON"});
-}
-
-// Runs `f`, which must throw a UsageError naming `path` as not a regular file,
-// on a thread: if it blocks on the FIFO the test fails (and opening the FIFO's
-// other end lets the thread finish) instead of hanging.
-void expect_fifo_refused(const std::string& path, const std::function<void()>& f) {
-  auto result = std::async(std::launch::async, [&]() -> std::string {
-    try {
-      f();
-      return "no error";
-    } catch (const UsageError& e) {
-      return e.what();
-    } catch (const std::exception& e) {
-      return std::string("wrong error type: ") + e.what();
-    }
-  });
-  if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
-    ADD_FAILURE() << "reading the FIFO '" << path << "' blocked";
-    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
-    if (fd >= 0) ::close(fd);
-  }
-  const std::string msg = result.get();
-  EXPECT_NE(msg.find(path), std::string::npos) << msg;
-  EXPECT_NE(msg.find("is not a regular file"), std::string::npos) << msg;
 }
 
 TEST(Checkpoints, FifosAsCheckpointFilesAreRefusedWithoutBlocking) {

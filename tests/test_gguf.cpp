@@ -22,6 +22,7 @@ namespace bitlab {
 namespace {
 
 using test::Bytes;
+using test::expect_fifo_refused;
 using test::expect_input_error;
 
 Bytes header(uint64_t n_tensors, uint64_t n_kv, uint32_t version = 3) {
@@ -329,30 +330,6 @@ TEST(Gguf, HeaderLongerThanTheFirstCopyIsReadWhole) {
   test::write_file(path, b.b);
   const GgufFile g = open_gguf(path);
   EXPECT_EQ(g.get_string("k").size(), size_t(3) << 20);
-}
-
-// Runs `f`, which must throw a UsageError naming `path` as not a regular file,
-// on a thread: if it blocks on the FIFO at `path` the test fails (and opening
-// the FIFO's other end lets the thread finish) instead of hanging.
-void expect_fifo_refused(const std::string& path, const std::function<void()>& f) {
-  auto result = std::async(std::launch::async, [&]() -> std::string {
-    try {
-      f();
-      return "no error";
-    } catch (const UsageError& e) {
-      return e.what();
-    } catch (const std::exception& e) {
-      return std::string("wrong error type: ") + e.what();
-    }
-  });
-  if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
-    ADD_FAILURE() << "reading the FIFO '" << path << "' blocked";
-    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
-    if (fd >= 0) ::close(fd);
-  }
-  const std::string msg = result.get();
-  EXPECT_NE(msg.find(path), std::string::npos) << msg;
-  EXPECT_NE(msg.find("is not a regular file"), std::string::npos) << msg;
 }
 
 TEST(Gguf, FifoIsRefusedWithoutBlocking) {
