@@ -1,14 +1,17 @@
-// Writes the seed corpus for the fuzz targets into OUT/{gguf,safetensors,tokenizer}:
+// Writes the seed corpus for the fuzz targets into OUT/{gguf,safetensors,tokenizer,hf_model}:
 // small valid files made with the project's own writers (a one-layer model with
 // a tiny vocabulary in both formats, a GGUF with every metadata type, a
-// vocabulary-only GGUF, config.json) and a few texts.
+// vocabulary-only GGUF, config.json), a few texts, and whole Hugging Face
+// checkpoints in fuzz_hf_model's split form.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <sstream>
 
 #include "fuzz/tiny_vocab.h"
 #include "model/weights/gguf_model.h"
 #include "model/weights/hf_model.h"
+#include "model/weights/safetensors.h"
 #include "model/weights/synthetic.h"
 
 namespace fs = std::filesystem;
@@ -20,7 +23,7 @@ int main(int argc, char** argv) {
     return 2;
   }
   const fs::path out = argv[1];
-  for (const char* d : {"gguf", "safetensors", "tokenizer"}) fs::create_directories(out / d);
+  for (const char* d : {"gguf", "safetensors", "tokenizer", "hf_model"}) fs::create_directories(out / d);
 
   // Vocabulary-only GGUF, which also tells the tiny vocabulary's size.
   GgufWriter vocab;
@@ -46,6 +49,22 @@ int main(int argc, char** argv) {
   export_gguf_i2s(w, (out / "gguf" / "micro.gguf").string(), &vocab_file);
   const fs::path hf = out / "hf_tmp";
   export_hf_safetensors(w, hf.string());
+  auto slurp = [](const fs::path& p) {
+    std::ostringstream s;
+    s << std::ifstream(p, std::ios::binary).rdbuf();
+    return s.str();
+  };
+  // fuzz_hf_model: config.json, the split marker, the safetensors bytes and,
+  // for the sharded form, the marker again and an index naming the shard.
+  const std::string split = "\n#bitlab-part#\n";
+  const std::string config = slurp(hf / "config.json"), tensors = slurp(hf / "model.safetensors");
+  std::ofstream(out / "hf_model" / "single.bin", std::ios::binary) << config << split << tensors;
+  std::string index = "{\"metadata\": {}, \"weight_map\": {";
+  const SafetensorsFile st = open_safetensors((hf / "model.safetensors").string());
+  for (size_t t = 0; t < st.tensors.size(); ++t)
+    index += (t ? ", \"" : "\"") + st.tensors[t].name + "\": \"shard.safetensors\"";
+  index += "}}";
+  std::ofstream(out / "hf_model" / "sharded.bin", std::ios::binary) << config << split << tensors << split << index;
   fs::rename(hf / "model.safetensors", out / "safetensors" / "micro.safetensors");
   fs::rename(hf / "config.json", out / "safetensors" / "config.json");
   fs::remove_all(hf);

@@ -1,5 +1,7 @@
 #include "model/config.h"
 
+#include <cmath>
+
 #include <fmt/format.h>
 
 #include "model/error.h"
@@ -34,7 +36,32 @@ void ModelConfig::validate() const {
   need(n_heads * head_dim == hidden, "n_heads * head_dim must equal hidden (attn_sub_norm and o use both)");
   need(max_pos > 0, "max_pos must be positive");
   need(bos >= 0 && bos < vocab && eos >= 0 && eos < vocab, "bos/eos must be token ids inside the vocabulary");
-  need(norm_eps > 0 && rope_theta > 0, "norm_eps and rope_theta must be positive");
+  need(usable_norm_eps(norm_eps), "norm_eps must be a finite number in (0, 1]");
+  need(usable_rope_theta(rope_theta), "rope_theta must be a finite number of at least 1");
+}
+
+bool usable_norm_eps(double value) {
+  const auto eps = float(value);  // as the forward pass uses it: 1e-50 would become 0
+  return std::isfinite(value) && eps > 0 && value <= kMaxNormEps;
+}
+
+bool usable_rope_theta(double value) {
+  // Finite as fp32 too: the GPU backends compute the rotation in fp32.
+  return std::isfinite(value) && value >= 1 && std::isfinite(float(value));
+}
+
+float check_norm_eps(const std::string& what, const std::string& field, double value) {
+  if (!usable_norm_eps(value))
+    throw InputError(fmt::format("{}: {} = {} is not a usable RMS norm epsilon (a finite number in (0, {:g}])", what,
+                                 field, value, kMaxNormEps));
+  return float(value);
+}
+
+double check_rope_theta(const std::string& what, const std::string& field, double value) {
+  if (!usable_rope_theta(value))
+    throw InputError(fmt::format("{}: {} = {} is not a usable RoPE base (a finite number of at least 1)", what, field,
+                                 value));
+  return value;
 }
 
 void check_config_sizes(const std::string& what, std::initializer_list<ConfigSize> sizes) {

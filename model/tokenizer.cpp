@@ -1,6 +1,7 @@
 #include "model/tokenizer.h"
 
 #include <algorithm>
+#include <new>
 #include <queue>
 
 #include <fmt/format.h>
@@ -89,6 +90,14 @@ std::string byte_level_symbol(uint8_t byte) {
 }
 
 Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
+  try {
+    return from_gguf_metadata(g);
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory for its vocabulary", g.what));
+  }
+}
+
+Tokenizer Tokenizer::from_gguf_metadata(const GgufFile& g) {
   const std::string_view model = g.get_string("tokenizer.ggml.model");
   if (model != "gpt2")
     throw InputError(fmt::format("{}: tokenizer.ggml.model is '{}'; only the byte-level BPE ('gpt2') is supported{}",
@@ -126,13 +135,8 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
   }
   for (size_t i = 0; i < n; ++i) {
     t.ids_.emplace(t.texts_[i], int32_t(i));  // a duplicate text keeps its first id
-    if (t.special_[i] && !t.texts_[i].empty()) {
-      t.specials_by_length_.push_back(int32_t(i));
-      t.special_first_byte_[uint8_t(t.texts_[i][0])] = true;
-    }
+    if (t.special_[i] && !t.texts_[i].empty()) t.specials_.add(t.texts_[i], int32_t(i));
   }
-  std::stable_sort(t.specials_by_length_.begin(), t.specials_by_length_.end(),
-                   [&](int32_t a, int32_t b) { return t.texts_[size_t(a)].size() > t.texts_[size_t(b)].size(); });
   for (int b = 0; b < 256; ++b) {
     const int32_t id = t.find(byte_level_symbol(uint8_t(b)));
     if (id < 0) throw InputError(fmt::format("{}: the vocabulary has no token for byte 0x{:02x}", g.what, b));
@@ -151,11 +155,13 @@ Tokenizer Tokenizer::from_gguf(const GgufFile& g) {
       throw InputError(fmt::format("{}: merge {} ('{}') names a token the vocabulary lacks", g.what, r, m));
     t.merges_.emplace((uint64_t(uint32_t(a)) << 32) | uint32_t(b), Merge{int32_t(r), ab});  // first rank wins
   }
-  t.bos_ = int32_t(g.get_int_or("tokenizer.ggml.bos_token_id", -1));
-  t.eos_ = int32_t(g.get_int_or("tokenizer.ggml.eos_token_id", -1));
-  for (auto [id, key] : {std::pair{t.bos_, "bos"}, std::pair{t.eos_, "eos"}})
-    if (id < -1 || id >= int32_t(n))
-      throw InputError(fmt::format("{}: tokenizer.ggml.{}_token_id {} is outside the {} tokens", g.what, key, id, n));
+  // The range is checked on the 64-bit value, before it is narrowed.
+  for (auto [id, key] : {std::pair{&t.bos_, "bos"}, std::pair{&t.eos_, "eos"}}) {
+    const int64_t v = g.get_int_or(fmt::format("tokenizer.ggml.{}_token_id", key), -1);
+    if (v < -1 || v >= int64_t(n))
+      throw InputError(fmt::format("{}: tokenizer.ggml.{}_token_id {} is outside the {} tokens", g.what, key, v, n));
+    *id = int32_t(v);
+  }
   return t;
 }
 
@@ -223,7 +229,42 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
   for (int i = 0; i >= 0; i = next[size_t(i)]) out.push_back(id[size_t(i)]);
 }
 
+void SpecialTokenMatcher::add(std::string_view text, int32_t id) {
+  size_t node = 0;
+  for (char ch : text) {
+    const uint64_t key = (uint64_t(node) << 8) | uint8_t(ch);
+    auto it = children_.find(key);
+    if (it == children_.end()) {
+      it = children_.emplace(key, int32_t(nodes_.size())).first;
+      nodes_.push_back(-1);
+    }
+    node = size_t(it->second);
+  }
+  if (nodes_[node] < 0) nodes_[node] = id;
+}
+
+int32_t SpecialTokenMatcher::longest_at(std::string_view text, size_t pos, size_t* length, uint64_t* steps) const {
+  int32_t best = -1;
+  size_t node = 0;
+  for (size_t i = pos; i < text.size(); ++i) {
+    auto it = children_.find((uint64_t(node) << 8) | uint8_t(text[i]));
+    if (steps) ++*steps;
+    if (it == children_.end()) break;
+    node = size_t(it->second);
+    if (nodes_[node] >= 0) {
+      best = nodes_[node];
+      *length = i + 1 - pos;
+    }
+  }
+  return best;
+}
+
 std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool parse_special) const {
+  return encode_counting(text, add_bos, parse_special, nullptr);
+}
+
+std::vector<int32_t> Tokenizer::encode_counting(std::string_view text, bool add_bos, bool parse_special,
+                                                uint64_t* special_steps) const {
   std::vector<int32_t> out;
   if (add_bos) {
     if (bos_ < 0) throw InputError("the vocabulary defines no BOS token");
@@ -233,27 +274,19 @@ std::vector<int32_t> Tokenizer::encode(std::string_view text, bool add_bos, bool
     for (std::string_view p : pretokenize_llama3(s)) bpe(p, out);
   };
   size_t start = 0;
-  if (parse_special && !specials_by_length_.empty()) {
+  if (parse_special && !specials_.empty()) {
+    // Leftmost, then longest: the trie walk at each position costs at most
+    // the longest special token's length, not the number of special tokens.
     for (size_t i = 0; i < text.size();) {
-      int32_t hit = -1;
-      if (!special_first_byte_[uint8_t(text[i])]) {
-        ++i;
-        continue;
-      }
-      for (int32_t sid : specials_by_length_) {
-        const std::string& s = texts_[size_t(sid)];
-        if (s[0] == text[i] && text.compare(i, s.size(), s) == 0) {
-          hit = sid;
-          break;
-        }
-      }
+      size_t len = 0;
+      const int32_t hit = specials_.longest_at(text, i, &len, special_steps);
       if (hit < 0) {
         ++i;
         continue;
       }
       plain(text.substr(start, i - start));
       out.push_back(hit);
-      i += texts_[size_t(hit)].size();
+      i += len;
       start = i;
     }
   }

@@ -31,6 +31,24 @@ std::vector<std::string_view> pretokenize_llama3(std::string_view text);
 // bytes stand for themselves; "\xc4\xa0" (U+0120) stands for a space).
 std::string byte_level_symbol(uint8_t byte);
 
+// Finds special tokens in text: a byte trie of their texts, so finding the
+// longest one at a position costs at most the length of the longest special
+// token, however many there are (a vocabulary may make every token special).
+class SpecialTokenMatcher {
+ public:
+  SpecialTokenMatcher() : nodes_(1, -1) {}
+  // A duplicate text keeps its first id.
+  void add(std::string_view text, int32_t id);
+  bool empty() const { return nodes_.size() == 1; }
+  // The id of the longest special token that `text` has at `pos`, and its
+  // length; -1 if none. Adds the trie nodes it visits to *steps when given.
+  int32_t longest_at(std::string_view text, size_t pos, size_t* length, uint64_t* steps = nullptr) const;
+
+ private:
+  std::vector<int32_t> nodes_;                     // token id ending at each node, or -1; node 0 is the root
+  std::unordered_map<uint64_t, int32_t> children_;  // (node << 8 | byte) -> child node
+};
+
 class Tokenizer {
  public:
   // Throws InputError naming the key when the metadata is missing or broken.
@@ -43,6 +61,9 @@ class Tokenizer {
 
   // With `parse_special` false, "<|eot_id|>" in the text is plain text.
   std::vector<int32_t> encode(std::string_view text, bool add_bos = false, bool parse_special = true) const;
+  // encode, also counting the trie nodes the special-token search visited.
+  std::vector<int32_t> encode_counting(std::string_view text, bool add_bos, bool parse_special,
+                                       uint64_t* special_steps) const;
   // The bytes of the tokens, concatenated; may end inside a UTF-8 character.
   std::string decode(std::span<const int32_t> ids) const;
   const std::string& token_bytes(int32_t id) const;
@@ -55,6 +76,7 @@ class Tokenizer {
   bool is_special(int32_t id) const;
 
  private:
+  static Tokenizer from_gguf_metadata(const GgufFile& g);
   void bpe(std::string_view piece, std::vector<int32_t>& out) const;
   std::vector<std::string> texts_;   // as stored: byte-level alphabet, or special text
   std::vector<std::string> pieces_;  // decoded bytes per token
@@ -65,8 +87,7 @@ class Tokenizer {
   };
   std::unordered_map<uint64_t, Merge> merges_;  // (left id << 32 | right id)
   int32_t byte_token_[256] = {};                // token of each byte's alphabet symbol
-  std::vector<int32_t> specials_by_length_;     // longest first, for matching
-  bool special_first_byte_[256] = {};           // bytes a special token can start with
+  SpecialTokenMatcher specials_;
   int32_t bos_ = -1, eos_ = -1;
   Tokenizer() = default;
 };

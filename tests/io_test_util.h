@@ -3,13 +3,16 @@
 // laid out by hand), temporary paths, and the shared Llama-3 vocabulary.
 #pragma once
 #include <gtest/gtest.h>
+#include <fcntl.h>
 #include <unistd.h>
 
+#include <chrono>
 #include <cstdint>
 #include <cstring>
 #include <filesystem>
 #include <fstream>
 #include <functional>
+#include <future>
 #include <iterator>
 #include <string>
 #include <vector>
@@ -51,6 +54,30 @@ inline void expect_input_error(const std::function<void()>& f, std::initializer_
     const std::string msg = e.what();
     for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << "'" << p << "' not in: " << msg;
   }
+}
+
+// Runs `f`, which must throw a UsageError naming `path` as not a regular file,
+// on a thread: if it blocks on the FIFO at `path` the test fails (and opening
+// the FIFO's other end lets the thread finish) instead of hanging.
+inline void expect_fifo_refused(const std::string& path, const std::function<void()>& f) {
+  auto result = std::async(std::launch::async, [&]() -> std::string {
+    try {
+      f();
+      return "no error";
+    } catch (const UsageError& e) {
+      return e.what();
+    } catch (const std::exception& e) {
+      return std::string("wrong error type: ") + e.what();
+    }
+  });
+  if (result.wait_for(std::chrono::seconds(20)) != std::future_status::ready) {
+    ADD_FAILURE() << "reading the FIFO '" << path << "' blocked";
+    const int fd = ::open(path.c_str(), O_WRONLY | O_NONBLOCK);
+    if (fd >= 0) ::close(fd);
+  }
+  const std::string msg = result.get();
+  EXPECT_NE(msg.find(path), std::string::npos) << msg;
+  EXPECT_NE(msg.find("is not a regular file"), std::string::npos) << msg;
 }
 
 // A path in a directory of the test temp dir that is unique to this process

@@ -4,12 +4,21 @@
 // mis-shaped or mis-typed tensors, the weight_scale direction).
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
+#include <cmath>
 #include <filesystem>
 #include <fstream>
+#include <future>
+#include <limits>
 
 #include <fmt/format.h>
 
 #include "model/tensor.h"
+#include "model/weights/float_read.h"
 #include "model/weights/gguf_model.h"
 #include "model/weights/gguf_writer.h"
 #include "model/weights/hf_model.h"
@@ -23,6 +32,7 @@ namespace bitlab {
 namespace {
 
 using test::Bytes;
+using test::expect_fifo_refused;
 using test::expect_input_error;
 
 // A small config whose every matrix holds a multiple of 128 codes (I2_S) and
@@ -155,9 +165,6 @@ TEST(Checkpoints, GgufRoundTripIsBitIdentical) {
   EXPECT_EQ(c.eos, 2);
   const ModelWeights r = load_gguf_model(g);
   expect_same_weights(w, r);
-  // The embedding is read in place from the mapping, not copied.
-  const GgufTensor* emb = g.tensor("token_embd.weight");
-  EXPECT_EQ(static_cast<const void*>(r.embedding.data.data()), static_cast<const void*>(emb->data.data()));
 }
 
 TEST(Checkpoints, SafetensorsRoundTripIsBitIdentical) {
@@ -190,8 +197,9 @@ TEST(Checkpoints, ShardedSafetensorsWithIndex) {
   std::string map;
   for (size_t i = 0; i < f.tensors.size(); ++i) {
     const SafetensorsTensor& t = f.tensors[i];
-    (i % 2 ? a : b).add_tensor(t.name, t.dtype, t.shape, [&t](const SafetensorsWriter::Emit& e) {
-      e(t.data.data(), t.data.size());
+    (i % 2 ? a : b).add_tensor(t.name, t.dtype, t.shape, [&](const SafetensorsWriter::Emit& e) {
+      const std::vector<uint8_t> data = f.read(t);
+      e(data.data(), data.size());
     });
     map += fmt::format("{}\"{}\": \"{}\"", map.empty() ? "" : ", ", t.name, i % 2 ? "a.safetensors" : "b.safetensors");
   }
@@ -273,7 +281,7 @@ std::string edited_hf(const std::string& tag, const std::function<void(EditedTen
   SafetensorsWriter out;
   std::vector<std::shared_ptr<EditedTensor>> keep;
   for (const SafetensorsTensor& t : f.tensors) {
-    auto e = std::make_shared<EditedTensor>(EditedTensor{t.name, t.dtype, t.shape, {t.data.begin(), t.data.end()}});
+    auto e = std::make_shared<EditedTensor>(EditedTensor{t.name, t.dtype, t.shape, f.read(t)});
     edit(*e);
     if (e->name.empty()) continue;
     keep.push_back(e);
@@ -363,7 +371,7 @@ std::string edited_gguf(const std::string& tag, const GgufTensorEdit& edit, cons
     std::string name(t.name);
     std::vector<uint64_t> dims = t.dims;
     uint32_t type = t.type;
-    auto data = std::make_shared<std::vector<uint8_t>>(t.data.begin(), t.data.end());
+    auto data = std::make_shared<std::vector<uint8_t>>(g.read(t));
     edit(name, dims, type, *data);
     if (name.empty()) continue;
     out.add_tensor(name, dims, GgmlType(type), [data](const GgufWriter::Emit& e) { e(data->data(), data->size()); });
@@ -440,4 +448,224 @@ TEST(Checkpoints, LlamaArchitectureIsNotABitNetModel) {
 }
 
 }  // namespace
+// The export with the float metadata `key` set to `value` (f32).
+std::string gguf_with_float(const std::string& tag, const std::string& key, float value) {
+  const ModelWeights w = synthetic_weights(small_config(), 4);
+  const std::string src = test::temp_path("fsrc.gguf");
+  export_gguf_i2s(w, src);
+  const GgufFile g = open_gguf(src);
+  GgufWriter out;
+  for (const auto& [k, v] : g.metadata)
+    if (k != key) out.add_value(std::string(k), v);
+  out.add_f32(key, value);
+  for (const GgufTensor& t : g.tensors) {
+    auto data = std::make_shared<std::vector<uint8_t>>(g.read(t));
+    out.add_tensor(std::string(t.name), t.dims, GgmlType(t.type),
+                   [data](const GgufWriter::Emit& e) { e(data->data(), data->size()); });
+  }
+  const std::string path = test::temp_path("gf_" + tag + ".gguf");
+  out.write(path);
+  return path;
+}
+
+// Sets F32 element `i` of a tensor's bytes (GGUF norms are F32).
+void set_f32(std::vector<uint8_t>& b, size_t i, float v) { std::memcpy(b.data() + 4 * i, &v, 4); }
+
+TEST(Checkpoints, GgufNonFiniteAndAbsurdValuesAreRefused) {
+  const float inf = std::numeric_limits<float>::infinity(), nan = std::numeric_limits<float>::quiet_NaN();
+  const std::string norm = "blk.1.ffn_norm.weight";
+  auto norm_set = [&](const char* tag, float v) {
+    return edited_gguf(tag, [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
+      if (n == norm) set_f32(b, 5, v);
+    });
+  };
+  expect_gguf_refused(norm_set("nnan", nan), {"g_nnan.gguf", norm, "element 5", "not a finite number"});
+  expect_gguf_refused(norm_set("ninf", -inf), {norm, "element 5", "not a finite number"});
+  expect_gguf_refused(norm_set("nbig", 3e7f), {norm, "element 5", "beyond the 1e+06"});
+  // The embedding is BF16: 0x7f80 is +Inf, 0x7fc0 a NaN.
+  auto emb_set = [&](const char* tag, uint16_t v) {
+    return edited_gguf(tag, [&](std::string& n, auto&, auto&, std::vector<uint8_t>& b) {
+      if (n == "token_embd.weight") std::memcpy(b.data() + 2 * 70, &v, 2);
+    });
+  };
+  expect_gguf_refused(emb_set("einf", 0x7f80), {"token_embd.weight", "element 70", "not a finite number"});
+  expect_gguf_refused(emb_set("enan", 0x7fc0), {"token_embd.weight", "element 70", "not a finite number"});
+  const std::string eps = "bitnet-b1.58.attention.layer_norm_rms_epsilon", theta = "bitnet-b1.58.rope.freq_base";
+  expect_gguf_refused(gguf_with_float("epsnan", eps, nan), {"gf_epsnan", eps, "nan", "not a usable RMS norm epsilon"});
+  expect_gguf_refused(gguf_with_float("epsinf", eps, inf), {eps, "inf"});
+  expect_gguf_refused(gguf_with_float("eps0", eps, 0.0f), {eps, "= 0"});
+  expect_gguf_refused(gguf_with_float("epsbig", eps, 2.0f), {eps, "= 2"});
+  expect_gguf_refused(gguf_with_float("thnan", theta, nan), {theta, "not a usable RoPE base"});
+  expect_gguf_refused(gguf_with_float("thinf", theta, inf), {theta, "inf"});
+  expect_gguf_refused(gguf_with_float("thneg", theta, -10000.0f), {theta, "-10000"});
+  // In range, a norm weight far from 1 is still a model.
+  EXPECT_NO_THROW(load_gguf_model(open_gguf(norm_set("nok", 1e5f))));
+  EXPECT_NO_THROW(load_gguf_model(open_gguf(gguf_with_float("epsok", eps, 1e-6f))));
+}
+
+TEST(Checkpoints, SafetensorsNonFiniteAndAbsurdValuesAreRefused) {
+  const std::string norm = "model.layers.0.mlp.ffn_sub_norm.weight";
+  const float nan = std::numeric_limits<float>::quiet_NaN();
+  expect_hf_refused(edited_hf("nnan", [&](EditedTensor& t) { if (t.name == norm) set_f32(t.data, 3, nan); }),
+                    {"edit_nnan/model.safetensors", norm, "element 3", "not a finite number"});
+  expect_hf_refused(edited_hf("nbig", [&](EditedTensor& t) { if (t.name == norm) set_f32(t.data, 3, -2e6f); }),
+                    {norm, "element 3", "beyond"});
+  const std::string emb = "model.embed_tokens.weight";
+  expect_hf_refused(edited_hf("einf", [&](EditedTensor& t) {
+                      if (t.name == emb) t.data[2 * 9] = 0x80, t.data[2 * 9 + 1] = 0xff; }),  // bf16 -Inf
+                    {emb, "element 9", "not a finite number"});
+  const std::string q = "model.layers.1.self_attn.q_proj";
+  expect_hf_refused(edited_hf("sinf", [&](EditedTensor& t) {
+                      if (t.name == q + ".weight_scale") set_f32(t.data, 0, std::numeric_limits<float>::infinity()); }),
+                    {q, "weight scale inf"});
+  // bf16 master weights with a NaN
+  expect_hf_refused(edited_hf("mnan", [&](EditedTensor& e) {
+                      if (e.name == q + ".weight_scale") e.name.clear();
+                      if (e.name != q + ".weight") return;
+                      e.dtype = "BF16";
+                      e.shape = {64, 64};
+                      e.data.assign(64 * 64 * 2, 0);
+                      e.data[2 * 100 + 1] = 0x7f, e.data[2 * 100] = 0xc0; }),
+                    {"edit_mnan", q, "not finite"});
+  for (const auto& [patch, parts] : std::vector<std::pair<std::string, std::vector<std::string>>>{
+           {"\"rope_theta\": 1e300", {"rope_theta", "not a usable RoPE base"}},
+           {"\"rope_theta\": 1e999", {"cfg.json", "not valid JSON", "1e999"}},
+           {"\"rope_theta\": 0.5", {"rope_theta = 0.5"}},
+           {"\"rms_norm_eps\": 1e-60", {"rms_norm_eps", "not a usable RMS norm epsilon"}},
+           {"\"rms_norm_eps\": -1e-5", {"rms_norm_eps = -1e-05"}},
+           {"\"rms_norm_eps\": \"1e-5\"", {"rms_norm_eps", "expected a number"}}}) {
+    std::string cfg = R"({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4,
+                          "intermediate_size": 96, "vocab_size": 300, )" + patch + "}";
+    try {
+      parse_hf_config(cfg, "cfg.json");
+      ADD_FAILURE() << patch << " accepted";
+    } catch (const InputError& e) {
+      for (const std::string& p : parts) EXPECT_NE(std::string(e.what()).find(p), std::string::npos) << e.what();
+    }
+  }
+}
+
+TEST(Checkpoints, SyntheticConfigRefusesNonFiniteNumbers) {
+  ModelConfig c = small_config();
+  c.norm_eps = std::numeric_limits<float>::infinity();
+  EXPECT_THROW(synthetic_weights(c, 1), UsageError);
+  c = small_config();
+  c.rope_theta = std::numeric_limits<double>::infinity();
+  EXPECT_THROW(synthetic_weights(c, 1), UsageError);
+  c = small_config();
+  c.rope_theta = 0.5;
+  EXPECT_THROW(c.validate(), UsageError);
+}
+
+TEST(Checkpoints, WeightValueCheckIsShared) {
+  const std::vector<float> ok = {0.0f, -1e6f, 1e6f};
+  EXPECT_NO_THROW(check_weight_values(ok, "f", "t"));
+  const std::vector<float> big = {0.0f, 1.5e6f};
+  expect_input_error([&] { check_weight_values(big, "f.gguf", "t"); }, {"f.gguf: tensor 't' element 1", "1500000"});
+}
+
+// A config.json of small_config() with `patch` (keys the base lacks) added.
+std::string config_text(const std::string& patch) {
+  return R"({"hidden_size": 64, "num_hidden_layers": 2, "num_attention_heads": 4, "num_key_value_heads": 2,
+             "intermediate_size": 96, "vocab_size": 300)" + (patch.empty() ? "" : ", " + patch) + "}";
+}
+
+TEST(Checkpoints, ConfigJsonFieldsAreTypeChecked) {
+  EXPECT_NO_THROW(parse_hf_config(config_text("\"tie_word_embeddings\": true, \"bos_token_id\": 1"), "c.json"));
+  const std::vector<std::pair<std::string, std::vector<std::string>>> cases = {
+      {"\"tie_word_embeddings\": \"false\"", {"c.json", "'tie_word_embeddings'", "\"false\"", "expected true or false"}},
+      {"\"tie_word_embeddings\": 0", {"'tie_word_embeddings'", "expected true or false"}},
+      {"\"bos_token_id\": null", {"'bos_token_id'", "null", "expected a token id"}},
+      {"\"eos_token_id\": [2, \"x\"]", {"'eos_token_id[1]'", "expected an integer"}},
+      {"\"eos_token_id\": []", {"'eos_token_id'", "expected a token id"}},
+      {"\"max_position_embeddings\": 18446744073709551615", {"'max_position_embeddings' = 18446744073709551615",
+                                                               "out of range"}},
+      {"\"head_dim\": 16.0", {"'head_dim'", "expected an integer"}},
+      {"\"hidden_act\": 5", {"'hidden_act'", "expected a string"}},
+      {"\"_name_or_path\": [1]", {"'_name_or_path'", "expected a string"}},
+      {"\"quantization_config\": \"bitnet\"", {"'quantization_config'", "expected an object"}},
+      {"\"quantization_config\": {\"linear_class\": 1}", {"'quantization_config.linear_class'", "expected a string"}},
+  };
+  for (const auto& [patch, parts] : cases) {
+    try {
+      parse_hf_config(config_text(patch), "c.json");
+      ADD_FAILURE() << patch << " accepted";
+    } catch (const InputError& e) {
+      const std::string msg = e.what();
+      for (const std::string& p : parts) EXPECT_NE(msg.find(p), std::string::npos) << patch << ": " << msg;
+      EXPECT_EQ(msg.find("-1"), std::string::npos) << msg;
+    }
+  }
+  expect_input_error([&] { parse_hf_config("{\"hidden_size\": ", "c.json"); }, {"c.json", "not valid JSON"});
+}
+
+TEST(Checkpoints, FifosAsCheckpointFilesAreRefusedWithoutBlocking) {
+  const ModelWeights w = synthetic_weights(small_config(), 5);
+  const std::string src = test::temp_path("fifo_src");
+  export_hf_safetensors(w, src);
+  namespace fs = std::filesystem;
+  // config.json a FIFO
+  const std::string a = test::temp_path("fifo_cfg");
+  fs::create_directories(a);
+  fs::copy_file(src + "/model.safetensors", a + "/model.safetensors");
+  ASSERT_EQ(::mkfifo((a + "/config.json").c_str(), 0600), 0);
+  expect_fifo_refused(a + "/config.json", [&] { hf_model_config(a); });
+  expect_fifo_refused(a + "/config.json", [&] { load_hf_model(a); });
+  // model.safetensors a FIFO
+  const std::string b = test::temp_path("fifo_st");
+  fs::create_directories(b);
+  fs::copy_file(src + "/config.json", b + "/config.json");
+  ASSERT_EQ(::mkfifo((b + "/model.safetensors").c_str(), 0600), 0);
+  expect_fifo_refused(b + "/model.safetensors", [&] { load_hf_model(b); });
+  expect_fifo_refused(b + "/model.safetensors", [&] { load_hf_model(b + "/model.safetensors"); });
+  // the index a FIFO, and a shard it names
+  const std::string c = test::temp_path("fifo_index");
+  fs::create_directories(c);
+  fs::copy_file(src + "/config.json", c + "/config.json");
+  ASSERT_EQ(::mkfifo((c + "/model.safetensors.index.json").c_str(), 0600), 0);
+  expect_fifo_refused(c + "/model.safetensors.index.json", [&] { load_hf_model(c); });
+  const std::string d = test::temp_path("fifo_shard");
+  fs::create_directories(d);
+  fs::copy_file(src + "/config.json", d + "/config.json");
+  std::ofstream(d + "/model.safetensors.index.json") << R"({"weight_map": {"model.norm.weight": "s.safetensors"}})";
+  ASSERT_EQ(::mkfifo((d + "/s.safetensors").c_str(), 0600), 0);
+  expect_fifo_refused(d + "/s.safetensors", [&] { load_hf_model(d); });
+}
+
+TEST(Checkpoints, FileTruncatedWhileLoadingIsAnInputError) {
+  const ModelWeights w = synthetic_weights(small_config(), 6);
+  const std::string path = test::temp_path("trunc.gguf");
+  export_gguf_i2s(w, path);
+  const GgufFile g = open_gguf(path);  // header read and checked, tensor data still in the file
+  std::filesystem::resize_file(path, g.data_offset + 16);
+  expect_input_error([&] { load_gguf_model(g); }, {"'" + path + "' changed while being read (truncated?)"});
+
+  const std::string dir = test::temp_path("trunc_hf");
+  export_hf_safetensors(w, dir);
+  const SafetensorsFile f = open_safetensors(dir + "/model.safetensors");
+  std::filesystem::resize_file(dir + "/model.safetensors", 64);
+  for (const SafetensorsTensor& t : f.tensors)
+    expect_input_error([&] { (void)f.read(t); }, {dir + "/model.safetensors' changed while being read"});
+}
+
+TEST(Checkpoints, LoadedWeightsOutliveTheirFile) {
+  // Nothing loaded points into a file mapping: truncating (or rewriting) the
+  // file afterwards changes nothing of what was loaded.
+  const ModelWeights w = synthetic_weights(small_config(), 6);
+  const std::string path = test::temp_path("outlive.gguf");
+  export_gguf_i2s(w, path);
+  const ModelWeights from_gguf = load_gguf_model(open_gguf(path));
+  {
+    const GgufFile g = open_gguf(path);  // a mapping still open while the file shrinks
+    std::filesystem::resize_file(path, 0);
+    EXPECT_EQ(from_gguf.digest(), w.digest());
+  }
+  const std::string dir = test::temp_path("outlive_hf");
+  export_hf_safetensors(w, dir);
+  const ModelWeights from_hf = load_hf_model(dir);
+  const SafetensorsFile f = open_safetensors(dir + "/model.safetensors");
+  std::filesystem::resize_file(dir + "/model.safetensors", 0);
+  EXPECT_EQ(from_hf.digest(), w.digest());
+}
+
 }  // namespace bitlab

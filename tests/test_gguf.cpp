@@ -3,8 +3,15 @@
 // tensor and the offset), and a real file written by another project.
 #include <gtest/gtest.h>
 
+#include <fcntl.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <chrono>
 #include <cmath>
+#include <filesystem>
 #include <fstream>
+#include <future>
 
 #include "model/weights/gguf.h"
 #include "model/weights/gguf_writer.h"
@@ -15,6 +22,7 @@ namespace bitlab {
 namespace {
 
 using test::Bytes;
+using test::expect_fifo_refused;
 using test::expect_input_error;
 
 Bytes header(uint64_t n_tensors, uint64_t n_kv, uint32_t version = 3) {
@@ -96,14 +104,14 @@ TEST(Gguf, ReadsEveryValueTypeAndTensorFromHandBuiltBytes) {
   const GgufTensor* w = g.tensor("w");
   ASSERT_NE(w, nullptr);
   EXPECT_EQ(w->type, 0u);
-  ASSERT_EQ(w->data.size(), 12u);
+  ASSERT_EQ(w->nbytes, 12u);
   float w1;
-  std::memcpy(&w1, w->data.data() + 4, 4);
+  std::memcpy(&w1, g.read(*w).data() + 4, 4);
   EXPECT_EQ(w1, 1.5f);
   EXPECT_EQ(w->file_offset % 32, 0u);
   const GgufTensor* t = g.tensor("t");
   ASSERT_NE(t, nullptr);
-  EXPECT_EQ(t->data.size(), 128u / 4 + 32);
+  EXPECT_EQ(t->nbytes, 128u / 4 + 32);
   EXPECT_EQ(t->file_offset, w->file_offset + 32);
 }
 
@@ -115,11 +123,14 @@ TEST(Gguf, WriterReproducesTheHandBuiltLayout) {
   for (const auto& [key, value] : g.metadata) w.add_value(std::string(key), value);
   for (const GgufTensor& t : g.tensors)
     w.add_tensor(std::string(t.name), t.dims, GgmlType(t.type),
-                 [&t](const GgufWriter::Emit& emit) { emit(t.data.data(), t.data.size()); });
+                 [&](const GgufWriter::Emit& emit) {
+                   const std::vector<uint8_t> data = g.read(t);
+                   emit(data.data(), data.size());
+                 });
   const std::string path = test::temp_path("rewrite.gguf");
   w.write(path);
   auto f = MappedFile::open(path);
-  std::vector<uint8_t> got(f->bytes().begin(), f->bytes().end());
+  const std::vector<uint8_t> got = f->copy(0, f->size());
   std::vector<uint8_t> want = b.b;
   while (want.size() % 32) want.push_back(0);  // the writer pads the last tensor too
   EXPECT_EQ(got, want);
@@ -242,9 +253,11 @@ TEST(Gguf, ReadsTheRealLlama3VocabularyFile) {
   w.write(path);
   auto original = MappedFile::open(dir + "/ggml-vocab-llama-bpe.gguf");
   auto copy = MappedFile::open(path);
-  const size_t header_bytes = size_t(g.data_offset);
+  // The header ends where the data section would start (past the end of this
+  // file, which has no tensors, by the alignment padding).
+  const size_t header_bytes = std::min(size_t(g.data_offset), original->size());
   ASSERT_GE(copy->size(), header_bytes);
-  EXPECT_EQ(0, std::memcmp(original->bytes().data(), copy->bytes().data(), header_bytes));
+  EXPECT_EQ(original->copy(0, header_bytes), copy->copy(0, header_bytes));
 }
 
 TEST(Gguf, MissingFileIsAUsageErrorNamingIt) {
@@ -260,4 +273,82 @@ TEST(Gguf, MissingFileIsAUsageErrorNamingIt) {
 }
 
 }  // namespace
+TEST(Gguf, OverlappingTensorDataIsRefused) {
+  Bytes b = header(2, 0);
+  b.str("a").u32(1).u64(8).u32(0).u64(0);   // F32 [8]: data bytes 0..32
+  b.str("b").u32(1).u64(8).u32(0).u64(0);   // the same bytes again
+  b.pad_to(32);
+  for (int i = 0; i < 8; ++i) b.put<float>(1.0f);
+  expect_bad_gguf(b, {"bad.gguf", "tensors 'a' and 'b' overlap"});
+  Bytes c = header(2, 0);
+  c.str("a").u32(1).u64(16).u32(0).u64(0);  // F32 [16]: bytes 0..64
+  c.str("b").u32(1).u64(8).u32(0).u64(32);  // starts inside a
+  c.pad_to(32);
+  for (int i = 0; i < 16; ++i) c.put<float>(1.0f);
+  expect_bad_gguf(c, {"bad.gguf", "overlap at file offset"});
+}
+
+TEST(Gguf, UnknownTensorTypeNamesTheFile) {
+  Bytes b = header(1, 0);
+  b.str("x").u32(1).u64(8).u32(99).u64(0);
+  b.pad_to(32);
+  for (int i = 0; i < 8; ++i) b.put<float>(1.0f);
+  expect_bad_gguf(b, {"bad.gguf", "tensor 'x'", "unsupported ggml type 99"});
+}
+
+TEST(Gguf, HugeCountsInASparseFileReserveNothingAbsurd) {
+  // A 4 GiB sparse file whose header claims as many metadata pairs (and then
+  // array elements) as 4 GiB could hold: the reader must refuse it with an
+  // InputError, not reserve tens of GiB up front and die of std::bad_alloc.
+  const std::string path = test::temp_path("sparse.gguf");
+  const uint64_t size = uint64_t(4) << 30;
+  Bytes b = header(0, (size - 24) / 16);
+  b.str("k").u32(9).u32(8).u64((size - 64) / 8);  // an array of strings as long as the file allows
+  test::write_file(path, b.b);
+  std::filesystem::resize_file(path, size);
+  expect_input_error([&] { open_gguf(path); }, {path, "runs past 64 MiB"});
+  Bytes t = header((size - 24) / 37, 0);  // tensor infos
+  test::write_file(path, t.b);
+  std::filesystem::resize_file(path, size);
+  expect_input_error([&] { open_gguf(path); }, {path, "empty name"});
+}
+
+TEST(Gguf, HeaderPastTheCapIsRefused) {
+  const std::string path = test::temp_path("bigheader.gguf");
+  Bytes b = header(0, 1);
+  b.str("k").u32(8).u64(kMaxGgufHeaderBytes);  // one string longer than the cap
+  test::write_file(path, b.b);
+  std::filesystem::resize_file(path, kMaxGgufHeaderBytes + 4096);
+  expect_input_error([&] { open_gguf(path); }, {path, "runs past 64 MiB"});
+}
+
+TEST(Gguf, HeaderLongerThanTheFirstCopyIsReadWhole) {
+  // More than the 1 MiB first copied: the reader copies more and parses again.
+  const std::string path = test::temp_path("longheader.gguf");
+  Bytes b = header(0, 1);
+  b.str("k").u32(8).str(std::string(3u << 20, 'x'));
+  test::write_file(path, b.b);
+  const GgufFile g = open_gguf(path);
+  EXPECT_EQ(g.get_string("k").size(), size_t(3) << 20);
+}
+
+TEST(Gguf, FifoIsRefusedWithoutBlocking) {
+  const std::string path = test::temp_path("fifo.gguf");
+  ASSERT_EQ(::mkfifo(path.c_str(), 0600), 0);
+  expect_fifo_refused(path, [&] { open_gguf(path); });
+  expect_fifo_refused(path, [&] { MappedFile::open(path); });
+}
+
+TEST(Gguf, FileTruncatedAfterMappingIsAnInputErrorNotSigbus) {
+  const std::string path = test::temp_path("shrinks.bin");
+  test::write_file(path, std::vector<uint8_t>(1 << 16, 7));
+  auto f = MappedFile::open(path);
+  EXPECT_EQ(f->copy(1000, 10), std::vector<uint8_t>(10, 7));
+  std::filesystem::resize_file(path, 100);
+  expect_input_error([&] { (void)f->copy(8192, 4096); }, {"'" + path + "' changed while being read", "offset 8192"});
+  expect_input_error([&] { (void)f->copy(0, 1 << 16); }, {path, "changed while being read"});
+  EXPECT_EQ(f->copy(0, 100), std::vector<uint8_t>(100, 7));  // what is still there reads as before
+  expect_input_error([&] { (void)f->copy(1 << 16, 1); }, {path, "past the end"});
+}
+
 }  // namespace bitlab

@@ -9,6 +9,7 @@
 
 #include "model/tokenizer.h"
 #include "model/weights/gguf.h"
+#include "model/weights/gguf_writer.h"
 #include "tests/io_test_util.h"
 #include "tests/paths.h"
 
@@ -154,6 +155,87 @@ TEST_F(Llama3Vocab, ChatTemplateOfTheRelease) {
   EXPECT_EQ(tok_->decode(ids), "<|begin_of_text|>User: How are you?<|eot_id|>Assistant: ");
   EXPECT_EQ(tok_->decode(chat_prompt(*tok_, "Be brief.", "Hi")),
             "<|begin_of_text|>System: Be brief.<|eot_id|>User: Hi<|eot_id|>Assistant: ");
+}
+
+// A vocabulary file: the 256 byte symbols, then `extra` tokens, all of the
+// token type `type` (1 normal, 3 control); bos/eos written as i64 by `ids`.
+using test::expect_input_error;
+
+std::string vocab_file(const std::string& name, const std::vector<std::string>& extra, int32_t type,
+                       int64_t bos = 0, int64_t eos = 1) {
+  std::vector<std::string> tokens;
+  for (unsigned b = 0; b < 256; ++b) tokens.push_back(byte_level_symbol(uint8_t(b)));
+  tokens.insert(tokens.end(), extra.begin(), extra.end());
+  GgufWriter w;
+  w.add_string("general.architecture", "llama");
+  w.add_string("tokenizer.ggml.model", "gpt2");
+  w.add_i32_array("tokenizer.ggml.token_type", std::vector<int32_t>(tokens.size(), type));
+  w.add_string_array("tokenizer.ggml.tokens", std::move(tokens));
+  w.add_string_array("tokenizer.ggml.merges", {});
+  GgufValue v;
+  v.type = GgufType::I64;
+  v.i = bos;
+  v.u = uint64_t(bos);
+  w.add_value("tokenizer.ggml.bos_token_id", v);
+  v.i = eos;
+  v.u = uint64_t(eos);
+  w.add_value("tokenizer.ggml.eos_token_id", v);
+  const std::string path = test::temp_path(name);
+  w.write(path);
+  return path;
+}
+
+TEST(Tokenizer, BosAndEosAreRangeCheckedBeforeNarrowing) {
+  // 2^32 + 1 would be token 1 once cut to 32 bits.
+  const std::string bad = vocab_file("bos64.gguf", {}, 1, (int64_t(1) << 32) + 1);
+  expect_input_error([&] { Tokenizer::from_gguf(open_gguf(bad)); },
+                     {"bos64.gguf", "tokenizer.ggml.bos_token_id 4294967297 is outside the 256 tokens"});
+  const std::string neg = vocab_file("eos64.gguf", {}, 1, 0, -(int64_t(1) << 32));
+  expect_input_error([&] { Tokenizer::from_gguf(open_gguf(neg)); }, {"eos_token_id -4294967296"});
+  const Tokenizer ok = Tokenizer::from_gguf(open_gguf(vocab_file("ok.gguf", {}, 1, 5, -1)));
+  EXPECT_EQ(ok.bos(), 5);
+  EXPECT_EQ(ok.eos(), -1);
+}
+
+TEST(Tokenizer, SpecialTokensMatchLeftmostLongest) {
+  SpecialTokenMatcher m;
+  m.add("ab", 1);
+  m.add("abc", 2);
+  m.add("b", 3);
+  m.add("ab", 4);  // a duplicate keeps the first id
+  size_t len = 0;
+  EXPECT_EQ(m.longest_at("xabcd", 1, &len), 2);
+  EXPECT_EQ(len, 3u);
+  EXPECT_EQ(m.longest_at("xabd", 1, &len), 1);
+  EXPECT_EQ(len, 2u);
+  EXPECT_EQ(m.longest_at("xabd", 0, &len), -1);
+  EXPECT_EQ(m.longest_at("ab", 2, &len), -1);
+  const Tokenizer tok = Tokenizer::from_gguf(open_gguf(vocab_file("lml.gguf", {"<x>", "<x><y>", "<y>"}, 3)));
+  const int32_t x = tok.find("<x>"), xy = tok.find("<x><y>"), y = tok.find("<y>");
+  const std::vector<int32_t> ids = tok.encode("<x><y><x>a<y>", false, true);
+  EXPECT_EQ(ids, (std::vector<int32_t>{xy, x, tok.find("a"), y}));
+}
+
+TEST(Tokenizer, EncodingWithEveryTokenSpecialIsLinear) {
+  // Every token a control token (the byte symbols included): each position of
+  // the text used to be compared with every special token in turn, ~0.4 ms a
+  // byte with a real vocabulary's size. The search now walks a trie: the work
+  // per byte is bounded by the longest special token, not their number.
+  std::vector<std::string> extra;
+  size_t longest = 1;
+  for (int i = 0; i < 60000; ++i) {
+    std::string t = "w" + std::to_string(i * 7919 % 100000) + (i % 3 ? "ing" : "");
+    longest = std::max(longest, t.size());
+    extra.push_back(std::move(t));
+  }
+  const Tokenizer tok = Tokenizer::from_gguf(open_gguf(vocab_file("allctl.gguf", extra, 3)));
+  std::string text;
+  while (text.size() < (128u << 10)) text += "w12345ing w99 wing, w7x \xc3\xa9 1234 ";
+  uint64_t steps = 0;
+  const std::vector<int32_t> ids = tok.encode_counting(text, false, true, &steps);
+  EXPECT_TRUE(!ids.empty() && ids.size() <= text.size());
+  EXPECT_GT(steps, text.size() / 2);                // the search did run
+  EXPECT_LE(steps, text.size() * (longest + 1));    // and never scanned the 60256 specials
 }
 
 }  // namespace

@@ -50,7 +50,8 @@ CanonicalTernary pack_ternary(std::string name, int64_t n, int64_t k, std::span<
 // The inverse: row-major values in {-1, 0, +1}.
 std::vector<int8_t> unpack_ternary(const CanonicalTernary& w);
 
-// Read-only host bytes that may live in a file mapping; `owner` keeps them alive.
+// Read-only host bytes, shared: `owner` keeps them alive (never a file mapping:
+// loaders copy what they read, so a file changing later cannot touch them).
 template <class T>
 struct HostArray {
   std::shared_ptr<const void> owner;

@@ -1,8 +1,12 @@
 #include "model/weights/float_read.h"
 
+#include <cmath>
 #include <cstring>
 #include <memory>
 
+#include <fmt/format.h>
+
+#include "model/error.h"
 #include "model/tensor.h"
 #include "model/weights/half.h"
 
@@ -23,20 +27,43 @@ std::vector<float> floats_to_f32(std::span<const uint8_t> bytes, FloatFormat for
   return v;
 }
 
-HostArray<uint16_t> floats_to_bf16_table(std::span<const uint8_t> bytes, FloatFormat format, size_t count,
-                                         std::shared_ptr<const void> owner) {
-  HostArray<uint16_t> table;
-  if (owner && format == FloatFormat::BF16 && reinterpret_cast<uintptr_t>(bytes.data()) % 2 == 0) {
-    table.data = std::span(reinterpret_cast<const uint16_t*>(bytes.data()), count);
-    table.owner = std::move(owner);
-    return table;
+HostArray<uint16_t> read_bf16_table(const ByteSource& source, uint64_t offset, FloatFormat format, size_t count) {
+  auto v = std::make_shared<std::vector<uint16_t>>(count);
+  if (format == FloatFormat::BF16) {
+    source.copy(offset, v->data(), uint64_t(count) * 2);
+  } else {
+    const uint64_t width = format == FloatFormat::F32 ? 4 : 2;
+    const std::vector<float> f = floats_to_f32(source.copy(offset, uint64_t(count) * width), format, count);
+    for (size_t i = 0; i < f.size(); ++i) (*v)[i] = f32_to_bf16(f[i]);
   }
-  const std::vector<float> f = floats_to_f32(bytes, format, count);
-  auto v = std::make_shared<std::vector<uint16_t>>(f.size());
-  for (size_t i = 0; i < f.size(); ++i) (*v)[i] = f32_to_bf16(f[i]);
+  HostArray<uint16_t> table;
   table.data = std::span<const uint16_t>(*v);
   table.owner = std::move(v);
   return table;
+}
+
+namespace {
+
+[[noreturn]] void refuse(float v, size_t i, std::string_view what, std::string_view tensor, float bound) {
+  throw InputError(fmt::format("{}: tensor '{}' element {} is {}, {}", what, tensor, i, v,
+                               std::isfinite(v) ? fmt::format("beyond the {:g} a weight may be in magnitude", bound)
+                                                : std::string("not a finite number")));
+}
+
+}  // namespace
+
+void check_weight_values(std::span<const float> values, std::string_view what, std::string_view tensor,
+                         float bound) {
+  for (size_t i = 0; i < values.size(); ++i)
+    if (!(std::fabs(values[i]) <= bound)) refuse(values[i], i, what, tensor, bound);  // NaN fails the comparison
+}
+
+void check_weight_values(std::span<const uint16_t> bf16_values, std::string_view what, std::string_view tensor,
+                         float bound) {
+  for (size_t i = 0; i < bf16_values.size(); ++i) {
+    const float v = bf16_to_f32(bf16_values[i]);
+    if (!(std::fabs(v) <= bound)) refuse(v, i, what, tensor, bound);
+  }
 }
 
 }  // namespace bitlab

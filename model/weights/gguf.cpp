@@ -1,6 +1,8 @@
 #include "model/weights/gguf.h"
 
+#include <algorithm>
 #include <cstring>
+#include <new>
 
 #include <fmt/format.h>
 
@@ -16,6 +18,13 @@ constexpr uint32_t kMaxDims = 4;        // GGML_MAX_DIMS
 // Smallest encodings, used to bound counts by the bytes left in the file.
 constexpr uint64_t kMinKvBytes = 8 + 1 + 4 + 1;           // key length, 1-byte key, type, u8 value
 constexpr uint64_t kMinTensorInfoBytes = 8 + 1 + 4 + 8 + 4 + 8;  // name, n_dims, one dim, type, offset
+
+// Room reserved up front for `count` elements of at least `min_bytes` bytes
+// each: no more than the header bytes in memory can hold, so a count that the
+// (possibly sparse, huge) file merely might hold reserves nothing absurd.
+size_t reserve_for(uint64_t count, uint64_t min_bytes, const ByteReader& r) {
+  return size_t(std::min(count, r.available() / min_bytes));
+}
 
 bool known_type(uint32_t t) { return t <= uint32_t(GgufType::F64); }
 
@@ -66,10 +75,10 @@ GgufValue read_value(ByteReader& r, GgufType t, std::string_view key, int depth)
       throw InputError(fmt::format("{}: key '{}': array of {} {} at offset {} cannot fit in the {} bytes left",
                                    r.what(), key, v.count, gguf_type_name(v.elem), v.offset, r.remaining()));
     if (v.elem == GgufType::STRING) {
-      v.strings.reserve(size_t(v.count));
+      v.strings.reserve(reserve_for(v.count, min_elem, r));
       for (uint64_t i = 0; i < v.count; ++i) v.strings.push_back(r.read_string(key));
     } else if (v.elem == GgufType::ARRAY) {
-      v.items.reserve(size_t(v.count));
+      v.items.reserve(reserve_for(v.count, min_elem, r));
       for (uint64_t i = 0; i < v.count; ++i) v.items.push_back(read_value(r, GgufType::ARRAY, key, depth + 1));
     } else {
       v.raw = r.take(v.count * min_elem, key);  // count <= remaining / size: no overflow
@@ -219,10 +228,10 @@ const GgufValue& GgufFile::get_array(std::string_view key, GgufType elem) const 
   return *v;
 }
 
-GgufFile parse_gguf(std::span<const uint8_t> bytes, std::string what) {
+GgufFile parse_gguf_header(std::span<const uint8_t> bytes, uint64_t file_size, std::string what) {
   GgufFile g;
   g.what = what;
-  ByteReader r(bytes, std::move(what));
+  ByteReader r(bytes, file_size, std::move(what));
   const auto magic = r.take(4, "magic");
   if (std::memcmp(magic.data(), "GGUF", 4) != 0)
     throw InputError(fmt::format("{}: not a GGUF file (magic {:02x} {:02x} {:02x} {:02x} at offset 0, not \"GGUF\")",
@@ -239,7 +248,7 @@ GgufFile parse_gguf(std::span<const uint8_t> bytes, std::string what) {
     throw InputError(fmt::format("{}: tensor count {} at offset 8 cannot fit in the {} bytes of the file", g.what,
                                  n_tensors, r.size()));
 
-  g.metadata.reserve(size_t(n_kv));
+  g.metadata.reserve(reserve_for(n_kv, kMinKvBytes, r));
   for (uint64_t k = 0; k < n_kv; ++k) {
     const uint64_t at = r.offset();
     const std::string_view key = r.read_string("metadata key");
@@ -267,7 +276,7 @@ GgufFile parse_gguf(std::span<const uint8_t> bytes, std::string what) {
     g.alignment = al;
   }
 
-  g.tensors.reserve(size_t(n_tensors));
+  g.tensors.reserve(reserve_for(n_tensors, kMinTensorInfoBytes, r));
   for (uint64_t t = 0; t < n_tensors; ++t) {
     GgufTensor ti;
     const uint64_t at = r.offset();
@@ -297,30 +306,74 @@ GgufFile parse_gguf(std::span<const uint8_t> bytes, std::string what) {
   // The data section starts at the next multiple of the alignment.
   const uint64_t header_end = r.offset();
   g.data_offset = checked_add(header_end, (g.alignment - header_end % g.alignment) % g.alignment, g.what);
-  if (g.data_offset > bytes.size() && !g.tensors.empty())
+  if (g.data_offset > file_size && !g.tensors.empty())
     throw InputError(fmt::format("{}: data section at offset {} is past the end of the file ({} bytes)", g.what,
-                                 g.data_offset, bytes.size()));
-  const uint64_t data_size = g.data_offset <= bytes.size() ? bytes.size() - g.data_offset : 0;
+                                 g.data_offset, file_size));
+  const uint64_t data_size = g.data_offset <= file_size ? file_size - g.data_offset : 0;
   for (GgufTensor& ti : g.tensors) {
-    const uint64_t nbytes = ggml_tensor_bytes(ti.type, ti.elements, ti.name);
+    uint64_t nbytes;
+    try {
+      nbytes = ggml_tensor_bytes(ti.type, ti.elements, ti.name);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{}: {}", g.what, e.what()));
+    }
     if (ti.offset % g.alignment != 0)
       throw InputError(fmt::format("{}: tensor '{}': data offset {} is not a multiple of the alignment {}", g.what,
                                    ti.name, ti.offset, g.alignment));
     if (ti.offset > data_size || nbytes > data_size - ti.offset)
       throw InputError(fmt::format("{}: tensor '{}': {} bytes at data offset {} (file offset {}) run past the end of "
                                    "the file ({} bytes)",
-                                   g.what, ti.name, nbytes, ti.offset, g.data_offset + ti.offset, bytes.size()));
+                                   g.what, ti.name, nbytes, ti.offset, g.data_offset + ti.offset, file_size));
     ti.file_offset = g.data_offset + ti.offset;
-    ti.data = bytes.subspan(size_t(ti.file_offset), size_t(nbytes));
+    ti.nbytes = nbytes;
   }
+  // Two tensors sharing bytes would make writing one change the other: refused,
+  // as the safetensors reader refuses it.
+  std::vector<const GgufTensor*> by_offset;
+  by_offset.reserve(g.tensors.size());
+  for (const GgufTensor& ti : g.tensors) by_offset.push_back(&ti);
+  std::sort(by_offset.begin(), by_offset.end(),
+            [](const GgufTensor* a, const GgufTensor* b) { return a->file_offset < b->file_offset; });
+  for (size_t i = 1; i < by_offset.size(); ++i)
+    if (by_offset[i - 1]->file_offset + by_offset[i - 1]->nbytes > by_offset[i]->file_offset)
+      throw InputError(fmt::format("{}: tensors '{}' and '{}' overlap at file offset {}", g.what,
+                                   by_offset[i - 1]->name, by_offset[i]->name, by_offset[i]->file_offset));
+  return g;
+}
+
+GgufFile parse_gguf(std::span<const uint8_t> bytes, std::string what) {
+  GgufFile g;
+  try {
+    g = parse_gguf_header(bytes, bytes.size(), what);
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory for its header", what));
+  }
+  g.source = ByteSource(bytes);
   return g;
 }
 
 GgufFile open_gguf(const std::string& path) {
   auto file = MappedFile::open(path);
-  GgufFile g = parse_gguf(file->bytes(), path);
-  g.owner = file;
-  return g;
+  // Copy a prefix that holds most headers, and more whenever the parse runs
+  // past it, up to the cap.
+  uint64_t want = std::min<uint64_t>(file->size(), uint64_t(1) << 20);
+  for (;;) {
+    try {
+      auto header = std::make_shared<const std::vector<uint8_t>>(file->copy(0, want));
+      GgufFile g = parse_gguf_header(*header, file->size(), path);
+      g.owner = header;
+      g.source = ByteSource(file);
+      return g;
+    } catch (const NeedMoreBytes& more) {
+      if (more.end > kMaxGgufHeaderBytes)
+        throw InputError(fmt::format("{}: the header (metadata and tensor table) runs past {} MiB, the most this "
+                                     "reader accepts",
+                                     path, kMaxGgufHeaderBytes >> 20));
+      want = std::min({file->size(), std::max(more.end, 2 * want), kMaxGgufHeaderBytes});
+    } catch (const std::bad_alloc&) {
+      throw InputError(fmt::format("{}: not enough memory for its header", path));
+    }
+  }
 }
 
 }  // namespace bitlab

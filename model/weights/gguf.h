@@ -11,7 +11,12 @@
 // allocate or loop beyond the file), that keys and tensor names are unique,
 // that every tensor's type is known, its dims positive and its element count
 // free of overflow, and that every tensor's bytes lie aligned inside the data
-// section. Any violation is an InputError naming the key or tensor and offset.
+// section, none overlapping another. Any violation is an InputError naming the
+// key or tensor and offset.
+//
+// A file is read in two parts: the header (metadata and tensor table, at most
+// kMaxGgufHeaderBytes) is copied out of the mapping and parsed from that copy;
+// tensor data is copied out by GgufFile::read when a loader asks for it.
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -20,6 +25,8 @@
 #include <string_view>
 #include <unordered_map>
 #include <vector>
+
+#include "model/weights/mapped_file.h"
 
 namespace bitlab {
 
@@ -42,6 +49,11 @@ const char* ggml_type_name(uint32_t type);
 // naming `tensor` for an unknown type or an element count the type cannot hold.
 uint64_t ggml_tensor_bytes(uint32_t type, uint64_t elements, std::string_view tensor);
 
+// The largest header (metadata plus tensor table) a file may have: real ones
+// are a few MB (the Llama-3 vocabulary is about 8 MB); the cap bounds what a
+// hostile file can make the reader copy and allocate.
+inline constexpr uint64_t kMaxGgufHeaderBytes = uint64_t(64) << 20;
+
 struct GgufValue {
   GgufType type = GgufType::U8;
   uint64_t offset = 0;  // where the value starts in the file
@@ -49,7 +61,7 @@ struct GgufValue {
   uint64_t u = 0;
   int64_t i = 0;
   double f = 0;
-  std::string_view str;  // STRING: points into the file mapping
+  std::string_view str;  // STRING: points into the header (GgufFile::owner)
   // ARRAY: element type and count; numeric elements stay in the file (`raw`),
   // strings are views into it, nested arrays are parsed.
   GgufType elem = GgufType::U8;
@@ -71,8 +83,8 @@ struct GgufTensor {
   uint32_t type = 0;
   uint64_t offset = 0;         // from the start of the data section
   uint64_t elements = 0;
-  std::span<const uint8_t> data;  // exactly ggml_tensor_bytes(type, elements)
-  uint64_t file_offset = 0;       // where the data starts in the file
+  uint64_t nbytes = 0;       // exactly ggml_tensor_bytes(type, elements)
+  uint64_t file_offset = 0;  // where the data starts in the file
 };
 
 class GgufFile {
@@ -83,7 +95,13 @@ class GgufFile {
   std::string what;          // file name for messages
   std::vector<std::pair<std::string_view, GgufValue>> metadata;  // in file order
   std::vector<GgufTensor> tensors;                                // in file order
-  std::shared_ptr<const void> owner;  // keeps the mapping alive when opened from a file
+  std::shared_ptr<const void> owner;  // the header copy the views point into, when opened from a file
+  ByteSource source;                  // where tensor data is read from
+
+  // A tensor's bytes, copied out of the file (an InputError naming the file if
+  // it shrank since it was opened).
+  std::vector<uint8_t> read(const GgufTensor& t) const { return source.copy(t.file_offset, t.nbytes); }
+  void read_into(const GgufTensor& t, void* dst) const { source.copy(t.file_offset, dst, t.nbytes); }
 
   const GgufValue* find(std::string_view key) const;
   const GgufTensor* tensor(std::string_view name) const;
@@ -97,13 +115,19 @@ class GgufFile {
   const GgufValue& get_array(std::string_view key, GgufType elem) const;
 
  private:
-  friend GgufFile parse_gguf(std::span<const uint8_t>, std::string);
+  friend GgufFile parse_gguf_header(std::span<const uint8_t>, uint64_t, std::string);
   std::unordered_map<std::string_view, size_t> key_index_, tensor_index_;
 };
 
-// Parses and validates GGUF bytes; views in the result point into `bytes`.
+// Parses and validates GGUF bytes; views in the result point into `bytes`,
+// which the caller keeps alive.
 GgufFile parse_gguf(std::span<const uint8_t> bytes, std::string what);
-// Maps `path` and parses it; the result keeps the mapping alive.
+// Parses the header from `prefix`, the first bytes of a file of `file_size`
+// bytes; throws NeedMoreBytes when the header runs past the prefix. Tensor
+// bounds are checked against `file_size`; `source` is left for the caller.
+GgufFile parse_gguf_header(std::span<const uint8_t> prefix, uint64_t file_size, std::string what);
+// Maps `path`, copies its header out and parses it; tensor data is read from
+// the mapping through guarded copies. Errors name `path`.
 GgufFile open_gguf(const std::string& path);
 
 }  // namespace bitlab

@@ -1,5 +1,6 @@
 #include "model/weights/gguf_model.h"
 
+#include <new>
 #include <set>
 
 #include <fmt/format.h>
@@ -60,13 +61,15 @@ FloatFormat float_format(const GgufFile& g, const GgufTensor& t) {
 
 // A float tensor of `len` values as fp32.
 std::vector<float> read_floats(const GgufFile& g, const GgufTensor& t, uint64_t len) {
-  return floats_to_f32(t.data, float_format(g, t), size_t(len));
+  return floats_to_f32(g.read(t), float_format(g, t), size_t(len));
 }
 
 std::vector<float> read_norm(const GgufFile& g, const std::string& name, int64_t len) {
   const GgufTensor& t = need_tensor(g, name);
   check_dims(g, t, {len});
-  return read_floats(g, t, uint64_t(len));
+  std::vector<float> v = read_floats(g, t, uint64_t(len));
+  check_weight_values(v, g.what, name);
+  return v;
 }
 
 // A ternary matrix of shape [n, k] (ggml dims [k, n]).
@@ -74,14 +77,19 @@ CanonicalTernary read_ternary(const GgufFile& g, const std::string& name, int64_
   const GgufTensor& t = need_tensor(g, name);
   check_dims(g, t, {k, n});
   if (t.type == uint32_t(GgmlType::I2_S)) {
+    const std::vector<uint8_t> bytes = g.read(t);
     try {
-      return decode_i2s(name, n, k, t.data);
+      return decode_i2s(name, n, k, bytes);
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}: {} (tensor data at file offset {})", g.what, e.what(), t.file_offset));
     }
   }
   const std::vector<float> w = read_floats(g, t, uint64_t(n) * uint64_t(k));
-  return quantize_absmean(name, n, k, w);
+  try {
+    return quantize_absmean(name, n, k, w);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: {} (tensor data at file offset {})", g.what, e.what(), t.file_offset));
+  }
 }
 
 }  // namespace
@@ -102,8 +110,9 @@ ModelConfig gguf_model_config(const GgufFile& g) {
   c.n_kv_heads = g.get_int_or(key("attention.head_count_kv"), c.n_heads);
   c.ffn = g.get_int(key("feed_forward_length"));
   c.max_pos = g.get_int_or(key("context_length"), 4096);
-  c.rope_theta = g.get_float_or(key("rope.freq_base"), 500000.0);
-  c.norm_eps = float(g.get_float_or(key("attention.layer_norm_rms_epsilon"), 1e-5));
+  c.rope_theta = check_rope_theta(g.what, key("rope.freq_base"), g.get_float_or(key("rope.freq_base"), 500000.0));
+  c.norm_eps = check_norm_eps(g.what, key("attention.layer_norm_rms_epsilon"),
+                              g.get_float_or(key("attention.layer_norm_rms_epsilon"), 1e-5));
   if (c.n_heads <= 0 || c.hidden <= 0 || c.hidden % c.n_heads != 0)
     throw InputError(fmt::format("{}: {} = {} is not a multiple of {} = {}", g.what, key("embedding_length"), c.hidden,
                                  key("attention.head_count"), c.n_heads));
@@ -131,7 +140,9 @@ ModelConfig gguf_model_config(const GgufFile& g) {
   return c;
 }
 
-ModelWeights load_gguf_model(const GgufFile& g) {
+namespace {
+
+ModelWeights load_weights(const GgufFile& g) {
   const ModelConfig c = gguf_model_config(g);
   // The first missing tensor is reported; the loop stops there, so a huge
   // block_count costs no more than the tensors the file really has.
@@ -152,8 +163,9 @@ ModelWeights load_gguf_model(const GgufFile& g) {
   m.config = c;
   m.source = g.what;
   const GgufTensor& emb = need_tensor(g, "token_embd.weight");
-  m.embedding = floats_to_bf16_table(emb.data, float_format(g, emb), size_t(uint64_t(c.vocab) * uint64_t(c.hidden)),
-                                     g.owner);
+  m.embedding = read_bf16_table(g.source, emb.file_offset, float_format(g, emb),
+                                size_t(uint64_t(c.vocab) * uint64_t(c.hidden)));
+  check_weight_values(m.embedding.data, g.what, "token_embd.weight");
   m.final_norm = read_norm(g, "output_norm.weight", c.hidden);
   m.layers.resize(size_t(c.n_layers));
   for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -173,6 +185,16 @@ ModelWeights load_gguf_model(const GgufFile& g) {
   }
   m.validate();
   return m;
+}
+
+}  // namespace
+
+ModelWeights load_gguf_model(const GgufFile& g) {
+  try {
+    return load_weights(g);
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory to load its weights", g.what));
+  }
 }
 
 void export_gguf_i2s(const ModelWeights& w, const std::string& path, const GgufFile* vocab) {

@@ -17,7 +17,7 @@ namespace bitlab {
 // InputError naming the key that is missing or inconsistent.
 ModelConfig gguf_model_config(const GgufFile& g);
 // Every tensor checked against that config: names, types, dims, no extras.
-// A BF16 embedding stays in the file mapping (g.owner keeps it alive).
+// Everything is copied out of the file: the weights hold no view of it.
 ModelWeights load_gguf_model(const GgufFile& g);
 
 // Writes `w` as bitnet.cpp reads it: I2_S matrices, F32 norms and a BF16

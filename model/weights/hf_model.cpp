@@ -2,6 +2,7 @@
 
 #include <filesystem>
 #include <fstream>
+#include <new>
 #include <set>
 #include <sstream>
 
@@ -27,7 +28,9 @@ std::string read_text(const std::string& path) {
   auto f = MappedFile::open(path);
   if (f->size() > 100'000'000)
     throw InputError(fmt::format("'{}' is {} bytes, too big for a JSON file", path, f->size()));
-  return std::string(reinterpret_cast<const char*>(f->bytes().data()), f->size());
+  std::string text(f->size(), '\0');
+  f->copy(0, text.data(), f->size());
+  return text;
 }
 
 nlohmann::json parse_json(std::string_view text, const std::string& what) {
@@ -50,6 +53,13 @@ struct Checkpoint {
     if (it == tensors.end()) throw InputError(fmt::format("{}: tensor '{}' is missing", what, name));
     return *it->second;
   }
+  // The shard holding `t`.
+  const SafetensorsFile& file_of(const SafetensorsTensor& t) const {
+    for (const SafetensorsFile& f : files)
+      if (f.tensor(t.name) == &t) return f;
+    throw UsageError(fmt::format("tensor '{}' belongs to no shard of '{}'", t.name, what));
+  }
+  std::vector<uint8_t> read(const SafetensorsTensor& t) const { return file_of(t).read(t); }
 };
 
 // Resolves `path` to (config.json, safetensors files).
@@ -117,7 +127,7 @@ FloatFormat float_format(const Checkpoint& c, const SafetensorsTensor& t) {
 }
 
 std::vector<float> to_floats(const Checkpoint& c, const SafetensorsTensor& t) {
-  return floats_to_f32(t.data, float_format(c, t), size_t(t.elements));
+  return floats_to_f32(c.read(t), float_format(c, t), size_t(t.elements));
 }
 
 void check_shape(const Checkpoint& c, const SafetensorsTensor& t, std::vector<int64_t> want) {
@@ -129,7 +139,9 @@ void check_shape(const Checkpoint& c, const SafetensorsTensor& t, std::vector<in
 std::vector<float> read_norm(const Checkpoint& c, const std::string& name, int64_t len) {
   const SafetensorsTensor& t = c.need(name);
   check_shape(c, t, {len});
-  return to_floats(c, t);
+  std::vector<float> v = to_floats(c, t);
+  check_weight_values(v, c.file_of(t).what, name);
+  return v;
 }
 
 CanonicalTernary read_ternary(const Checkpoint& c, const std::string& base, int64_t n, int64_t k) {
@@ -150,30 +162,60 @@ CanonicalTernary read_ternary(const Checkpoint& c, const std::string& base, int6
     else
       throw InputError(fmt::format("{}: unknown quantization_config.linear_class '{}' (autobitlinear or bitlinear)",
                                    c.what, c.config.linear_class));
+    const std::vector<uint8_t> bytes = c.read(t);
     try {
-      return decode_hf_packed(t.name, n, k, t.data, scale);
+      return decode_hf_packed(t.name, n, k, bytes, scale);
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}: {} (tensor data at file offset {})", c.what, e.what(), t.file_offset));
     }
   }
   check_shape(c, t, {n, k});
-  return quantize_absmean(t.name, n, k, to_floats(c, t));
+  const std::vector<float> w = to_floats(c, t);
+  try {
+    return quantize_absmean(t.name, n, k, w);
+  } catch (const InputError& e) {
+    throw InputError(fmt::format("{}: {} (tensor data at file offset {})", c.what, e.what(), t.file_offset));
+  }
+}
+
+// An integer field; the message names the key and shows the value as written.
+int64_t json_int(const nlohmann::json& v, const std::string& key, const std::string& what) {
+  if (!v.is_number_integer())
+    throw InputError(fmt::format("{}: field '{}' is {}, expected an integer", what, key, v.dump()));
+  if (v.is_number_unsigned() && v.get<uint64_t>() > uint64_t(INT64_MAX))
+    throw InputError(fmt::format("{}: field '{}' = {} is out of range", what, key, v.dump()));
+  return v.get<int64_t>();
 }
 
 int64_t field(const nlohmann::json& j, const char* key, const std::string& what) {
   if (!j.contains(key)) throw InputError(fmt::format("{}: field '{}' is missing", what, key));
-  const nlohmann::json& v = j[key];
-  if (!v.is_number_integer())
-    throw InputError(fmt::format("{}: field '{}' is {}, expected an integer", what, key, v.dump()));
-  return v.get<int64_t>();
+  return json_int(j[key], key, what);
 }
 
+int64_t field_or(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& what) {
+  return j.contains(key) ? field(j, key, what) : fallback;
+}
+
+// A token id, or a list of them (eos may be one) whose first is used; a null
+// is refused rather than read as token 0.
 int64_t token_field(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& what) {
-  if (!j.contains(key) || j[key].is_null()) return fallback;
+  if (!j.contains(key)) return fallback;
   const nlohmann::json& v = j[key];
-  if (v.is_array() && !v.empty() && v[0].is_number_integer()) return v[0].get<int64_t>();  // eos may be a list
-  if (v.is_number_integer()) return v.get<int64_t>();
+  if (v.is_array() && !v.empty()) {
+    for (size_t i = 0; i < v.size(); ++i) (void)json_int(v[i], fmt::format("{}[{}]", key, i), what);
+    return json_int(v[0], key, what);
+  }
+  if (v.is_number_integer()) return json_int(v, key, what);
   throw InputError(fmt::format("{}: field '{}' is {}, expected a token id", what, key, v.dump()));
+}
+
+// An optional field that must have the JSON type `is` checks when present.
+const nlohmann::json* typed(const nlohmann::json& j, const char* key, bool (nlohmann::json::*is)() const noexcept,
+                            const char* expected, const std::string& what) {
+  if (!j.contains(key)) return nullptr;
+  const nlohmann::json& v = j[key];
+  if (!(v.*is)()) throw InputError(fmt::format("{}: field '{}' is {}, expected {}", what, key, v.dump(), expected));
+  return &v;
 }
 
 }  // namespace
@@ -181,19 +223,20 @@ int64_t token_field(const nlohmann::json& j, const char* key, int64_t fallback, 
 HfConfig parse_hf_config(std::string_view text, const std::string& what) {
   const nlohmann::json j = parse_json(text, what);
   if (!j.is_object()) throw InputError(fmt::format("{}: not a JSON object", what));
+  using json = nlohmann::json;
   HfConfig h;
   ModelConfig& c = h.model;
-  c.name = j.contains("_name_or_path") && j["_name_or_path"].is_string() ? j["_name_or_path"].get<std::string>()
-                                                                          : "bitnet-b1.58";
+  const json* name = typed(j, "_name_or_path", &json::is_string, "a string", what);
+  c.name = name ? name->get<std::string>() : "bitnet-b1.58";
   if (const auto slash = c.name.rfind('/'); slash != std::string::npos) c.name = c.name.substr(slash + 1);
   if (c.name.empty()) c.name = "bitnet-b1.58";
   c.hidden = field(j, "hidden_size", what);
   c.n_layers = field(j, "num_hidden_layers", what);
   c.n_heads = field(j, "num_attention_heads", what);
-  c.n_kv_heads = j.contains("num_key_value_heads") ? field(j, "num_key_value_heads", what) : c.n_heads;
+  c.n_kv_heads = field_or(j, "num_key_value_heads", c.n_heads, what);
   c.ffn = field(j, "intermediate_size", what);
   c.vocab = field(j, "vocab_size", what);
-  c.max_pos = j.contains("max_position_embeddings") ? field(j, "max_position_embeddings", what) : 4096;
+  c.max_pos = field_or(j, "max_position_embeddings", 4096, what);
   check_config_sizes(what, {{c.hidden, "hidden_size"},
                             {c.n_layers, "num_hidden_layers"},
                             {c.n_heads, "num_attention_heads"},
@@ -204,37 +247,44 @@ HfConfig parse_hf_config(std::string_view text, const std::string& what) {
   if (c.hidden % c.n_heads != 0)
     throw InputError(fmt::format("{}: hidden_size {} is not a multiple of num_attention_heads {}", what, c.hidden,
                                  c.n_heads));
-  c.head_dim = j.contains("head_dim") ? field(j, "head_dim", what) : c.hidden / c.n_heads;
+  c.head_dim = field_or(j, "head_dim", c.hidden / c.n_heads, what);
   check_config_sizes(what, {{c.head_dim, "head_dim"}});
   auto number = [&](const char* key, double fallback) {
-    if (!j.contains(key)) return fallback;
-    if (!j[key].is_number()) throw InputError(fmt::format("{}: field '{}' is not a number", what, key));
-    return j[key].get<double>();
+    const json* v = typed(j, key, &json::is_number, "a number", what);
+    return v ? v->get<double>() : fallback;
   };
-  c.rope_theta = number("rope_theta", 500000.0);
-  c.norm_eps = float(number("rms_norm_eps", 1e-5));
+  c.rope_theta = check_rope_theta(what, "rope_theta", number("rope_theta", 500000.0));
+  c.norm_eps = check_norm_eps(what, "rms_norm_eps", number("rms_norm_eps", 1e-5));
   for (auto [id, k] : {std::pair{&c.bos, "bos_token_id"}, std::pair{&c.eos, "eos_token_id"}})
     *id = check_token_id(what, k, token_field(j, k, 0, what), c.vocab);
-  if (j.contains("hidden_act") && j["hidden_act"] != "relu2")
-    throw InputError(fmt::format("{}: hidden_act {} is not supported (BitNet b1.58 uses relu2)", what,
-                                 j["hidden_act"].dump()));
-  if (j.contains("tie_word_embeddings") && j["tie_word_embeddings"] == false)
+  if (const json* act = typed(j, "hidden_act", &json::is_string, "a string", what); act && *act != "relu2")
+    throw InputError(fmt::format("{}: hidden_act {} is not supported (BitNet b1.58 uses relu2)", what, act->dump()));
+  if (const json* tie = typed(j, "tie_word_embeddings", &json::is_boolean, "true or false", what);
+      tie && !tie->get<bool>())
     throw InputError(fmt::format("{}: tie_word_embeddings is false; the LM head must be the embedding", what));
-  if (j.contains("quantization_config") && j["quantization_config"].is_object()) {
-    const nlohmann::json& q = j["quantization_config"];
-    if (q.contains("linear_class")) {
-      if (!q["linear_class"].is_string())
-        throw InputError(fmt::format("{}: quantization_config.linear_class is not a string", what));
-      h.linear_class = q["linear_class"].get<std::string>();
+  if (const json* q = typed(j, "quantization_config", &json::is_object, "an object", what)) {
+    if (q->contains("linear_class")) {
+      if (!(*q)["linear_class"].is_string())
+        throw InputError(fmt::format("{}: field 'quantization_config.linear_class' is {}, expected a string", what,
+                                     (*q)["linear_class"].dump()));
+      h.linear_class = (*q)["linear_class"].get<std::string>();
     }
   }
   validate_file_config(what, c);
   return h;
 }
 
-ModelConfig hf_model_config(const std::string& path) { return open_checkpoint(path, false).config.model; }
+ModelConfig hf_model_config(const std::string& path) {
+  try {
+    return open_checkpoint(path, false).config.model;
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory to read its config", path));
+  }
+}
 
-ModelWeights load_hf_model(const std::string& path) {
+namespace {
+
+ModelWeights load_weights(const std::string& path) {
   const Checkpoint ck = open_checkpoint(path, true);
   const ModelConfig& c = ck.config.model;
   std::set<std::string> expected = {"model.embed_tokens.weight", "model.norm.weight"};
@@ -263,10 +313,9 @@ ModelWeights load_hf_model(const std::string& path) {
   m.source = path;
   const SafetensorsTensor& emb = ck.need("model.embed_tokens.weight");
   check_shape(ck, emb, {c.vocab, c.hidden});
-  std::shared_ptr<const void> mapping;  // of the shard the embedding is in; without one it is copied
-  for (const SafetensorsFile& f : ck.files)
-    if (f.tensor(emb.name) == &emb) mapping = f.owner;
-  m.embedding = floats_to_bf16_table(emb.data, float_format(ck, emb), size_t(emb.elements), std::move(mapping));
+  const SafetensorsFile& emb_file = ck.file_of(emb);
+  m.embedding = read_bf16_table(emb_file.source, emb.file_offset, float_format(ck, emb), size_t(emb.elements));
+  check_weight_values(m.embedding.data, emb_file.what, emb.name);
   m.final_norm = read_norm(ck, "model.norm.weight", c.hidden);
   m.layers.resize(size_t(c.n_layers));
   for (int64_t l = 0; l < c.n_layers; ++l) {
@@ -285,6 +334,18 @@ ModelWeights load_hf_model(const std::string& path) {
   }
   m.validate();
   return m;
+}
+
+}  // namespace
+
+ModelWeights load_hf_model(const std::string& path) {
+  try {
+    return load_weights(path);
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory to load its weights", path));
+  } catch (const nlohmann::json::exception& e) {
+    throw InputError(fmt::format("{}: {}", path, e.what()));
+  }
 }
 
 void export_hf_safetensors(const ModelWeights& w, const std::string& dir) {

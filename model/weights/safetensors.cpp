@@ -1,6 +1,7 @@
 #include "model/weights/safetensors.h"
 
 #include <algorithm>
+#include <new>
 #include <set>
 
 #include <fmt/format.h>
@@ -60,10 +61,10 @@ const SafetensorsTensor* SafetensorsFile::tensor(const std::string& name) const 
   return it == index_.end() ? nullptr : &tensors[it->second];
 }
 
-SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, std::string what) {
+SafetensorsFile parse_safetensors_header(std::span<const uint8_t> bytes, uint64_t file_size, std::string what) {
   SafetensorsFile f;
   f.what = std::move(what);
-  ByteReader r(bytes, f.what);
+  ByteReader r(bytes, file_size, f.what);
   const auto n = r.read<uint64_t>("header length");
   if (n > kMaxHeaderBytes || n > r.remaining())
     throw InputError(fmt::format("{}: header length {} at offset 0 exceeds the {} bytes after it (limit {})", f.what,
@@ -93,7 +94,7 @@ SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, std::string wh
   if (!duplicate.empty()) throw InputError(fmt::format("{}: duplicate tensor '{}' in the header", f.what, duplicate));
   if (!j.is_object()) throw InputError(fmt::format("{}: header is not a JSON object", f.what));
 
-  const uint64_t data_start = 8 + n, data_size = bytes.size() - data_start;
+  const uint64_t data_start = 8 + n, data_size = r.size() - data_start;
   for (auto it = j.begin(); it != j.end(); ++it) {
     const std::string& name = it.key();
     const nlohmann::json& v = it.value();
@@ -135,25 +136,46 @@ SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, std::string wh
       throw InputError(fmt::format("{}: {} bytes at file offset {}, but {} {} elements need {}", where, end - begin,
                                    data_start + begin, t.elements, t.dtype, need));
     t.file_offset = data_start + begin;
-    t.data = bytes.subspan(size_t(t.file_offset), size_t(need));
+    t.nbytes = need;
     f.tensors.push_back(std::move(t));
   }
   std::sort(f.tensors.begin(), f.tensors.end(),
             [](const SafetensorsTensor& a, const SafetensorsTensor& b) { return a.file_offset < b.file_offset; });
   for (size_t i = 0; i < f.tensors.size(); ++i) {
     f.index_.emplace(f.tensors[i].name, i);
-    if (i > 0 && f.tensors[i - 1].file_offset + f.tensors[i - 1].data.size() > f.tensors[i].file_offset)
+    if (i > 0 && f.tensors[i - 1].file_offset + f.tensors[i - 1].nbytes > f.tensors[i].file_offset)
       throw InputError(fmt::format("{}: tensors '{}' and '{}' overlap at file offset {}", f.what,
                                    f.tensors[i - 1].name, f.tensors[i].name, f.tensors[i].file_offset));
   }
   return f;
 }
 
+SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, std::string what) {
+  SafetensorsFile f;
+  try {
+    f = parse_safetensors_header(bytes, bytes.size(), what);
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory for its header", what));
+  }
+  f.source = ByteSource(bytes);
+  return f;
+}
+
 SafetensorsFile open_safetensors(const std::string& path) {
   auto file = MappedFile::open(path);
-  SafetensorsFile f = parse_safetensors(file->bytes(), path);
-  f.owner = file;
-  return f;
+  try {
+    // The length, then the header it announces (as much of it as the file
+    // and the format's limit allow: the parser reports what does not fit).
+    uint64_t n = 0;
+    if (file->size() >= 8) file->copy(0, &n, 8);
+    const uint64_t prefix = std::min(file->size(), 8 + std::min(n, kMaxHeaderBytes));
+    const std::vector<uint8_t> header = file->copy(0, prefix);
+    SafetensorsFile f = parse_safetensors_header(header, file->size(), path);
+    f.source = ByteSource(file);
+    return f;
+  } catch (const std::bad_alloc&) {
+    throw InputError(fmt::format("{}: not enough memory for its header", path));
+  }
 }
 
 void SafetensorsWriter::add_metadata(std::string key, std::string value) {

@@ -9,7 +9,9 @@
 // limit), that the JSON is an object nested no deeper than the format needs,
 // that names are unique, every dtype known, every shape's element count free
 // of overflow and equal to (end - begin) / dtype size, and every tensor inside
-// the data. Violations are InputErrors naming the tensor and offset.
+// the data, none overlapping another. Violations are InputErrors naming the
+// tensor and offset. A file's header is copied out of its mapping and parsed
+// from the copy; tensor data is copied out by SafetensorsFile::read.
 #pragma once
 #include <cstdint>
 #include <functional>
@@ -21,6 +23,7 @@
 #include <vector>
 
 #include "model/weights/atomic_write.h"
+#include "model/weights/mapped_file.h"
 
 namespace bitlab {
 
@@ -32,8 +35,8 @@ struct SafetensorsTensor {
   std::string dtype;
   std::vector<int64_t> shape;
   uint64_t elements = 0;
-  uint64_t file_offset = 0;       // where the data starts in the file
-  std::span<const uint8_t> data;  // exactly elements * dtype size bytes
+  uint64_t file_offset = 0;  // where the data starts in the file
+  uint64_t nbytes = 0;       // exactly elements * dtype size
 };
 
 class SafetensorsFile {
@@ -41,16 +44,25 @@ class SafetensorsFile {
   std::string what;  // file name for messages
   std::map<std::string, std::string> metadata;
   std::vector<SafetensorsTensor> tensors;  // in order of their data offsets
-  std::shared_ptr<const void> owner;       // the mapping, when opened from a file
+  ByteSource source;                       // where tensor data is read from
 
   const SafetensorsTensor* tensor(const std::string& name) const;
+  // A tensor's bytes, copied out of the file (an InputError naming the file if
+  // it shrank since it was opened).
+  std::vector<uint8_t> read(const SafetensorsTensor& t) const { return source.copy(t.file_offset, t.nbytes); }
 
  private:
-  friend SafetensorsFile parse_safetensors(std::span<const uint8_t>, std::string);
+  friend SafetensorsFile parse_safetensors_header(std::span<const uint8_t>, uint64_t, std::string);
   std::unordered_map<std::string, size_t> index_;
 };
 
+// In-memory bytes the caller keeps alive.
 SafetensorsFile parse_safetensors(std::span<const uint8_t> bytes, std::string what);
+// The header from `prefix`, the first bytes of a file of `file_size` bytes
+// (at least the 8-byte length and the JSON it announces, when they fit);
+// `source` is left for the caller.
+SafetensorsFile parse_safetensors_header(std::span<const uint8_t> prefix, uint64_t file_size, std::string what);
+// Maps `path`, copies its header out and parses it; errors name `path`.
 SafetensorsFile open_safetensors(const std::string& path);
 
 class SafetensorsWriter {
