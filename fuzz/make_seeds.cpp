@@ -89,6 +89,11 @@ int main(int argc, char** argv) {
                          "\xd0\xbd\xd0\xb5\xd1\x89\xd0\xbe \xe6\x88\x91\xff"};
   int i = 0;
   for (const char* t : texts) std::ofstream(out / "tokenizer" / ("text" + std::to_string(i++) + ".txt")) << t;
+
+  // Result files: the test fixtures (valid bench and GPU results).
+  fs::create_directories(out / "result_reader");
+  for (const char* f : {"result_a.json", "result_b.json", "result_gpu.json"})
+    fs::copy_file(fs::path(BITLAB_SOURCE_DIR) / "tests" / "fixtures" / f, out / "result_reader" / f);
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }

@@ -11,6 +11,7 @@
 #include <fmt/format.h>
 
 #include "harness/bandwidth.h"
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/e2e_bench.h"
 #include "harness/energy/session.h"
@@ -41,6 +42,8 @@ struct BenchOptions {
   std::string energy_source = "auto";
   double idle_seconds = 2;
   unsigned nvml_device = 0;
+  // Which of the options --quick shrinks were given: an explicit value wins.
+  bool tokens_given = false, prompt_len_given = false, gen_given = false, idle_seconds_given = false;
 };
 
 // "0.0123 J/tok rapl 41.2 W": the primary energy figure of an e2e row.
@@ -132,18 +135,17 @@ std::vector<std::string> default_bench_backends(const BenchOptions& o) {
 }
 
 int run(BenchOptions o) {
+  // --quick changes defaults only: what the user wrote is what runs.
   if (o.quick) {
-    o.tokens = {1, 8};
-    o.prompt_len = std::min<int64_t>(o.prompt_len, 16);
-    o.gen = std::min<int64_t>(o.gen, 8);
+    if (!o.tokens_given) o.tokens = {1, 8};
+    if (!o.prompt_len_given) o.prompt_len = 16;
+    if (!o.gen_given) o.gen = 8;
+    if (!o.idle_seconds_given) o.idle_seconds = 0.5;
   }
   const ModelConfig cfg = model_config(o.model);
-  if (o.prompt_len < 1 || o.gen < 1) throw UsageError("--prompt-len and --gen must be at least 1");
+  check_positions(cfg, o.prompt_len, o.gen);
+  check_tokens(cfg, o.tokens, "--tokens");
   if (!o.out.empty()) check_result_path(o.out);
-  if (o.prompt_len + o.gen > cfg.max_pos)
-    throw UsageError(fmt::format("--prompt-len + --gen exceeds the model's {} positions", cfg.max_pos));
-  for (int64_t t : o.tokens)
-    if (t < 1) throw UsageError("--tokens must be positive");
   std::vector<std::string> backends = o.backends.empty() ? default_bench_backends(o) : o.backends;
   // Fail on a bad name before any long work.
   std::vector<std::string> kinds;
@@ -153,7 +155,7 @@ int run(BenchOptions o) {
   if (!o.no_e2e) {
     EnergyOptions eo;
     eo.source = o.energy_source;
-    eo.idle_seconds = o.quick ? std::min(o.idle_seconds, 0.5) : o.idle_seconds;
+    eo.idle_seconds = o.idle_seconds;
     eo.nvml_device = o.nvml_device;
     energy = std::make_unique<EnergySession>(eo, kinds);
     for (const std::string& note : energy->notes()) fmt::print(stderr, "energy: {}\n", note);
@@ -249,19 +251,20 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   auto o = std::make_shared<BenchOptions>();
   CLI::App* sub = app.add_subcommand(
       "bench", "Benchmark every usable backend: kernels of the model's shapes, then prefill and decode end to end");
-  sub->add_option("--backends", o->backends, "backends to run (default: every one usable here)")->delimiter(',');
-  sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->capture_default_str();
-  sub->add_option("--device", o->device, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)")
-      ->capture_default_str()->check(CLI::Range(0, 255));
-  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
-      CLI::Range(0, 1024));
+  add_backends(sub, o->backends, "backends to run (default: every one usable here)");
+  add_model(sub, o->model, "model");
+  add_device(sub, o->device);
+  add_threads(sub, o->threads);
   sub->add_option("--out", o->out, "result file (default: results/bench-<UTC time>.json)");
-  sub->add_flag("--quick", o->quick, "small and fast: tokens 1 and 8, short prompt, short minimum times (for CI)");
-  sub->add_option("--repetitions", o->repetitions, "kernel repetitions (samples per case)")->capture_default_str()
-      ->check(CLI::Range(1, 1000));
-  sub->add_option("--tokens", o->tokens, "token counts for the kernel cases")->delimiter(',')->capture_default_str();
-  sub->add_option("--prompt-len", o->prompt_len, "prompt length for prefill")->capture_default_str();
-  sub->add_option("--gen", o->gen, "decode steps to time")->capture_default_str();
+  sub->add_flag("--quick", o->quick,
+                "small and fast (for CI): tokens 1 and 8, prompt 16, 8 decode steps, 0.5 s idle window and short "
+                "minimum times; --tokens, --prompt-len, --gen and --idle-seconds given explicitly still apply");
+  add_integer(sub, "--repetitions", o->repetitions, "kernel repetitions (samples per case)", 1, 1000);
+  CLI::Option* tokens = add_integers<int64_t>(sub, "--tokens", o->tokens,
+                                              "token counts for the kernel cases (each at most the model's positions)",
+                                              1, kMaxTokenCount);
+  CLI::Option* prompt_len = add_token_count(sub, "--prompt-len", o->prompt_len, "prompt length for prefill");
+  CLI::Option* gen = add_token_count(sub, "--gen", o->gen, "decode steps to time");
   add_head_option(sub, "--heads", o->heads)->delimiter(',');
   sub->add_flag("--no-kernels", o->no_kernels, "skip the kernel microbenchmarks");
   sub->add_flag("--no-e2e", o->no_e2e, "skip prefill/decode end to end");
@@ -269,11 +272,16 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
                   "energy of prefill/decode: auto (rapl for CPU backends, nvml for GPU ones, else modelled), rapl, "
                   "nvml, modelled or none")
       ->capture_default_str();
-  sub->add_option("--idle-seconds", o->idle_seconds, "idle-power baseline window before the runs (--quick: at most 0.5)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 3600.0));
-  sub->add_option("--nvml-device", o->nvml_device, "NVML index of the GPU to meter")->capture_default_str();
-  sub->callback([&action, o] { action = [o] { return run(*o); }; });
+  CLI::Option* idle = add_real(sub, "--idle-seconds", o->idle_seconds,
+                               "idle-power baseline window before the runs (--quick: 0.5 unless given)", 0.01, 3600.0);
+  add_integer(sub, "--nvml-device", o->nvml_device, "NVML index of the GPU to meter", 0u, 255u);
+  sub->callback([&action, o, tokens, prompt_len, gen, idle] {
+    o->tokens_given = tokens->count() > 0;
+    o->prompt_len_given = prompt_len->count() > 0;
+    o->gen_given = gen->count() > 0;
+    o->idle_seconds_given = idle->count() > 0;
+    action = [o] { return run(*o); };
+  });
   return sub;
 }
 

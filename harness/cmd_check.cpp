@@ -6,6 +6,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/correctness.h"
 #include "harness/model_spec.h"
@@ -34,7 +35,7 @@ std::string metric(const std::optional<double>& v, const char* fmtstr) {
 
 int run(const CheckOptions& o) {
   const ModelConfig cfg = model_config(o.model);
-  if (o.tokens < 1 || o.tokens > cfg.max_pos) throw UsageError("--tokens outside the model's positions");
+  check_tokens(cfg, {o.tokens}, "--tokens");
   if (!o.out.empty()) check_result_path(o.out);
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
   for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, o.device});
@@ -91,14 +92,11 @@ CLI::App* add_check(CLI::App& app, Action& action) {
   auto o = std::make_shared<CheckOptions>();
   CLI::App* sub = app.add_subcommand(
       "check", "Check every usable backend against the reference: each op, then the network end to end");
-  sub->add_option("--backends", o->backends, "backends to check (default: every one usable here)")->delimiter(',');
-  sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->capture_default_str();
-  sub->add_option("--tokens", o->tokens, "teacher-forced sequence length for the end-to-end check")
-      ->capture_default_str();
-  sub->add_option("--device", o->device, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)")
-      ->capture_default_str()->check(CLI::Range(0, 255));
-  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
-      CLI::Range(0, 1024));
+  add_backends(sub, o->backends, "backends to check (default: every one usable here)");
+  add_model(sub, o->model, "model");
+  add_token_count(sub, "--tokens", o->tokens, "teacher-forced sequence length for the end-to-end check");
+  add_device(sub, o->device);
+  add_threads(sub, o->threads);
   sub->add_option("--out", o->out, "result file (default: results/check-<UTC time>.json)");
   sub->add_flag("--verbose", o->verbose, "print every check, not only failures and the end-to-end row");
   sub->callback([&action, o] { action = [o] { return run(*o); }; });

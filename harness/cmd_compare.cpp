@@ -3,27 +3,22 @@
 // --alpha, see rank_test.h) and always fails on a correctness loss.
 // Exit code: 0 clean, 1 a regression or a correctness failure, 2 bad input.
 #include <cmath>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <set>
-#include <sstream>
 #include <string>
 #include <vector>
 
 #include <fmt/format.h>
-#include <nlohmann/json.hpp>
-
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/rank_test.h"
+#include "harness/result_reader.h"
+#include "harness/terminal_text.h"
 #include "model/error.h"
 
 namespace bitlab::cli {
 namespace {
-
-using nlohmann::json;
-
-constexpr const char* kSchemaId = "bitlab-result/1";
 
 struct CompareOptions {
   std::string base, current;
@@ -32,68 +27,8 @@ struct CompareOptions {
   std::string format = "text";
 };
 
-struct Timing {
-  std::string key;
-  std::vector<double> samples;
-};
-
-struct Check {
-  std::string backend, variant, check;
-  bool pass = false;
-  std::string detail;  // nmse / threshold, when the document has them
-};
-
-struct ResultDoc {
-  std::string path, label;
-  std::vector<Timing> measurements;
-  std::vector<Check> checks;
-};
-
-// Reads one result document, with every error a UsageError naming the file:
-// the user pointed at the wrong thing. Only the fields compare uses are checked;
-// tests/validate_result.py checks a document against the whole schema.
-ResultDoc load(const std::string& path) {
-  std::ifstream in(path);
-  if (!in) throw UsageError(fmt::format("cannot read {}", path));
-  json j;
-  try {
-    j = json::parse(in);
-  } catch (const json::exception& e) {
-    std::string msg = e.what();
-    throw UsageError(fmt::format("{} is not JSON: {}", path, msg.substr(msg.find(']') + 2)));
-  }
-  if (!j.is_object() || !j.contains("schema") || j["schema"] != kSchemaId)
-    throw UsageError(fmt::format("{} is not a bitlab result document (expected \"schema\": \"{}\")", path, kSchemaId));
-  ResultDoc d;
-  d.path = path;
-  try {
-    const json& ctx = j.at("context");
-    const json& git = ctx.at("git");
-    d.label = git.at("commit").get<std::string>().substr(0, 12) + (git.at("dirty").get<bool>() ? "-dirty" : "") +
-              " on " + ctx.at("host").at("cpu_model").get<std::string>();
-    std::set<std::string> keys;
-    for (const json& m : j.at("measurements")) {
-      Timing x{m.at("key").get<std::string>(), m.at("samples").get<std::vector<double>>()};
-      if (x.samples.empty()) throw UsageError(fmt::format("{}: measurement {} has no samples", path, x.key));
-      if (!keys.insert(x.key).second) throw UsageError(fmt::format("{}: key {} appears twice", path, x.key));
-      d.measurements.push_back(std::move(x));
-    }
-    for (const json& c : j.at("correctness")) {
-      Check x{c.at("backend").get<std::string>(), c.value("variant", ""), c.at("check").get<std::string>(),
-              c.at("pass").get<bool>(), ""};
-      if (c.contains("nmse"))
-        x.detail = fmt::format("nmse {:.3g}", c["nmse"].get<double>()) +
-                   (c.contains("threshold") ? fmt::format(", threshold {:.3g}", c["threshold"].get<double>()) : "");
-      if (c.contains("bit_exact") && !c["bit_exact"].get<bool>())
-        x.detail += std::string(x.detail.empty() ? "" : ", ") + "not bit-exact";
-      d.checks.push_back(std::move(x));
-    }
-  } catch (const json::exception& e) {
-    std::string msg = e.what();
-    throw UsageError(fmt::format("{}: malformed bitlab result: {}", path, msg.substr(msg.find(']') + 2)));
-  }
-  return d;
-}
+using Timing = ResultTiming;
+using Check = ResultCheck;
 
 // "5%" or "0.05"; a bare number ≥ 1 is refused as ambiguous ("5" meaning 5 %?).
 double parse_threshold(const std::string& s) {
@@ -188,37 +123,61 @@ Comparison compare(const ResultDoc& base, const ResultDoc& cur, double threshold
   return c;
 }
 
+// Fields of the documents (keys, paths, names) may hold control characters:
+// shown escaped (terminal_text.h) in the text report.
 void print_text(const CompareOptions& o, const ResultDoc& base, const ResultDoc& cur, const Comparison& c,
                 double threshold) {
-  fmt::print("base  {}  ({})\nnew   {}  ({})\n", base.path, base.label, cur.path, cur.label);
+  fmt::print("base  {}  ({})\nnew   {}  ({})\n", printable(base.path), printable(base.label), printable(cur.path),
+             printable(cur.label));
   fmt::print("verdict: a median moved by more than {:g}% and Mann-Whitney U p < {:g} (two-sided)\n\n",
              threshold * 100, o.alpha);
   size_t w = 3;
-  for (const Row& r : c.rows) w = std::max(w, r.key.size());
+  for (const Row& r : c.rows) w = std::max(w, printable(r.key).size());
   if (!c.rows.empty()) {
     fmt::print("{:<{}}  {:>12}  {:>12}  {:>7}  {:>8}  {}\n", "key", w, "base median", "new median", "ratio", "p",
                "verdict");
     for (const Row& r : c.rows)
-      fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>8.2g}  {}\n", r.key, w, format_time(r.change.base_median),
-                 format_time(r.change.new_median), r.change.ratio, r.change.test.p_value, to_string(r.change.verdict));
+      fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>8.2g}  {}\n", printable(r.key), w,
+                 format_time(r.change.base_median), format_time(r.change.new_median), r.change.ratio,
+                 r.change.test.p_value, to_string(r.change.verdict));
   }
-  for (const std::string& k : c.added) fmt::print("added    {}\n", k);
-  for (const std::string& k : c.removed) fmt::print("removed  {}\n", k);
+  for (const std::string& k : c.added) fmt::print("added    {}\n", printable(k));
+  for (const std::string& k : c.removed) fmt::print("removed  {}\n", printable(k));
   for (const CheckLine& l : c.failures)
-    fmt::print("FAIL     {} {} {}: {}{}\n", l.check->backend, l.check->variant, l.check->check, l.what,
-               l.check->detail.empty() ? "" : " (" + l.check->detail + ")");
+    fmt::print("FAIL     {} {} {}: {}{}\n", printable(l.check->backend), printable(l.check->variant),
+               printable(l.check->check), l.what, l.check->detail.empty() ? "" : " (" + l.check->detail + ")");
   for (const CheckLine& l : c.notes)
-    fmt::print("note     {} {} {}: {}\n", l.check->backend, l.check->variant, l.check->check, l.what);
+    fmt::print("note     {} {} {}: {}\n", printable(l.check->backend), printable(l.check->variant),
+               printable(l.check->check), l.what);
   fmt::print("\nsummary: {} regression(s), {} improvement(s), {} same, {} added, {} removed; "
              "correctness: {} check(s) in NEW, {} failure(s)\n",
              c.regressions, c.improvements, c.rows.size() - c.regressions - c.improvements, c.added.size(),
              c.removed.size(), c.checks, c.failures.size());
 }
 
-// Markdown cells: a `|` would end the cell early.
+// Any field of a document as inert Markdown text: a hostile result file must
+// not inject HTML, links, emphasis or table cells into a pull-request comment.
+// HTML specials and `|` become entities (an entity pipe does not split a table
+// cell), the other characters that start Markdown syntax are backslash-escaped,
+// and control characters are shown escaped (a newline would end the row).
 std::string md(const std::string& s) {
   std::string out;
-  for (char ch : s) out += ch == '|' ? std::string("\\|") : std::string(1, ch);
+  for (char ch : printable(s)) {
+    switch (ch) {
+      case '&': out += "&amp;"; break;
+      case '<': out += "&lt;"; break;
+      case '>': out += "&gt;"; break;
+      case '"': out += "&quot;"; break;
+      case '\'': out += "&#39;"; break;
+      case '|': out += "&#124;"; break;
+      case '\\': case '`': case '*': case '_': case '[': case ']': case '(': case ')': case '#': case '!':
+      case '~':
+        out += '\\';
+        out += ch;
+        break;
+      default: out += ch;
+    }
+  }
   return out;
 }
 
@@ -226,29 +185,29 @@ void print_markdown(const CompareOptions& o, const ResultDoc& base, const Result
                     double threshold) {
   const bool failed = c.regressions > 0 || !c.failures.empty();
   fmt::print("### bitlab compare: {}\n\n", failed ? "**failed**" : "passed");
-  fmt::print("Base `{}` ({}) → new `{}` ({}). A change counts when the median moves by more than {:g}% "
+  fmt::print("Base {} ({}) → new {} ({}). A change counts when the median moves by more than {:g}% "
              "and a two-sided Mann–Whitney U test gives p < {:g}.\n\n",
              md(base.path), md(base.label), md(cur.path), md(cur.label), threshold * 100, o.alpha);
   if (!c.rows.empty()) {
     fmt::print("| key | base median | new median | ratio | p | verdict |\n|---|---:|---:|---:|---:|---|\n");
     for (const Row& r : c.rows) {
       const char* v = to_string(r.change.verdict);
-      fmt::print("| `{}` | {} | {} | {:.3f} | {:.2g} | {} |\n", md(r.key), format_time(r.change.base_median),
+      fmt::print("| {} | {} | {} | {:.3f} | {:.2g} | {} |\n", md(r.key), format_time(r.change.base_median),
                  format_time(r.change.new_median), r.change.ratio, r.change.test.p_value,
                  r.change.verdict == Verdict::same ? fmt::format("{}", v) : fmt::format("**{}**", v));
     }
     fmt::print("\n");
   }
-  for (const std::string& k : c.added) fmt::print("- added: `{}`\n", md(k));
-  for (const std::string& k : c.removed) fmt::print("- removed: `{}`\n", md(k));
+  for (const std::string& k : c.added) fmt::print("- added: {}\n", md(k));
+  for (const std::string& k : c.removed) fmt::print("- removed: {}\n", md(k));
   if (!c.added.empty() || !c.removed.empty()) fmt::print("\n");
   if (!c.failures.empty() || !c.notes.empty()) {
     fmt::print("| correctness | backend | variant | check | detail |\n|---|---|---|---|---|\n");
     for (const CheckLine& l : c.failures)
-      fmt::print("| **{}** | {} | {} | `{}` | {} |\n", md(l.what), md(l.check->backend), md(l.check->variant),
+      fmt::print("| **{}** | {} | {} | {} | {} |\n", md(l.what), md(l.check->backend), md(l.check->variant),
                  md(l.check->check), md(l.check->detail));
     for (const CheckLine& l : c.notes)
-      fmt::print("| {} | {} | {} | `{}` | {} |\n", md(l.what), md(l.check->backend), md(l.check->variant),
+      fmt::print("| {} | {} | {} | {} | {} |\n", md(l.what), md(l.check->backend), md(l.check->variant),
                  md(l.check->check), md(l.check->detail));
     fmt::print("\n");
   }
@@ -257,11 +216,33 @@ void print_markdown(const CompareOptions& o, const ResultDoc& base, const Result
              c.failures.size());
 }
 
+// A comparison that compared nothing must not pass a CI gate: NEW without any
+// measurement or check, or NEW sharing none of BASE's measurements (a renamed
+// key scheme, the wrong file), is a failure naming what is missing.
+void require_overlap(const ResultDoc& base, const ResultDoc& cur, const Comparison& c) {
+  if (cur.measurements.empty() && cur.checks.empty())
+    throw InputError(fmt::format("{} has no measurements and no correctness checks: nothing to compare with {}",
+                                 cur.path, base.path));
+  if (base.measurements.empty() && base.checks.empty())
+    throw InputError(fmt::format("{} has no measurements and no correctness checks: nothing to compare {} with",
+                                 base.path, cur.path));
+  if (!base.measurements.empty() && c.rows.empty()) {
+    constexpr size_t kShown = 3;
+    std::string missing;
+    for (size_t i = 0; i < std::min(kShown, c.removed.size()); ++i)
+      missing += (i ? ", " : "") + c.removed[i];
+    if (c.removed.size() > kShown) missing += fmt::format(" and {} more", c.removed.size() - kShown);
+    throw InputError(fmt::format("{} shares no measurement with {} (missing in NEW: {})", cur.path, base.path,
+                                 missing));
+  }
+}
+
 int run_compare(const CompareOptions& o) {
   const double threshold = parse_threshold(o.threshold);
   if (!(o.alpha > 0 && o.alpha < 1)) throw UsageError(fmt::format("--alpha {}: must lie in (0, 1)", o.alpha));
-  const ResultDoc base = load(o.base), cur = load(o.current);
+  const ResultDoc base = read_result_file(o.base), cur = read_result_file(o.current);
   const Comparison c = compare(base, cur, threshold, o.alpha);
+  require_overlap(base, cur, c);
   if (o.format == "markdown")
     print_markdown(o, base, cur, c, threshold);
   else
@@ -279,8 +260,7 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
   sub->add_option("new", o->current, "the result file under test")->required();
   sub->add_option("--threshold", o->threshold, "smallest median change that counts: 5% or 0.05")
       ->capture_default_str();
-  sub->add_option("--alpha", o->alpha, "significance level of the two-sided Mann-Whitney U test")
-      ->capture_default_str();
+  add_real(sub, "--alpha", o->alpha, "significance level of the two-sided Mann-Whitney U test", 0.0, 1.0);
   sub->add_option("--format", o->format, "text, or markdown for a pull request")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "markdown"}));

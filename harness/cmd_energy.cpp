@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/e2e_bench.h"
 #include "harness/energy/session.h"
@@ -46,10 +47,8 @@ void print_row(const std::string& backend, const std::string& phase, const Energ
 
 int run(const EnergyCmdOptions& o) {
   const ModelConfig cfg = model_config(o.model);
-  if (o.prompt_len < 1 || o.gen < 1) throw UsageError("--prompt-len and --gen must be at least 1");
+  check_positions(cfg, o.prompt_len, o.gen);
   if (!o.out.empty()) check_result_path(o.out);
-  if (o.prompt_len + o.gen > cfg.max_pos)
-    throw UsageError(fmt::format("--prompt-len + --gen exceeds the model's {} positions", cfg.max_pos));
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
   std::vector<std::string> kinds;
   for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{o.threads, 0})->info().kind);
@@ -120,22 +119,17 @@ CLI::App* add_energy(CLI::App& app, Action& action) {
   auto o = std::make_shared<EnergyCmdOptions>();
   CLI::App* sub = app.add_subcommand(
       "energy", "Measure joules per token of prefill and decode per backend over long windows, net of idle power");
-  sub->add_option("--backends", o->backends, "backends to run (default: every one usable here)")->delimiter(',');
-  sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->capture_default_str();
-  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
-      CLI::Range(0, 1024));
+  add_backends(sub, o->backends, "backends to run (default: every one usable here)");
+  add_model(sub, o->model, "model");
+  add_threads(sub, o->threads);
   sub->add_option("--source", o->source,
                   "auto (rapl for CPU backends, nvml for GPU ones; modelled where no sensor), rapl, nvml or modelled")
       ->capture_default_str();
-  sub->add_option("--seconds", o->seconds, "shortest window per phase (short phases are repeated)")
-      ->capture_default_str()
-      ->check(CLI::Range(0.0, 3600.0));
-  sub->add_option("--idle-seconds", o->idle_seconds, "idle-power baseline window before the runs")
-      ->capture_default_str()
-      ->check(CLI::Range(0.01, 3600.0));
-  sub->add_option("--prompt-len", o->prompt_len, "prompt length for prefill")->capture_default_str();
-  sub->add_option("--gen", o->gen, "decode steps per pass (repeated over the same positions)")->capture_default_str();
-  sub->add_option("--nvml-device", o->nvml_device, "NVML index of the GPU to meter")->capture_default_str();
+  add_real(sub, "--seconds", o->seconds, "shortest window per phase (short phases are repeated)", 0.0, 3600.0);
+  add_real(sub, "--idle-seconds", o->idle_seconds, "idle-power baseline window before the runs", 0.01, 3600.0);
+  add_token_count(sub, "--prompt-len", o->prompt_len, "prompt length for prefill");
+  add_token_count(sub, "--gen", o->gen, "decode steps per pass (repeated over the same positions)");
+  add_integer(sub, "--nvml-device", o->nvml_device, "NVML index of the GPU to meter", 0u, 255u);
   sub->add_option("--out", o->out, "result file (default: results/energy-<UTC time>.json)");
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;

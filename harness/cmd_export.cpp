@@ -7,6 +7,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
@@ -58,11 +59,11 @@ int run(const ExportOptions& o) {
 CLI::App* add_export(CLI::App& app, Action& action) {
   auto o = std::make_shared<ExportOptions>();
   CLI::App* sub = app.add_subcommand("export", "Write a model's weights as GGUF (bitnet.cpp I2_S) or safetensors");
-  sub->add_option("--model", o->model, std::string("model to export: ") + kModelSpecHelp)->capture_default_str();
+  add_model(sub, o->model, "model to export");
   sub->add_option("--format", o->format, "gguf-i2s (one .gguf file) or safetensors (a directory: config.json + "
                                          "model.safetensors)")->required();
   sub->add_option("--vocab", o->vocab, "GGUF file whose tokenizer metadata to copy into a gguf-i2s export");
-  sub->add_option("--weight-seed", o->weight_seed, "seed of the synthetic weights")->capture_default_str();
+  add_seed(sub, "--weight-seed", o->weight_seed, "seed of the synthetic weights");
   sub->add_option("out", o->out, "output file (gguf-i2s) or directory (safetensors)")->required();
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;

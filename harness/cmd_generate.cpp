@@ -8,6 +8,7 @@
 
 #include <fmt/format.h>
 
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
@@ -51,7 +52,6 @@ size_t complete_utf8_prefix(const std::string& s) {
 }
 
 int run(const GenerateOptions& o) {
-  if (o.max_tokens < 1) throw UsageError("--max-tokens must be at least 1");
   std::string tok_path = o.vocab;
   if (tok_path.empty()) {
     if (!is_gguf_path(o.model))
@@ -127,23 +127,19 @@ int run(const GenerateOptions& o) {
 CLI::App* add_generate(CLI::App& app, Action& action) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt, streaming it, then report tokens/s");
-  sub->add_option("--model", o->model, std::string("model: ") + kModelSpecHelp)->required();
-  sub->add_option("--prompt", o->prompt, "the prompt text")->required();
+  add_model(sub, o->model, "model")->required();
+  allow_empty(sub->add_option("--prompt", o->prompt, "the prompt text")->required());
   sub->add_flag("--chat", o->chat, "wrap the prompt in the 2B4T chat template (User: ...<|eot_id|>Assistant: )");
-  sub->add_option("--system", o->system, "system message for --chat");
+  allow_empty(sub->add_option("--system", o->system, "system message for --chat"));
   sub->add_option("--vocab", o->vocab, "GGUF file to take the tokenizer from (default: the --model .gguf file)");
-  sub->add_option("--backend", o->backend, "backend (see `bitlab info`), or 'reference' for the oracle")
-      ->capture_default_str();
-  sub->add_option("--max-tokens", o->max_tokens, "most tokens to generate")->capture_default_str();
-  sub->add_option("--temperature", o->temperature, "sampling temperature (0 = greedy)")->capture_default_str()->check(
-      CLI::Range(0.0f, 100.0f));
-  sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 31));
+  add_backend(sub, o->backend);
+  add_token_count(sub, "--max-tokens", o->max_tokens, "most tokens to generate (at most the model's positions left)");
+  add_real(sub, "--temperature", o->temperature, "sampling temperature (0 = greedy)", 0.0, 100.0);
+  add_integer<int64_t>(sub, "--top-k", o->top_k, "sample from the k most likely tokens (0 = all)", 0, int64_t(1) << 31);
   add_head_option(sub, "--head", o->head);
-  sub->add_option("--seed", o->seed, "sampling seed")->capture_default_str();
-  sub->add_option("--weight-seed", o->weight_seed, "seed of synthetic weights")->capture_default_str();
-  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
-      CLI::Range(0, 1024));
+  add_seed(sub, "--seed", o->seed, "sampling seed");
+  add_seed(sub, "--weight-seed", o->weight_seed, "seed of synthetic weights");
+  add_threads(sub, o->threads);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
 }

@@ -7,6 +7,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/e2e_bench.h"
 #include "harness/model_spec.h"
@@ -34,12 +35,7 @@ struct RunOptions {
 };
 
 int run(const RunOptions& o) {
-  if (o.prompt_len < 1) throw UsageError("--prompt-len must be at least 1");
-  if (o.gen < 1) throw UsageError("--gen must be at least 1");
-  const ModelConfig spec_config = model_config(o.model);
-  if (o.prompt_len + o.gen > spec_config.max_pos)
-    throw UsageError(fmt::format("--prompt-len + --gen = {} exceeds the model's {} positions", o.prompt_len + o.gen,
-                                 spec_config.max_pos));
+  check_positions(model_config(o.model), o.prompt_len, o.gen);
   std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, o.device});
   ModelWeights w = load_model(o.model, o.weight_seed);
   const ModelConfig& c = w.config;
@@ -88,22 +84,16 @@ int run(const RunOptions& o) {
 CLI::App* add_run(CLI::App& app, Action& action) {
   auto o = std::make_shared<RunOptions>();
   CLI::App* sub = app.add_subcommand("run", "Run one model on one backend: prefill a prompt, generate, report speed");
-  sub->add_option("--model", o->model, std::string("model to run: ") + kModelSpecHelp)->capture_default_str();
-  sub->add_option("--backend", o->backend, "backend (see `bitlab info`), or 'reference' for the oracle")
-      ->capture_default_str();
-  sub->add_option("--prompt-len", o->prompt_len, "prompt length in tokens (BOS + seeded random ids)")
-      ->capture_default_str();
-  sub->add_option("--gen", o->gen, "tokens to generate")->capture_default_str();
-  sub->add_option("--seed", o->seed, "seed for the prompt and for sampling")->capture_default_str();
-  sub->add_option("--weight-seed", o->weight_seed, "seed of the synthetic weights")->capture_default_str();
-  sub->add_option("--device", o->device, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)")
-      ->capture_default_str()->check(CLI::Range(0, 255));
-  sub->add_option("--threads", o->threads, "CPU threads (0 = all cores)")->capture_default_str()->check(
-      CLI::Range(0, 1024));
-  sub->add_option("--temperature", o->temperature, "sampling temperature (0 = greedy, argmax on the device)")
-      ->capture_default_str()->check(CLI::Range(0.0f, 100.0f));
-  sub->add_option("--top-k", o->top_k, "sample from the k most likely tokens (0 = all)")->capture_default_str()
-      ->check(CLI::Range(int64_t(0), int64_t(1) << 31));
+  add_model(sub, o->model, "model to run");
+  add_backend(sub, o->backend);
+  add_token_count(sub, "--prompt-len", o->prompt_len, "prompt length in tokens (BOS + seeded random ids)");
+  add_token_count(sub, "--gen", o->gen, "tokens to generate");
+  add_seed(sub, "--seed", o->seed, "seed for the prompt and for sampling");
+  add_seed(sub, "--weight-seed", o->weight_seed, "seed of the synthetic weights");
+  add_device(sub, o->device);
+  add_threads(sub, o->threads);
+  add_real(sub, "--temperature", o->temperature, "sampling temperature (0 = greedy, argmax on the device)", 0.0, 100.0);
+  add_integer<int64_t>(sub, "--top-k", o->top_k, "sample from the k most likely tokens (0 = all)", 0, int64_t(1) << 31);
   add_head_option(sub, "--head", o->head);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;

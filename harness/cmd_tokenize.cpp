@@ -5,6 +5,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/model_spec.h"
 #include "model/error.h"
@@ -38,7 +39,7 @@ CLI::App* add_tokenize(CLI::App& app, Action& action) {
       ->required();
   sub->add_flag("--bos", o->bos, "start with the BOS token");
   sub->add_flag("--no-special", o->no_special, "treat special-token text such as <|eot_id|> as plain text");
-  sub->add_option("text", o->text, "the text")->required();
+  allow_empty(sub->add_option("text", o->text, "the text")->required());
   sub->callback([&action, o] {
     action = [o] {
       const Tokenizer t = tokenizer_from(o->model);
@@ -54,7 +55,7 @@ CLI::App* add_detokenize(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("detokenize", "Print the text of token ids (Llama-3 BPE from a GGUF file)");
   sub->add_option("--model", o->model, "GGUF file holding the tokenizer (a model or a vocabulary-only file)")
       ->required();
-  sub->add_option("ids", o->ids, "token ids")->required();
+  sub->add_option("ids", o->ids, "token ids")->required()->check(integer_in<int32_t>(0, INT32_MAX));
   sub->callback([&action, o] {
     action = [o] {
       const Tokenizer t = tokenizer_from(o->model);

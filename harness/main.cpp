@@ -3,15 +3,39 @@
 // or model, bad number, wrong shape), 1 for anything that failed while running.
 #include <algorithm>
 #include <cstdio>
+#include <new>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
+#include <nlohmann/json.hpp>
 
+#include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/results.h"
+#include "harness/terminal_text.h"
 #include "model/error.h"
+
+namespace {
+
+// The one sink of every error: names and paths inside a message may come from
+// files or the command line, so control characters are shown escaped and the
+// message stays one line.
+int fail(int code, std::string_view message) {
+  while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.remove_suffix(1);
+  fmt::print(stderr, "bitlab: {}\n", bitlab::cli::printable(message));
+  return code;
+}
+
+// nlohmann's messages start with "[json.exception.type_error.302] ".
+std::string_view without_json_tag(std::string_view msg) {
+  const size_t at = msg.find("] ");
+  return at == std::string_view::npos ? msg : msg.substr(at + 2);
+}
+
+}  // namespace
 
 int main(int argc, char** argv) {
   using namespace bitlab;
@@ -32,31 +56,32 @@ int main(int argc, char** argv) {
   cli::add_tokenize(app, action);
   cli::add_detokenize(app, action);
   cli::add_generate(app, action);
+  cli::forbid_empty_values(app);
 
   if (argc > 1 && argv[1][0] != '-') {
     std::vector<std::string> names;
     for (const CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; })) names.push_back(sub->get_name());
-    if (std::find(names.begin(), names.end(), argv[1]) == names.end()) {
-      fmt::print(stderr, "bitlab: unknown command '{}' (commands: {})\n", argv[1], fmt::join(names, ", "));
-      return 2;
-    }
+    if (std::find(names.begin(), names.end(), argv[1]) == names.end())
+      return fail(2, fmt::format("unknown command '{}' (commands: {})", argv[1], fmt::join(names, ", ")));
   }
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
-    std::string msg = e.what();
-    if (auto nl = msg.find('\n'); nl != std::string::npos) msg.resize(nl);
-    fmt::print(stderr, "bitlab: {} (see bitlab --help)\n", msg);
-    return 2;
+    return fail(2, fmt::format("{} (see bitlab --help)", e.what()));
   }
+  const std::string command = app.get_subcommands().empty() ? "bitlab" : app.get_subcommands().front()->get_name();
   try {
     return action();
   } catch (const UsageError& e) {
-    fmt::print(stderr, "bitlab: {}\n", e.what());
-    return 2;
+    return fail(2, e.what());
+  } catch (const std::bad_alloc&) {
+    return fail(1, fmt::format("out of memory while running '{}' (try a smaller --model, --prompt-len, --gen or "
+                               "--tokens, or fewer --threads)",
+                               command));
+  } catch (const nlohmann::json::exception& e) {
+    return fail(1, fmt::format("'{}': bad JSON: {}", command, without_json_tag(e.what())));
   } catch (const std::exception& e) {
-    fmt::print(stderr, "bitlab: {}\n", e.what());
-    return 1;
+    return fail(1, e.what());
   }
 }

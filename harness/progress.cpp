@@ -6,6 +6,8 @@
 
 #include <fmt/format.h>
 
+#include "harness/terminal_text.h"
+
 namespace bitlab::cli {
 
 Progress::Progress(std::string what)
@@ -20,7 +22,9 @@ void Progress::update(double fraction, const std::string& detail) {
   const double since = std::chrono::duration<double>(now - last_).count();
   if (tty_ ? since < 0.1 : since < 5.0) return;
   last_ = now;
-  const std::string line = fmt::format("{}: {:3.0f}% {}", what_, 100.0 * fraction, detail);
+  // Names in `what_` and `detail` may come from files: escaped, so the line stays
+  // one line and no escape sequence reaches the terminal.
+  const std::string line = fmt::format("{}: {:3.0f}% {}", printable(what_), 100.0 * fraction, printable(detail));
   if (tty_) {
     fmt::print(stderr, "\r\x1b[2K{}", line);
     open_ = true;
@@ -33,7 +37,7 @@ void Progress::update(double fraction, const std::string& detail) {
 void Progress::done(const std::string& summary) {
   if (tty_ && open_) fmt::print(stderr, "\r\x1b[2K");
   open_ = false;
-  fmt::print(stderr, "{}: {}\n", what_, summary);
+  fmt::print(stderr, "{}: {}\n", printable(what_), printable(summary));
 }
 
 }  // namespace bitlab::cli

@@ -7,8 +7,11 @@
 #include <cstdio>
 #include <cstdlib>
 #include <fstream>
+#include <set>
 #include <sstream>
 #include <string>
+
+#include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.h"
 
@@ -65,6 +68,116 @@ TEST(Cli, RunTinyPrintsTokensAndSpeed) {
   };
   const Result again = run_bitlab("run --model synthetic:tiny --backend scalar --prompt-len 5 --gen 6 --threads 2");
   EXPECT_EQ(generated_line(again.out), generated_line(r.out));
+}
+
+// Every numeric option is parsed strictly and bounded: out of range, overflowing
+// its type, negative for an unsigned one, or not finite is one line naming it.
+TEST(Cli, EveryNumericOptionIsBounded) {
+  const char* const cases[][2] = {
+      {"run --model synthetic:tiny --gen 99999999999999999999", "--gen"},
+      {"run --model synthetic:tiny --prompt-len 9223372036854775807 --gen 9223372036854775807", "--prompt-len"},
+      {"run --model synthetic:tiny --gen 1x", "--gen"},
+      {"run --model synthetic:tiny --seed -1", "--seed"},
+      {"run --model synthetic:tiny --weight-seed 18446744073709551616", "--weight-seed"},
+      {"run --model synthetic:tiny --temperature nan", "--temperature"},
+      {"run --model synthetic:tiny --temperature inf", "--temperature"},
+      {"run --model synthetic:tiny --top-k 99999999999", "--top-k"},
+      {"run --model synthetic:tiny --device 256", "--device"},
+      {"generate --model synthetic:tiny --prompt hi --max-tokens 0", "--max-tokens"},
+      {"generate --model synthetic:tiny --prompt hi --seed -1", "--seed"},
+      {"bench --tokens 1,99999999999999999999", "--tokens"},
+      {"bench --tokens 0", "--tokens"},
+      {"bench --model synthetic:tiny --tokens 1,5000", "--tokens 5000 exceeds the model's 256 positions"},
+      {"bench --model synthetic:tiny --prompt-len 250 --gen 7", "--prompt-len + --gen = 257 exceeds"},
+      {"bench --repetitions 0", "--repetitions"},
+      {"bench --idle-seconds inf", "--idle-seconds"},
+      {"bench --nvml-device -1", "--nvml-device"},
+      {"check --tokens 99999999999999999999", "--tokens"},
+      {"check --model synthetic:tiny --tokens 100000", "--tokens 100000 exceeds"},
+      {"energy --seconds nan", "--seconds"},
+      {"energy --gen 0", "--gen"},
+      {"energy --nvml-device 4294967296", "--nvml-device"},
+      {"energy --model synthetic:tiny --prompt-len 1048576 --gen 1048576", "positions"},
+      {"export --format gguf-i2s --weight-seed -1 x.gguf", "--weight-seed"},
+      {"detokenize --model x.gguf -- -1", "ids"},
+      {"detokenize --model x.gguf 4294967296", "ids"},
+  };
+  for (const auto& [args, what] : cases) expect_usage_error(args, what);
+}
+
+// An empty value is a slip (an unset shell variable), never a choice; a prompt
+// or a text to tokenize may still be empty.
+TEST(Cli, EmptyValuesAreRefused) {
+  for (const char* option : {"--model", "--backend"}) expect_usage_error(std::string("run ") + option + " ''", option);
+  expect_usage_error("bench --out ''", "--out");
+  expect_usage_error("bench --energy-source ''", "--energy-source");
+  expect_usage_error("check --out ''", "--out");
+  expect_usage_error("energy --source ''", "--source");
+  expect_usage_error("export --format gguf-i2s ''", "out");
+  expect_usage_error("generate --model synthetic:tiny --prompt hi --vocab ''", "--vocab");
+  expect_usage_error("compare '' x.json", "base");
+  expect_usage_error("report '' -o x", "must not be empty");
+  const Result text = run_bitlab("tokenize --model nonesuch.gguf ''");
+  EXPECT_EQ(text.err.find("must not be empty"), std::string::npos) << text.err;
+  EXPECT_NE(text.err.find("nonesuch.gguf"), std::string::npos) << text.err;
+}
+
+// --quick changes defaults only: an explicit --tokens is what runs.
+TEST(Cli, QuickKeepsExplicitTokens) {
+  const std::string out = bitlab::test::scratch_dir("cli") + "quick.json";
+  const Result r = run_bitlab("bench --quick --tokens 3 --no-e2e --backends scalar --model synthetic:tiny --threads 1 "
+                              "--repetitions 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json doc = nlohmann::json::parse(bitlab::test::slurp(out));
+  std::set<int64_t> tokens;
+  for (const auto& m : doc["measurements"])
+    if (m["name"] == "matmul_w2a8") tokens.insert(m["shape"]["tokens"].get<int64_t>());
+  EXPECT_EQ(tokens, std::set<int64_t>{3});
+}
+
+// Names reach messages raw from the command line and from files: a newline or
+// an escape sequence in one is shown escaped, and the error stays one line.
+TEST(Cli, ErrorsShowControlCharactersEscaped) {
+  const Result r = run_bitlab("run --model \"$(printf 'bad\\nname\\033[31m\\377.bin')\"");
+  EXPECT_EQ(r.code, 2) << r.err;
+  EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_NE(r.err.find("bad\\nname\\x1b[31m\\xff.bin"), std::string::npos) << r.err;
+}
+
+TEST(Cli, ProgressLinesShowControlCharactersEscaped) {
+  const std::string dir = bitlab::test::scratch_dir("cli");
+  const Result r = run_bitlab("export --model synthetic:tiny --format gguf-i2s \"" + dir +
+                              "$(printf 'odd\\nname\\033[2J').gguf\"");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
+  EXPECT_NE(bitlab::test::line_with(r.err, "export: ").find("odd\\nname\\x1b[2J.gguf"), std::string::npos) << r.err;
+}
+
+// Memory runs out (here: a 600 MB address-space limit against the 1.2 GB
+// model): one line saying so and naming the command, not "std::bad_alloc".
+TEST(Cli, OutOfMemoryIsOneLineNamingTheCommand) {
+#if defined(__SANITIZE_ADDRESS__)
+  GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit allows";
+#else
+  std::string cmd = "ulimit -v 600000; ";
+  cmd.append(BITLAB_BIN).append(" run --model synthetic:2b4t --prompt-len 2 --gen 2 --threads 1");
+  const Result r = bitlab::test::run_command(cmd);
+  EXPECT_EQ(r.code, 1) << r.err;
+  const std::string last = r.err.substr(r.err.rfind('\n', r.err.size() - 2) + 1);
+  EXPECT_NE(last.find("bitlab: out of memory while running 'run'"), std::string::npos) << r.err;
+#endif
+}
+
+// A failed write (here: the file-size limit, with SIGXFSZ ignored so write()
+// returns EFBIG) exits 1 like any other failure, naming the file.
+TEST(Cli, WriteFailureExitsOne) {
+  const std::string dir = bitlab::test::scratch_dir("cli");
+  std::string cmd = "trap '' XFSZ; ulimit -f 8; ";
+  cmd.append(BITLAB_BIN).append(" export --model synthetic:tiny --format gguf-i2s " + dir + "small.gguf");
+  const Result r = bitlab::test::run_command(cmd);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(bitlab::test::line_with(r.err, "bitlab: ").find("small.gguf"), std::string::npos) << r.err;
 }
 
 }  // namespace

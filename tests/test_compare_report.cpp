@@ -2,6 +2,7 @@
 // on the fixtures in tests/fixtures/ and on documents crafted from them; and the
 // fixtures themselves checked against results/schema/result.schema.json.
 #include <gtest/gtest.h>
+#include <sys/stat.h>
 #include <sys/wait.h>
 #include <unistd.h>
 
@@ -157,8 +158,9 @@ TEST(Compare, MarkdownTable) {
   EXPECT_EQ(r.code, 1);
   EXPECT_NE(r.out.find("| key | base median | new median | ratio | p | verdict |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("|---|---:|"), std::string::npos);
-  const std::string row = line_with(r.out, kKernelKey);
-  EXPECT_EQ(row.rfind("| `", 0), 0u) << row;
+  // Keys are escaped like every field (`_` would start emphasis).
+  const std::string row = line_with(r.out, "kernel/matmul\\_w2a8/avx512/N:2560/K:2560/T:1/threads:2");
+  EXPECT_EQ(row.rfind("| kernel/", 0), 0u) << r.out;
   EXPECT_NE(row.find("**regression**"), std::string::npos) << row;
   EXPECT_NE(r.out.find("failed"), std::string::npos);
 }
@@ -182,6 +184,117 @@ TEST(Compare, BadInputIsAUsageError) {
   expect_one_line_error(bitlab("compare --alpha 2 " + a + " " + a), 2, "--alpha");
   expect_one_line_error(bitlab("compare --format html " + a + " " + a), 2, "--format");
   expect_one_line_error(bitlab("compare " + a), 2, "new");
+}
+
+// A comparison that compares nothing must fail a CI gate, naming what is missing.
+TEST(Compare, NothingInCommonFails) {
+  const std::string dir = scratch();
+  json renamed = fixture("result_a.json");
+  for (json& m : renamed["measurements"]) m["key"] = "renamed/" + m["key"].get<std::string>();
+  const Result r = bitlab("compare " + kFixtures + "result_a.json " + write(dir + "renamed.json", renamed));
+  expect_one_line_error(r, 1, "renamed.json shares no measurement with");
+  EXPECT_NE(r.err.find("kernel/matmul_w2a8/scalar/N:2560/K:2560/T:1/threads:2"), std::string::npos) << r.err;
+
+  json empty = fixture("result_a.json");
+  empty["measurements"] = json::array();
+  empty["correctness"] = json::array();
+  expect_one_line_error(bitlab("compare " + kFixtures + "result_a.json " + write(dir + "empty.json", empty)), 1,
+                        "empty.json has no measurements and no correctness checks");
+  expect_one_line_error(bitlab("compare " + dir + "empty.json " + kFixtures + "result_a.json"), 1,
+                        "empty.json has no measurements");
+}
+
+// Samples are seconds: a negative one would read as an improvement.
+TEST(Compare, SamplesThatAreNotTimesAreRefused) {
+  const std::string dir = scratch();
+  const std::string a = kFixtures + "result_a.json";
+  for (const double bad : {-0.001, 0.0}) {
+    json doc = fixture("result_a.json");
+    measurement(doc, kKernelKey)["samples"][2] = bad;
+    const Result r = bitlab("compare " + a + " " + write(dir + "bad.json", doc));
+    expect_one_line_error(r, 2, "bad.json: measurements[1].samples[2]: measurement " + kKernelKey);
+  }
+  // A number beyond double (JSON has no infinity or NaN) is refused as such.
+  std::string text = slurp(a);
+  const size_t at = text.find("0.00192");
+  text.replace(at, 7, "1e999");
+  std::ofstream(dir + "inf.json") << text;
+  expect_one_line_error(bitlab("compare " + a + " " + dir + "inf.json"), 2, "inf.json is not JSON: number overflow");
+}
+
+// Wrong types and hostile nesting: one line naming the file and the field, no
+// library message.
+TEST(Compare, MalformedFieldsNameTheFileAndField) {
+  const std::string dir = scratch();
+  const std::string a = kFixtures + "result_a.json";
+  auto expect_field_error = [&](const json& doc, const std::string& what) {
+    const Result r = bitlab("compare " + a + " " + write(dir + "doc.json", doc));
+    expect_one_line_error(r, 2, "doc.json: " + what);
+    EXPECT_EQ(r.err.find("json.exception"), std::string::npos) << r.err;
+    EXPECT_EQ(r.err.find("type must be"), std::string::npos) << r.err;
+  };
+  json doc = fixture("result_a.json");
+  doc["measurements"][0]["key"] = 5;
+  expect_field_error(doc, "measurements[0].key: expected a string");
+  doc = fixture("result_a.json");
+  doc["measurements"][1]["samples"] = "fast";
+  expect_field_error(doc, "measurements[1].samples: expected an array");
+  doc = fixture("result_a.json");
+  doc["correctness"][0]["pass"] = "yes";
+  expect_field_error(doc, "correctness[0].pass: expected true or false");
+  doc = fixture("result_a.json");
+  doc["correctness"][0]["variant"] = json::array();
+  expect_field_error(doc, "correctness[0].variant: expected a string");
+  doc = fixture("result_a.json");
+  doc["correctness"][0]["nmse"] = "small";
+  expect_field_error(doc, "correctness[0].nmse: expected a number");
+  doc = fixture("result_a.json");
+  doc["context"]["git"] = 3;
+  expect_field_error(doc, "context.git: expected an object");
+
+  std::ofstream(dir + "deep.json") << "{\"schema\": \"bitlab-result/1\", \"x\": " << std::string(200000, '[')
+                                   << std::string(200000, ']') << "}";
+  expect_one_line_error(bitlab("compare " + a + " " + dir + "deep.json"), 2, "deep.json is not a bitlab result: nested");
+}
+
+// A FIFO (or any non-regular file) is refused at once, not read until a writer comes.
+TEST(Compare, NonRegularFileIsRefusedWithoutBlocking) {
+  const std::string dir = scratch();
+  ASSERT_EQ(mkfifo((dir + "fifo.json").c_str(), 0600), 0);
+  std::string cmd = "timeout 20 ";
+  cmd.append(BITLAB_BIN).append(" compare " + kFixtures + "result_a.json " + dir + "fifo.json");
+  expect_one_line_error(shell(cmd), 2, "fifo.json is not a regular file");
+  expect_one_line_error(bitlab("compare " + kFixtures + "result_a.json " + dir), 2, "is not a regular file");
+}
+
+// Fields of a hostile result file cannot inject HTML, links or table cells
+// into the Markdown of a pull-request comment.
+TEST(Compare, MarkdownEscapesEveryField) {
+  const std::string dir = scratch();
+  const std::string evil_key = "<img src=x onerror=alert(1)>|[link](javascript:alert(1))";
+  json base = fixture("result_a.json");
+  base["context"]["host"]["cpu_model"] = "<script>alert(1)</script>";
+  json cur = fixture("result_a.json");
+  json extra = measurement(cur, kKernelKey);
+  extra["key"] = evil_key;
+  cur["measurements"].push_back(extra);
+  base["measurements"].push_back(extra);
+  cur["correctness"][0]["pass"] = false;
+  cur["correctness"][0]["backend"] = "<b>bold</b>|";
+  cur["correctness"][0]["variant"] = "`code` *em* _em_\nnext line";
+  const Result r = bitlab("compare --format markdown " + write(dir + "base.json", base) + " " +
+                          write(dir + "cur.json", cur));
+  EXPECT_EQ(r.code, 1) << r.err;
+  for (const char* raw : {"<img", "<script", "<b>", "](javascript", "`code`", "*em*", "\nnext line"})
+    EXPECT_EQ(r.out.find(raw), std::string::npos) << raw << " in\n" << r.out;
+  EXPECT_NE(r.out.find("&lt;script&gt;"), std::string::npos) << r.out;
+  const std::string row = line_with(r.out, "&lt;img src=x onerror=alert\\(1\\)&gt;&#124;\\[link\\]");
+  ASSERT_FALSE(row.empty()) << r.out;
+  EXPECT_EQ(std::count(row.begin(), row.end(), '|'), 7) << row;  // six cells, no more
+  const std::string check_row = line_with(r.out, "&lt;b&gt;bold&lt;/b&gt;&#124;");
+  ASSERT_FALSE(check_row.empty()) << r.out;
+  EXPECT_NE(check_row.find("\\`code\\` \\*em\\* \\_em\\_\\\\nnext line"), std::string::npos) << check_row;
+  EXPECT_EQ(std::count(check_row.begin(), check_row.end(), '|'), 6) << check_row;  // five cells
 }
 
 // ---- report -----------------------------------------------------------------

@@ -1,0 +1,86 @@
+#include "harness/cli_options.h"
+
+#include <set>
+
+#include "harness/model_spec.h"
+#include "model/error.h"
+
+namespace bitlab::cli {
+
+CLI::Validator real_in(double lo, double hi) {
+  return CLI::Validator(
+      [lo, hi](std::string& s) -> std::string {
+        double v = 0;
+        const char* end = s.data() + s.size();
+        const auto [stop, ec] = std::from_chars(s.data(), end, v);
+        if (s.empty() || ec != std::errc() || stop != end || !std::isfinite(v))
+          return fmt::format("'{}' is not a finite number (expected {:g} to {:g})", s, lo, hi);
+        if (v < lo || v > hi) return fmt::format("{} is out of range (expected {:g} to {:g})", s, lo, hi);
+        return {};
+      },
+      fmt::format("NUMBER in [{:g} - {:g}]", lo, hi));
+}
+
+CLI::Option* add_token_count(CLI::App* sub, const std::string& name, int64_t& target, const std::string& help) {
+  return add_integer<int64_t>(sub, name, target, help, 1, kMaxTokenCount);
+}
+
+CLI::Option* add_threads(CLI::App* sub, int& target) {
+  return add_integer(sub, "--threads", target, "CPU threads (0 = all cores)", 0, 1024);
+}
+
+CLI::Option* add_device(CLI::App* sub, int& target) {
+  return add_integer(sub, "--device", target, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)",
+                     0, 255);
+}
+
+CLI::Option* add_seed(CLI::App* sub, const std::string& name, uint64_t& target, const std::string& help) {
+  return add_integer<uint64_t>(sub, name, target, help, 0, UINT64_MAX);
+}
+
+CLI::Option* add_model(CLI::App* sub, std::string& target, const std::string& what) {
+  return sub->add_option("--model", target, what + ": " + kModelSpecHelp)->capture_default_str();
+}
+
+CLI::Option* add_backend(CLI::App* sub, std::string& target) {
+  return sub->add_option("--backend", target, "backend (see `bitlab info`), or 'reference' for the oracle")
+      ->capture_default_str();
+}
+
+CLI::Option* add_backends(CLI::App* sub, std::vector<std::string>& target, const std::string& help) {
+  return sub->add_option("--backends", target, help)->delimiter(',');
+}
+
+namespace {
+std::set<const CLI::Option*>& empty_allowed() {
+  static std::set<const CLI::Option*> options;
+  return options;
+}
+}  // namespace
+
+CLI::Option* allow_empty(CLI::Option* opt) {
+  empty_allowed().insert(opt);
+  return opt;
+}
+
+void forbid_empty_values(CLI::App& app) {
+  const CLI::Validator non_empty(
+      [](std::string& s) { return s.empty() ? std::string("must not be empty") : std::string(); }, "", "NON-EMPTY");
+  for (CLI::App* sub : app.get_subcommands([](CLI::App*) { return true; }))
+    for (CLI::Option* opt : sub->get_options())
+      if (opt->get_type_size() != 0 && !empty_allowed().count(opt)) opt->check(non_empty);
+}
+
+void check_positions(const ModelConfig& cfg, int64_t prompt_len, int64_t gen, const char* gen_name) {
+  if (prompt_len + gen > cfg.max_pos)
+    throw UsageError(fmt::format("--prompt-len + {} = {} exceeds the model's {} positions", gen_name,
+                                 prompt_len + gen, cfg.max_pos));
+}
+
+void check_tokens(const ModelConfig& cfg, const std::vector<int64_t>& tokens, const char* option) {
+  for (int64_t t : tokens)
+    if (t > cfg.max_pos)
+      throw UsageError(fmt::format("{} {} exceeds the model's {} positions", option, t, cfg.max_pos));
+}
+
+}  // namespace bitlab::cli
