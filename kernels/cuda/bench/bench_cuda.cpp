@@ -25,7 +25,6 @@
 #include <chrono>
 #include <cstdio>
 #include <cstring>
-#include <fstream>
 #include <map>
 #include <memory>
 #include <string>
@@ -38,6 +37,7 @@
 #include "model/reference.h"
 #include "model/registry.h"
 #include "model/transformer.h"
+#include "model/weights/atomic_write.h"
 #include "model/weights/synthetic.h"
 
 namespace bitlab {
@@ -376,10 +376,10 @@ int main(int argc, char** argv) {
       table += fmt::format("| {} | {} | {} | {} |\n", r.what, r.measured, r.target, r.met ? "yes" : "NO");
     std::printf("\n%s", table.c_str());
     if (!targets_out.empty()) {
-      std::ofstream f(targets_out);
-      f << "Targets on " << fx.backend().info().name << " (" << fx.backend().info().driver
-        << "), medians; measured read bandwidth " << fmt::format("{:.1f}", fx.read_gbps()) << " GB/s\n\n"
-        << table;
+      // Through the project's one writer: a failed write leaves the old file, never half a table.
+      write_text_atomically(targets_out,
+                            fmt::format("Targets on {} ({}), medians; measured read bandwidth {:.1f} GB/s\n\n{}",
+                                        fx.backend().info().name, fx.backend().info().driver, fx.read_gbps(), table));
     }
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bitlab_cuda_bench: %s\n", e.what());
