@@ -17,11 +17,10 @@
 
 #include "kernels/cpu/avx512/avx512_kernels.h"
 #include "kernels/cpu/avx512/simd.h"
+#include "kernels/cpu/quantize_rule.h"
 
 namespace bitlab::cpu::avx512 {
 namespace {
-
-constexpr uint32_t kInfBits = 0x7f800000u;
 
 // Bit pattern of max |x_i|: above kInfBits when some x_i is NaN.
 uint32_t absmax_bits(const float* x, int64_t k) {
@@ -50,15 +49,8 @@ void quantize_with(const float* x, int64_t k, float scale, int8_t* q) {
 }  // namespace
 
 void quantize_row(const float* x, int64_t k, int8_t* q, float* s) {
-  const uint32_t bits = absmax_bits(x, k);
-  if (bits >= kInfBits) {  // NaN or ±Inf in the row: the non-finite rule
-    *s = bits > kInfBits ? NAN : 0.0f;
-    std::memset(q, 0, size_t(k));
-    return;
-  }
-  float absmax;
-  std::memcpy(&absmax, &bits, sizeof absmax);
-  const float scale = 127.0f / std::max(absmax, 1e-5f);
+  float scale;
+  if (!finite_row_scale(absmax_bits(x, k), k, q, s, &scale)) return;
   quantize_with(x, k, scale, q);
   *s = scale;
 }

@@ -17,11 +17,10 @@
 
 #include "kernels/cpu/neon/neon_kernels.h"
 #include "kernels/cpu/neon/neon_ops.h"
+#include "kernels/cpu/quantize_rule.h"
 
 namespace bitlab::cpu::neon {
 namespace {
-
-constexpr uint32_t kInfBits = 0x7f800000u;
 
 void quantize_with(const float* x, int64_t k, float scale, int8_t* q) {
   const float32x4_t s = vdupq_n_f32(scale);
@@ -60,14 +59,8 @@ uint32_t absmax_bits(const float* x, int64_t k) {
 }
 
 void quantize_with_absmax(const float* x, int64_t k, uint32_t absmax_bits, int8_t* q, float* s) {
-  if (absmax_bits >= kInfBits) {  // NaN or ±Inf in the row: the non-finite rule
-    *s = absmax_bits > kInfBits ? std::numeric_limits<float>::quiet_NaN() : 0.0f;
-    std::memset(q, 0, size_t(k));
-    return;
-  }
-  float absmax;
-  std::memcpy(&absmax, &absmax_bits, sizeof absmax);
-  const float scale = 127.0f / std::max(absmax, 1e-5f);
+  float scale;
+  if (!finite_row_scale(absmax_bits, k, q, s, &scale)) return;
   quantize_with(x, k, scale, q);
   *s = scale;
 }
