@@ -1,5 +1,5 @@
 // `bitlab check`: is every backend still the reference? Per op on odd sizes
-// and the model's shapes (bit-exact where DESIGN §5 says so, NMSE elsewhere),
+// and the model's shapes (bit-exact where docs/design.md §5 says so, NMSE elsewhere),
 // then the whole network over a teacher-forced sequence. Prints a table,
 // writes a result file, exits 1 if any backend breaks the contract.
 #include <memory>

@@ -1,4 +1,4 @@
-// Correctness of a backend against the reference (DESIGN §5), as records for
+// Correctness of a backend against the reference (docs/design.md §5), as records for
 // `bitlab check` and result files: per op (bit-exact fields, NMSE for float
 // ops) and end to end (logits NMSE, cosine, max |Δ|, softmax KL, top-1
 // agreement over a teacher-forced sequence).

@@ -1,4 +1,4 @@
-// ModelConfig: the shape of a BitNet b1.58 network (DESIGN §2).
+// ModelConfig: the shape of a BitNet b1.58 network (docs/design.md §2).
 #pragma once
 #include <cstdint>
 #include <initializer_list>

@@ -1,4 +1,4 @@
-// The op set every backend implements (DESIGN §4), with the shape rules each
+// The op set every backend implements (docs/design.md §4), with the shape rules each
 // op enforces. Shapes are [tokens, features]; tokens = 1 is decode (GEMV),
 // tokens > 1 is prefill (GEMM). Activations are fp32 unless stated.
 //

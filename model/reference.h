@@ -1,6 +1,6 @@
-// The reference: the oracle every backend is tested against (DESIGN §5).
+// The reference: the oracle every backend is tested against (docs/design.md §5).
 //
-// Plain scalar code written straight from DESIGN §2: no SIMD, no threads, no
+// Plain scalar code written straight from docs/design.md §2: no SIMD, no threads, no
 // tricks. Integer work is exact; float work accumulates in double and rounds
 // once, so the reference is at least as accurate as any backend. Pointers are
 // raw with explicit sizes; every function states its shapes.

@@ -1,4 +1,4 @@
-// The network (DESIGN §2) as a sequence of ops on any Backend, with a KV cache.
+// The network (docs/design.md §2) as a sequence of ops on any Backend, with a KV cache.
 //
 // Construction uploads the weights (fusing QKV and gate/up into one
 // TernaryWeight each, every part keeping its own scale) and allocates the KV

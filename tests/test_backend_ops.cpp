@@ -1,5 +1,5 @@
 // Every op of every backend usable on this machine against the reference
-// (DESIGN §5): int8 activations and matmul outputs bit-identical, float ops
+// (docs/design.md §5): int8 activations and matmul outputs bit-identical, float ops
 // within NMSE thresholds, odd sizes and tails, guard bytes around outputs to
 // catch out-of-bounds writes, and wrong shapes rejected. A new backend in
 // model/backends.def is picked up here with no change.

@@ -1,4 +1,4 @@
-// Real-checkpoint formats end to end: the ternary layouts against DESIGN §3 by
+// Real-checkpoint formats end to end: the ternary layouts against docs/design.md §3 by
 // hand, synthetic -> export -> read bit-identically for GGUF and safetensors,
 // the safetensors reader on bad bytes, and model-level checks (missing, extra,
 // mis-shaped or mis-typed tensors, the weight_scale direction).
@@ -97,7 +97,7 @@ TEST(TernaryFormats, I2sMatchesTheDesignLayoutByHand) {
 
 TEST(TernaryFormats, I2sMatchesTheFormulaOnEveryShape) {
   // Whole-block rows (k % 128 == 0) and blocks spanning rows take different
-  // paths; both must equal DESIGN §3 applied to the flattened tensor.
+  // paths; both must equal docs/design.md §3 applied to the flattened tensor.
   for (auto [n, k] : {std::pair<int64_t, int64_t>{2, 128}, {3, 256}, {4, 32}, {6, 64}, {1, 384}, {5, 128}}) {
     const CanonicalTernary w = test::random_matrix("f", n, k, uint64_t(n * 1000 + k), 0.25f);
     std::vector<uint8_t> want(size_t(n * k / 4 + 32), 0);

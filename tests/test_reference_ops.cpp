@@ -1,4 +1,4 @@
-// The oracle itself, on small cases worked by hand from DESIGN §2.
+// The oracle itself, on small cases worked by hand from docs/design.md §2.
 #include <gtest/gtest.h>
 
 #include <cmath>

@@ -16,7 +16,7 @@
 
 namespace bitlab::test {
 
-// Normalised mean squared error Σ(a−b)² / Σb² (DESIGN §5); 0 when both are zero.
+// Normalised mean squared error Σ(a−b)² / Σb² (docs/design.md §5); 0 when both are zero.
 inline double nmse(std::span<const float> a, std::span<const float> ref) {
   double num = 0, den = 0;
   for (size_t i = 0; i < a.size(); ++i) {

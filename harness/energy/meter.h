@@ -1,5 +1,5 @@
 // An energy meter: start, run the work, stop -> joules per domain and where
-// they came from. Three kinds (DESIGN §6):
+// they came from. Three kinds (docs/design.md §6):
 //   rapl      Linux powercap counters: CPU package and DRAM (rapl.h)
 //   nvml      the NVIDIA GPU's total-energy counter, or integrated power samples (nvml.h)
 //   modelled  operation and byte counts x per-operation energies: an estimate (modelled.h)

@@ -128,7 +128,7 @@ def gbps(m):
 
 
 def roofline(m, doc):
-    """Fraction of the measured memory bandwidth the kernel's bytes reach (DESIGN §6): the
+    """Fraction of the measured memory bandwidth the kernel's bytes reach (docs/design.md §6): the
     harness's figure; for documents from before per-case probes, against the start probe."""
     value = derived(m, "roofline_fraction")
     if value is not None or doc.per_case_roofline:

@@ -42,7 +42,7 @@ uint64_t gguf_scalar_size(GgufType t);
 // ggml tensor types this reader knows the size of.
 enum class GgmlType : uint32_t {
   F32 = 0, F16 = 1, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30,
-  I2_S = 36,  // bitnet.cpp: 2-bit ternary codes in 128-code blocks, then one fp32 scale (DESIGN §3)
+  I2_S = 36,  // bitnet.cpp: 2-bit ternary codes in 128-code blocks, then one fp32 scale (docs/design.md §3)
 };
 const char* ggml_type_name(uint32_t type);
 // Bytes a tensor of `elements` elements of `type` occupies; throws InputError

@@ -4,7 +4,7 @@
 // attn_v / attn_output / attn_norm / attn_sub_norm / ffn_gate / ffn_up /
 // ffn_down / ffn_norm / ffn_sub_norm), ternary matrices as I2_S and norms as
 // F32. Embedding F16, BF16 or F32; ternary matrices may also be F32/F16/BF16
-// master weights, quantised as in DESIGN §3.
+// master weights, quantised as in docs/design.md §3.
 #pragma once
 #include <string>
 

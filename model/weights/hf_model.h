@@ -9,7 +9,7 @@
 //   model.layers.N.post_attention_layernorm.weight [hidden]   (ffn_norm)
 //   model.layers.N.mlp.{gate,up,down}_proj.weight     + .weight_scale
 //   model.layers.N.mlp.ffn_sub_norm.weight         [ffn]
-// Ternary weights are uint8 [n/4, k] (DESIGN §3 packing) with a one-element
+// Ternary weights are uint8 [n/4, k] (docs/design.md §3 packing) with a one-element
 // weight_scale whose direction comes from quantization_config.linear_class
 // (autobitlinear multiplies, bitlinear divides; anything else is refused), or
 // bf16/fp16/fp32 master weights [n, k] quantised with absmean.

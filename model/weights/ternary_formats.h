@@ -1,5 +1,5 @@
 // Conversions between the canonical 2-bit form (canonical.h) and the layouts
-// real checkpoints use (DESIGN §3). All take and give codes c = T + 1.
+// real checkpoints use (docs/design.md §3). All take and give codes c = T + 1.
 //
 //  - I2_S, bitnet.cpp's x86 layout (GGUF type 36): the [n, k] matrix flattened
 //    row-major and cut into blocks of 128 codes held in 32 bytes; code j of a

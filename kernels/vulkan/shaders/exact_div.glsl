@@ -1,6 +1,6 @@
 // Correctly rounded fp32 division (IEEE round-to-nearest-even). Vulkan allows
 // OpFDiv an error of 2.5 ulp and drivers use a reciprocal, but the BitLinear
-// contract (DESIGN §2) needs the bits of a true division, twice:
+// contract (docs/design.md §2) needs the bits of a true division, twice:
 // s = 127 / absmax and y = acc / s * w_scale. So the quotient is built from
 // the operands' exponents and 24-bit significands by long division, with a
 // round bit and a sticky bit, in integer arithmetic that every device does
