@@ -1,7 +1,8 @@
 // `bitlab compare BASE.json NEW.json`: tells real timing regressions from noise
 // (medians moved by more than --threshold AND a Mann–Whitney U test below
 // --alpha, see rank_test.h) and always fails on a correctness loss.
-// Exit code: 0 clean, 1 a regression or a correctness failure, 2 bad input.
+// Exit code: 0 clean, 1 a regression, a correctness failure or a broken result file,
+// 2 bad usage (a missing file, a file that is not a bitlab result).
 #include <cmath>
 #include <map>
 #include <memory>
