@@ -41,7 +41,9 @@ float act_scale(uint absmax_bits) {
 }
 
 // clamp(round_half_even(x * s), -128, 127) with one fp32 product, for a finite row.
-int8_t act_code(float x, float s) {
+// An int, narrowed by the caller's store: an int8 value anywhere but in a store
+// would need the Int8 arithmetic capability, which not every device has.
+int act_code(float x, float s) {
   precise float p = x * s;
-  return int8_t(int(clamp(roundEven(p), -128.0, 127.0)));
+  return int(clamp(roundEven(p), -128.0, 127.0));
 }

@@ -21,6 +21,6 @@ void main() {
   absmax = workgroup_max_bits(absmax);
   const float s = act_scale(absmax);
   const bool finite = act_row_finite(absmax);
-  for (uint i = tid; i < a.k; i += WG) a.q.v[base + i] = finite ? act_code(a.x.v[base + i], s) : int8_t(0);
+  for (uint i = tid; i < a.k; i += WG) a.q.v[base + i] = int8_t(finite ? act_code(a.x.v[base + i], s) : 0);
   if (tid == 0) a.scale.v[row] = s;
 }

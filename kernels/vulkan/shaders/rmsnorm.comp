@@ -66,7 +66,7 @@ void main() {
   const bool finite = act_row_finite(absmax);
   for (uint i = tid; i < a.d; i += WG) {
     precise float v = input_at(base + i) * inv_rms * a.w.v[i];
-    a.q.v[base + i] = finite ? act_code(v, s) : int8_t(0);
+    a.q.v[base + i] = int8_t(finite ? act_code(v, s) : 0);
   }
   if (tid == 0) a.scale.v[row] = s;
 #else
