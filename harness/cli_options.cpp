@@ -71,6 +71,54 @@ void forbid_empty_values(CLI::App& app) {
       if (opt->get_type_size() != 0 && !empty_allowed().count(opt)) opt->check(non_empty);
 }
 
+namespace {
+
+// The value given to `opt` in argv[i] ("--opt=v") or argv[i + 1] ("--opt v").
+bool list_value_at(const CLI::Option* opt, int argc, char** argv, int i, std::string* value) {
+  const std::string arg = argv[i];
+  for (const std::string& name : opt->get_lnames()) {
+    const std::string flag = "--" + name;
+    if (arg == flag && i + 1 < argc) {
+      *value = argv[i + 1];
+      return true;
+    }
+    if (arg.rfind(flag + "=", 0) == 0) {
+      *value = arg.substr(flag.size() + 1);
+      return true;
+    }
+  }
+  return false;
+}
+
+// An item's identity: its integer value where it is one, else its text.
+std::string list_item_identity(const std::string& item) {
+  long long v = 0;
+  const char* end = item.data() + item.size();
+  const auto [stop, ec] = std::from_chars(item.data(), end, v);
+  return ec == std::errc() && stop == end && !item.empty() ? "int:" + std::to_string(v) : "text:" + item;
+}
+
+}  // namespace
+
+void check_list_options(const CLI::App& app, int argc, char** argv) {
+  for (const CLI::App* sub : app.get_subcommands()) {
+    for (const CLI::Option* opt : sub->get_options()) {
+      if (!opt->nonpositional() || opt->get_delimiter() != ',' || opt->count() == 0) continue;
+      for (int i = 1; i < argc; ++i) {
+        std::string value;
+        if (!list_value_at(opt, argc, argv, i, &value)) continue;
+        if (value.empty()) continue;  // forbid_empty_values names it
+        if (value.front() == ',' || value.back() == ',' || value.find(",,") != std::string::npos)
+          throw UsageError(fmt::format("{}: '{}' has an empty item", opt->get_name(), value));
+      }
+      std::set<std::string> seen;
+      for (const std::string& item : opt->results())
+        if (!seen.insert(list_item_identity(item)).second)
+          throw UsageError(fmt::format("{}: '{}' is given twice", opt->get_name(), item));
+    }
+  }
+}
+
 void check_positions(const ModelConfig& cfg, int64_t prompt_len, int64_t gen, const char* gen_name) {
   if (prompt_len + gen > cfg.max_pos)
     throw UsageError(fmt::format("--prompt-len + {} = {} exceeds the model's {} positions", gen_name,

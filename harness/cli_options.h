@@ -75,6 +75,12 @@ CLI::Option* allow_empty(CLI::Option* opt);
 // refuses "": an empty --model, --backend or --out is a slip, never a choice.
 void forbid_empty_values(CLI::App& app);
 
+// After parsing, for every comma-separated list option of the chosen command:
+// an empty item ("1,,2", ",1", "1,"; the parser drops them silently) and an
+// item given twice (equal as text, or as integers: "1,01") are usage errors,
+// since each item names one measurement and a key may appear once in a result.
+void check_list_options(const CLI::App& app, int argc, char** argv);
+
 // `prompt_len + gen` positions must fit the model's (both are at most
 // kMaxTokenCount, so the sum cannot overflow). `gen_name` is the option that
 // sets gen.

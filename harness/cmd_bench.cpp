@@ -13,6 +13,7 @@
 #include "harness/bandwidth.h"
 #include "harness/cli_options.h"
 #include "harness/commands.h"
+#include "harness/terminal_text.h"
 #include "harness/e2e_bench.h"
 #include "harness/energy/session.h"
 #include "harness/kernel_bench.h"
@@ -241,7 +242,7 @@ int run(BenchOptions o) {
   const std::string path = o.out.empty() ? default_result_path("bench") : o.out;
   write_result(path, doc);
   print_table(doc, backends);
-  fmt::print("result file: {}\n", path);
+  fmt::print("result file: {}\n", printable(path));
   return 0;
 }
 

@@ -8,6 +8,7 @@
 
 #include "harness/cli_options.h"
 #include "harness/commands.h"
+#include "harness/terminal_text.h"
 #include "harness/correctness.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
@@ -81,7 +82,7 @@ int run(const CheckOptions& o) {
   doc["correctness"] = records;
   const std::string path = o.out.empty() ? default_result_path("check") : o.out;
   write_result(path, doc);
-  fmt::print("result file: {}\n", path);
+  fmt::print("result file: {}\n", printable(path));
   if (!all_pass) fmt::print(stderr, "bitlab: a backend breaks the correctness contract\n");
   return all_pass ? 0 : 1;
 }

@@ -9,6 +9,7 @@
 
 #include "harness/cli_options.h"
 #include "harness/commands.h"
+#include "harness/terminal_text.h"
 #include "harness/e2e_bench.h"
 #include "harness/energy/session.h"
 #include "harness/model_spec.h"
@@ -109,7 +110,7 @@ int run(const EnergyCmdOptions& o) {
   fmt::print("(J/token and watts are gross: all the sensor sees (the whole CPU package and DRAM, or the whole GPU "
              "board); net subtracts the idle baseline. * modelled: an estimate from op and byte counts, not a "
              "measurement)\n");
-  fmt::print("result file: {}\n", path);
+  fmt::print("result file: {}\n", printable(path));
   return 0;
 }
 

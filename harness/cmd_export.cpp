@@ -9,6 +9,7 @@
 
 #include "harness/cli_options.h"
 #include "harness/commands.h"
+#include "harness/terminal_text.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
 #include "model/error.h"
@@ -48,7 +49,7 @@ int run(const ExportOptions& o) {
   else export_hf_safetensors(w, o.out);
   p.done(fmt::format("{} in {:.1f} s", o.out,
                      std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
-  fmt::print("wrote {} ({}, weights digest {:016x})\n", o.out,
+  fmt::print("wrote {} ({}, weights digest {:016x})\n", printable(o.out),
              o.format == "gguf-i2s" ? "GGUF v3, I2_S ternary, bitnet-b1.58" : "config.json + model.safetensors",
              w.digest());
   return 0;

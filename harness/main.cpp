@@ -70,6 +70,11 @@ int main(int argc, char** argv) {
     if (e.get_exit_code() == 0) return app.exit(e);  // --help, --version
     return fail(2, fmt::format("{} (see bitlab --help)", e.what()));
   }
+  try {
+    cli::check_list_options(app, argc, argv);
+  } catch (const UsageError& e) {
+    return fail(2, e.what());
+  }
   const std::string command = app.get_subcommands().empty() ? "bitlab" : app.get_subcommands().front()->get_name();
   try {
     return action();

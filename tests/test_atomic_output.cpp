@@ -222,6 +222,28 @@ TEST(AtomicOutput, SymlinkToARegularFileIsWrittenThrough) {
   EXPECT_EQ(names_in(dir), (std::vector<std::string>{"link.txt", "real.txt"}));
 }
 
+// As `>` does: a link whose target is missing gets the target created, through
+// a chain of links and a relative target in another folder; the links stay.
+TEST(AtomicOutput, DanglingSymlinkGetsItsTargetCreated) {
+  const std::string dir = scratch_dir("atomic");
+  fs::create_directory(dir + "sub");
+  fs::create_symlink("sub/hop", dir + "link.txt");
+  fs::create_symlink("missing.txt", dir + "sub/hop");
+  put(dir + "link.txt", "new");
+  EXPECT_TRUE(fs::is_symlink(dir + "link.txt"));
+  EXPECT_TRUE(fs::is_symlink(dir + "sub/hop"));
+  EXPECT_EQ(slurp(dir + "sub/missing.txt"), "new");
+  EXPECT_EQ(names_in(dir + "sub/"), (std::vector<std::string>{"hop", "missing.txt"}));
+}
+
+TEST(AtomicOutput, SymlinkLoopIsRefused) {
+  const std::string dir = scratch_dir("atomic");
+  fs::create_symlink("b", dir + "a");
+  fs::create_symlink("a", dir + "b");
+  EXPECT_THROW(put(dir + "a", "x"), UsageError);
+  EXPECT_EQ(names_in(dir), (std::vector<std::string>{"a", "b"}));
+}
+
 TEST(AtomicOutput, NewFileModeHonoursTheUmask) {
   const std::string dir = scratch_dir("atomic");
   const mode_t old = umask(027);

@@ -578,6 +578,7 @@ TEST(Checkpoints, ConfigJsonFieldsAreTypeChecked) {
       {"\"bos_token_id\": null", {"'bos_token_id'", "null", "expected a token id"}},
       {"\"eos_token_id\": [2, \"x\"]", {"'eos_token_id[1]'", "expected an integer"}},
       {"\"eos_token_id\": []", {"'eos_token_id'", "expected a token id"}},
+      {"\"eos_token_id\": [2, 300]", {"eos_token_id[1]", "300"}},  // every id of the list is a token
       {"\"max_position_embeddings\": 18446744073709551615", {"'max_position_embeddings' = 18446744073709551615",
                                                                "out of range"}},
       {"\"head_dim\": 16.0", {"'head_dim'", "expected an integer"}},
@@ -597,6 +598,12 @@ TEST(Checkpoints, ConfigJsonFieldsAreTypeChecked) {
     }
   }
   expect_input_error([&] { parse_hf_config("{\"hidden_size\": ", "c.json"); }, {"c.json", "not valid JSON"});
+  try {  // the parser's position, without the library's tag
+    parse_hf_config("{\"hidden_size\": ", "c.json");
+  } catch (const InputError& e) {
+    EXPECT_EQ(std::string(e.what()).find("[json.exception"), std::string::npos) << e.what();
+    EXPECT_NE(std::string(e.what()).find("column"), std::string::npos) << e.what();
+  }
 }
 
 TEST(Checkpoints, FifosAsCheckpointFilesAreRefusedWithoutBlocking) {

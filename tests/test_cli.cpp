@@ -152,6 +152,24 @@ TEST(Cli, ProgressLinesShowControlCharactersEscaped) {
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_EQ(r.err.find('\x1b'), std::string::npos) << r.err;
   EXPECT_NE(bitlab::test::line_with(r.err, "export: ").find("odd\\nname\\x1b[2J.gguf"), std::string::npos) << r.err;
+  // The success line names the same file, escaped the same way.
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_NE(bitlab::test::line_with(r.out, "wrote ").find("odd\\nname\\x1b[2J.gguf"), std::string::npos) << r.out;
+}
+
+// The parser drops empty items of a comma list silently; they are slips, and a
+// repeated item would give two measurements the same key.
+TEST(Cli, ListOptionsRefuseEmptyAndRepeatedItems) {
+  const std::string base = "bench --model synthetic:tiny --quick --no-e2e --energy-source none --out x.json ";
+  for (const char* tokens : {"1,,2", ",1", "1,", "--tokens=1,,2"}) {
+    const std::string arg = std::string(tokens).rfind("--", 0) == 0 ? tokens : std::string("--tokens ") + tokens;
+    expect_usage_error(base + arg, "empty item");
+  }
+  expect_usage_error(base + "--backends scalar,,scalar", "empty item");
+  expect_usage_error(base + "--tokens 1,2,01", "given twice");
+  expect_usage_error(base + "--tokens 3 --tokens 3", "given twice");
+  expect_usage_error(base + "--backends scalar,scalar", "given twice");
+  expect_usage_error("bench --model synthetic:tiny --quick --no-kernels --heads bf16,bf16 --out x.json", "given twice");
 }
 
 // Memory runs out (here: a 600 MB address-space limit against the 1.2 GB

@@ -120,15 +120,22 @@ bool usage_errno(int e) {
          e == ELOOP || e == EISDIR;
 }
 
-// Where the bytes go: the path itself, or the regular file a symlink names.
+// Where the bytes go: the path itself, or the file a chain of symlinks ends
+// at, existing or not, as the shell's `>` does (a dangling link gets its target
+// created; the link stays). A chain longer than the kernel's own limit (40) is
+// a loop, refused as open() would refuse it.
 std::string resolve_target(const std::string& path) {
-  struct stat st {};
-  if (::lstat(path.c_str(), &st) == 0 && S_ISLNK(st.st_mode)) {
+  fs::path p = path;
+  for (int hops = 0;; ++hops) {
+    struct stat st {};
+    if (::lstat(p.c_str(), &st) != 0 || !S_ISLNK(st.st_mode)) return p.string();
+    if (hops == 40) throw UsageError(fmt::format("cannot write '{}': too many levels of symbolic links", path));
     std::error_code ec;
-    const fs::path real = fs::canonical(path, ec);
-    if (!ec) return real.string();
+    const fs::path next = fs::read_symlink(p, ec);
+    if (ec)
+      throw UsageError(fmt::format("cannot write '{}': reading the link '{}': {}", path, p.string(), ec.message()));
+    p = next.is_absolute() ? next : p.parent_path() / next;
   }
-  return path;
 }
 
 std::string folder_of(const std::string& path) {

@@ -12,6 +12,7 @@
 
 #include "model/error.h"
 #include "model/weights/float_read.h"
+#include "model/weights/json_error.h"
 #include "model/weights/mapped_file.h"
 #include "model/weights/safetensors.h"
 #include "model/weights/ternary_formats.h"
@@ -37,7 +38,7 @@ nlohmann::json parse_json(std::string_view text, const std::string& what) {
   try {
     return nlohmann::json::parse(text.begin(), text.end());
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: not valid JSON: {}", what, e.what()));
+    throw InputError(fmt::format("{}: not valid JSON: {}", what, json_error_text(e.what())));
   }
 }
 
@@ -198,11 +199,16 @@ int64_t field_or(const nlohmann::json& j, const char* key, int64_t fallback, con
 
 // A token id, or a list of them (eos may be one) whose first is used; a null
 // is refused rather than read as token 0.
-int64_t token_field(const nlohmann::json& j, const char* key, int64_t fallback, const std::string& what) {
+// Every id of a list must be a token of the vocabulary, not only the one used.
+int64_t token_field(const nlohmann::json& j, const char* key, int64_t fallback, int64_t vocab,
+                    const std::string& what) {
   if (!j.contains(key)) return fallback;
   const nlohmann::json& v = j[key];
   if (v.is_array() && !v.empty()) {
-    for (size_t i = 0; i < v.size(); ++i) (void)json_int(v[i], fmt::format("{}[{}]", key, i), what);
+    for (size_t i = 0; i < v.size(); ++i) {
+      const std::string item = fmt::format("{}[{}]", key, i);
+      (void)check_token_id(what, item, json_int(v[i], item, what), vocab);
+    }
     return json_int(v[0], key, what);
   }
   if (v.is_number_integer()) return json_int(v, key, what);
@@ -256,7 +262,7 @@ HfConfig parse_hf_config(std::string_view text, const std::string& what) {
   c.rope_theta = check_rope_theta(what, "rope_theta", number("rope_theta", 500000.0));
   c.norm_eps = check_norm_eps(what, "rms_norm_eps", number("rms_norm_eps", 1e-5));
   for (auto [id, k] : {std::pair{&c.bos, "bos_token_id"}, std::pair{&c.eos, "eos_token_id"}})
-    *id = check_token_id(what, k, token_field(j, k, 0, what), c.vocab);
+    *id = check_token_id(what, k, token_field(j, k, 0, c.vocab, what), c.vocab);
   if (const json* act = typed(j, "hidden_act", &json::is_string, "a string", what); act && *act != "relu2")
     throw InputError(fmt::format("{}: hidden_act {} is not supported (BitNet b1.58 uses relu2)", what, act->dump()));
   if (const json* tie = typed(j, "tie_word_embeddings", &json::is_boolean, "true or false", what);

@@ -9,6 +9,7 @@
 
 #include "model/error.h"
 #include "model/weights/atomic_write.h"
+#include "model/weights/json_error.h"
 #include "model/weights/mapped_file.h"
 
 namespace bitlab {
@@ -89,7 +90,8 @@ SafetensorsFile parse_safetensors_header(std::span<const uint8_t> bytes, uint64_
                                 return true;
                               });
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: header (bytes 8 to {}) is not valid JSON: {}", f.what, 8 + n, e.what()));
+    throw InputError(
+        fmt::format("{}: header (bytes 8 to {}) is not valid JSON: {}", f.what, 8 + n, json_error_text(e.what())));
   }
   if (!duplicate.empty()) throw InputError(fmt::format("{}: duplicate tensor '{}' in the header", f.what, duplicate));
   if (!j.is_object()) throw InputError(fmt::format("{}: header is not a JSON object", f.what));
