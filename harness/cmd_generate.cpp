@@ -2,7 +2,6 @@
 // the 2B4T chat template), prefills it on one backend and streams the decoded
 // text token by token, stopping at EOS / <|eot_id|> or --max-tokens, then
 // prints prefill and decode tokens per second.
-#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -80,14 +79,11 @@ int run(const GenerateOptions& o) {
   }
 
   const int32_t eot = tok.find("<|eot_id|>");
-  Sampler sampler(SamplingParams{o.temperature, o.top_k, o.seed});
-  auto step = [&](std::span<const int32_t> in) {
-    return sampler.greedy() ? model->forward_argmax(in) : sampler.sample(model->forward(in));
-  };
-  using clock = std::chrono::steady_clock;
+  auto end_of_text = [&](int32_t id) { return id == tok.eos() || id == eot; };
   std::string pending;
-  auto emit = [&](int32_t id) {
-    if (tok.is_special(id)) return;  // control tokens end or frame the text; they are not printed
+  auto emit = [&](int64_t, int32_t id) {
+    // End-of-text and other control tokens end or frame the text; they are not printed.
+    if (end_of_text(id) || tok.is_special(id)) return;
     pending += tok.token_bytes(id);
     const size_t n = complete_utf8_prefix(pending);
     std::fwrite(pending.data(), 1, n, stdout);
@@ -99,26 +95,15 @@ int run(const GenerateOptions& o) {
     std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
     std::fflush(stdout);
   }
-  auto t0 = clock::now();
-  int32_t next = step(prompt);
-  const double prefill_s = std::chrono::duration<double>(clock::now() - t0).count();
-  int64_t generated = 1;
-  double decode_s = 0;
-  bool stopped = next == tok.eos() || next == eot;
-  if (!stopped) emit(next);
-  while (!stopped && generated < n_gen) {
-    t0 = clock::now();
-    next = step(std::span(&next, 1));
-    decode_s += std::chrono::duration<double>(clock::now() - t0).count();
-    ++generated;
-    stopped = next == tok.eos() || next == eot;
-    if (!stopped) emit(next);
-  }
+  const GenerateResult r =
+      generate(*model, prompt, n_gen, SamplingParams{o.temperature, o.top_k, o.seed}, emit, end_of_text);
   std::fwrite(pending.data(), 1, pending.size(), stdout);
+  double decode_s = 0;
+  for (double s : r.decode_seconds) decode_s += s;
   fmt::print("\n\n[{} prompt tokens, {} generated{}: prefill {:.2f} tokens/s, decode {:.2f} tokens/s on {}]\n",
-             prompt.size(), generated, stopped ? " (stopped at end of text)" : "",
-             double(prompt.size()) / prefill_s, generated > 1 ? double(generated - 1) / decode_s : 0.0,
-             be->info().backend);
+             prompt.size(), r.tokens.size(), r.stopped ? " (stopped at end of text)" : "",
+             double(prompt.size()) / r.prefill_seconds,
+             r.decode_seconds.empty() ? 0.0 : double(r.decode_seconds.size()) / decode_s, be->info().backend);
   return 0;
 }
 

@@ -3,6 +3,7 @@
 // is reproducible, and each backend's logits track the reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -158,6 +159,42 @@ TEST(Transformer, SamplingIsSeededAndTopKBounded) {
   m.reset();
   const auto greedy = generate(m, p, 32, SamplingParams{}).tokens;
   EXPECT_EQ(run(3, 1), greedy);
+}
+
+TEST(Transformer, SamplingGenerationStopsAfterAStopTokenAndStreamsEachToken) {
+  const ModelWeights& w = weights("tiny");
+  auto be = make_backend("scalar", BackendOptions{1, 0});
+  const auto p = prompt(w.config, 4);
+  Transformer m(*be, w, 40);
+  const auto all = generate(m, p, 12, SamplingParams{}).tokens;
+  ASSERT_EQ(all.size(), 12u);
+  // Stop at the fourth token's id: generation ends at its first occurrence, kept.
+  const int32_t stop = all[3];
+  const auto first = std::find(all.begin(), all.end(), stop);
+  const std::vector<int32_t> want(all.begin(), first + 1);
+  m.reset();
+  std::vector<int32_t> streamed;
+  const GenerateResult r = generate(
+      m, p, 12, SamplingParams{}, [&](int64_t i, int32_t id) {
+        EXPECT_EQ(i, int64_t(streamed.size()));
+        streamed.push_back(id);
+      },
+      [&](int32_t id) { return id == stop; });
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.tokens, want);
+  EXPECT_EQ(streamed, want);
+  EXPECT_EQ(r.decode_seconds.size(), want.size() - 1);
+  // A stop at the first token (from the prefill): no decode step at all.
+  m.reset();
+  const GenerateResult at_once = generate(m, p, 12, SamplingParams{}, {}, [&](int32_t id) { return id == all[0]; });
+  EXPECT_TRUE(at_once.stopped);
+  EXPECT_EQ(at_once.tokens, std::vector<int32_t>{all[0]});
+  EXPECT_TRUE(at_once.decode_seconds.empty());
+  // A stop rule that never fires: all the tokens, not stopped.
+  m.reset();
+  const GenerateResult full = generate(m, p, 12, SamplingParams{}, {}, [](int32_t) { return false; });
+  EXPECT_FALSE(full.stopped);
+  EXPECT_EQ(full.tokens, all);
 }
 
 // The int8 head's accuracy cost against the bf16 head, over teacher-forced
