@@ -25,12 +25,13 @@ struct GenerateOptions {
   std::string prompt;
   std::string system;
   std::string vocab;
-  std::string backend = "scalar";
+  std::string backend;  // add_backend sets the default
   bool chat = false;
   int64_t max_tokens = 128;
   uint64_t seed = 1;
   uint64_t weight_seed = 1;
   int threads = 0;
+  int device = 0;  // GPU index for the cuda and vulkan backends
   float temperature = 0.0f;
   int64_t top_k = 0;
   std::string head = "bf16";
@@ -67,7 +68,7 @@ int run(const GenerateOptions& o) {
                                  spec_config.max_pos));
   const int64_t n_gen = std::min<int64_t>(o.max_tokens, spec_config.max_pos - int64_t(prompt.size()));
 
-  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, 0});
+  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, o.device});
   const ModelWeights w = load_model(o.model, o.weight_seed);
   std::unique_ptr<Transformer> model;
   {
@@ -120,10 +121,11 @@ CLI::App* add_generate(CLI::App& app, Action& action) {
   add_backend(sub, o->backend);
   add_token_count(sub, "--max-tokens", o->max_tokens, "most tokens to generate (at most the model's positions left)");
   add_real(sub, "--temperature", o->temperature, "sampling temperature (0 = greedy)", 0.0, 100.0);
-  add_integer<int64_t>(sub, "--top-k", o->top_k, "sample from the k most likely tokens (0 = all)", 0, int64_t(1) << 31);
+  add_top_k(sub, o->top_k);
   add_head_option(sub, "--head", o->head);
   add_seed(sub, "--seed", o->seed, "sampling seed");
   add_seed(sub, "--weight-seed", o->weight_seed, "seed of synthetic weights");
+  add_device(sub, o->device);
   add_threads(sub, o->threads);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;

@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -82,6 +83,8 @@ TEST(Cli, EveryNumericOptionIsBounded) {
       {"run --model synthetic:tiny --temperature nan", "--temperature"},
       {"run --model synthetic:tiny --temperature inf", "--temperature"},
       {"run --model synthetic:tiny --top-k 99999999999", "--top-k"},
+      {"run --model synthetic:tiny --top-k 2147483648", "out of range (expected 0 to 2147483647)"},
+      {"generate --model synthetic:tiny --prompt hi --top-k 2147483648", "out of range (expected 0 to 2147483647)"},
       {"run --model synthetic:tiny --device 256", "--device"},
       {"generate --model synthetic:tiny --prompt hi --max-tokens 0", "--max-tokens"},
       {"generate --model synthetic:tiny --prompt hi --seed -1", "--seed"},
@@ -103,6 +106,50 @@ TEST(Cli, EveryNumericOptionIsBounded) {
       {"detokenize --model x.gguf 4294967296", "ids"},
   };
   for (const auto& [args, what] : cases) expect_usage_error(args, what);
+}
+
+// --device means the same on run, generate and energy: a GPU index from 0 to
+// 255, listed in the help and refused out of range (not as an unknown option).
+TEST(Cli, DeviceIsOfferedAndBoundedOnRunGenerateAndEnergy) {
+  for (const std::string cmd : {"run --model synthetic:tiny", "generate --model synthetic:tiny --prompt hi", "energy"}) {
+    const Result help = run_bitlab(cmd.substr(0, cmd.find(' ')) + " --help");
+    ASSERT_EQ(help.code, 0) << cmd;
+    const size_t at = help.out.find("--device");
+    ASSERT_NE(at, std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("[0 - 255]", at), std::string::npos) << help.out;
+    expect_usage_error(cmd + " --device 256", "--device");
+    expect_usage_error(cmd + " --device 256", "out of range (expected 0 to 255)");
+    expect_usage_error(cmd + " --device -1", "out of range (expected 0 to 255)");
+  }
+}
+
+// The backends of `bitlab info --usable`, in its order.
+std::vector<std::string> usable_backends_listed() {
+  const Result usable = run_bitlab("info --usable");
+  EXPECT_EQ(usable.code, 0) << usable.err;
+  std::vector<std::string> names;
+  std::istringstream in(usable.out);
+  for (std::string line; std::getline(in, line);) names.push_back(line);
+  return names;
+}
+
+// Without --backend, run and generate use the fastest CPU backend usable here:
+// the last CPU backend (scalar, avx512, neon) that `bitlab info --usable` lists.
+TEST(Cli, RunAndGenerateDefaultToTheFastestUsableCpuBackend) {
+  std::string want;
+  for (const std::string& name : usable_backends_listed())
+    if (name == "scalar" || name == "avx512" || name == "neon") want = name;
+  ASSERT_FALSE(want.empty());
+  const Result r = run_bitlab("run --model synthetic:tiny --prompt-len 2 --gen 1 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string backend_line = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(backend_line.rfind("backend   " + want + " (", 0), 0u) << r.out;
+  const Result help = run_bitlab("generate --help");
+  ASSERT_EQ(help.code, 0);
+  const size_t at = help.out.find("--backend");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_NE(help.out.find("--backend TEXT=" + want + " "), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("fastest CPU backend", at), std::string::npos) << help.out;
 }
 
 // An empty value is a slip (an unset shell variable), never a choice; a prompt
