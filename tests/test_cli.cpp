@@ -182,6 +182,35 @@ TEST(Cli, QuickKeepsExplicitTokens) {
   EXPECT_EQ(tokens, std::set<int64_t>{3});
 }
 
+// The build flags a result file records are the ones CMake gave the compiler
+// for the measured code (the model library), for the configuration built: its
+// optimisation, debug-info and sanitizer flags, read from compile_commands.json.
+TEST(Cli, ResultRecordsTheBuildFlagsTheCompilerWasGiven) {
+  std::ifstream db(std::string(BITLAB_BINARY_DIR) + "/compile_commands.json");
+  if (!db) GTEST_SKIP() << "no compile_commands.json in " << BITLAB_BINARY_DIR;
+  const nlohmann::json commands = nlohmann::json::parse(db);
+  // The flags that say how code was compiled, in order.
+  auto telling = [](const std::string& flags) {
+    std::vector<std::string> out;
+    std::istringstream in(flags);
+    for (std::string f; in >> f;)
+      if (f.rfind("-O", 0) == 0 || f.rfind("-g", 0) == 0 || f.rfind("-fsanitize=", 0) == 0) out.push_back(f);
+    return out;
+  };
+  std::vector<std::string> compiled;
+  for (const auto& c : commands)
+    if (c["file"].get<std::string>().ends_with("/model/ops.cpp")) compiled = telling(c["command"].get<std::string>());
+  ASSERT_FALSE(compiled.empty()) << "model/ops.cpp is not in compile_commands.json, or has no -O/-g flag";
+
+  const std::string out = bitlab::test::scratch_dir("cli") + "flags.json";
+  const Result r = run_bitlab("bench --quick --tokens 1 --no-e2e --backends scalar --model synthetic:tiny --threads 1 "
+                              "--repetitions 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json build = nlohmann::json::parse(bitlab::test::slurp(out))["context"]["build"];
+  EXPECT_EQ(telling(build["flags"].get<std::string>()), compiled) << build.dump();
+  EXPECT_EQ(build["build_type"], BITLAB_BUILD_CONFIG);
+}
+
 // Names reach messages raw from the command line and from files: a newline or
 // an escape sequence in one is shown escaped, and the error stays one line.
 TEST(Cli, ErrorsShowControlCharactersEscaped) {
