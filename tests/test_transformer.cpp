@@ -126,8 +126,8 @@ TEST_P(TransformerE2E, Int8HeadTracksTheOraclesInt8Head) {
   auto be = backend(GetParam().backend);
   auto oracle = make_reference_backend({});
   const auto p = prompt(w.config, 7);
-  Transformer m(*be, w, 12, {}, HeadKind::int8), r(*oracle, w, 12, {}, HeadKind::int8);
-  EXPECT_EQ(m.head(), HeadKind::int8);
+  Transformer m(*be, w, 12, {}, HeadKind::Int8), r(*oracle, w, 12, {}, HeadKind::Int8);
+  EXPECT_EQ(m.head(), HeadKind::Int8);
   const auto got = m.forward(p, true), want = r.forward(p, true);
   EXPECT_LT(nmse(got, want), 1e-8);
   m.reset();
@@ -207,7 +207,7 @@ void int8_head_cost(const std::string& config, double min_top1, double max_kl) {
   auto be = make_backend(usable_backends().front(), BackendOptions{2, 0});
   const int64_t n = 48;
   const auto p = prompt(w.config, size_t(n));
-  Transformer bf(*be, w, n, {}, HeadKind::bf16), i8(*be, w, n, {}, HeadKind::int8);
+  Transformer bf(*be, w, n, {}, HeadKind::BF16), i8(*be, w, n, {}, HeadKind::Int8);
   const auto a = bf.forward(p, true), b = i8.forward(p, true);
   // The harness's own end-to-end metrics (bitlab check): KL(bf16 || int8), top-1.
   const CheckRecord r = compare_logits(b, a, w.config.vocab);
@@ -224,8 +224,8 @@ TEST(Int8Head, AccuracyCostOnTiny) { int8_head_cost("tiny", 0.9, 1e-3); }
 TEST(Int8Head, AccuracyCostOn2b4tOneLayer) { int8_head_cost("2b4t-1layer", 0.9, 1e-3); }
 
 TEST(Int8Head, UnknownHeadNameIsRefused) {
-  EXPECT_EQ(parse_head("int8"), HeadKind::int8);
-  EXPECT_EQ(parse_head("bf16"), HeadKind::bf16);
+  EXPECT_EQ(parse_head("int8"), HeadKind::Int8);
+  EXPECT_EQ(parse_head("bf16"), HeadKind::BF16);
   EXPECT_THROW(parse_head("int4"), UsageError);
 }
 
