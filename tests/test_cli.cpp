@@ -111,7 +111,8 @@ TEST(Cli, EveryNumericOptionIsBounded) {
 // --device means the same on run, generate and energy: a GPU index from 0 to
 // 255, listed in the help and refused out of range (not as an unknown option).
 TEST(Cli, DeviceIsOfferedAndBoundedOnRunGenerateAndEnergy) {
-  for (const std::string cmd : {"run --model synthetic:tiny", "generate --model synthetic:tiny --prompt hi", "energy"}) {
+  for (const std::string cmd :
+       {"run --model synthetic:tiny", "generate --model synthetic:tiny --prompt hi", "energy"}) {
     const Result help = run_bitlab(cmd.substr(0, cmd.find(' ')) + " --help");
     ASSERT_EQ(help.code, 0) << cmd;
     const size_t at = help.out.find("--device");

@@ -175,7 +175,8 @@ TEST(Transformer, SamplingGenerationStopsAfterAStopTokenAndStreamsEachToken) {
   m.reset();
   std::vector<int32_t> streamed;
   const GenerateResult r = generate(
-      m, p, 12, SamplingParams{}, [&](int64_t i, int32_t id) {
+      m, p, 12, SamplingParams{},
+      [&](int64_t i, int32_t id) {
         EXPECT_EQ(i, int64_t(streamed.size()));
         streamed.push_back(id);
       },
