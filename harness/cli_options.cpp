@@ -4,6 +4,7 @@
 
 #include "harness/model_spec.h"
 #include "model/error.h"
+#include "model/registry.h"
 
 namespace bitlab::cli {
 
@@ -29,6 +30,12 @@ CLI::Option* add_threads(CLI::App* sub, int& target) {
   return add_integer(sub, "--threads", target, "CPU threads (0 = all cores)", 0, 1024);
 }
 
+CLI::Option* add_top_k(CLI::App* sub, int64_t& target) {
+  return add_integer<int64_t>(sub, "--top-k", target,
+                              "sample from the k most likely tokens (0, or k at least the vocabulary: all)", 0,
+                              INT32_MAX);
+}
+
 CLI::Option* add_device(CLI::App* sub, int& target) {
   return add_integer(sub, "--device", target, "GPU index for the cuda and vulkan backends (`bitlab info` lists them)",
                      0, 255);
@@ -43,7 +50,11 @@ CLI::Option* add_model(CLI::App* sub, std::string& target, const std::string& wh
 }
 
 CLI::Option* add_backend(CLI::App* sub, std::string& target) {
-  return sub->add_option("--backend", target, "backend (see `bitlab info`), or 'reference' for the oracle")
+  target = default_backend();
+  return sub
+      ->add_option("--backend", target,
+                   "backend (see `bitlab info`), or 'reference' for the oracle; default: the fastest CPU backend "
+                   "usable here, i.e. the last of scalar, avx512, neon that `bitlab info --usable` lists")
       ->capture_default_str();
 }
 

@@ -79,7 +79,7 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   std::vector<std::string> rows;
   std::map<std::pair<std::string, std::string>, std::string> cells;
   for (const auto& m : doc["measurements"]) {
-    const bool int8_head = m["key"].get<std::string>().ends_with(head_key_suffix(HeadKind::int8));
+    const bool int8_head = m["key"].get<std::string>().ends_with(head_key_suffix(HeadKind::Int8));
     std::string row;
     if (m["kind"] == "kernel")
       row = fmt::format("{} {}x{} T={}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
@@ -214,7 +214,7 @@ int run(BenchOptions o) {
     }
     for (const std::string& head_arg : o.no_e2e ? std::vector<std::string>{} : o.heads) {
       const HeadKind head = parse_head(head_arg);
-      const std::string what = head == HeadKind::bf16 ? name : name + " (int8 head)";
+      const std::string what = head == HeadKind::BF16 ? name : name + " (int8 head)";
       Progress p("e2e " + what);
       p.update(0, "uploading weights");
       Transformer model(*be, w, o.prompt_len + o.gen, {}, head);

@@ -60,7 +60,7 @@ int run(const CheckOptions& o) {
       recs = check_ops(*be, cfg);
       p.update(0.5, "end to end against the reference");
       recs.push_back(check_end_to_end(*be, w, o.tokens));
-      recs.push_back(check_end_to_end(*be, w, o.tokens, HeadKind::int8));
+      recs.push_back(check_end_to_end(*be, w, o.tokens, HeadKind::Int8));
       p.done(fmt::format("{} checks", recs.size()));
     }
     int failed = 0;

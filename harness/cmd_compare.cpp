@@ -88,8 +88,8 @@ Comparison compare(const ResultDoc& base, const ResultDoc& cur, double threshold
       continue;
     }
     Row r{m.key, judge_change(m.samples, it->second->samples, threshold, alpha)};
-    c.regressions += r.change.verdict == Verdict::regression;
-    c.improvements += r.change.verdict == Verdict::improvement;
+    c.regressions += r.change.verdict == Verdict::Regression;
+    c.improvements += r.change.verdict == Verdict::Improvement;
     c.rows.push_back(std::move(r));
   }
   for (const Timing& m : cur.measurements)
@@ -195,7 +195,7 @@ void print_markdown(const CompareOptions& o, const ResultDoc& base, const Result
       const char* v = to_string(r.change.verdict);
       fmt::print("| {} | {} | {} | {:.3f} | {:.2g} | {} |\n", md(r.key), format_time(r.change.base_median),
                  format_time(r.change.new_median), r.change.ratio, r.change.test.p_value,
-                 r.change.verdict == Verdict::same ? fmt::format("{}", v) : fmt::format("**{}**", v));
+                 r.change.verdict == Verdict::Same ? fmt::format("{}", v) : fmt::format("**{}**", v));
     }
     fmt::print("\n");
   }

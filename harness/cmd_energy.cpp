@@ -26,6 +26,7 @@ struct EnergyCmdOptions {
   std::vector<std::string> backends;
   std::string model = "synthetic:2b4t";
   int threads = 0;
+  int device = 0;  // GPU index for the cuda and vulkan backends (--nvml-device picks the metered one)
   std::string source = "auto";
   double seconds = 10;
   double idle_seconds = 5;
@@ -52,7 +53,7 @@ int run(const EnergyCmdOptions& o) {
   if (!o.out.empty()) check_result_path(o.out);
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
   std::vector<std::string> kinds;
-  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{o.threads, 0})->info().kind);
+  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{o.threads, o.device})->info().kind);
 
   EnergyOptions eo;
   eo.source = o.source;
@@ -77,7 +78,7 @@ int run(const EnergyCmdOptions& o) {
   std::vector<nlohmann::json> measurements;
   std::vector<std::pair<std::string, Measurement>> rows;
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, 0});
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, o.device});
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     Progress p("energy " + name);
     p.update(0, "uploading weights");
@@ -123,6 +124,7 @@ CLI::App* add_energy(CLI::App& app, Action& action) {
   add_backends(sub, o->backends, "backends to run (default: every one usable here)");
   add_model(sub, o->model, "model");
   add_threads(sub, o->threads);
+  add_device(sub, o->device);
   sub->add_option("--source", o->source,
                   "auto (rapl for CPU backends, nvml for GPU ones; modelled where no sensor), rapl, nvml or modelled")
       ->capture_default_str();

@@ -2,7 +2,6 @@
 // the 2B4T chat template), prefills it on one backend and streams the decoded
 // text token by token, stopping at EOS / <|eot_id|> or --max-tokens, then
 // prints prefill and decode tokens per second.
-#include <chrono>
 #include <cstdio>
 #include <memory>
 
@@ -26,12 +25,13 @@ struct GenerateOptions {
   std::string prompt;
   std::string system;
   std::string vocab;
-  std::string backend = "scalar";
+  std::string backend;  // add_backend sets the default
   bool chat = false;
   int64_t max_tokens = 128;
   uint64_t seed = 1;
   uint64_t weight_seed = 1;
   int threads = 0;
+  int device = 0;  // GPU index for the cuda and vulkan backends
   float temperature = 0.0f;
   int64_t top_k = 0;
   std::string head = "bf16";
@@ -68,7 +68,7 @@ int run(const GenerateOptions& o) {
                                  spec_config.max_pos));
   const int64_t n_gen = std::min<int64_t>(o.max_tokens, spec_config.max_pos - int64_t(prompt.size()));
 
-  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, 0});
+  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, o.device});
   const ModelWeights w = load_model(o.model, o.weight_seed);
   std::unique_ptr<Transformer> model;
   {
@@ -80,14 +80,11 @@ int run(const GenerateOptions& o) {
   }
 
   const int32_t eot = tok.find("<|eot_id|>");
-  Sampler sampler(SamplingParams{o.temperature, o.top_k, o.seed});
-  auto step = [&](std::span<const int32_t> in) {
-    return sampler.greedy() ? model->forward_argmax(in) : sampler.sample(model->forward(in));
-  };
-  using clock = std::chrono::steady_clock;
+  auto end_of_text = [&](int32_t id) { return id == tok.eos() || id == eot; };
   std::string pending;
-  auto emit = [&](int32_t id) {
-    if (tok.is_special(id)) return;  // control tokens end or frame the text; they are not printed
+  auto emit = [&](int64_t, int32_t id) {
+    // End-of-text and other control tokens end or frame the text; they are not printed.
+    if (end_of_text(id) || tok.is_special(id)) return;
     pending += tok.token_bytes(id);
     const size_t n = complete_utf8_prefix(pending);
     std::fwrite(pending.data(), 1, n, stdout);
@@ -99,26 +96,15 @@ int run(const GenerateOptions& o) {
     std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
     std::fflush(stdout);
   }
-  auto t0 = clock::now();
-  int32_t next = step(prompt);
-  const double prefill_s = std::chrono::duration<double>(clock::now() - t0).count();
-  int64_t generated = 1;
-  double decode_s = 0;
-  bool stopped = next == tok.eos() || next == eot;
-  if (!stopped) emit(next);
-  while (!stopped && generated < n_gen) {
-    t0 = clock::now();
-    next = step(std::span(&next, 1));
-    decode_s += std::chrono::duration<double>(clock::now() - t0).count();
-    ++generated;
-    stopped = next == tok.eos() || next == eot;
-    if (!stopped) emit(next);
-  }
+  const GenerateResult r =
+      generate(*model, prompt, n_gen, SamplingParams{o.temperature, o.top_k, o.seed}, emit, end_of_text);
   std::fwrite(pending.data(), 1, pending.size(), stdout);
+  double decode_s = 0;
+  for (double s : r.decode_seconds) decode_s += s;
   fmt::print("\n\n[{} prompt tokens, {} generated{}: prefill {:.2f} tokens/s, decode {:.2f} tokens/s on {}]\n",
-             prompt.size(), generated, stopped ? " (stopped at end of text)" : "",
-             double(prompt.size()) / prefill_s, generated > 1 ? double(generated - 1) / decode_s : 0.0,
-             be->info().backend);
+             prompt.size(), r.tokens.size(), r.stopped ? " (stopped at end of text)" : "",
+             double(prompt.size()) / r.prefill_seconds,
+             r.decode_seconds.empty() ? 0.0 : double(r.decode_seconds.size()) / decode_s, be->info().backend);
   return 0;
 }
 
@@ -135,10 +121,11 @@ CLI::App* add_generate(CLI::App& app, Action& action) {
   add_backend(sub, o->backend);
   add_token_count(sub, "--max-tokens", o->max_tokens, "most tokens to generate (at most the model's positions left)");
   add_real(sub, "--temperature", o->temperature, "sampling temperature (0 = greedy)", 0.0, 100.0);
-  add_integer<int64_t>(sub, "--top-k", o->top_k, "sample from the k most likely tokens (0 = all)", 0, int64_t(1) << 31);
+  add_top_k(sub, o->top_k);
   add_head_option(sub, "--head", o->head);
   add_seed(sub, "--seed", o->seed, "sampling seed");
   add_seed(sub, "--weight-seed", o->weight_seed, "seed of synthetic weights");
+  add_device(sub, o->device);
   add_threads(sub, o->threads);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;

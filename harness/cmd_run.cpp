@@ -22,7 +22,7 @@ namespace {
 
 struct RunOptions {
   std::string model = "synthetic:2b4t";
-  std::string backend = "scalar";
+  std::string backend;  // add_backend sets the default
   int64_t prompt_len = 16;
   int64_t gen = 16;
   uint64_t seed = 1;
@@ -93,7 +93,7 @@ CLI::App* add_run(CLI::App& app, Action& action) {
   add_device(sub, o->device);
   add_threads(sub, o->threads);
   add_real(sub, "--temperature", o->temperature, "sampling temperature (0 = greedy, argmax on the device)", 0.0, 100.0);
-  add_integer<int64_t>(sub, "--top-k", o->top_k, "sample from the k most likely tokens (0 = all)", 0, int64_t(1) << 31);
+  add_top_k(sub, o->top_k);
   add_head_option(sub, "--head", o->head);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;

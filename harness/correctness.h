@@ -27,8 +27,8 @@ nlohmann::json to_json(const CheckRecord& r);
 // Every op on odd sizes and on the model's own shapes.
 std::vector<CheckRecord> check_ops(Backend& be, const ModelConfig& c);
 // The whole network over `seq_len` teacher-forced tokens against the oracle,
-// both with the same LM head (the int8 head only where the backend has it).
-CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len, HeadKind head = HeadKind::bf16);
+// both with the same LM head (bf16 or int8; every backend has both).
+CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len, HeadKind head = HeadKind::BF16);
 
 // Logit-level agreement metrics; `got` and `want` are [rows, vocab].
 CheckRecord compare_logits(std::span<const float> got, std::span<const float> want, int64_t vocab);

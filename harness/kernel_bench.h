@@ -28,7 +28,7 @@ struct KernelCase {
 };
 
 // The model's shapes at each token count; the LM heads (bf16, int8) at one
-// token only (decode). Backends without the optional int8 head skip its case.
+// token only (decode). Every backend runs both heads (both are required ops).
 std::vector<KernelCase> kernel_cases(const ModelConfig& c, const std::vector<int64_t>& tokens);
 
 struct KernelBenchOptions {

@@ -76,9 +76,9 @@ RankTestResult mann_whitney_u(std::span<const double> x, std::span<const double>
   const double mean_u = double(n1) * double(n2) / 2;
 
   const bool small = n1 <= kExactMaxSamples && n2 <= kExactMaxSamples;
-  if (method == RankMethod::exact && ties)
+  if (method == RankMethod::Exact && ties)
     throw std::invalid_argument("rank test: the exact distribution assumes no ties");
-  res.exact = method == RankMethod::exact || (method == RankMethod::automatic && small && !ties);
+  res.exact = method == RankMethod::Exact || (method == RankMethod::Automatic && small && !ties);
   if (res.exact) {
     const double u_low = std::min(res.u, double(n1) * double(n2) - res.u);
     res.p_value = std::min(1.0, 2 * exact_cdf(n1, n2, int64_t(std::llround(u_low))));
@@ -101,17 +101,17 @@ Change judge_change(std::span<const double> base, std::span<const double> curren
   c.test = mann_whitney_u(current, base);
   const bool significant = c.test.p_value < alpha;
   if (significant && c.new_median > c.base_median * (1 + threshold))
-    c.verdict = Verdict::regression;
+    c.verdict = Verdict::Regression;
   else if (significant && c.new_median < c.base_median * (1 - threshold))
-    c.verdict = Verdict::improvement;
+    c.verdict = Verdict::Improvement;
   return c;
 }
 
 const char* to_string(Verdict v) {
   switch (v) {
-    case Verdict::regression: return "regression";
-    case Verdict::improvement: return "improvement";
-    case Verdict::same: break;
+    case Verdict::Regression: return "regression";
+    case Verdict::Improvement: return "improvement";
+    case Verdict::Same: break;
   }
   return "same";
 }

@@ -29,9 +29,9 @@
 namespace bitlab {
 
 enum class RankMethod {
-  automatic,  // exact when n1, n2 ≤ kExactMaxSamples and no ties, else normal
-  exact,      // throws std::invalid_argument when there are ties
-  normal,
+  Automatic,  // Exact when n1, n2 ≤ kExactMaxSamples and no ties, else Normal
+  Exact,      // throws std::invalid_argument when there are ties
+  Normal,
 };
 
 // Both samples at most this size and tie-free: the exact distribution is used.
@@ -46,7 +46,7 @@ struct RankTestResult {
 
 // Throws std::invalid_argument if either sample is empty or holds a NaN.
 RankTestResult mann_whitney_u(std::span<const double> x, std::span<const double> y,
-                              RankMethod method = RankMethod::automatic);
+                              RankMethod method = RankMethod::Automatic);
 
 // The verdict on timing samples (lower is better), base → new:
 //   regression   new median > base median × (1 + threshold) and p < alpha
@@ -54,13 +54,13 @@ RankTestResult mann_whitney_u(std::span<const double> x, std::span<const double>
 //   same         otherwise: too small a change to matter, or not distinguishable from noise.
 // Both conditions, because a significant 0.3 % shift is not worth a failure and
 // a 20 % shift in three noisy samples is not evidence.
-enum class Verdict { same, regression, improvement };
+enum class Verdict { Same, Regression, Improvement };
 
 struct Change {
   double base_median = 0, new_median = 0;  // summarize() (stats.h) medians
   double ratio = 1;  // new / base median
   RankTestResult test;
-  Verdict verdict = Verdict::same;
+  Verdict verdict = Verdict::Same;
 };
 
 Change judge_change(std::span<const double> base, std::span<const double> current, double threshold, double alpha);

@@ -47,7 +47,8 @@ void write_result(const std::string& path, const nlohmann::json& doc);
 // Refuses (UsageError) a path write_result would refuse, so a command fails
 // before its measurements rather than after.
 void check_result_path(const std::string& path);
-// The default file name: results/<backend-list>-<utc timestamp>.json
+// The default file name: results/<stem>-<UTC time as YYYYMMDDTHHMMSSZ>.json,
+// where the stem names the command (bench, check, energy).
 std::string default_result_path(const std::string& stem);
 // The command line as one string, for the context block: main() remembers it.
 void remember_command_line(int argc, char** argv);

@@ -14,22 +14,25 @@ namespace bitlab {
   BackendProbe probe_##name##_backend();
 #define BITLAB_DECLARE_0(name)
 #define BITLAB_DECLARE(name, have) BITLAB_DECLARE_##have(name)
-#define BACKEND(name, have, why) BITLAB_DECLARE(name, have)
+#define BACKEND(name, have, why, where) BITLAB_DECLARE(name, have)
 #include "model/backends.def"
 #undef BACKEND
 
 namespace {
 struct Registered {
   const char* name;
+  bool cpu;
   const char* why_absent;
   std::unique_ptr<Backend> (*make)(const BackendOptions&);
   BackendProbe (*probe)();
 };
 
-#define BITLAB_ENTRY_1(name, why) {#name, "", &make_##name##_backend, &probe_##name##_backend},
-#define BITLAB_ENTRY_0(name, why) {#name, why, nullptr, nullptr},
-#define BITLAB_ENTRY(name, have, why) BITLAB_ENTRY_##have(name, why)
-#define BACKEND(name, have, why) BITLAB_ENTRY(name, have, why)
+#define BITLAB_IS_CPU_cpu true
+#define BITLAB_IS_CPU_gpu false
+#define BITLAB_ENTRY_1(name, why, cpu) {#name, cpu, "", &make_##name##_backend, &probe_##name##_backend},
+#define BITLAB_ENTRY_0(name, why, cpu) {#name, cpu, why, nullptr, nullptr},
+#define BITLAB_ENTRY(name, have, why, cpu) BITLAB_ENTRY_##have(name, why, cpu)
+#define BACKEND(name, have, why, where) BITLAB_ENTRY(name, have, why, BITLAB_IS_CPU_##where)
 const Registered kBackends[] = {
 #include "model/backends.def"
 };
@@ -53,6 +56,16 @@ std::vector<std::string> usable_backends() {
   for (const BackendEntry& e : list_backends())
     if (e.probe.usable) out.push_back(e.name);
   return out;
+}
+
+std::string default_backend() {
+  // Only the CPU backends are probed: a GPU probe may start a driver, and a GPU
+  // backend is chosen by name (with its --device).
+  std::string best;
+  for (const Registered& r : kBackends)
+    if (r.cpu && r.make && r.probe().usable) best = r.name;
+  if (best.empty()) throw DeviceError("no CPU backend can run here (see `bitlab info`)");
+  return best;
 }
 
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts) {

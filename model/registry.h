@@ -24,6 +24,9 @@ struct BackendEntry {
 std::vector<BackendEntry> list_backends();
 // Names of the backends usable here, oracle excluded.
 std::vector<std::string> usable_backends();
+// The fastest CPU backend usable here: the last usable CPU backend in
+// backends.def's order (avx512 or neon where the CPU has them, else scalar).
+std::string default_backend();
 // Creates a backend by name ("reference" included). Throws UsageError for an
 // unknown name and DeviceError for one that cannot run here, with the reason.
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts = {});

@@ -49,7 +49,8 @@ int32_t Sampler::sample(std::span<const float> logits) {
 }
 
 GenerateResult generate(Transformer& model, std::span<const int32_t> prompt, int64_t n_gen, const SamplingParams& sp,
-                        const std::function<void(int64_t, int32_t)>& on_token) {
+                        const std::function<void(int64_t, int32_t)>& on_token,
+                        const std::function<bool(int32_t)>& is_stop) {
   if (prompt.empty()) throw UsageError("generate: the prompt is empty");
   if (n_gen < 1) throw UsageError("generate: at least one token must be generated");
   Sampler sampler(sp);
@@ -63,12 +64,14 @@ GenerateResult generate(Transformer& model, std::span<const int32_t> prompt, int
   r.prefill_seconds = std::chrono::duration<double>(clock::now() - t0).count();
   r.tokens.push_back(next);
   if (on_token) on_token(0, next);
-  for (int64_t i = 1; i < n_gen; ++i) {
+  r.stopped = is_stop && is_stop(next);
+  for (int64_t i = 1; i < n_gen && !r.stopped; ++i) {
     t0 = clock::now();
     next = step(std::span(&next, 1));
     r.decode_seconds.push_back(std::chrono::duration<double>(clock::now() - t0).count());
     r.tokens.push_back(next);
     if (on_token) on_token(i, next);
+    r.stopped = is_stop && is_stop(next);
   }
   return r;
 }

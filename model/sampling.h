@@ -33,14 +33,18 @@ class Sampler {
 };
 
 struct GenerateResult {
-  std::vector<int32_t> tokens;        // generated ids (the prompt not included)
+  std::vector<int32_t> tokens;        // generated ids (the prompt not included; a stop token is the last)
+  bool stopped = false;               // ended at a stop token (see is_stop below)
   double prefill_seconds = 0;         // prompt in, first token out: time to first token
   std::vector<double> decode_seconds; // one per decode step after the first token
 };
 
-// Prefills `prompt` and generates `n_gen` tokens (the first comes from the
-// prefill). `on_token(i, id)` is called as each token appears.
+// Prefills `prompt` and generates up to `n_gen` tokens (the first comes from
+// the prefill). `on_token(i, id)` is called as each token appears, so a caller
+// can stream them; generation ends early after a token for which `is_stop(id)`
+// holds (end of text), that token included in the result.
 GenerateResult generate(Transformer& model, std::span<const int32_t> prompt, int64_t n_gen, const SamplingParams& sp,
-                        const std::function<void(int64_t, int32_t)>& on_token = {});
+                        const std::function<void(int64_t, int32_t)>& on_token = {},
+                        const std::function<bool(int32_t)>& is_stop = {});
 
 }  // namespace bitlab

@@ -44,11 +44,6 @@ std::vector<std::string> cpu_flags() {
   return flags;
 }
 
-bool cpu_has_flag(const std::string& flag) {
-  const auto f = cpu_flags();
-  return std::binary_search(f.begin(), f.end(), flag);
-}
-
 int logical_cores() { return int(std::max(1u, std::thread::hardware_concurrency())); }
 
 size_t total_memory_bytes() {

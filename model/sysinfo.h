@@ -12,7 +12,6 @@ namespace bitlab {
 std::string cpu_model_name();
 // ISA feature flags as the kernel reports them ("avx512f", "avx512_vnni", "asimddp", ...).
 std::vector<std::string> cpu_flags();
-bool cpu_has_flag(const std::string& flag);
 int logical_cores();
 size_t total_memory_bytes();
 // Size of the largest CPU cache from sysfs, or 32 MiB when it cannot be read.

@@ -110,7 +110,7 @@ Tokenizer Tokenizer::from_gguf_metadata(const GgufFile& g) {
       throw InputError(fmt::format("{}: tokenizer.ggml.pre is '{}'; only the Llama-3 split ('llama-bpe') is supported",
                                    g.what, p));
   }
-  const GgufValue& tokens = g.get_array("tokenizer.ggml.tokens", GgufType::STRING);
+  const GgufValue& tokens = g.get_array("tokenizer.ggml.tokens", GgufType::String);
   if (tokens.count < 256 || tokens.count > uint64_t(INT32_MAX))
     throw InputError(fmt::format("{}: tokenizer.ggml.tokens has {} tokens", g.what, tokens.count));
   Tokenizer t;
@@ -142,7 +142,7 @@ Tokenizer Tokenizer::from_gguf_metadata(const GgufFile& g) {
     if (id < 0) throw InputError(fmt::format("{}: the vocabulary has no token for byte 0x{:02x}", g.what, b));
     t.byte_token_[b] = id;
   }
-  const GgufValue& merges = g.get_array("tokenizer.ggml.merges", GgufType::STRING);
+  const GgufValue& merges = g.get_array("tokenizer.ggml.merges", GgufType::String);
   t.merges_.reserve(size_t(merges.count));
   for (size_t r = 0; r < merges.strings.size(); ++r) {
     const std::string_view m = merges.strings[r];

@@ -16,9 +16,9 @@ Tensor first(const Tensor& t, int64_t rows) { return t.rows(0, rows); }
 QuantAct first(const QuantAct& q, int64_t rows) { return {q.q.rows(0, rows), q.scale.rows(0, rows)}; }
 }  // namespace
 
-const char* head_name(HeadKind h) { return h == HeadKind::int8 ? "int8" : "bf16"; }
+const char* head_name(HeadKind h) { return h == HeadKind::Int8 ? "int8" : "bf16"; }
 
-std::string head_key_suffix(HeadKind h) { return h == HeadKind::int8 ? "/head:int8" : ""; }
+std::string head_key_suffix(HeadKind h) { return h == HeadKind::Int8 ? "/head:int8" : ""; }
 
 void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s) {
   constexpr int64_t kBlock = 1024;
@@ -28,8 +28,8 @@ void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int
 }
 
 HeadKind parse_head(const std::string& name) {
-  if (name == "bf16") return HeadKind::bf16;
-  if (name == "int8") return HeadKind::int8;
+  if (name == "bf16") return HeadKind::BF16;
+  if (name == "int8") return HeadKind::Int8;
   throw UsageError(fmt::format("unknown head '{}' (expected bf16 or int8)", name));
 }
 
@@ -42,7 +42,7 @@ Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_se
   const size_t total = size_t(cfg_.n_layers) + 1;
   embedding_ = be_.upload_tensor(w.embedding.data.data(), DType::BF16, {cfg_.vocab, cfg_.hidden});
   final_norm_ = upload_vec(be_, w.final_norm);
-  if (head_ == HeadKind::int8) {
+  if (head_ == HeadKind::Int8) {
     // Quantised on the host exactly as the reference defines it, then uploaded.
     std::vector<int8_t> q(size_t(cfg_.vocab * cfg_.hidden));
     std::vector<float> s(static_cast<size_t>(cfg_.vocab));
@@ -160,7 +160,7 @@ Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
 }
 
 void Transformer::run_head(const Tensor& hn, Tensor& logits) {
-  if (head_ == HeadKind::bf16) {
+  if (head_ == HeadKind::BF16) {
     be_.lm_head(hn, embedding_, logits);
     return;
   }

@@ -19,7 +19,7 @@ namespace bitlab {
 // Which tied head computes the logits: the bf16 embedding table (the model as
 // released), or its per-row int8 quantisation (ops.h HeadTable), which reads
 // half the bytes per decode step at a small accuracy cost.
-enum class HeadKind { bf16, int8 };
+enum class HeadKind { BF16, Int8 };
 const char* head_name(HeadKind h);
 // "bf16" or "int8"; anything else is a UsageError.
 HeadKind parse_head(const std::string& name);
@@ -31,13 +31,13 @@ void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int
 // Bytes of the head's table that one decode step reads: 2 per bf16 weight, or
 // 1 per int8 weight plus one fp32 factor per vocabulary row.
 inline double head_table_bytes(const ModelConfig& c, HeadKind h) {
-  return h == HeadKind::int8 ? double(c.vocab) * double(c.hidden + 4) : 2.0 * double(c.vocab) * double(c.hidden);
+  return h == HeadKind::Int8 ? double(c.vocab) * double(c.hidden + 4) : 2.0 * double(c.vocab) * double(c.hidden);
 }
 
 class Transformer {
  public:
   Transformer(Backend& backend, const ModelWeights& weights, int64_t max_seq, const ProgressFn& progress = {},
-              HeadKind head = HeadKind::bf16);
+              HeadKind head = HeadKind::BF16);
 
   // Logits [vocab] of the last token, or [tokens, vocab] row-major when all_logits.
   std::vector<float> forward(std::span<const int32_t> tokens, bool all_logits = false);
@@ -78,7 +78,7 @@ class Transformer {
   int64_t pos_ = 0;
   HeadKind head_;
   Tensor embedding_, final_norm_;
-  HeadTable head_i8_;  // only with HeadKind::int8
+  HeadTable head_i8_;  // only with HeadKind::Int8
   std::vector<Layer> layers_;
   Activations act_;
 };

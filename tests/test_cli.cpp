@@ -10,6 +10,7 @@
 #include <set>
 #include <sstream>
 #include <string>
+#include <vector>
 
 #include <nlohmann/json.hpp>
 
@@ -82,6 +83,8 @@ TEST(Cli, EveryNumericOptionIsBounded) {
       {"run --model synthetic:tiny --temperature nan", "--temperature"},
       {"run --model synthetic:tiny --temperature inf", "--temperature"},
       {"run --model synthetic:tiny --top-k 99999999999", "--top-k"},
+      {"run --model synthetic:tiny --top-k 2147483648", "out of range (expected 0 to 2147483647)"},
+      {"generate --model synthetic:tiny --prompt hi --top-k 2147483648", "out of range (expected 0 to 2147483647)"},
       {"run --model synthetic:tiny --device 256", "--device"},
       {"generate --model synthetic:tiny --prompt hi --max-tokens 0", "--max-tokens"},
       {"generate --model synthetic:tiny --prompt hi --seed -1", "--seed"},
@@ -103,6 +106,51 @@ TEST(Cli, EveryNumericOptionIsBounded) {
       {"detokenize --model x.gguf 4294967296", "ids"},
   };
   for (const auto& [args, what] : cases) expect_usage_error(args, what);
+}
+
+// --device means the same on run, generate and energy: a GPU index from 0 to
+// 255, listed in the help and refused out of range (not as an unknown option).
+TEST(Cli, DeviceIsOfferedAndBoundedOnRunGenerateAndEnergy) {
+  for (const std::string cmd :
+       {"run --model synthetic:tiny", "generate --model synthetic:tiny --prompt hi", "energy"}) {
+    const Result help = run_bitlab(cmd.substr(0, cmd.find(' ')) + " --help");
+    ASSERT_EQ(help.code, 0) << cmd;
+    const size_t at = help.out.find("--device");
+    ASSERT_NE(at, std::string::npos) << help.out;
+    EXPECT_NE(help.out.find("[0 - 255]", at), std::string::npos) << help.out;
+    expect_usage_error(cmd + " --device 256", "--device");
+    expect_usage_error(cmd + " --device 256", "out of range (expected 0 to 255)");
+    expect_usage_error(cmd + " --device -1", "out of range (expected 0 to 255)");
+  }
+}
+
+// The backends of `bitlab info --usable`, in its order.
+std::vector<std::string> usable_backends_listed() {
+  const Result usable = run_bitlab("info --usable");
+  EXPECT_EQ(usable.code, 0) << usable.err;
+  std::vector<std::string> names;
+  std::istringstream in(usable.out);
+  for (std::string line; std::getline(in, line);) names.push_back(line);
+  return names;
+}
+
+// Without --backend, run and generate use the fastest CPU backend usable here:
+// the last CPU backend (scalar, avx512, neon) that `bitlab info --usable` lists.
+TEST(Cli, RunAndGenerateDefaultToTheFastestUsableCpuBackend) {
+  std::string want;
+  for (const std::string& name : usable_backends_listed())
+    if (name == "scalar" || name == "avx512" || name == "neon") want = name;
+  ASSERT_FALSE(want.empty());
+  const Result r = run_bitlab("run --model synthetic:tiny --prompt-len 2 --gen 1 --threads 1");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string backend_line = r.out.substr(0, r.out.find('\n'));
+  EXPECT_EQ(backend_line.rfind("backend   " + want + " (", 0), 0u) << r.out;
+  const Result help = run_bitlab("generate --help");
+  ASSERT_EQ(help.code, 0);
+  const size_t at = help.out.find("--backend");
+  ASSERT_NE(at, std::string::npos);
+  EXPECT_NE(help.out.find("--backend TEXT=" + want + " "), std::string::npos) << help.out;
+  EXPECT_NE(help.out.find("fastest CPU backend", at), std::string::npos) << help.out;
 }
 
 // An empty value is a slip (an unset shell variable), never a choice; a prompt
@@ -133,6 +181,35 @@ TEST(Cli, QuickKeepsExplicitTokens) {
   for (const auto& m : doc["measurements"])
     if (m["name"] == "matmul_w2a8") tokens.insert(m["shape"]["tokens"].get<int64_t>());
   EXPECT_EQ(tokens, std::set<int64_t>{3});
+}
+
+// The build flags a result file records are the ones CMake gave the compiler
+// for the measured code (the model library), for the configuration built: its
+// optimisation, debug-info and sanitizer flags, read from compile_commands.json.
+TEST(Cli, ResultRecordsTheBuildFlagsTheCompilerWasGiven) {
+  std::ifstream db(std::string(BITLAB_BINARY_DIR) + "/compile_commands.json");
+  if (!db) GTEST_SKIP() << "no compile_commands.json in " << BITLAB_BINARY_DIR;
+  const nlohmann::json commands = nlohmann::json::parse(db);
+  // The flags that say how code was compiled, in order.
+  auto telling = [](const std::string& flags) {
+    std::vector<std::string> out;
+    std::istringstream in(flags);
+    for (std::string f; in >> f;)
+      if (f.rfind("-O", 0) == 0 || f.rfind("-g", 0) == 0 || f.rfind("-fsanitize=", 0) == 0) out.push_back(f);
+    return out;
+  };
+  std::vector<std::string> compiled;
+  for (const auto& c : commands)
+    if (c["file"].get<std::string>().ends_with("/model/ops.cpp")) compiled = telling(c["command"].get<std::string>());
+  ASSERT_FALSE(compiled.empty()) << "model/ops.cpp is not in compile_commands.json, or has no -O/-g flag";
+
+  const std::string out = bitlab::test::scratch_dir("cli") + "flags.json";
+  const Result r = run_bitlab("bench --quick --tokens 1 --no-e2e --backends scalar --model synthetic:tiny --threads 1 "
+                              "--repetitions 1 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const nlohmann::json build = nlohmann::json::parse(bitlab::test::slurp(out))["context"]["build"];
+  EXPECT_EQ(telling(build["flags"].get<std::string>()), compiled) << build.dump();
+  EXPECT_EQ(build["build_type"], BITLAB_BUILD_CONFIG);
 }
 
 // Names reach messages raw from the command line and from files: a newline or

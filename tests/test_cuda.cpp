@@ -358,7 +358,7 @@ TEST_F(CudaDevice, ProgrammaticLaunchEqualsPlainLaunch) {
     GTEST_SKIP() << "kernels launch the plain way here (GPU, build, driver or BITLAB_CUDA_PDL=0): " << variant;
   const ModelWeights w = synthetic_weights(config_by_name("2b4t-1layer"), 3);
   for (bool graphs : {true, false}) {
-    for (HeadKind head : {HeadKind::bf16, HeadKind::int8}) {
+    for (HeadKind head : {HeadKind::BF16, HeadKind::Int8}) {
       SCOPED_TRACE(std::string(graphs ? "graphs, " : "eager, ") + head_name(head) + " head");
       cuda::CudaOptions fast, plain;
       fast.graphs = plain.graphs = graphs;

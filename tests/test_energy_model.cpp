@@ -59,7 +59,7 @@ TEST(OpCounts, TinyDecodeStepWithTheInt8HeadByHand) {
   // The int8 head: 512 x 64 int8 multiply-adds; quantize the row (3 x 64) and
   // two divisions per logit (2 x 512) instead of the bf16 head's 2 x 512 x 64
   // float ops; reads the int8 table and its row factors, 512 x (64 + 4) bytes.
-  const OpCounts n = bitlab::count_forward(bitlab::tiny_config(), 1, 16, 1, bitlab::HeadKind::int8);
+  const OpCounts n = bitlab::count_forward(bitlab::tiny_config(), 1, 16, 1, bitlab::HeadKind::Int8);
   EXPECT_EQ(n.int8_macs, 2 * 43008 + 512 * 64);
   EXPECT_EQ(n.float_ops, 2 * (4512 + 280 * 17) + 256 + 192 + 1024 + 512);
   EXPECT_EQ(n.dram_bytes, 24320 + 256 + 512 * (64 + 4) + 512 * 17);

@@ -39,7 +39,7 @@ FakeNvmlState& fresh_fake() {
   return s;
 }
 
-NvmlMeter::Options quick(NvmlMeter::Method method = NvmlMeter::Method::automatic) {
+NvmlMeter::Options quick(NvmlMeter::Method method = NvmlMeter::Method::Automatic) {
   NvmlMeter::Options o;
   o.method = method;
   o.update_wait_s = 0;
@@ -198,7 +198,7 @@ TEST(NvmlFake, PowerSamplesFollowAChange) {
 TEST(NvmlFake, ForcedCounterOnAGpuWithoutOne) {
   fresh_fake().energy_result = 3;
   try {
-    NvmlMeter m(std::make_shared<const NvmlLibrary>(FAKE_NVML_PATH), quick(NvmlMeter::Method::counter));
+    NvmlMeter m(std::make_shared<const NvmlLibrary>(FAKE_NVML_PATH), quick(NvmlMeter::Method::Counter));
     FAIL() << "counter forced on a GPU without one";
   } catch (const DeviceError& e) {
     EXPECT_NE(std::string(e.what()).find("no total-energy counter"), std::string::npos) << e.what();
@@ -208,7 +208,7 @@ TEST(NvmlFake, ForcedCounterOnAGpuWithoutOne) {
 TEST(NvmlFake, ForcedPowerSamplesOnAGpuWithACounter) {
   FakeNvmlState& f = fresh_fake();
   f.power_mw = 20'000;
-  NvmlMeter m(std::make_shared<const NvmlLibrary>(FAKE_NVML_PATH), quick(NvmlMeter::Method::power_samples));
+  NvmlMeter m(std::make_shared<const NvmlLibrary>(FAKE_NVML_PATH), quick(NvmlMeter::Method::PowerSamples));
   EXPECT_FALSE(m.uses_counter());
   m.start();
   std::this_thread::sleep_for(std::chrono::milliseconds(20));

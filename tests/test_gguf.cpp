@@ -89,11 +89,11 @@ TEST(Gguf, ReadsEveryValueTypeAndTensorFromHandBuiltBytes) {
   EXPECT_EQ(ai.int_at(0), 7);
   EXPECT_EQ(ai.int_at(1), -8);
   EXPECT_EQ(ai.int_at(2), 9);
-  const GgufValue& as = g.get_array("k.arr_str", GgufType::STRING);
+  const GgufValue& as = g.get_array("k.arr_str", GgufType::String);
   ASSERT_EQ(as.strings.size(), 2u);
   EXPECT_EQ(as.strings[0], "a b");
   EXPECT_EQ(as.strings[1], "");
-  const GgufValue& aa = g.get_array("k.arr_arr", GgufType::ARRAY);
+  const GgufValue& aa = g.get_array("k.arr_arr", GgufType::Array);
   ASSERT_EQ(aa.items.size(), 2u);
   EXPECT_EQ(aa.items[0].int_at(0), 5);
   EXPECT_EQ(aa.items[1].float_at(0), 2.0);
@@ -236,12 +236,12 @@ TEST(Gguf, ReadsTheRealLlama3VocabularyFile) {
   EXPECT_EQ(g.get_string("general.architecture"), "llama");
   EXPECT_EQ(g.get_string("tokenizer.ggml.model"), "gpt2");
   EXPECT_EQ(g.get_string("tokenizer.ggml.pre"), "llama-bpe");
-  const GgufValue& tokens = g.get_array("tokenizer.ggml.tokens", GgufType::STRING);
+  const GgufValue& tokens = g.get_array("tokenizer.ggml.tokens", GgufType::String);
   EXPECT_EQ(tokens.count, 128256u);
   EXPECT_EQ(tokens.strings[128000], "<|begin_of_text|>");
   EXPECT_EQ(tokens.strings[9906], "Hello");
   EXPECT_EQ(g.get_array("tokenizer.ggml.token_type", GgufType::I32).count, 128256u);
-  EXPECT_GT(g.get_array("tokenizer.ggml.merges", GgufType::STRING).count, 200000u);
+  EXPECT_GT(g.get_array("tokenizer.ggml.merges", GgufType::String).count, 200000u);
   EXPECT_EQ(g.get_int("tokenizer.ggml.bos_token_id"), 128000);
   EXPECT_TRUE(g.tensors.empty());
 

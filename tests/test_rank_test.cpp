@@ -61,7 +61,7 @@ TEST(RankTest, IdenticalSamplesGivePOne) {
   EXPECT_DOUBLE_EQ(r.u, double(s.size() * s.size()) / 2);
   EXPECT_NEAR(r.p_value, 1.0, 1e-12);
   const Change c = judge_change(s, s, 0.05, 0.05);
-  EXPECT_EQ(c.verdict, Verdict::same);
+  EXPECT_EQ(c.verdict, Verdict::Same);
   EXPECT_DOUBLE_EQ(c.ratio, 1.0);
   // Every value equal: σ = 0, nothing distinguishes the samples.
   EXPECT_DOUBLE_EQ(mann_whitney_u(V(5, 2.0), V(7, 2.0)).p_value, 1.0);
@@ -81,11 +81,11 @@ TEST(RankTest, ShiftedSamplesAreARegression) {
   EXPECT_NEAR(r.p_value, std::erfc(71.5 / std::sqrt(300.0) / std::sqrt(2.0)), 1e-15);
 
   const Change c = judge_change(base, slow, 0.05, 0.05);
-  EXPECT_EQ(c.verdict, Verdict::regression);
+  EXPECT_EQ(c.verdict, Verdict::Regression);
   EXPECT_NEAR(c.ratio, 1.2, 1e-12);
-  EXPECT_EQ(judge_change(slow, base, 0.05, 0.05).verdict, Verdict::improvement);
+  EXPECT_EQ(judge_change(slow, base, 0.05, 0.05).verdict, Verdict::Improvement);
   // Real, but smaller than the threshold asked for: not worth a failure.
-  EXPECT_EQ(judge_change(base, slow, 0.25, 0.05).verdict, Verdict::same);
+  EXPECT_EQ(judge_change(base, slow, 0.25, 0.05).verdict, Verdict::Same);
 }
 
 // A 2 % shift with no overlap is significant but below a 5 % threshold.
@@ -97,8 +97,8 @@ TEST(RankTest, SignificantButSmallIsSame) {
   }
   const Change c = judge_change(base, slower, 0.05, 0.05);
   EXPECT_LT(c.test.p_value, 0.001);
-  EXPECT_EQ(c.verdict, Verdict::same);
-  EXPECT_EQ(judge_change(base, slower, 0.01, 0.05).verdict, Verdict::regression);
+  EXPECT_EQ(c.verdict, Verdict::Same);
+  EXPECT_EQ(judge_change(base, slower, 0.01, 0.05).verdict, Verdict::Regression);
 }
 
 // Medians 99.5 → 106.5 (+7 %, above the threshold) but the samples overlap
@@ -112,7 +112,7 @@ TEST(RankTest, NoisyOverlapIsNotSignificant) {
   EXPECT_GT(c.ratio, 1.05);
   EXPECT_DOUBLE_EQ(c.test.u, 87);
   EXPECT_GT(c.test.p_value, 0.3);
-  EXPECT_EQ(c.verdict, Verdict::same);
+  EXPECT_EQ(c.verdict, Verdict::Same);
 }
 
 // With continuity correction the normal approximation tracks the exact
@@ -125,8 +125,8 @@ TEST(RankTest, ExactAndNormalAgreeForModerateN) {
         x.push_back(i);
         y.push_back(i + shift);  // fractional shift: no ties
       }
-      const RankTestResult exact = mann_whitney_u(x, y, RankMethod::exact);
-      const RankTestResult normal = mann_whitney_u(x, y, RankMethod::normal);
+      const RankTestResult exact = mann_whitney_u(x, y, RankMethod::Exact);
+      const RankTestResult normal = mann_whitney_u(x, y, RankMethod::Normal);
       EXPECT_TRUE(exact.exact);
       EXPECT_FALSE(normal.exact);
       EXPECT_DOUBLE_EQ(exact.u, normal.u);
@@ -154,7 +154,7 @@ TEST(RankTest, SymmetricInItsArguments) {
 TEST(RankTest, BadInput) {
   EXPECT_THROW(mann_whitney_u(V{}, V{1.0}), std::invalid_argument);
   EXPECT_THROW(mann_whitney_u(V{1.0}, V{NAN}), std::invalid_argument);
-  EXPECT_THROW(mann_whitney_u(V{1, 2}, V{2, 3}, RankMethod::exact), std::invalid_argument);  // tie
+  EXPECT_THROW(mann_whitney_u(V{1, 2}, V{2, 3}, RankMethod::Exact), std::invalid_argument);  // tie
   EXPECT_FALSE(mann_whitney_u(V{1, 2}, V{2, 3}).exact);  // automatic falls back to normal
 }
 

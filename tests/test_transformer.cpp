@@ -3,6 +3,7 @@
 // is reproducible, and each backend's logits track the reference.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <cstdio>
 #include <map>
@@ -125,8 +126,8 @@ TEST_P(TransformerE2E, Int8HeadTracksTheOraclesInt8Head) {
   auto be = backend(GetParam().backend);
   auto oracle = make_reference_backend({});
   const auto p = prompt(w.config, 7);
-  Transformer m(*be, w, 12, {}, HeadKind::int8), r(*oracle, w, 12, {}, HeadKind::int8);
-  EXPECT_EQ(m.head(), HeadKind::int8);
+  Transformer m(*be, w, 12, {}, HeadKind::Int8), r(*oracle, w, 12, {}, HeadKind::Int8);
+  EXPECT_EQ(m.head(), HeadKind::Int8);
   const auto got = m.forward(p, true), want = r.forward(p, true);
   EXPECT_LT(nmse(got, want), 1e-8);
   m.reset();
@@ -160,6 +161,43 @@ TEST(Transformer, SamplingIsSeededAndTopKBounded) {
   EXPECT_EQ(run(3, 1), greedy);
 }
 
+TEST(Transformer, SamplingGenerationStopsAfterAStopTokenAndStreamsEachToken) {
+  const ModelWeights& w = weights("tiny");
+  auto be = make_backend("scalar", BackendOptions{1, 0});
+  const auto p = prompt(w.config, 4);
+  Transformer m(*be, w, 40);
+  const auto all = generate(m, p, 12, SamplingParams{}).tokens;
+  ASSERT_EQ(all.size(), 12u);
+  // Stop at the fourth token's id: generation ends at its first occurrence, kept.
+  const int32_t stop = all[3];
+  const auto first = std::find(all.begin(), all.end(), stop);
+  const std::vector<int32_t> want(all.begin(), first + 1);
+  m.reset();
+  std::vector<int32_t> streamed;
+  const GenerateResult r = generate(
+      m, p, 12, SamplingParams{},
+      [&](int64_t i, int32_t id) {
+        EXPECT_EQ(i, int64_t(streamed.size()));
+        streamed.push_back(id);
+      },
+      [&](int32_t id) { return id == stop; });
+  EXPECT_TRUE(r.stopped);
+  EXPECT_EQ(r.tokens, want);
+  EXPECT_EQ(streamed, want);
+  EXPECT_EQ(r.decode_seconds.size(), want.size() - 1);
+  // A stop at the first token (from the prefill): no decode step at all.
+  m.reset();
+  const GenerateResult at_once = generate(m, p, 12, SamplingParams{}, {}, [&](int32_t id) { return id == all[0]; });
+  EXPECT_TRUE(at_once.stopped);
+  EXPECT_EQ(at_once.tokens, std::vector<int32_t>{all[0]});
+  EXPECT_TRUE(at_once.decode_seconds.empty());
+  // A stop rule that never fires: all the tokens, not stopped.
+  m.reset();
+  const GenerateResult full = generate(m, p, 12, SamplingParams{}, {}, [](int32_t) { return false; });
+  EXPECT_FALSE(full.stopped);
+  EXPECT_EQ(full.tokens, all);
+}
+
 // The int8 head's accuracy cost against the bf16 head, over teacher-forced
 // positions of a synthetic model: top-1 agreement and mean KL(bf16 || int8) of
 // the next-token distributions, recorded as test properties (and printed).
@@ -170,7 +208,7 @@ void int8_head_cost(const std::string& config, double min_top1, double max_kl) {
   auto be = make_backend(usable_backends().front(), BackendOptions{2, 0});
   const int64_t n = 48;
   const auto p = prompt(w.config, size_t(n));
-  Transformer bf(*be, w, n, {}, HeadKind::bf16), i8(*be, w, n, {}, HeadKind::int8);
+  Transformer bf(*be, w, n, {}, HeadKind::BF16), i8(*be, w, n, {}, HeadKind::Int8);
   const auto a = bf.forward(p, true), b = i8.forward(p, true);
   // The harness's own end-to-end metrics (bitlab check): KL(bf16 || int8), top-1.
   const CheckRecord r = compare_logits(b, a, w.config.vocab);
@@ -187,8 +225,8 @@ TEST(Int8Head, AccuracyCostOnTiny) { int8_head_cost("tiny", 0.9, 1e-3); }
 TEST(Int8Head, AccuracyCostOn2b4tOneLayer) { int8_head_cost("2b4t-1layer", 0.9, 1e-3); }
 
 TEST(Int8Head, UnknownHeadNameIsRefused) {
-  EXPECT_EQ(parse_head("int8"), HeadKind::int8);
-  EXPECT_EQ(parse_head("bf16"), HeadKind::bf16);
+  EXPECT_EQ(parse_head("int8"), HeadKind::Int8);
+  EXPECT_EQ(parse_head("bf16"), HeadKind::BF16);
   EXPECT_THROW(parse_head("int4"), UsageError);
 }
 

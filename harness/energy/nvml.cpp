@@ -135,9 +135,9 @@ double integrate_power(const std::vector<std::pair<double, double>>& samples) {
 NvmlMeter::NvmlMeter(std::shared_ptr<const NvmlLibrary> lib, Options o) : lib_(std::move(lib)), o_(o) {
   name_ = lib_->device_name(o_.device);
   const bool has_counter = lib_->total_energy_mj(o_.device).has_value();
-  if (o_.method == Method::counter && !has_counter)
+  if (o_.method == Method::Counter && !has_counter)
     throw DeviceError(fmt::format("GPU {} ({}) has no total-energy counter (before Volta)", o_.device, name_));
-  use_counter_ = has_counter && o_.method != Method::power_samples;
+  use_counter_ = has_counter && o_.method != Method::PowerSamples;
 }
 
 NvmlMeter::~NvmlMeter() {

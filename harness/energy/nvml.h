@@ -55,14 +55,14 @@ class NvmlLibrary {
 
 class NvmlMeter : public EnergyMeter {
  public:
-  enum class Method { automatic, counter, power_samples };
+  enum class Method { Automatic, Counter, PowerSamples };
   struct Options {
     unsigned device = 0;
-    Method method = Method::automatic;  // automatic: the counter where supported
+    Method method = Method::Automatic;  // Automatic: the counter where supported
     double update_wait_s = 0.25;        // longest wait for the counter's next step at each end (0: none)
     double sample_interval_s = 0.02;    // power samples
   };
-  // Throws DeviceError: no such device, or (Method::counter) no counter on it.
+  // Throws DeviceError: no such device, or (Method::Counter) no counter on it.
   NvmlMeter(std::shared_ptr<const NvmlLibrary> lib, Options o);
   ~NvmlMeter() override;
 

@@ -13,7 +13,7 @@ double packed_bytes(int64_t n, int64_t k) { return double(n) * double((k + 3) / 
 }  // namespace
 
 OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows, HeadKind head_kind) {
-  const bool int8_head = head_kind == HeadKind::int8;
+  const bool int8_head = head_kind == HeadKind::Int8;
   if (tokens < 1 || cached < 0 || head_rows < 1 || head_rows > tokens)
     throw UsageError(fmt::format("count_forward: tokens {} cached {} head_rows {} (need tokens >= 1, cached >= 0, "
                                  "1 <= head_rows <= tokens)",

@@ -55,6 +55,6 @@ struct OpCounts {
 // LM head and argmax on `head_rows` rows (1: greedy, the last token only).
 // head: which tied head computes the logits (`--head`).
 OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows = 1,
-                       HeadKind head = HeadKind::bf16);
+                       HeadKind head = HeadKind::BF16);
 
 }  // namespace bitlab

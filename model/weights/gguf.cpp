@@ -45,7 +45,7 @@ void decode_scalar(GgufType t, const uint8_t* p, GgufValue& v) {
     case GgufType::I64: v.i = load(int64_t{}); break;
     case GgufType::F32: v.f = load(float{}); break;
     case GgufType::F64: v.f = load(double{}); break;
-    case GgufType::BOOL: v.u = load(uint8_t{}); v.i = int64_t(v.u); break;
+    case GgufType::Bool: v.u = load(uint8_t{}); v.i = int64_t(v.u); break;
     default: break;
   }
   if (t == GgufType::I8 || t == GgufType::I16 || t == GgufType::I32 || t == GgufType::I64) v.u = uint64_t(v.i);
@@ -55,11 +55,11 @@ GgufValue read_value(ByteReader& r, GgufType t, std::string_view key, int depth)
   GgufValue v;
   v.type = t;
   v.offset = r.offset();
-  if (t == GgufType::STRING) {
+  if (t == GgufType::String) {
     v.str = r.read_string(key);
     return v;
   }
-  if (t == GgufType::ARRAY) {
+  if (t == GgufType::Array) {
     if (depth >= kMaxArrayDepth)
       throw InputError(fmt::format("{}: key '{}': arrays nested deeper than {} at offset {}", r.what(), key,
                                    kMaxArrayDepth, v.offset));
@@ -70,16 +70,16 @@ GgufValue read_value(ByteReader& r, GgufType t, std::string_view key, int depth)
     v.elem = GgufType(et);
     v.count = r.read<uint64_t>(key);
     const uint64_t min_elem =
-        v.elem == GgufType::STRING ? 8 : v.elem == GgufType::ARRAY ? 12 : gguf_scalar_size(v.elem);
+        v.elem == GgufType::String ? 8 : v.elem == GgufType::Array ? 12 : gguf_scalar_size(v.elem);
     if (v.count > r.remaining() / min_elem)
       throw InputError(fmt::format("{}: key '{}': array of {} {} at offset {} cannot fit in the {} bytes left",
                                    r.what(), key, v.count, gguf_type_name(v.elem), v.offset, r.remaining()));
-    if (v.elem == GgufType::STRING) {
+    if (v.elem == GgufType::String) {
       v.strings.reserve(reserve_for(v.count, min_elem, r));
       for (uint64_t i = 0; i < v.count; ++i) v.strings.push_back(r.read_string(key));
-    } else if (v.elem == GgufType::ARRAY) {
+    } else if (v.elem == GgufType::Array) {
       v.items.reserve(reserve_for(v.count, min_elem, r));
-      for (uint64_t i = 0; i < v.count; ++i) v.items.push_back(read_value(r, GgufType::ARRAY, key, depth + 1));
+      for (uint64_t i = 0; i < v.count; ++i) v.items.push_back(read_value(r, GgufType::Array, key, depth + 1));
     } else {
       v.raw = r.take(v.count * min_elem, key);  // count <= remaining / size: no overflow
     }
@@ -87,7 +87,7 @@ GgufValue read_value(ByteReader& r, GgufType t, std::string_view key, int depth)
   }
   const uint64_t n = gguf_scalar_size(t);
   decode_scalar(t, r.take(n, key).data(), v);
-  if (t == GgufType::BOOL && v.u > 1)
+  if (t == GgufType::Bool && v.u > 1)
     throw InputError(fmt::format("{}: key '{}': bool value {} at offset {}", r.what(), key, v.u, v.offset));
   return v;
 }
@@ -102,7 +102,7 @@ const char* gguf_type_name(GgufType t) {
 
 uint64_t gguf_scalar_size(GgufType t) {
   switch (t) {
-    case GgufType::U8: case GgufType::I8: case GgufType::BOOL: return 1;
+    case GgufType::U8: case GgufType::I8: case GgufType::Bool: return 1;
     case GgufType::U16: case GgufType::I16: return 2;
     case GgufType::U32: case GgufType::I32: case GgufType::F32: return 4;
     case GgufType::U64: case GgufType::I64: case GgufType::F64: return 8;
@@ -152,7 +152,7 @@ bool GgufValue::is_integer() const {
 
 int64_t GgufValue::int_at(uint64_t idx) const {
   const uint64_t n = gguf_scalar_size(elem);
-  if (type != GgufType::ARRAY || n == 0 || idx >= count || elem == GgufType::F32 || elem == GgufType::F64)
+  if (type != GgufType::Array || n == 0 || idx >= count || elem == GgufType::F32 || elem == GgufType::F64)
     throw UsageError("GgufValue::int_at on a value that is not an integer array");
   GgufValue v;
   decode_scalar(elem, raw.data() + idx * n, v);
@@ -161,7 +161,7 @@ int64_t GgufValue::int_at(uint64_t idx) const {
 
 double GgufValue::float_at(uint64_t idx) const {
   const uint64_t n = gguf_scalar_size(elem);
-  if (type != GgufType::ARRAY || n == 0 || idx >= count)
+  if (type != GgufType::Array || n == 0 || idx >= count)
     throw UsageError("GgufValue::float_at on a value that is not a numeric array");
   GgufValue v;
   decode_scalar(elem, raw.data() + idx * n, v);
@@ -204,7 +204,7 @@ double GgufFile::get_float_or(std::string_view key, double fallback) const {
 std::string_view GgufFile::get_string(std::string_view key) const {
   const GgufValue* v = find(key);
   if (v == nullptr) throw InputError(fmt::format("{}: metadata key '{}' is missing", what, key));
-  if (v->type != GgufType::STRING)
+  if (v->type != GgufType::String)
     throw InputError(fmt::format("{}: metadata key '{}' is {}, expected a string", what, key, gguf_type_name(v->type)));
   return v->str;
 }
@@ -212,7 +212,7 @@ std::string_view GgufFile::get_string(std::string_view key) const {
 bool GgufFile::get_bool_or(std::string_view key, bool fallback) const {
   const GgufValue* v = find(key);
   if (v == nullptr) return fallback;
-  if (v->type != GgufType::BOOL)
+  if (v->type != GgufType::Bool)
     throw InputError(fmt::format("{}: metadata key '{}' is {}, expected a bool", what, key, gguf_type_name(v->type)));
   return v->u != 0;
 }
@@ -220,10 +220,10 @@ bool GgufFile::get_bool_or(std::string_view key, bool fallback) const {
 const GgufValue& GgufFile::get_array(std::string_view key, GgufType elem) const {
   const GgufValue* v = find(key);
   if (v == nullptr) throw InputError(fmt::format("{}: metadata key '{}' is missing", what, key));
-  if (v->type != GgufType::ARRAY || v->elem != elem)
+  if (v->type != GgufType::Array || v->elem != elem)
     throw InputError(fmt::format("{}: metadata key '{}' is {}{}, expected an array of {}", what, key,
                                  gguf_type_name(v->type),
-                                 v->type == GgufType::ARRAY ? fmt::format(" of {}", gguf_type_name(v->elem)) : "",
+                                 v->type == GgufType::Array ? fmt::format(" of {}", gguf_type_name(v->elem)) : "",
                                  gguf_type_name(elem)));
   return *v;
 }

@@ -31,11 +31,11 @@
 namespace bitlab {
 
 enum class GgufType : uint32_t {
-  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, BOOL = 7,
-  STRING = 8, ARRAY = 9, U64 = 10, I64 = 11, F64 = 12,
+  U8 = 0, I8 = 1, U16 = 2, I16 = 3, U32 = 4, I32 = 5, F32 = 6, Bool = 7,
+  String = 8, Array = 9, U64 = 10, I64 = 11, F64 = 12,
 };
 const char* gguf_type_name(GgufType t);
-// Bytes of one value of a fixed-size type; 0 for STRING and ARRAY, whose length
+// Bytes of one value of a fixed-size type; 0 for String and Array, whose length
 // is in the file.
 uint64_t gguf_scalar_size(GgufType t);
 
@@ -61,8 +61,8 @@ struct GgufValue {
   uint64_t u = 0;
   int64_t i = 0;
   double f = 0;
-  std::string_view str;  // STRING: points into the header (GgufFile::owner)
-  // ARRAY: element type and count; numeric elements stay in the file (`raw`),
+  std::string_view str;  // String: points into the header (GgufFile::owner)
+  // Array: element type and count; numeric elements stay in the file (`raw`),
   // strings are views into it, nested arrays are parsed.
   GgufType elem = GgufType::U8;
   uint64_t count = 0;

@@ -101,7 +101,7 @@ ModelConfig gguf_model_config(const GgufFile& g) {
                                  kArch));
   auto key = [&](const char* k) { return arch + "." + k; };
   ModelConfig c;
-  c.name = g.find("general.name") && g.find("general.name")->type == GgufType::STRING
+  c.name = g.find("general.name") && g.find("general.name")->type == GgufType::String
                ? std::string(g.get_string("general.name"))
                : arch;
   c.hidden = g.get_int(key("embedding_length"));
@@ -217,7 +217,7 @@ void export_gguf_i2s(const ModelWeights& w, const std::string& path, const GgufF
   out.add_string("bitlab.weights.source", w.source);
   out.add_u64("bitlab.weights.digest", w.digest());
   if (vocab != nullptr) {
-    const GgufValue& tokens = vocab->get_array("tokenizer.ggml.tokens", GgufType::STRING);
+    const GgufValue& tokens = vocab->get_array("tokenizer.ggml.tokens", GgufType::String);
     if (int64_t(tokens.count) != c.vocab)
       throw UsageError(fmt::format("vocabulary '{}' has {} tokens, the model has {}", vocab->what, tokens.count,
                                    c.vocab));

@@ -34,13 +34,13 @@ void put_string(std::vector<uint8_t>& out, std::string_view s) {
 // Serialises a parsed value (its payload, without the type tag).
 void put_value(std::vector<uint8_t>& out, const GgufValue& v) {
   switch (v.type) {
-    case GgufType::STRING: put_string(out, v.str); return;
-    case GgufType::ARRAY:
+    case GgufType::String: put_string(out, v.str); return;
+    case GgufType::Array:
       put<uint32_t>(out, uint32_t(v.elem));
       put<uint64_t>(out, v.count);
-      if (v.elem == GgufType::STRING) {
+      if (v.elem == GgufType::String) {
         for (std::string_view s : v.strings) put_string(out, s);
-      } else if (v.elem == GgufType::ARRAY) {
+      } else if (v.elem == GgufType::Array) {
         for (const GgufValue& item : v.items) put_value(out, item);
       } else {
         put_bytes(out, v.raw.data(), v.raw.size());
@@ -72,7 +72,7 @@ void GgufWriter::add_encoded(std::string key, std::vector<uint8_t> encoded) {
 }
 
 void GgufWriter::add_string(std::string key, std::string value) {
-  auto e = tagged(GgufType::STRING);
+  auto e = tagged(GgufType::String);
   put_string(e, value);
   add_encoded(std::move(key), std::move(e));
 }
@@ -97,26 +97,26 @@ void GgufWriter::add_f32(std::string key, float value) {
   add_encoded(std::move(key), std::move(e));
 }
 void GgufWriter::add_bool(std::string key, bool value) {
-  auto e = tagged(GgufType::BOOL);
+  auto e = tagged(GgufType::Bool);
   put<uint8_t>(e, value ? 1 : 0);
   add_encoded(std::move(key), std::move(e));
 }
 void GgufWriter::add_string_array(std::string key, std::vector<std::string> values) {
-  auto e = tagged(GgufType::ARRAY);
-  put<uint32_t>(e, uint32_t(GgufType::STRING));
+  auto e = tagged(GgufType::Array);
+  put<uint32_t>(e, uint32_t(GgufType::String));
   put<uint64_t>(e, values.size());
   for (const auto& s : values) put_string(e, s);
   add_encoded(std::move(key), std::move(e));
 }
 void GgufWriter::add_i32_array(std::string key, std::vector<int32_t> values) {
-  auto e = tagged(GgufType::ARRAY);
+  auto e = tagged(GgufType::Array);
   put<uint32_t>(e, uint32_t(GgufType::I32));
   put<uint64_t>(e, values.size());
   for (int32_t v : values) put(e, v);
   add_encoded(std::move(key), std::move(e));
 }
 void GgufWriter::add_f32_array(std::string key, std::vector<float> values) {
-  auto e = tagged(GgufType::ARRAY);
+  auto e = tagged(GgufType::Array);
   put<uint32_t>(e, uint32_t(GgufType::F32));
   put<uint64_t>(e, values.size());
   for (float v : values) put(e, v);
