@@ -55,6 +55,17 @@ def safe(name):
     return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)[:64]
 
 
+def left_out(omitted, what):
+    """The sentence under a capped figure: where the bars it does not draw are."""
+    return (f"The plot above leaves out {omitted} {what} (a plot draws at most {plots_max()} bars): "
+            "the table shows them all.") if omitted else None
+
+
+def plots_max():
+    import plots  # imported once matplotlib is set up (render)
+    return plots.MAX_BARS
+
+
 def build(docs, plots):
     """The report's sections, tables and figures, in reading order."""
     sections = [Section("Context", [T.context_table(docs)])]
@@ -77,7 +88,9 @@ def build(docs, plots):
         s.items.append(f"Backend {b}: median latency per key, bytes moved per second at the median, "
                        "and that rate as a fraction of the measured memory bandwidth.")
         s.items.append(T.kernel_table(docs, b))
-        s.items.append(Figure(png_name(f"kernels_{safe(b)}"), plots.kernel_figure(docs, b), f"kernel latency on {b}"))
+        png, omitted = plots.kernel_figure(docs, b)
+        s.items.append(Figure(png_name(f"kernels_{safe(b)}"), png, f"kernel latency on {b}"))
+        s.items.append(left_out(omitted, "keys"))
     sections.append(s)
 
     s = Section("End to end")
@@ -85,12 +98,18 @@ def build(docs, plots):
         s.items.append("No end-to-end measurements in these files.")
     else:
         s.items.append(T.e2e_table(docs))
-        s.items.append(Figure("e2e_tokens_per_s.png", plots.e2e_figure(docs), "prefill and decode tokens/s per backend"))
-        png = plots.energy_figure(docs)
-        if png is None:
+        tokens = plots.e2e_figure(docs)
+        if tokens is None:
+            s.items.append(f"No {' or '.join(plots.PHASES)} measurements to plot: the table shows them all.")
+        else:
+            s.items.append(Figure("e2e_tokens_per_s.png", tokens[0], "prefill and decode tokens/s per backend"))
+            s.items.append(left_out(tokens[1], "backends and shapes"))
+        energy = plots.energy_figure(docs)
+        if energy is None:
             s.items.append("No energy figures in these files: J/token is shown as —, never estimated here.")
         else:
-            s.items.append(Figure("e2e_joules_per_token.png", png, "joules per token, labelled with their source"))
+            s.items.append(Figure("e2e_joules_per_token.png", energy[0], "joules per token, labelled with their source"))
+            s.items.append(left_out(energy[1], "backends and phases"))
         methods = D.energy_methods(docs)
         if methods:
             s.items.append("How each energy figure was obtained: " + "; ".join(f"{src}: {how}" for src, how in methods) +
@@ -104,6 +123,8 @@ def build(docs, plots):
     if checks:
         s.items.append(T.correctness_table(docs))
     sections.append(s)
+    for s in sections:
+        s.items = [i for i in s.items if i is not None]  # left_out() of a figure that shows everything
     return sections
 
 
