@@ -22,7 +22,7 @@ import docs as D  # noqa: E402
 import tables as T  # noqa: E402
 from errors import InputError, Interrupted, SetupError, UsageError  # noqa: E402
 from model import Figure, Section  # noqa: E402
-from outputs import WriteError, check_targets, write_all  # noqa: E402
+from outputs import HELD, WriteError, check_targets, write_all  # noqa: E402
 
 TEXT_FILES = ("report.html", "report.md")
 
@@ -39,8 +39,11 @@ _interrupted = []
 
 def _on_signal(signum, frame):
     # Once only: a terminal's Ctrl-C reaches this process and, forwarded, again through
-    # `bitlab`; a second raise could cut short the removal of the temporaries.
-    if not _interrupted:
+    # `bitlab`. The signals stay blocked from here to the exit, so a second one can
+    # neither cut short the removal of the temporaries nor, arriving while Python shuts
+    # down (when its default action is back), kill the process after its one-line error.
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    if not _interrupted:  # one that was on its way as they were blocked: acted on once
         _interrupted.append(signum)
         raise Interrupted()
 
@@ -160,25 +163,41 @@ def run(argv):
     docs = [D.load(p) for p in args.files]
     check_targets(args.out, TEXT_FILES)  # before the rendering: a target that cannot be replaced fails fast
     files = render(docs)
-    write_all(args.out, files)
+    write_all(args.out, files)  # returns with the signals blocked: nothing can interrupt what follows
     plots = len(files) - len(TEXT_FILES)
-    print(f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)")
+    return f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)"
+
+
+def outcome(argv):
+    """(exit code, line to print); an interrupt propagates (Interrupted)."""
+    try:
+        return 0, run(argv)
+    except UsageError as e:
+        return 2, str(e)
+    except (InputError, SetupError, WriteError) as e:
+        return 1, str(e)
+    except Exception as e:  # a case validate.py does not foresee: still one line, never a traceback
+        return 1, f"failed: {type(e).__name__}: {e}"
 
 
 def main(argv):
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    for s in HELD:
         signal.signal(s, _on_signal)
+    # `bitlab` starts this process with them blocked, so that one sent before the
+    # handlers were in place waits for them instead of killing it or raising
+    # KeyboardInterrupt with a traceback.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
     try:
-        run(argv)
+        code, message = outcome(argv)
+        # From here on the outcome is decided: an interrupt changes nothing, and must
+        # not add a second line or make the process die of the signal.
+        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    except Interrupted:  # the handler blocked the signals: no second Interrupted
+        code, message = 1, "interrupted; no file written or replaced"
+    if code == 0:
+        print(message)
         return 0
-    except UsageError as e:
-        return fail(str(e), 2)
-    except (InputError, SetupError, WriteError) as e:
-        return fail(str(e), 1)
-    except Interrupted:
-        return fail("interrupted; no file written or replaced", 1)
-    except Exception as e:  # a case validate.py does not foresee: still one line, never a traceback
-        return fail(f"failed: {type(e).__name__}: {e}", 1)
+    return fail(message, code)
 
 
 if __name__ == "__main__":
