@@ -455,4 +455,34 @@ TEST(ReportOutput, SecondInterruptWhileShuttingDownAddsNothing) {
   EXPECT_TRUE(snapshot(out) == before) << "the previous report was changed";
 }
 
+// An interrupt acted on inside a callback Python cannot raise from (a weakref
+// callback, as the import machinery uses) is swallowed there: it must still stop
+// the report before anything is replaced, with one line and no "Exception ignored".
+TEST(ReportOutput, InterruptSwallowedInACallbackStillStops) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch(), out = dir + "out", hook = dir + "hook";
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
+  const auto before = snapshot(out);
+  fs::create_directories(hook);
+  write(hook + "/sitecustomize.py",
+        std::string("import base64, os, signal, time, weakref\n"
+                    "_encode, _calls = base64.b64encode, []\n"
+                    "class Thing:\n"
+                    "    pass\n"
+                    "def gone(ref):\n"
+                    "    os.kill(os.getpid(), signal.SIGINT)\n"
+                    "    time.sleep(0.3)\n"
+                    "def encode(data, *args):\n"
+                    "    if not _calls:\n"
+                    "        _calls.append(Thing())\n"
+                    "        _calls.append(weakref.ref(_calls[0], gone))\n"
+                    "        del _calls[0]\n"
+                    "    return _encode(data, *args)\n"
+                    "base64.b64encode = encode\n"));
+  const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
+  expect_error(r, 1, {"interrupted; no file written or replaced"});
+  EXPECT_TRUE(snapshot(out) == before) << "the previous report was changed";
+}
+
 }  // namespace

@@ -48,6 +48,14 @@ def _on_signal(signum, frame):
         raise Interrupted()
 
 
+def _quiet_unraisable(info, default=sys.unraisablehook):
+    """An Interrupted raised inside a callback Python cannot propagate from (a weakref
+    callback in the import machinery) would be printed as "Exception ignored" with a
+    traceback; it is remembered in _interrupted instead, and run() acts on it."""
+    if not isinstance(info.exc_value, Interrupted):
+        default(info)
+
+
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, as every other error, not the usage block
         raise UsageError(f"{message} (usage: report.py -o DIR FILE...)")
@@ -163,6 +171,8 @@ def run(argv):
     docs = [D.load(p) for p in args.files]
     check_targets(args.out, TEXT_FILES)  # before the rendering: a target that cannot be replaced fails fast
     files = render(docs)
+    if _interrupted:  # raised where Python could only swallow it (_quiet_unraisable): acted on here
+        raise Interrupted()
     write_all(args.out, files)  # returns with the signals blocked: nothing can interrupt what follows
     plots = len(files) - len(TEXT_FILES)
     return f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)"
@@ -181,6 +191,7 @@ def outcome(argv):
 
 
 def main(argv):
+    sys.unraisablehook = _quiet_unraisable
     for s in HELD:
         signal.signal(s, _on_signal)
     # `bitlab` starts this process with them blocked, so that one sent before the
