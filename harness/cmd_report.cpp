@@ -111,8 +111,9 @@ extern "C" void forward_signal(int sig) {
   const pid_t child = g_child.load();
   if (child > 0)
     ::kill(child, sig);
-  else
+  else if (child == 0)
     g_pending = sig;
+  // child < 0: report.py has ended and its outcome stands; the signal is dropped.
 }
 
 class ForwardSignals {
@@ -134,6 +135,7 @@ class ForwardSignals {
     g_child = child;
     if (g_pending) ::kill(child, g_pending);
   }
+  void finished() { g_child = -1; }
 
  private:
   static constexpr std::array<int, 3> kSignals{SIGINT, SIGTERM, SIGHUP};
@@ -151,14 +153,27 @@ int run_report(const ReportOptions& o) {
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
   argv.push_back(nullptr);
+  // report.py starts with the forwarded signals blocked and unblocks them once its
+  // handlers are in place: an interrupt that comes early waits for them instead of
+  // killing it (a second line from here) or raising KeyboardInterrupt (a traceback).
+  posix_spawnattr_t attr;
+  posix_spawnattr_init(&attr);
+  sigset_t held;
+  sigemptyset(&held);
+  for (const int sig : {SIGINT, SIGTERM, SIGHUP}) sigaddset(&held, sig);
+  posix_spawnattr_setsigmask(&attr, &held);
+  posix_spawnattr_setflags(&attr, POSIX_SPAWN_SETSIGMASK);
   ForwardSignals forward;
   pid_t pid = 0;
-  if (const int err = posix_spawn(&pid, python.c_str(), nullptr, nullptr, argv.data(), environ))
-    throw std::runtime_error(fmt::format("report: cannot start {}: {} ({})", python, std::strerror(err), kMissing));
+  const int err = posix_spawn(&pid, python.c_str(), nullptr, &attr, argv.data(), environ);
+  posix_spawnattr_destroy(&attr);
+  if (err) throw std::runtime_error(fmt::format("report: cannot start {}: {} ({})", python, std::strerror(err), kMissing));
   forward.started(pid);
   int status = 0;
   while (waitpid(pid, &status, 0) < 0)
     if (errno != EINTR) throw std::runtime_error(fmt::format("report: waiting for {}: {}", python, std::strerror(errno)));
+  forward.finished();  // reaped: its pid may be reused, so nothing more is sent to it
+  // Only a signal report.py cannot hold back (SIGKILL) ends it without its own line.
   if (!WIFEXITED(status)) throw std::runtime_error(fmt::format("report: {} was killed by signal {}", script,
                                                                WIFSIGNALED(status) ? WTERMSIG(status) : 0));
   const int code = WEXITSTATUS(status);

@@ -151,6 +151,87 @@ TEST(ReportInput, MissingFileIsAUsageError) {
   expect_error(bitlab("report " + dir + " -o " + dir + "out"), 2, {"is a directory"});
 }
 
+// compare's reader (harness/result_reader.cpp) and the report take the same
+// documents: what one refuses the other refuses, naming the file and the field.
+TEST(ReportInput, RefusesWhatCompareRefuses) {
+  const std::string dir = scratch();
+  struct Case {
+    std::string file, words;
+    std::function<void(json&)> spoil;
+  };
+  const std::vector<Case> cases = {
+      {"inf.json", "$.measurements[0].samples[0]: measurement", [](json& d) { d["measurements"][0]["samples"][0] = 1e300 * 1e300; }},
+      {"neg.json", "sample -1 is not a time", [](json& d) { d["measurements"][0]["samples"][1] = -1; }},
+      {"zero.json", "sample 0 is not a time", [](json& d) { d["measurements"][0]["samples"][0] = 0; }},
+      {"str.json", "expected a number of seconds, found a string", [](json& d) { d["measurements"][0]["samples"][0] = "1"; }},
+      {"empty.json", "has no samples", [](json& d) { d["measurements"][0]["samples"] = json::array(); }},
+      {"nokey.json", "$.measurements[2].key: missing", [](json& d) { d["measurements"][2].erase("key"); }},
+      {"nosamples.json", "$.measurements[1].samples: missing", [](json& d) { d["measurements"][1].erase("samples"); }},
+      {"twice.json", "appears twice", [](json& d) { d["measurements"][3]["key"] = d["measurements"][0]["key"]; }},
+      {"nocpu.json", "$.context.host.cpu_model: missing", [](json& d) { d["context"]["host"].erase("cpu_model"); }},
+      {"nocheck.json", "$.correctness[0].check: missing", [](json& d) { d["correctness"][0].erase("check"); }},
+  };
+  for (const Case& c : cases) {
+    json doc = fixture("result_a.json");
+    c.spoil(doc);
+    std::string text = doc.dump(1);
+    if (c.file == "inf.json") text.replace(text.find("null"), 4, "1e999");  // json dumps inf as null
+    const std::string file = write(dir + c.file, text);
+    SCOPED_TRACE(c.file);
+    EXPECT_NE(bitlab("compare " + file + " " + file).code, 0) << "compare takes it: the case is wrong";
+    expect_error(bitlab("report " + file + " -o " + dir + "out"), 1, {c.file, c.words});
+  }
+  EXPECT_FALSE(fs::exists(dir + "out"));
+  // A byte order mark: compare skips it, and so does the report.
+  const std::string bom = write(dir + "bom.json", "\xef\xbb\xbf" + slurp(kFixtures + "result_a.json"));
+  EXPECT_EQ(bitlab("compare " + bom + " " + bom).code, 0);
+  const CmdResult r = bitlab("report " + bom + " -o " + dir + "bom");
+  EXPECT_EQ(r.code, 0) << r.err;
+  // Not JSON: the position in words, not Python's "(char 0)".
+  expect_error(bitlab("report " + write(dir + "word.json", std::string("\n  nope")) + " -o " + dir + "out"), 1,
+               {"word.json is not JSON: at line 2, column 3: expecting value"});
+}
+
+// compare takes an e2e measurement of any name: the report tables it and plots
+// only the phases it knows.
+TEST(ReportInput, UnknownE2ePhaseIsTabledNotPlotted) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  for (json& m : doc["measurements"])
+    if (m["kind"] == "e2e") m["name"] = "zz";
+  const std::string file = write(dir + "zz.json", doc);
+  ASSERT_EQ(bitlab("compare " + file + " " + file).code, 0);
+  const CmdResult r = bitlab("report " + file + " -o " + dir + "out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string md = slurp(dir + "out/report.md");
+  EXPECT_NE(md.find("| zz |"), std::string::npos) << "the measurements are not in the table";
+  EXPECT_NE(md.find("No prefill or decode measurements to plot"), std::string::npos);
+  EXPECT_FALSE(fs::exists(dir + "out/e2e_tokens_per_s.png"));
+}
+
+// Thousands of keys: the plot draws the first of them and says so; the table has
+// them all; no figure too large to render, and no minutes spent.
+TEST(ReportInput, ThousandsOfMeasurementsArePlottedInPart) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  json kernel;
+  for (const json& m : doc["measurements"])
+    if (m["kind"] == "kernel") kernel = m;
+  doc["measurements"] = json::array();
+  for (int i = 0; i < 3000; ++i) {
+    json m = kernel;
+    m["key"] = kernel["key"].get<std::string>() + "/n" + std::to_string(i);
+    doc["measurements"].push_back(m);
+  }
+  const CmdResult r = bitlab_within(60, "report " + write(dir + "many.json", doc) + " -o " + dir + "out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string md = slurp(dir + "out/report.md");
+  EXPECT_NE(md.find("leaves out 2880 keys"), std::string::npos);
+  EXPECT_NE(md.find("/n2999 |"), std::string::npos) << "the table lacks the last key";
+}
+
 // ---- escaping ------------------------------------------------------------------
 
 // Counts the cells of a Markdown table row: the '|' not escaped with a backslash.
@@ -214,6 +295,27 @@ TEST(ReportEscaping, MarkupPipesAndDollarsAreShownAsWritten) {
       ++pngs;
     }
   EXPECT_GE(pngs, 3u);
+}
+
+// An ESC or a C1 control (CSI, U+009B) in a result file would act on a terminal
+// that shows the report: every format writes them escaped, as compare does.
+TEST(ReportEscaping, ControlCharactersAreShownEscaped) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  doc["context"]["host"]["cpu_model"] = "cpu\x1b[31m\xc2\x9b" "2J\nnext";
+  doc["measurements"][0]["backend"] = doc["measurements"][0]["backend"].get<std::string>() + "\x1b]0;t\x07";
+  doc["correctness"][0]["check"] = "chk\x7f\t";
+  const CmdResult r = bitlab("report " + write(dir + "ctl.json", doc) + " -o " + dir + "out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  for (const char* name : {"report.md", "report.html"}) {
+    SCOPED_TRACE(name);
+    const std::string text = slurp(dir + "out/" + name);
+    for (const std::string raw : {"\x1b", "\xc2\x9b", "\x07", "\x7f", "\nnext"})
+      EXPECT_EQ(text.find(raw), std::string::npos) << "raw control byte " << int(uint8_t(raw.back()));
+    for (const char* shown : {"x1b", "u009b", "x07", "x7f", "nnext"})
+      EXPECT_NE(text.find(shown), std::string::npos) << shown;
+  }
 }
 
 // ---- writing -------------------------------------------------------------------
@@ -292,6 +394,95 @@ TEST(ReportOutput, InterruptLeavesNoTemporaries) {
     EXPECT_EQ(names(after), names(before)) << "a temporary was left behind";
     EXPECT_TRUE(after == before) << "the previous report was changed";
   }
+}
+
+// An interrupt that comes once every file is in place changes nothing: exit 0
+// and no error. Here print() (the "wrote" line) is wrapped to send SIGINT to
+// `bitlab`, which passes it on, and to wait until it has reached report.py.
+TEST(ReportOutput, InterruptAfterTheReportIsWrittenIsNotAFailure) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch(), out = dir + "out", hook = dir + "hook";
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
+  const std::string before = slurp(out + "/report.md");
+  fs::create_directories(hook);
+  write(hook + "/sitecustomize.py",
+        std::string("import builtins, os, signal, time\n"
+        "_print = builtins.print\n"
+        "def late(*args, **kwargs):\n"
+        "    os.kill(os.getppid(), signal.SIGINT)\n"
+        "    end = time.monotonic() + 10\n"
+        "    while not signal.sigpending() and time.monotonic() < end:\n"
+        "        time.sleep(0.01)\n"
+        "    _print(*args, **kwargs)\n"
+        "builtins.print = late\n"));
+  const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
+  EXPECT_EQ(r.code, 0) << r.err;
+  EXPECT_TRUE(r.err.empty()) << r.err;
+  EXPECT_NE(slurp(out + "/report.md"), before) << "the report was not replaced";
+}
+
+// A Ctrl-C reaches report.py twice (from the terminal, and passed on by
+// `bitlab`); the second may come while Python shuts down, when its default
+// action (death by the signal) is back. The exit hook sets that default, as
+// Python's shutdown does, and sends the signal: still one line, exit 1.
+TEST(ReportOutput, SecondInterruptWhileShuttingDownAddsNothing) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch(), out = dir + "out", hook = dir + "hook";
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
+  const auto before = snapshot(out);
+  fs::create_directories(hook);
+  write(hook + "/sitecustomize.py",
+        std::string("import atexit, os, signal, time\n"
+        "_fsync, _calls = os.fsync, []\n"
+        "def fsync(fd):\n"
+        "    _fsync(fd)\n"
+        "    _calls.append(fd)\n"
+        "    if len(_calls) == 2:\n"
+        "        os.kill(os.getpid(), signal.SIGINT)\n"
+        "        end = time.monotonic() + 10\n"
+        "        while not signal.sigpending() and time.monotonic() < end:\n"
+        "            time.sleep(0.01)\n"
+        "os.fsync = fsync\n"
+        "def shutdown():\n"
+        "    signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+        "    os.kill(os.getpid(), signal.SIGINT)\n"
+        "    time.sleep(0.2)\n"
+        "atexit.register(shutdown)\n"));
+  const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
+  expect_error(r, 1, {"interrupted; no file written or replaced"});
+  EXPECT_TRUE(snapshot(out) == before) << "the previous report was changed";
+}
+
+// An interrupt acted on inside a callback Python cannot raise from (a weakref
+// callback, as the import machinery uses) is swallowed there: it must still stop
+// the report before anything is replaced, with one line and no "Exception ignored".
+TEST(ReportOutput, InterruptSwallowedInACallbackStillStops) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch(), out = dir + "out", hook = dir + "hook";
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
+  const auto before = snapshot(out);
+  fs::create_directories(hook);
+  write(hook + "/sitecustomize.py",
+        std::string("import base64, os, signal, time, weakref\n"
+                    "_encode, _calls = base64.b64encode, []\n"
+                    "class Thing:\n"
+                    "    pass\n"
+                    "def gone(ref):\n"
+                    "    os.kill(os.getpid(), signal.SIGINT)\n"
+                    "    time.sleep(0.3)\n"
+                    "def encode(data, *args):\n"
+                    "    if not _calls:\n"
+                    "        _calls.append(Thing())\n"
+                    "        _calls.append(weakref.ref(_calls[0], gone))\n"
+                    "        del _calls[0]\n"
+                    "    return _encode(data, *args)\n"
+                    "base64.b64encode = encode\n"));
+  const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
+  expect_error(r, 1, {"interrupted; no file written or replaced"});
+  EXPECT_TRUE(snapshot(out) == before) << "the previous report was changed";
 }
 
 }  // namespace

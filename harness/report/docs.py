@@ -71,7 +71,8 @@ def load(path):
     raw = _read(path)
     name = shown_path(path)
     try:
-        text = raw.decode("utf-8")
+        # utf-8-sig: a leading byte order mark is skipped, as compare's JSON reader skips it.
+        text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as e:
         raise InputError(f"{name} is not UTF-8 text (byte {e.start})")
     try:
@@ -79,6 +80,9 @@ def load(path):
         data = json.loads(text, parse_constant=_no_constant)
     except RecursionError:
         raise InputError(f"{name} is nested too deeply to read as a result document")
+    except json.JSONDecodeError as e:
+        # The position in words, not Python's "line 1 column 1 (char 0)" appended to its message.
+        raise InputError(f"{name} is not JSON: at line {e.lineno}, column {e.colno}: {e.msg[:1].lower()}{e.msg[1:]}")
     except ValueError as e:
         raise InputError(f"{name} is not JSON: {e}")
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:

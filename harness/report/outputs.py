@@ -69,7 +69,8 @@ def write_all(folder, files):
     """files: [(name, bytes)]. Creates `folder` if missing. Raises WriteError, or
     Interrupted for a signal that came before the renames; either way the temporaries
     are gone and no target was touched (a failing rename, which check_targets makes
-    unlikely, can leave the earlier ones done)."""
+    unlikely, can leave the earlier ones done). Returns with SIGINT, SIGTERM and
+    SIGHUP blocked for good once every target is replaced."""
     check_targets(folder, [name for name, _ in files])
     created = not os.path.lexists(folder)
     temporaries = []
@@ -88,10 +89,6 @@ def write_all(folder, files):
             temporaries.remove(tmp)
         committed = True
         _fsync_folder(folder)
-        # A signal held during the renames came after the point of no return: the
-        # report is whole, so it is not reported as interrupted.
-        while signal.sigtimedwait(HELD, 0) is not None:
-            pass
     except OSError as e:
         raise WriteError(f"cannot write the report to {folder}: {e.strerror or e}")
     finally:
@@ -99,7 +96,11 @@ def write_all(folder, files):
             _remove(tmp, os.unlink)
         if created and not committed:
             _remove(folder, os.rmdir)  # only if empty: the folder this run made, nothing else
-        signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a held signal is delivered here
+        if not committed:
+            signal.pthread_sigmask(signal.SIG_SETMASK, old)  # a held signal is delivered here
+        # Once committed the signals stay held until the process exits: the report is
+        # whole, and an interrupt now (also one Python would act on with its default
+        # action while shutting down) must not turn its success into a failure.
 
 
 def _remove(path, how):

@@ -11,6 +11,12 @@ from matplotlib.patches import Patch
 import docs as D
 
 DPI = 110
+# Bars a plot draws at most (categories times files): a figure with thousands would
+# be too large for matplotlib to render, and unreadable; the rest are in the table
+# above it, which report.py says under the figure.
+MAX_BARS = 120
+# The phases an end-to-end figure plots; a measurement named otherwise is in the table only.
+PHASES = ("prefill", "decode")
 
 # Every label here is text from a result file: a "$" must not start mathtext (two of
 # them would be typeset as math, one fails the whole plot with a parser error).
@@ -81,21 +87,35 @@ def _bars(ax, categories, series, horizontal, log=False, annotate=None):
     ax.set_axisbelow(True)
 
 
+def _capped(cats, series):
+    """The first categories, as many as MAX_BARS allows, and their series; the number left out."""
+    limit = max(1, MAX_BARS // max(len(series), 1))
+    if len(cats) <= limit:
+        return cats, series, 0
+    kept = set(cats[:limit])
+    series = [(label, {c: v for c, v in values.items() if c in kept}, {c: v for c, v in spans.items() if c in kept})
+              for label, values, spans in series]
+    return cats[:limit], series, len(cats) - limit
+
+
 def _wide_range(series):
     vals = [v for _, values, _ in series for v in values.values() if v]
     return len(vals) > 1 and max(vals) / min(vals) > 100
 
 
 def kernel_figure(docs, backend):
-    """Median latency (p10–p90 whiskers) and roofline fraction of each kernel key of one backend."""
+    """(PNG, number of keys left out): median latency (p10–p90 whiskers) and roofline
+    fraction of each kernel key of one backend, as many as MAX_BARS allows."""
     cats, lat, roof = [], [], []
+    seen = set()  # beside cats: thousands of keys must not make this quadratic
     for d in docs:
         values, spans, fracs = {}, {}, {}
         for m in d.measurements:
             if m.get("kind") != "kernel" or m.get("backend") != backend or D.stat(m, "median") is None:
                 continue
             cat = D.short_key(m)
-            if cat not in cats:
+            if cat not in seen:
+                seen.add(cat)
                 cats.append(cat)
             values[cat] = D.stat(m, "median") * 1e6
             if D.stat(m, "p10") is not None and D.stat(m, "p90") is not None:
@@ -105,6 +125,9 @@ def kernel_figure(docs, backend):
                 fracs[cat] = r * 100
         lat.append((d.label, values, spans))
         roof.append((d.label, fracs, {}))
+    all_cats = cats
+    cats, lat, omitted = _capped(all_cats, lat)
+    roof = _capped(all_cats, roof)[1]
     with_roof = any(f for _, f, _ in roof)
     height = max(2.2, 0.28 * len(cats) * max(len(docs), 1) + 1.2)
     fig, axes = plt.subplots(1, 2 if with_roof else 1, figsize=(11 if with_roof else 7, height), squeeze=False,
@@ -117,51 +140,72 @@ def kernel_figure(docs, backend):
     fig.suptitle(text(f"kernels on {backend}"))
     if len(docs) > 1:
         axes[0][0].legend(fontsize=7, loc="best")
-    return _png(fig)
+    return _png(fig), omitted
+
+
+def _e2e_counts(d):
+    """How often each (backend, phase) occurs among a file's e2e measurements: counted once
+    per file, not per measurement (a file with thousands of them stays fast)."""
+    counts = getattr(d, "_e2e_counts", None)
+    if counts is None:
+        counts = {}
+        for x in d.measurements:
+            if x.get("kind") == "e2e":
+                k = (x.get("backend"), x.get("name"))
+                counts[k] = counts.get(k, 0) + 1
+        d._e2e_counts = counts
+    return counts
 
 
 def _e2e_category(m, d):
     """The backend, plus the shape where one file measured a phase of a backend more than once."""
-    same = [x for x in d.measurements if x.get("kind") == "e2e" and x.get("backend") == m.get("backend")
-            and x.get("name") == m.get("name")]
-    if len(same) == 1:
+    if _e2e_counts(d).get((m.get("backend"), m.get("name"))) == 1:
         return m.get("backend", "?")
     return m.get("backend", "?") + "\n" + D.short_key(m).split("/", 1)[-1]
 
 
 def e2e_figure(docs):
-    """Prefill and decode tokens/s per backend (whiskers from the p10/p90 of the time samples)."""
-    phases = [p for p in ("prefill", "decode") if any(m.get("kind") == "e2e" and m.get("name") == p
-                                                     for d in docs for m in d.measurements)]
+    """(PNG, number of bars per phase left out) for prefill and decode tokens/s per backend
+    (whiskers from the p10/p90 of the time samples), or None where no e2e measurement is
+    one of PHASES."""
+    phases = [p for p in PHASES if any(m.get("kind") == "e2e" and m.get("name") == p
+                                       for d in docs for m in d.measurements)]
+    if not phases:
+        return None
+    omitted = 0
     fig, axes = plt.subplots(1, len(phases), figsize=(5.5 * len(phases), 3.6), squeeze=False,
                              layout="constrained")
     for ax, phase in zip(axes[0], phases):
-        cats, series = [], []
+        cats, series, seen = [], [], set()
         for d in docs:
             values, spans = {}, {}
             for m in d.measurements:
                 if m.get("kind") != "e2e" or m.get("name") != phase or D.tokens_per_s(m) is None:
                     continue
                 cat = _e2e_category(m, d)
-                if cat not in cats:
+                if cat not in seen:
+                    seen.add(cat)
                     cats.append(cat)
                 values[cat] = D.tokens_per_s(m)
                 lo, hi = D.tokens_per_s(m, "p90"), D.tokens_per_s(m, "p10")
                 if lo is not None and hi is not None:
                     spans[cat] = (lo, hi)
             series.append((d.label, values, spans))
+        cats, series, left = _capped(cats, series)
+        omitted = max(omitted, left)
         _bars(ax, cats, series, horizontal=False, log=_wide_range(series))
         ax.set_title(text(phase))
         ax.set_ylabel("tokens/s")
     if len(docs) > 1:
         axes[0][0].legend(fontsize=7, loc="best")
-    return _png(fig)
+    return _png(fig), omitted
 
 
 def energy_figure(docs):
-    """Joules per token where a document has them, each bar labelled with its source;
-    modelled figures are hatched: they are estimates, not measurements. None: no energy anywhere."""
-    cats, series, sources = [], [], {}
+    """(PNG, number of bars left out): joules per token where a document has them, each bar
+    labelled with its source; modelled figures are hatched: they are estimates, not
+    measurements. None: no energy anywhere."""
+    cats, series, sources, seen = [], [], {}, set()
     for d in docs:
         values = {}
         for m in d.measurements:
@@ -169,13 +213,15 @@ def energy_figure(docs):
             if e is None:
                 continue
             cat = _e2e_category(m, d) + f"\n{m.get('name', '?')}"
-            if cat not in cats:
+            if cat not in seen:
+                seen.add(cat)
                 cats.append(cat)
             values[cat] = e[0]
             sources[(d.label, cat)] = e[1]
         series.append((d.label, values, {}))
     if not cats:
         return None
+    cats, series, omitted = _capped(cats, series)
 
     def annotate(ax, bar, label, cat):
         src = sources[(label, cat)]
@@ -191,4 +237,4 @@ def energy_figure(docs):
     if len(docs) > 1:  # plain patches: a hatched bar must not make a file look modelled
         ax.legend(handles=[Patch(color=f"C{i % 10}", label=legend_label(label)) for i, (label, _, _) in enumerate(series)],
                   fontsize=7, loc="best")
-    return _png(fig)
+    return _png(fig), omitted

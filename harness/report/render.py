@@ -6,7 +6,9 @@ tables, images referenced by file name (report.py writes them beside report.md).
 
 Every text of the report is plain text, much of it taken from result files: each
 format escapes all of it as it writes it (html.escape; md_text), so a name like
-"<script>" or "a|b" is shown as written and never becomes markup.
+"<script>" or "a|b" is shown as written and never becomes markup; control characters
+are shown escaped in both (visible), as `bitlab compare` shows them, so that an ESC
+or a C1 control from a file never reaches a terminal that views the report.
 """
 import base64
 import html
@@ -28,15 +30,41 @@ figure { margin: .6em 0 1.4em; } figure img { max-width: 100%; } figcaption { co
 """
 
 
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
+
+
+def _visible_char(c):
+    code = ord(c)
+    if c in _NAMED:
+        return _NAMED[c]
+    if code < 0x20 or code == 0x7F:
+        return f"\\x{code:02x}"
+    if 0x80 <= code <= 0x9F:  # a C1 control: some terminals act on it as on ESC [
+        return f"\\u{code:04x}"
+    return c
+
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f]")
+
+
+def visible(text):
+    """`text` with control characters as escapes (\\n, \\x1b, \\u009b), as compare writes them."""
+    return _CONTROL.sub(lambda m: _visible_char(m.group(0)), text)
+
+
+def _esc(text):
+    return html.escape(visible(text))
+
+
 def _html_table(t):
-    out = ["<table>", "<thead><tr>" + "".join(f"<th>{html.escape(h)}</th>" for h in t.header) + "</tr></thead>",
+    out = ["<table>", "<thead><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in t.header) + "</tr></thead>",
            "<tbody>"]
     for row in t.rows:
         cells = []
         for i, cell in enumerate(row):
             cls = [c for c, on in (("num", i in t.numeric), ("fail", cell == FAIL)) if on]
             attr = f' class="{" ".join(cls)}"' if cls else ""
-            cells.append(f"<td{attr}>{html.escape(cell)}</td>")
+            cells.append(f"<td{attr}>{_esc(cell)}</td>")
         out.append("<tr>" + "".join(cells) + "</tr>")
     out.append("</tbody></table>")
     return "\n".join(out)
@@ -44,24 +72,24 @@ def _html_table(t):
 
 def _html_figure(f):
     data = base64.b64encode(f.png).decode("ascii")
-    cap = html.escape(f.caption)
+    cap = _esc(f.caption)
     return f'<figure><img alt="{cap}" src="data:image/png;base64,{data}"><figcaption>{cap}</figcaption></figure>'
 
 
 def to_html(title, intro, sections):
-    body = [f"<h1>{html.escape(title)}</h1>"] + [f"<p>{html.escape(p)}</p>" for p in intro]
+    body = [f"<h1>{_esc(title)}</h1>"] + [f"<p>{_esc(p)}</p>" for p in intro]
     for s in sections:
-        body.append(f"<section><h2>{html.escape(s.title)}</h2>")
+        body.append(f"<section><h2>{_esc(s.title)}</h2>")
         for item in s.items:
             if isinstance(item, Table):
                 body.append(_html_table(item))
             elif isinstance(item, Figure):
                 body.append(_html_figure(item))
             else:
-                body.append(f"<p>{html.escape(item)}</p>")
+                body.append(f"<p>{_esc(item)}</p>")
         body.append("</section>")
     return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{html.escape(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
+            f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
             + "\n".join(body) + "\n</body>\n</html>\n")
 
 
@@ -76,7 +104,7 @@ def md_text(text):
     """Plain text as Markdown that shows it as written, on one line: HTML's special
     characters as entities (raw HTML passes through Markdown), Markdown's punctuation
     backslash-escaped, line breaks (which would end a table row or start a block) as spaces."""
-    one_line = " ".join(text.split())
+    one_line = " ".join(visible(text).split())
     return _MD_PUNCT.sub(lambda m: "\\" + m.group(0), html.escape(one_line, quote=False))
 
 

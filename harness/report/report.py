@@ -22,7 +22,7 @@ import docs as D  # noqa: E402
 import tables as T  # noqa: E402
 from errors import InputError, Interrupted, SetupError, UsageError  # noqa: E402
 from model import Figure, Section  # noqa: E402
-from outputs import WriteError, check_targets, write_all  # noqa: E402
+from outputs import HELD, WriteError, check_targets, write_all  # noqa: E402
 
 TEXT_FILES = ("report.html", "report.md")
 
@@ -39,10 +39,21 @@ _interrupted = []
 
 def _on_signal(signum, frame):
     # Once only: a terminal's Ctrl-C reaches this process and, forwarded, again through
-    # `bitlab`; a second raise could cut short the removal of the temporaries.
-    if not _interrupted:
+    # `bitlab`. The signals stay blocked from here to the exit, so a second one can
+    # neither cut short the removal of the temporaries nor, arriving while Python shuts
+    # down (when its default action is back), kill the process after its one-line error.
+    signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    if not _interrupted:  # one that was on its way as they were blocked: acted on once
         _interrupted.append(signum)
         raise Interrupted()
+
+
+def _quiet_unraisable(info, default=sys.unraisablehook):
+    """An Interrupted raised inside a callback Python cannot propagate from (a weakref
+    callback in the import machinery) would be printed as "Exception ignored" with a
+    traceback; it is remembered in _interrupted instead, and run() acts on it."""
+    if not isinstance(info.exc_value, Interrupted):
+        default(info)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,6 +64,17 @@ class _Parser(argparse.ArgumentParser):
 def safe(name):
     """A file name from a backend's name: portable characters, bounded length."""
     return "".join(c if c.isascii() and (c.isalnum() or c in "-_.") else "_" for c in name)[:64]
+
+
+def left_out(omitted, what):
+    """The sentence under a capped figure: where the bars it does not draw are."""
+    return (f"The plot above leaves out {omitted} {what} (a plot draws at most {plots_max()} bars): "
+            "the table shows them all.") if omitted else None
+
+
+def plots_max():
+    import plots  # imported once matplotlib is set up (render)
+    return plots.MAX_BARS
 
 
 def build(docs, plots):
@@ -77,7 +99,9 @@ def build(docs, plots):
         s.items.append(f"Backend {b}: median latency per key, bytes moved per second at the median, "
                        "and that rate as a fraction of the measured memory bandwidth.")
         s.items.append(T.kernel_table(docs, b))
-        s.items.append(Figure(png_name(f"kernels_{safe(b)}"), plots.kernel_figure(docs, b), f"kernel latency on {b}"))
+        png, omitted = plots.kernel_figure(docs, b)
+        s.items.append(Figure(png_name(f"kernels_{safe(b)}"), png, f"kernel latency on {b}"))
+        s.items.append(left_out(omitted, "keys"))
     sections.append(s)
 
     s = Section("End to end")
@@ -85,12 +109,18 @@ def build(docs, plots):
         s.items.append("No end-to-end measurements in these files.")
     else:
         s.items.append(T.e2e_table(docs))
-        s.items.append(Figure("e2e_tokens_per_s.png", plots.e2e_figure(docs), "prefill and decode tokens/s per backend"))
-        png = plots.energy_figure(docs)
-        if png is None:
+        tokens = plots.e2e_figure(docs)
+        if tokens is None:
+            s.items.append(f"No {' or '.join(plots.PHASES)} measurements to plot: the table shows them all.")
+        else:
+            s.items.append(Figure("e2e_tokens_per_s.png", tokens[0], "prefill and decode tokens/s per backend"))
+            s.items.append(left_out(tokens[1], "backends and shapes"))
+        energy = plots.energy_figure(docs)
+        if energy is None:
             s.items.append("No energy figures in these files: J/token is shown as —, never estimated here.")
         else:
-            s.items.append(Figure("e2e_joules_per_token.png", png, "joules per token, labelled with their source"))
+            s.items.append(Figure("e2e_joules_per_token.png", energy[0], "joules per token, labelled with their source"))
+            s.items.append(left_out(energy[1], "backends and phases"))
         methods = D.energy_methods(docs)
         if methods:
             s.items.append("How each energy figure was obtained: " + "; ".join(f"{src}: {how}" for src, how in methods) +
@@ -104,6 +134,8 @@ def build(docs, plots):
     if checks:
         s.items.append(T.correctness_table(docs))
     sections.append(s)
+    for s in sections:
+        s.items = [i for i in s.items if i is not None]  # left_out() of a figure that shows everything
     return sections
 
 
@@ -139,25 +171,44 @@ def run(argv):
     docs = [D.load(p) for p in args.files]
     check_targets(args.out, TEXT_FILES)  # before the rendering: a target that cannot be replaced fails fast
     files = render(docs)
-    write_all(args.out, files)
+    if _interrupted:  # raised where Python could only swallow it (_quiet_unraisable): acted on here
+        raise Interrupted()
+    write_all(args.out, files)  # returns with the signals blocked: nothing can interrupt what follows
     plots = len(files) - len(TEXT_FILES)
-    print(f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)")
+    return f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)"
+
+
+def outcome(argv):
+    """(exit code, line to print); an interrupt propagates (Interrupted)."""
+    try:
+        return 0, run(argv)
+    except UsageError as e:
+        return 2, str(e)
+    except (InputError, SetupError, WriteError) as e:
+        return 1, str(e)
+    except Exception as e:  # a case validate.py does not foresee: still one line, never a traceback
+        return 1, f"failed: {type(e).__name__}: {e}"
 
 
 def main(argv):
-    for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP):
+    sys.unraisablehook = _quiet_unraisable
+    for s in HELD:
         signal.signal(s, _on_signal)
+    # `bitlab` starts this process with them blocked, so that one sent before the
+    # handlers were in place waits for them instead of killing it or raising
+    # KeyboardInterrupt with a traceback.
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, HELD)
     try:
-        run(argv)
+        code, message = outcome(argv)
+        # From here on the outcome is decided: an interrupt changes nothing, and must
+        # not add a second line or make the process die of the signal.
+        signal.pthread_sigmask(signal.SIG_BLOCK, HELD)
+    except Interrupted:  # the handler blocked the signals: no second Interrupted
+        code, message = 1, "interrupted; no file written or replaced"
+    if code == 0:
+        print(message)
         return 0
-    except UsageError as e:
-        return fail(str(e), 2)
-    except (InputError, SetupError, WriteError) as e:
-        return fail(str(e), 1)
-    except Interrupted:
-        return fail("interrupted; no file written or replaced", 1)
-    except Exception as e:  # a case validate.py does not foresee: still one line, never a traceback
-        return fail(f"failed: {type(e).__name__}: {e}", 1)
+    return fail(message, code)
 
 
 if __name__ == "__main__":

@@ -76,6 +76,15 @@ DOCUMENT = {
 }
 REQUIRED = ("context", "measurements", "correctness")
 
+# The fields `bitlab compare` cannot do without (harness/result_reader.cpp): a
+# document must be accepted or refused alike by both commands, so these are
+# required here as well, even where the report could show "—".
+MUST_HAVE = {
+    "context": {"git": {"commit": None, "dirty": None}, "host": {"cpu_model": None}},
+    "measurements": ListOf({"key": None, "samples": None}),
+    "correctness": ListOf({"backend": None, "check": None, "pass": None}),
+}
+
 
 def _describe(value):
     """What a value is, for an error message: short, one line."""
@@ -116,6 +125,47 @@ def _check(value, spec, where):
                 _check(value[name], sub, f"{where}.{name}")
 
 
+def _present(value, spec, where):
+    """Raises InputError("$.path: missing") for the first field of MUST_HAVE that is absent
+    (types are _check's concern: this runs after it)."""
+    if isinstance(spec, ListOf):
+        for i, item in enumerate(value):
+            _present(item, spec.item, f"{where}[{i}]")
+    elif isinstance(spec, dict):
+        for name, sub in spec.items():
+            if name not in value:
+                raise InputError(f"{where}.{name}: missing")
+            _present(value[name], sub, f"{where}.{name}")
+
+
+def _sample(v):
+    """A time in seconds, as compare takes it: a finite number > 0."""
+    return _number(v) and v > 0
+
+
+def _samples_and_keys(measurements):
+    """What compare checks of each measurement's timings: samples a non-empty array of
+    finite seconds > 0, and each key once."""
+    seen = set()
+    for i, m in enumerate(measurements):
+        where = f"$.measurements[{i}]"
+        key = m["key"]
+        samples = m["samples"]
+        if not isinstance(samples, list):
+            raise InputError(f"{where}.samples: expected an array, found {_describe(samples)}")
+        if not samples:
+            raise InputError(f"{where}: measurement {key} has no samples")
+        for s, v in enumerate(samples):
+            if not _sample(v):
+                numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
+                what = (f"sample {_describe(v)} is not a time (expected finite seconds > 0)" if numeric
+                        else f"expected a number of seconds, found {_describe(v)}")
+                raise InputError(f"{where}.samples[{s}]: measurement {key}: {what}")
+        if key in seen:
+            raise InputError(f"{where}: key {key} appears twice")
+        seen.add(key)
+
+
 def validate(data):
     """Raises InputError("$.path: expected ..., found ...") for the first field of a parsed
     document that the report cannot use. Descends only as deep as DOCUMENT: the
@@ -126,3 +176,5 @@ def validate(data):
         if name not in data:
             raise InputError(f"$.{name}: missing")
     _check(data, DOCUMENT, "$")
+    _present(data, MUST_HAVE, "$")
+    _samples_and_keys(data["measurements"])
