@@ -1,8 +1,9 @@
 // `bitlab compare BASE.json NEW.json`: tells real timing regressions from noise
 // (medians moved by more than --threshold AND a Mann–Whitney U test below
 // --alpha, see rank_test.h) and always fails on a correctness loss.
-// Exit code: 0 clean, 1 a regression, a correctness failure or a broken result file,
-// 2 bad usage (a missing file, a file that is not a bitlab result).
+// Exit code: 0 clean, 1 a regression or a correctness failure (a verdict), 2 no
+// verdict: a missing, unreadable or malformed result file (as diff uses 2), so a
+// CI gate can tell "slower" from "could not compare".
 #include <cmath>
 #include <map>
 #include <memory>
