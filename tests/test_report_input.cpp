@@ -318,6 +318,16 @@ TEST(ReportEscaping, ControlCharactersAreShownEscaped) {
   }
 }
 
+// The success line names the output folder as the error lines would: escaped.
+TEST(ReportEscaping, SuccessLineShowsAnOddFolderNameEscaped) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  const CmdResult r = bitlab("report " + kFixtures + "result_a.json -o \"" + dir + "$(printf 'odd\\nname\\033[2J')\"");
+  ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_EQ(r.out.find('\x1b'), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("odd\\nname\\x1b[2J"), std::string::npos) << r.out;
+}
+
 // ---- writing -------------------------------------------------------------------
 
 TEST(ReportOutput, FailedWriteLeavesThePreviousReportIntact) {

@@ -27,10 +27,13 @@ from outputs import HELD, WriteError, check_targets, write_all  # noqa: E402
 TEXT_FILES = ("report.html", "report.md")
 
 
+def one_line(message):
+    """The message with every unprintable character shown escaped (a file name may hold a line break)."""
+    return "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
+
+
 def fail(message, code):
-    """One line on stderr, whatever the message holds (a file name may hold a line break)."""
-    line = "".join(c if c.isprintable() else repr(c)[1:-1] for c in message)
-    print(f"bitlab: report: {line}", file=sys.stderr)
+    print(f"bitlab: report: {one_line(message)}", file=sys.stderr)
     return code
 
 
@@ -206,7 +209,7 @@ def main(argv):
     except Interrupted:  # the handler blocked the signals: no second Interrupted
         code, message = 1, "interrupted; no file written or replaced"
     if code == 0:
-        print(message)
+        print(one_line(message))
         return 0
     return fail(message, code)
 
