@@ -249,10 +249,19 @@ TEST(Cli, ListOptionsRefuseEmptyAndRepeatedItems) {
   expect_usage_error("bench --model synthetic:tiny --quick --no-kernels --heads bf16,bf16 --out x.json", "given twice");
 }
 
+// GCC says __SANITIZE_ADDRESS__, clang __has_feature(address_sanitizer).
+#if defined(__SANITIZE_ADDRESS__)
+#define BITLAB_TEST_UNDER_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define BITLAB_TEST_UNDER_ASAN 1
+#endif
+#endif
+
 // Memory runs out (here: a 600 MB address-space limit against the 1.2 GB
 // model): one line saying so and naming the command, not "std::bad_alloc".
 TEST(Cli, OutOfMemoryIsOneLineNamingTheCommand) {
-#if defined(__SANITIZE_ADDRESS__)
+#if defined(BITLAB_TEST_UNDER_ASAN)
   GTEST_SKIP() << "AddressSanitizer reserves more address space than the limit allows";
 #else
   std::string cmd = "ulimit -v 600000; ";
