@@ -64,6 +64,31 @@ std::string backend_name(const ::testing::TestParamInfo<std::string>& info) { re
 
 // ---- quantize_act -----------------------------------------------------------------
 
+std::vector<uint32_t> float_bits(const std::vector<float>& v) {
+  std::vector<uint32_t> b(v.size());
+  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
+  return b;
+}
+
+// quantize_act of x [t, k] on `be` into q and s, checked against the reference:
+// the same codes, the same scale bits (a NaN scale counts), no write around the
+// outputs. Returns the reference's codes and scales.
+std::pair<std::vector<int8_t>, std::vector<float>> expect_quantize_as_reference(Backend& be,
+                                                                                const std::vector<float>& x,
+                                                                                int64_t t, int64_t k, Guarded& q,
+                                                                                Guarded& s) {
+  const Tensor xt = be.upload_tensor(x.data(), DType::F32, {t, k});
+  QuantAct qa{q.t, s.t};
+  be.quantize_act(xt, qa);
+  std::vector<int8_t> want_q(size_t(t * k));
+  std::vector<float> want_s(static_cast<size_t>(t));
+  ref::quantize_act(x.data(), t, k, want_q.data(), want_s.data());
+  EXPECT_EQ(download<int8_t>(be, q.t), want_q);
+  EXPECT_EQ(float_bits(download<float>(be, s.t)), float_bits(want_s));
+  EXPECT_TRUE(q.guards_intact() && s.guards_intact()) << "out-of-bounds write";
+  return {std::move(want_q), std::move(want_s)};
+}
+
 TEST_P(BackendOps, QuantizeActIsBitExact) {
   for (int64_t t : {1, 3, 8}) {
     for (int64_t k : {1, 7, 64, 100, 129, 2560, 6912}) {
@@ -76,16 +101,9 @@ TEST_P(BackendOps, QuantizeActIsBitExact) {
         x[2] = -0.5f;
         x[3] = 3.5f;
       }
-      const Tensor xt = be_->upload_tensor(x.data(), DType::F32, {t, k});
+      SCOPED_TRACE(testing::Message() << "t=" << t << " k=" << k);
       Guarded q(*be_, DType::I8, {t, k}), s(*be_, DType::F32, {t, 1});
-      QuantAct qa{q.t, s.t};
-      be_->quantize_act(xt, qa);
-      std::vector<int8_t> want_q(size_t(t * k));
-      std::vector<float> want_s(static_cast<size_t>(t));
-      ref::quantize_act(x.data(), t, k, want_q.data(), want_s.data());
-      EXPECT_EQ(download<int8_t>(*be_, q.t), want_q) << "t=" << t << " k=" << k;
-      EXPECT_EQ(download<float>(*be_, s.t), want_s) << "t=" << t << " k=" << k;
-      EXPECT_TRUE(q.guards_intact() && s.guards_intact()) << "out-of-bounds write, t=" << t << " k=" << k;
+      expect_quantize_as_reference(*be_, x, t, k, q, s);
     }
   }
 }
@@ -122,27 +140,16 @@ std::vector<float> poisoned_rows(int64_t k, uint64_t seed, int64_t* t) {
   return x;
 }
 
-std::vector<uint32_t> float_bits(const std::vector<float>& v) {
-  std::vector<uint32_t> b(v.size());
-  std::memcpy(b.data(), v.data(), v.size() * sizeof(float));
-  return b;
-}
 
 TEST_P(BackendOps, QuantizeActNonFiniteRowsAreBitExact) {
   for (int64_t k : {1, 2, 7, 16, 17, 33, 64, 100, 129, 2560, 6912}) {
     int64_t t = 0;
     const std::vector<float> x = poisoned_rows(k, uint64_t(k) * 101, &t);
-    const Tensor xt = be_->upload_tensor(x.data(), DType::F32, {t, k});
+    SCOPED_TRACE(testing::Message() << "k=" << k);
     Guarded q(*be_, DType::I8, {t, k}), s(*be_, DType::F32, {t, 1});
-    QuantAct qa{q.t, s.t};
-    be_->quantize_act(xt, qa);
-    std::vector<int8_t> want_q(size_t(t * k));
-    std::vector<float> want_s(static_cast<size_t>(t));
-    ref::quantize_act(x.data(), t, k, want_q.data(), want_s.data());
+    const QuantAct qa{q.t, s.t};
+    const auto [want_q, want_s] = expect_quantize_as_reference(*be_, x, t, k, q, s);
     ASSERT_TRUE(std::isnan(want_s[0])) << "the first row holds a NaN";
-    EXPECT_EQ(download<int8_t>(*be_, q.t), want_q) << "k=" << k;
-    EXPECT_EQ(float_bits(download<float>(*be_, s.t)), float_bits(want_s)) << "k=" << k;
-    EXPECT_TRUE(q.guards_intact() && s.guards_intact()) << "out-of-bounds write, k=" << k;
 
     // The matmul turns every poisoned row into NaN outputs and the finite last
     // row into the reference's bits.

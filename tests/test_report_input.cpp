@@ -76,6 +76,45 @@ std::vector<std::string> names(const std::map<std::string, std::string>& files) 
   return out;
 }
 
+// Python for a sitecustomize.py hook that interrupts report.py at a chosen
+// moment: interrupt(pids) sends SIGINT to each and waits (up to 10 s) until a
+// signal is pending here; on_second_fsync(action) runs action after the second
+// file is synced, while the report is being written.
+constexpr const char* kHookPrelude =
+    "import os, signal, time\n"
+    "def interrupt(pids):\n"
+    "    for pid in pids:\n"
+    "        os.kill(pid, signal.SIGINT)\n"
+    "    end = time.monotonic() + 10\n"
+    "    while not signal.sigpending() and time.monotonic() < end:\n"
+    "        time.sleep(0.01)\n"
+    "def on_second_fsync(action):\n"
+    "    _fsync, calls = os.fsync, []\n"
+    "    def fsync(fd):\n"
+    "        _fsync(fd)\n"
+    "        calls.append(fd)\n"
+    "        if len(calls) == 2:\n"
+    "            action()\n"
+    "    os.fsync = fsync\n";
+
+// A folder `out` holding a finished report of result_a (its files in `before`),
+// then `report result_b -o out` run with `hook` as sitecustomize.py.
+struct Rerun {
+  std::string out;
+  std::map<std::string, std::string> before;
+  CmdResult r;
+};
+Rerun rerun_with_hook(const std::string& hook) {
+  const std::string dir = scratch(), hooks = dir + "hook";
+  Rerun run{dir + "out", {}, {}};
+  EXPECT_EQ(bitlab("report " + kFixtures + "result_a.json -o " + run.out).code, 0);
+  run.before = snapshot(run.out);
+  fs::create_directories(hooks);
+  write(hooks + "/sitecustomize.py", hook);
+  run.r = bitlab("report " + kFixtures + "result_b.json -o " + run.out, "PYTHONPATH=" + hooks);
+  return run;
+}
+
 // ---- input ---------------------------------------------------------------------
 
 TEST(ReportInput, WrongTypeNamesTheFileAndTheJsonPath) {
@@ -377,32 +416,14 @@ TEST(ReportOutput, TargetThatIsNotARegularFileIsRefused) {
 // terminal's Ctrl-C does), then waits until the signal has reached report.py.
 TEST(ReportOutput, InterruptLeavesNoTemporaries) {
   if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
-  const std::string dir = scratch(), out = dir + "out";
-  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
-  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
-  const auto before = snapshot(out);
   for (const std::string targets : {"[os.getpid()]", "[os.getppid()]", "[os.getpid(), os.getppid()]"}) {
     SCOPED_TRACE(targets);
-    const std::string hook = dir + "hook";
-    fs::create_directories(hook);
-    write(hook + "/sitecustomize.py",
-          "import os, signal, time\n"
-          "_fsync, _calls = os.fsync, []\n"
-          "def fsync(fd):\n"
-          "    _fsync(fd)\n"
-          "    _calls.append(fd)\n"
-          "    if len(_calls) == 2:\n"
-          "        for pid in " + targets + ":\n"
-          "            os.kill(pid, signal.SIGINT)\n"
-          "        end = time.monotonic() + 10\n"
-          "        while not signal.sigpending() and time.monotonic() < end:\n"
-          "            time.sleep(0.01)\n"
-          "os.fsync = fsync\n");
-    const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
-    expect_error(r, 1, {"interrupted"});
-    const auto after = snapshot(out);
-    EXPECT_EQ(names(after), names(before)) << "a temporary was left behind";
-    EXPECT_TRUE(after == before) << "the previous report was changed";
+    const Rerun run = rerun_with_hook(std::string(kHookPrelude) + "on_second_fsync(lambda: interrupt(" + targets +
+                                      "))\n");
+    expect_error(run.r, 1, {"interrupted"});
+    const auto after = snapshot(run.out);
+    EXPECT_EQ(names(after), names(run.before)) << "a temporary was left behind";
+    EXPECT_TRUE(after == run.before) << "the previous report was changed";
   }
 }
 
@@ -411,25 +432,16 @@ TEST(ReportOutput, InterruptLeavesNoTemporaries) {
 // `bitlab`, which passes it on, and to wait until it has reached report.py.
 TEST(ReportOutput, InterruptAfterTheReportIsWrittenIsNotAFailure) {
   if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
-  const std::string dir = scratch(), out = dir + "out", hook = dir + "hook";
-  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
-  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
-  const std::string before = slurp(out + "/report.md");
-  fs::create_directories(hook);
-  write(hook + "/sitecustomize.py",
-        std::string("import builtins, os, signal, time\n"
-        "_print = builtins.print\n"
-        "def late(*args, **kwargs):\n"
-        "    os.kill(os.getppid(), signal.SIGINT)\n"
-        "    end = time.monotonic() + 10\n"
-        "    while not signal.sigpending() and time.monotonic() < end:\n"
-        "        time.sleep(0.01)\n"
-        "    _print(*args, **kwargs)\n"
-        "builtins.print = late\n"));
-  const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
-  EXPECT_EQ(r.code, 0) << r.err;
-  EXPECT_TRUE(r.err.empty()) << r.err;
-  EXPECT_NE(slurp(out + "/report.md"), before) << "the report was not replaced";
+  const Rerun run = rerun_with_hook(std::string(kHookPrelude) +
+                                    "import builtins\n"
+                                    "_print = builtins.print\n"
+                                    "def late(*args, **kwargs):\n"
+                                    "    interrupt([os.getppid()])\n"
+                                    "    _print(*args, **kwargs)\n"
+                                    "builtins.print = late\n");
+  EXPECT_EQ(run.r.code, 0) << run.r.err;
+  EXPECT_TRUE(run.r.err.empty()) << run.r.err;
+  EXPECT_NE(slurp(run.out + "/report.md"), run.before.at("report.md")) << "the report was not replaced";
 }
 
 // A Ctrl-C reaches report.py twice (from the terminal, and passed on by
@@ -438,31 +450,16 @@ TEST(ReportOutput, InterruptAfterTheReportIsWrittenIsNotAFailure) {
 // Python's shutdown does, and sends the signal: still one line, exit 1.
 TEST(ReportOutput, SecondInterruptWhileShuttingDownAddsNothing) {
   if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
-  const std::string dir = scratch(), out = dir + "out", hook = dir + "hook";
-  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
-  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
-  const auto before = snapshot(out);
-  fs::create_directories(hook);
-  write(hook + "/sitecustomize.py",
-        std::string("import atexit, os, signal, time\n"
-        "_fsync, _calls = os.fsync, []\n"
-        "def fsync(fd):\n"
-        "    _fsync(fd)\n"
-        "    _calls.append(fd)\n"
-        "    if len(_calls) == 2:\n"
-        "        os.kill(os.getpid(), signal.SIGINT)\n"
-        "        end = time.monotonic() + 10\n"
-        "        while not signal.sigpending() and time.monotonic() < end:\n"
-        "            time.sleep(0.01)\n"
-        "os.fsync = fsync\n"
-        "def shutdown():\n"
-        "    signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
-        "    os.kill(os.getpid(), signal.SIGINT)\n"
-        "    time.sleep(0.2)\n"
-        "atexit.register(shutdown)\n"));
-  const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
-  expect_error(r, 1, {"interrupted; no file written or replaced"});
-  EXPECT_TRUE(snapshot(out) == before) << "the previous report was changed";
+  const Rerun run = rerun_with_hook(std::string(kHookPrelude) +
+                                    "import atexit\n"
+                                    "on_second_fsync(lambda: interrupt([os.getpid()]))\n"
+                                    "def shutdown():\n"
+                                    "    signal.signal(signal.SIGINT, signal.SIG_DFL)\n"
+                                    "    os.kill(os.getpid(), signal.SIGINT)\n"
+                                    "    time.sleep(0.2)\n"
+                                    "atexit.register(shutdown)\n");
+  expect_error(run.r, 1, {"interrupted; no file written or replaced"});
+  EXPECT_TRUE(snapshot(run.out) == run.before) << "the previous report was changed";
 }
 
 // An interrupt acted on inside a callback Python cannot raise from (a weakref
@@ -470,29 +467,23 @@ TEST(ReportOutput, SecondInterruptWhileShuttingDownAddsNothing) {
 // the report before anything is replaced, with one line and no "Exception ignored".
 TEST(ReportOutput, InterruptSwallowedInACallbackStillStops) {
   if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
-  const std::string dir = scratch(), out = dir + "out", hook = dir + "hook";
-  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
-  ASSERT_EQ(bitlab("report " + a + " -o " + out).code, 0);
-  const auto before = snapshot(out);
-  fs::create_directories(hook);
-  write(hook + "/sitecustomize.py",
-        std::string("import base64, os, signal, time, weakref\n"
-                    "_encode, _calls = base64.b64encode, []\n"
-                    "class Thing:\n"
-                    "    pass\n"
-                    "def gone(ref):\n"
-                    "    os.kill(os.getpid(), signal.SIGINT)\n"
-                    "    time.sleep(0.3)\n"
-                    "def encode(data, *args):\n"
-                    "    if not _calls:\n"
-                    "        _calls.append(Thing())\n"
-                    "        _calls.append(weakref.ref(_calls[0], gone))\n"
-                    "        del _calls[0]\n"
-                    "    return _encode(data, *args)\n"
-                    "base64.b64encode = encode\n"));
-  const CmdResult r = bitlab("report " + b + " -o " + out, "PYTHONPATH=" + hook);
-  expect_error(r, 1, {"interrupted; no file written or replaced"});
-  EXPECT_TRUE(snapshot(out) == before) << "the previous report was changed";
+  const Rerun run = rerun_with_hook(std::string(kHookPrelude) +
+                                    "import base64, weakref\n"
+                                    "_encode, _calls = base64.b64encode, []\n"
+                                    "class Thing:\n"
+                                    "    pass\n"
+                                    "def gone(ref):\n"
+                                    "    os.kill(os.getpid(), signal.SIGINT)\n"
+                                    "    time.sleep(0.3)\n"
+                                    "def encode(data, *args):\n"
+                                    "    if not _calls:\n"
+                                    "        _calls.append(Thing())\n"
+                                    "        _calls.append(weakref.ref(_calls[0], gone))\n"
+                                    "        del _calls[0]\n"
+                                    "    return _encode(data, *args)\n"
+                                    "base64.b64encode = encode\n");
+  expect_error(run.r, 1, {"interrupted; no file written or replaced"});
+  EXPECT_TRUE(snapshot(run.out) == run.before) << "the previous report was changed";
 }
 
 }  // namespace
