@@ -16,7 +16,6 @@
 
 #include <array>
 #include <atomic>
-#include <cctype>
 #include <cerrno>
 #include <csignal>
 #include <cstdlib>
@@ -80,25 +79,18 @@ fs::path find_script() {
   throw std::runtime_error(fmt::format("report: report.py not found (looked at {})", candidates.back().string()));
 }
 
-// A file name as it can be shown in a one-line message: control characters escaped.
-std::string printable(const std::string& name) {
-  std::string out;
-  for (const unsigned char c : name) out += std::iscntrl(c) ? fmt::format("\\x{:02x}", c) : std::string(1, char(c));
-  return out;
-}
-
 // Usage errors are ours to report, before any interpreter is looked for. stat(),
 // not open(): opening a FIFO for reading waits for a writer.
 void check_input(const std::string& file) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0)
-    throw UsageError(fmt::format("report: cannot read {}: {}", printable(file), std::strerror(errno)));
-  if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("report: {} is a directory, not a result file", printable(file)));
+    throw UsageError(fmt::format("report: cannot read {}: {}", file, std::strerror(errno)));
+  if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("report: {} is a directory, not a result file", file));
   if (!S_ISREG(st.st_mode))
-    throw UsageError(fmt::format("report: {} is {}, not a result file", printable(file),
+    throw UsageError(fmt::format("report: {} is {}, not a result file", file,
                                  S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file"));
   if (::access(file.c_str(), R_OK) != 0)
-    throw UsageError(fmt::format("report: cannot read {}: {}", printable(file), std::strerror(errno)));
+    throw UsageError(fmt::format("report: cannot read {}: {}", file, std::strerror(errno)));
 }
 
 // While report.py runs, SIGINT, SIGTERM and SIGHUP sent to `bitlab` go on to it:

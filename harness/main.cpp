@@ -17,6 +17,7 @@
 #include "harness/results.h"
 #include "harness/terminal_text.h"
 #include "model/error.h"
+#include "model/weights/json_error.h"
 
 namespace {
 
@@ -27,12 +28,6 @@ int fail(int code, std::string_view message) {
   while (!message.empty() && (message.back() == '\n' || message.back() == ' ')) message.remove_suffix(1);
   fmt::print(stderr, "bitlab: {}\n", bitlab::cli::printable(message));
   return code;
-}
-
-// nlohmann's messages start with "[json.exception.type_error.302] ".
-std::string_view without_json_tag(std::string_view msg) {
-  const size_t at = msg.find("] ");
-  return at == std::string_view::npos ? msg : msg.substr(at + 2);
 }
 
 }  // namespace
@@ -85,7 +80,7 @@ int main(int argc, char** argv) {
                                "--tokens, or fewer --threads)",
                                command));
   } catch (const nlohmann::json::exception& e) {
-    return fail(1, fmt::format("'{}': bad JSON: {}", command, without_json_tag(e.what())));
+    return fail(1, fmt::format("'{}': bad JSON: {}", command, json_error_text(e.what())));
   } catch (const std::exception& e) {
     return fail(1, e.what());
   }

@@ -13,6 +13,7 @@
 #include <nlohmann/json.hpp>
 
 #include "model/error.h"
+#include "model/weights/json_error.h"
 
 namespace bitlab::cli {
 namespace {
@@ -74,9 +75,7 @@ json parse_json(std::string_view bytes, const std::string& name) {
   try {
     return json::parse(bytes.begin(), bytes.end(), limit_depth);
   } catch (const json::exception& e) {
-    const std::string msg = e.what();
-    const size_t tag = msg.find("] ");
-    throw UsageError(fmt::format("{} is not JSON: {}", name, tag == std::string::npos ? msg : msg.substr(tag + 2)));
+    throw UsageError(fmt::format("{} is not JSON: {}", name, json_error_text(e.what())));
   }
 }
 

@@ -232,25 +232,34 @@ void Tokenizer::bpe(std::string_view piece, std::vector<int32_t>& out) const {
 void SpecialTokenMatcher::add(std::string_view text, int32_t id) {
   size_t node = 0;
   for (char ch : text) {
-    const uint64_t key = (uint64_t(node) << 8) | uint8_t(ch);
-    auto it = children_.find(key);
-    if (it == children_.end()) {
-      it = children_.emplace(key, int32_t(nodes_.size())).first;
+    int32_t next = child(node, uint8_t(ch));
+    if (next < 0) {
+      next = int32_t(nodes_.size());
       nodes_.push_back(-1);
+      if (node == 0)
+        root_[uint8_t(ch)] = next;
+      else
+        children_.emplace((uint64_t(node) << 8) | uint8_t(ch), next);
     }
-    node = size_t(it->second);
+    node = size_t(next);
   }
   if (nodes_[node] < 0) nodes_[node] = id;
+}
+
+int32_t SpecialTokenMatcher::child(size_t node, uint8_t byte) const {
+  if (node == 0) return root_[byte];
+  const auto it = children_.find((uint64_t(node) << 8) | byte);
+  return it == children_.end() ? -1 : it->second;
 }
 
 int32_t SpecialTokenMatcher::longest_at(std::string_view text, size_t pos, size_t* length, uint64_t* steps) const {
   int32_t best = -1;
   size_t node = 0;
   for (size_t i = pos; i < text.size(); ++i) {
-    auto it = children_.find((uint64_t(node) << 8) | uint8_t(text[i]));
+    const int32_t next = child(node, uint8_t(text[i]));
     if (steps) ++*steps;
-    if (it == children_.end()) break;
-    node = size_t(it->second);
+    if (next < 0) break;
+    node = size_t(next);
     if (nodes_[node] >= 0) {
       best = nodes_[node];
       *length = i + 1 - pos;

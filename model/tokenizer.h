@@ -8,6 +8,7 @@
 // looked up whole (Llama-3 ignores merges for pieces that are tokens) or merged
 // pair by pair in merge-rank order. decode() maps the alphabet back to bytes.
 #pragma once
+#include <array>
 #include <cstdint>
 #include <span>
 #include <string>
@@ -36,7 +37,7 @@ std::string byte_level_symbol(uint8_t byte);
 // token, however many there are (a vocabulary may make every token special).
 class SpecialTokenMatcher {
  public:
-  SpecialTokenMatcher() : nodes_(1, -1) {}
+  SpecialTokenMatcher() : nodes_(1, -1) { root_.fill(-1); }
   // A duplicate text keeps its first id.
   void add(std::string_view text, int32_t id);
   bool empty() const { return nodes_.size() == 1; }
@@ -45,8 +46,12 @@ class SpecialTokenMatcher {
   int32_t longest_at(std::string_view text, size_t pos, size_t* length, uint64_t* steps = nullptr) const;
 
  private:
+  int32_t child(size_t node, uint8_t byte) const;
   std::vector<int32_t> nodes_;                     // token id ending at each node, or -1; node 0 is the root
-  std::unordered_map<uint64_t, int32_t> children_;  // (node << 8 | byte) -> child node
+  // The root's children by first byte: most text bytes start no special token,
+  // and this answers them without hashing. Deeper nodes' children are hashed.
+  std::array<int32_t, 256> root_;
+  std::unordered_map<uint64_t, int32_t> children_;  // (node << 8 | byte) -> child node, for node > 0
 };
 
 class Tokenizer {

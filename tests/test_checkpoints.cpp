@@ -600,6 +600,7 @@ TEST(Checkpoints, ConfigJsonFieldsAreTypeChecked) {
   expect_input_error([&] { parse_hf_config("{\"hidden_size\": ", "c.json"); }, {"c.json", "not valid JSON"});
   try {  // the parser's position, without the library's tag
     parse_hf_config("{\"hidden_size\": ", "c.json");
+    ADD_FAILURE() << "truncated JSON accepted";
   } catch (const InputError& e) {
     EXPECT_EQ(std::string(e.what()).find("[json.exception"), std::string::npos) << e.what();
     EXPECT_NE(std::string(e.what()).find("column"), std::string::npos) << e.what();

@@ -161,7 +161,8 @@ TEST(Transformer, SamplingIsSeededAndTopKBounded) {
   EXPECT_EQ(run(3, 1), greedy);
 }
 
-TEST(Transformer, SamplingGenerationStopsAfterAStopTokenAndStreamsEachToken) {
+// Greedy decoding (SamplingParams{}), so every run gives the same tokens to compare.
+TEST(Transformer, GreedyGenerationStopsAfterAStopTokenAndStreamsEachToken) {
   const ModelWeights& w = weights("tiny");
   auto be = make_backend("scalar", BackendOptions{1, 0});
   const auto p = prompt(w.config, 4);

@@ -8,7 +8,6 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
-#include <algorithm>
 #include <atomic>
 #include <cerrno>
 #include <csignal>
@@ -342,7 +341,7 @@ void write_files_atomically(const std::vector<PendingFile>& files) {
   }
   for (auto& f : open) f->finish();
   std::set<std::string> folders;  // locked in sorted order, so two sets never deadlock
-  for (const PendingFile& pf : files) folders.insert(fs::absolute(folder_of(resolve_target(pf.path))).string());
+  for (const auto& f : open) folders.insert(fs::absolute(folder_of(f->target())).string());
   std::vector<std::unique_ptr<FolderLock>> locks;
   for (const std::string& d : folders) locks.push_back(std::make_unique<FolderLock>(d));
   const RenamingSet renaming;

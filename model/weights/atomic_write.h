@@ -68,6 +68,7 @@ class AtomicFile {
   void install();
 
   const std::string& path() const { return path_; }          // the target as given
+  const std::string& target() const { return target_; }      // where the rename goes (symlinks resolved)
   const std::string& temp_path() const { return temp_; }     // the temporary
 
  private:

@@ -327,17 +327,10 @@ GgufFile parse_gguf_header(std::span<const uint8_t> bytes, uint64_t file_size, s
     ti.file_offset = g.data_offset + ti.offset;
     ti.nbytes = nbytes;
   }
-  // Two tensors sharing bytes would make writing one change the other: refused,
-  // as the safetensors reader refuses it.
-  std::vector<const GgufTensor*> by_offset;
-  by_offset.reserve(g.tensors.size());
-  for (const GgufTensor& ti : g.tensors) by_offset.push_back(&ti);
-  std::sort(by_offset.begin(), by_offset.end(),
-            [](const GgufTensor* a, const GgufTensor* b) { return a->file_offset < b->file_offset; });
-  for (size_t i = 1; i < by_offset.size(); ++i)
-    if (by_offset[i - 1]->file_offset + by_offset[i - 1]->nbytes > by_offset[i]->file_offset)
-      throw InputError(fmt::format("{}: tensors '{}' and '{}' overlap at file offset {}", g.what,
-                                   by_offset[i - 1]->name, by_offset[i]->name, by_offset[i]->file_offset));
+  std::vector<FileExtent> extents;
+  extents.reserve(g.tensors.size());
+  for (const GgufTensor& ti : g.tensors) extents.push_back({ti.name, ti.file_offset, ti.nbytes});
+  refuse_overlapping_extents(g.what, std::move(extents));
   return g;
 }
 

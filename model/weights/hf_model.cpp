@@ -1,10 +1,8 @@
 #include "model/weights/hf_model.h"
 
 #include <filesystem>
-#include <fstream>
 #include <new>
 #include <set>
-#include <sstream>
 
 #include <fmt/format.h>
 #include <fmt/ranges.h>
@@ -197,21 +195,23 @@ int64_t field_or(const nlohmann::json& j, const char* key, int64_t fallback, con
   return j.contains(key) ? field(j, key, what) : fallback;
 }
 
-// A token id, or a list of them (eos may be one) whose first is used; a null
-// is refused rather than read as token 0.
-// Every id of a list must be a token of the vocabulary, not only the one used.
-int64_t token_field(const nlohmann::json& j, const char* key, int64_t fallback, int64_t vocab,
+// A token id of the vocabulary, or a list of them (eos may be one): every id
+// of the list must be a token, the first is used. A null is refused rather than
+// read as token 0.
+int32_t token_field(const nlohmann::json& j, const char* key, int64_t fallback, int64_t vocab,
                     const std::string& what) {
-  if (!j.contains(key)) return fallback;
+  if (!j.contains(key)) return check_token_id(what, key, fallback, vocab);
   const nlohmann::json& v = j[key];
   if (v.is_array() && !v.empty()) {
+    int32_t first = 0;
     for (size_t i = 0; i < v.size(); ++i) {
       const std::string item = fmt::format("{}[{}]", key, i);
-      (void)check_token_id(what, item, json_int(v[i], item, what), vocab);
+      const int32_t id = check_token_id(what, item, json_int(v[i], item, what), vocab);
+      if (i == 0) first = id;
     }
-    return json_int(v[0], key, what);
+    return first;
   }
-  if (v.is_number_integer()) return json_int(v, key, what);
+  if (v.is_number_integer()) return check_token_id(what, key, json_int(v, key, what), vocab);
   throw InputError(fmt::format("{}: field '{}' is {}, expected a token id", what, key, v.dump()));
 }
 
@@ -262,7 +262,7 @@ HfConfig parse_hf_config(std::string_view text, const std::string& what) {
   c.rope_theta = check_rope_theta(what, "rope_theta", number("rope_theta", 500000.0));
   c.norm_eps = check_norm_eps(what, "rms_norm_eps", number("rms_norm_eps", 1e-5));
   for (auto [id, k] : {std::pair{&c.bos, "bos_token_id"}, std::pair{&c.eos, "eos_token_id"}})
-    *id = check_token_id(what, k, token_field(j, k, 0, c.vocab, what), c.vocab);
+    *id = token_field(j, k, 0, c.vocab, what);
   if (const json* act = typed(j, "hidden_act", &json::is_string, "a string", what); act && *act != "relu2")
     throw InputError(fmt::format("{}: hidden_act {} is not supported (BitNet b1.58 uses relu2)", what, act->dump()));
   if (const json* tie = typed(j, "tie_word_embeddings", &json::is_boolean, "true or false", what);
@@ -350,7 +350,7 @@ ModelWeights load_hf_model(const std::string& path) {
   } catch (const std::bad_alloc&) {
     throw InputError(fmt::format("{}: not enough memory to load its weights", path));
   } catch (const nlohmann::json::exception& e) {
-    throw InputError(fmt::format("{}: {}", path, e.what()));
+    throw InputError(fmt::format("{}: {}", path, json_error_text(e.what())));
   }
 }
 

@@ -5,6 +5,7 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <algorithm>
 #include <csetjmp>
 #include <csignal>
 #include <cerrno>
@@ -140,6 +141,14 @@ std::vector<uint8_t> ByteSource::copy(uint64_t offset, uint64_t n) const {
   std::vector<uint8_t> v(static_cast<size_t>(n));
   copy(offset, v.data(), n);
   return v;
+}
+
+void refuse_overlapping_extents(const std::string& what, std::vector<FileExtent> extents) {
+  std::sort(extents.begin(), extents.end(), [](const FileExtent& a, const FileExtent& b) { return a.offset < b.offset; });
+  for (size_t i = 1; i < extents.size(); ++i)
+    if (extents[i - 1].offset + extents[i - 1].bytes > extents[i].offset)
+      throw InputError(fmt::format("{}: tensors '{}' and '{}' overlap at file offset {}", what, extents[i - 1].name,
+                                   extents[i].name, extents[i].offset));
 }
 
 uint64_t checked_add(uint64_t a, uint64_t b, std::string_view what) {

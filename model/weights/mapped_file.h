@@ -66,6 +66,15 @@ class ByteSource {
   std::span<const uint8_t> memory_;
 };
 
+// The bytes of a file one tensor claims.
+struct FileExtent {
+  std::string_view name;
+  uint64_t offset = 0, bytes = 0;
+};
+// Two tensors sharing a byte would make writing one change the other: refused
+// with an InputError naming `what` and both tensors. Sorts `extents` by offset.
+void refuse_overlapping_extents(const std::string& what, std::vector<FileExtent> extents);
+
 // a + b and a * b for sizes read from a file; throws InputError naming `what`
 // when the result does not fit in 64 bits.
 uint64_t checked_add(uint64_t a, uint64_t b, std::string_view what);

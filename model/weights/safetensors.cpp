@@ -143,12 +143,13 @@ SafetensorsFile parse_safetensors_header(std::span<const uint8_t> bytes, uint64_
   }
   std::sort(f.tensors.begin(), f.tensors.end(),
             [](const SafetensorsTensor& a, const SafetensorsTensor& b) { return a.file_offset < b.file_offset; });
+  std::vector<FileExtent> extents;
+  extents.reserve(f.tensors.size());
   for (size_t i = 0; i < f.tensors.size(); ++i) {
     f.index_.emplace(f.tensors[i].name, i);
-    if (i > 0 && f.tensors[i - 1].file_offset + f.tensors[i - 1].nbytes > f.tensors[i].file_offset)
-      throw InputError(fmt::format("{}: tensors '{}' and '{}' overlap at file offset {}", f.what,
-                                   f.tensors[i - 1].name, f.tensors[i].name, f.tensors[i].file_offset));
+    extents.push_back({f.tensors[i].name, f.tensors[i].file_offset, f.tensors[i].nbytes});
   }
+  refuse_overlapping_extents(f.what, std::move(extents));
   return f;
 }
 
