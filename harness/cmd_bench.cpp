@@ -123,7 +123,7 @@ std::vector<std::string> default_bench_backends(const BenchOptions& o) {
   std::vector<std::string> out;
   for (const std::string& name : usable_backends()) {
     if (name == "vulkan") {
-      const std::string device = make_backend(name, BackendOptions{o.threads, o.device})->info().name;
+      const std::string device = make_backend(name, BackendOptions{.threads = o.threads, .device = o.device})->info().name;
       if (device.find("llvmpipe") != std::string::npos) {
         fmt::print(stderr, "bench: skipping vulkan on {} (software rasterizer; --backends vulkan includes it)\n",
                    device);
@@ -150,7 +150,7 @@ int run(BenchOptions o) {
   std::vector<std::string> backends = o.backends.empty() ? default_bench_backends(o) : o.backends;
   // Fail on a bad name before any long work.
   std::vector<std::string> kinds;
-  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{o.threads, o.device})->info().kind);
+  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{.threads = o.threads, .device = o.device})->info().kind);
 
   std::unique_ptr<EnergySession> energy;
   if (!o.no_e2e) {
@@ -190,7 +190,7 @@ int run(BenchOptions o) {
   std::vector<nlohmann::json> measurements;
 
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, o.device});
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{.threads = o.threads, .device = o.device});
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     const bool cpu_backend = be->info().kind == "cpu";
     if (!o.no_kernels) {

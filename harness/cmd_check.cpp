@@ -39,7 +39,7 @@ int run(const CheckOptions& o) {
   check_tokens(cfg, {o.tokens}, "--tokens");
   if (!o.out.empty()) check_result_path(o.out);
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
-  for (const auto& b : backends) make_backend(b, BackendOptions{o.threads, o.device});
+  for (const auto& b : backends) make_backend(b, BackendOptions{.threads = o.threads, .device = o.device});
   ModelWeights w = load_model(o.model, 1);
 
   RunContext rc;
@@ -51,7 +51,7 @@ int run(const CheckOptions& o) {
   fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "backend", "check", "result", "nmse",
              "max|diff|", "cosine", "KL", "top1");
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, o.device});
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{.threads = o.threads, .device = o.device});
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     std::vector<CheckRecord> recs;
     {

@@ -53,7 +53,7 @@ int run(const EnergyCmdOptions& o) {
   if (!o.out.empty()) check_result_path(o.out);
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
   std::vector<std::string> kinds;
-  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{o.threads, o.device})->info().kind);
+  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{.threads = o.threads, .device = o.device})->info().kind);
 
   EnergyOptions eo;
   eo.source = o.source;
@@ -78,7 +78,7 @@ int run(const EnergyCmdOptions& o) {
   std::vector<nlohmann::json> measurements;
   std::vector<std::pair<std::string, Measurement>> rows;
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{o.threads, o.device});
+    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{.threads = o.threads, .device = o.device});
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     Progress p("energy " + name);
     p.update(0, "uploading weights");

@@ -68,7 +68,7 @@ int run(const GenerateOptions& o) {
                                  spec_config.max_pos));
   const int64_t n_gen = std::min<int64_t>(o.max_tokens, spec_config.max_pos - int64_t(prompt.size()));
 
-  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, o.device});
+  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{.threads = o.threads, .device = o.device});
   const ModelWeights w = load_model(o.model, o.weight_seed);
   std::unique_ptr<Transformer> model;
   {

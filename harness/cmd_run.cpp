@@ -36,7 +36,7 @@ struct RunOptions {
 
 int run(const RunOptions& o) {
   check_positions(model_config(o.model), o.prompt_len, o.gen);
-  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{o.threads, o.device});
+  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{.threads = o.threads, .device = o.device});
   ModelWeights w = load_model(o.model, o.weight_seed);
   const ModelConfig& c = w.config;
   const DeviceInfo& di = be->info();

@@ -12,6 +12,7 @@
 #include <memory>
 #include <span>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "model/ops.h"
@@ -24,7 +25,10 @@ struct DeviceInfo {
   std::string backend;  // registry name: "scalar", "avx512", "cuda", ...
   std::string kind;     // "cpu" or "gpu"
   std::string name;     // CPU model or GPU name
-  std::string variant;  // kernel variant in use, e.g. "scalar", "avx512-vnni"
+  std::string variant;  // summary of the kernels in use, e.g. "scalar", "avx512-vnni"
+  // The kernel variant running each op: (op, variant name), in model/ops.h order.
+  // Ops a backend serves with one kernel and lists no variant for are absent.
+  std::vector<std::pair<std::string, std::string>> kernels;
   std::string driver;   // GPU driver / API version, empty on CPU
   size_t memory_bytes = 0;
   int threads = 1;      // CPU threads the backend uses
@@ -38,9 +42,23 @@ class Timer {
   virtual double stop_seconds() = 0;
 };
 
+// One kernel a backend can run for one op. Names follow XNNPACK's pattern,
+// <types>_<op>_<tile>__<isa>: t2i8_matmul_r16k16__avx512vnni is ternary 2-bit
+// weights x int8 activations, the matmul, 16x16 tiles, AVX-512 VNNI.
+struct KernelVariant {
+  std::string name;
+  std::string op;           // the op of model/ops.h it implements, e.g. "matmul_w2a8"
+  bool usable = false;      // can run on this machine
+  std::string why_not;      // when not usable
+  bool is_default = false;  // what the backend runs for `op` when nothing is pinned
+};
+
 struct BackendOptions {
   int threads = 0;  // CPU threads; 0 = all cores
   int device = 0;   // GPU index
+  // Kernel variants pinned by name, at most one per op; the other ops keep
+  // their default. make_backend checks the names against the backend's list.
+  std::vector<std::string> variants;
 };
 
 class Backend {

@@ -1,5 +1,7 @@
 #include "model/registry.h"
 
+#include <algorithm>
+
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
@@ -11,7 +13,8 @@ namespace bitlab {
 // Declarations of the compiled-in backends' entry points.
 #define BITLAB_DECLARE_1(name)                                                \
   std::unique_ptr<Backend> make_##name##_backend(const BackendOptions& opts); \
-  BackendProbe probe_##name##_backend();
+  BackendProbe probe_##name##_backend();                                      \
+  std::vector<KernelVariant> variants_##name##_backend();
 #define BITLAB_DECLARE_0(name)
 #define BITLAB_DECLARE(name, have) BITLAB_DECLARE_##have(name)
 #define BACKEND(name, have, why, where) BITLAB_DECLARE(name, have)
@@ -25,12 +28,14 @@ struct Registered {
   const char* why_absent;
   std::unique_ptr<Backend> (*make)(const BackendOptions&);
   BackendProbe (*probe)();
+  std::vector<KernelVariant> (*variants)();
 };
 
 #define BITLAB_IS_CPU_cpu true
 #define BITLAB_IS_CPU_gpu false
-#define BITLAB_ENTRY_1(name, why, cpu) {#name, cpu, "", &make_##name##_backend, &probe_##name##_backend},
-#define BITLAB_ENTRY_0(name, why, cpu) {#name, cpu, why, nullptr, nullptr},
+#define BITLAB_ENTRY_1(name, why, cpu) \
+  {#name, cpu, "", &make_##name##_backend, &probe_##name##_backend, &variants_##name##_backend},
+#define BITLAB_ENTRY_0(name, why, cpu) {#name, cpu, why, nullptr, nullptr, nullptr},
 #define BITLAB_ENTRY(name, have, why, cpu) BITLAB_ENTRY_##have(name, why, cpu)
 #define BACKEND(name, have, why, where) BITLAB_ENTRY(name, have, why, BITLAB_IS_CPU_##where)
 const Registered kBackends[] = {
@@ -68,18 +73,58 @@ std::string default_backend() {
   return best;
 }
 
-std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts) {
-  if (name == "reference") return make_reference_backend(opts);
+namespace {
+
+const Registered& find(const std::string& name) {
   std::vector<std::string> known{"reference"};
   for (const Registered& r : kBackends) {
+    if (name == r.name) return r;
     known.push_back(r.name);
-    if (name != r.name) continue;
-    if (!r.make) throw DeviceError(fmt::format("backend '{}' is not available: {}", name, r.why_absent));
-    const BackendProbe p = r.probe();
-    if (!p.usable) throw DeviceError(fmt::format("backend '{}' cannot run here: {}", name, p.reason));
-    return r.make(opts);
   }
   throw UsageError(fmt::format("unknown backend '{}' (known: {})", name, fmt::join(known, ", ")));
+}
+
+// The pins of `opts` against the backend's list: each names one of its
+// variants, usable here, and no two pin the same op.
+void check_pins(const std::string& backend, const std::vector<std::string>& pins) {
+  if (pins.empty()) return;
+  const std::vector<KernelVariant> list = kernel_variants(backend);
+  std::vector<std::string> names, pinned_ops;
+  for (const KernelVariant& v : list) names.push_back(v.name);
+  for (const std::string& pin : pins) {
+    const auto it = std::find_if(list.begin(), list.end(), [&](const KernelVariant& v) { return v.name == pin; });
+    if (it == list.end())
+      throw UsageError(fmt::format("backend '{}' has no kernel variant '{}' ({})", backend, pin,
+                                   names.empty() ? std::string("it lists none")
+                                                 : fmt::format("its variants: {}", fmt::join(names, ", "))));
+    if (!it->usable)
+      throw DeviceError(fmt::format("kernel variant '{}' of backend '{}' cannot run here: {}", pin, backend,
+                                    it->why_not));
+    if (std::find(pinned_ops.begin(), pinned_ops.end(), it->op) != pinned_ops.end())
+      throw UsageError(fmt::format("two kernel variants pinned for op '{}' of backend '{}'", it->op, backend));
+    pinned_ops.push_back(it->op);
+  }
+}
+
+}  // namespace
+
+std::vector<KernelVariant> kernel_variants(const std::string& name) {
+  if (name == "reference") return {};
+  const Registered& r = find(name);
+  return r.variants ? r.variants() : std::vector<KernelVariant>{};
+}
+
+std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts) {
+  if (name == "reference") {
+    if (!opts.variants.empty()) throw UsageError("the reference backend has no kernel variants to pin");
+    return make_reference_backend(opts);
+  }
+  const Registered& r = find(name);
+  if (!r.make) throw DeviceError(fmt::format("backend '{}' is not available: {}", name, r.why_absent));
+  const BackendProbe p = r.probe();
+  if (!p.usable) throw DeviceError(fmt::format("backend '{}' cannot run here: {}", name, p.reason));
+  check_pins(name, opts.variants);
+  return r.make(opts);
 }
 
 }  // namespace bitlab

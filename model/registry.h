@@ -27,8 +27,14 @@ std::vector<std::string> usable_backends();
 // The fastest CPU backend usable here: the last usable CPU backend in
 // backends.def's order (avx512 or neon where the CPU has them, else scalar).
 std::string default_backend();
+// Every kernel variant of a backend, probed on this machine, in the backend's
+// list order (per op, the default first where the backend says so). Throws
+// UsageError for an unknown backend. Empty for a backend not compiled in.
+std::vector<KernelVariant> kernel_variants(const std::string& backend);
 // Creates a backend by name ("reference" included). Throws UsageError for an
-// unknown name and DeviceError for one that cannot run here, with the reason.
+// unknown name and DeviceError for one that cannot run here, with the reason;
+// opts.variants are checked against kernel_variants(name) first: an unknown
+// variant or two for one op is a UsageError, one not usable here a DeviceError.
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts = {});
 
 }  // namespace bitlab

@@ -62,7 +62,7 @@ QuantAct reference_activations(Backend& be, int64_t t, int64_t k, uint64_t seed,
 }
 
 TEST_F(Avx512Layout, MatmulIsBitExactOnOddShapes) {
-  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{2, 0});
+  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{.threads = 2, .device = 0});
   for (int64_t n : kRows)
     for (int64_t k : kCols)
       for (int64_t t : kTokens) {
@@ -82,7 +82,7 @@ TEST_F(Avx512Layout, MatmulIsBitExactOnOddShapes) {
 }
 
 TEST_F(Avx512Layout, FusedPartsKeepTheirOwnRowsAndScales) {
-  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{2, 0});
+  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{.threads = 2, .device = 0});
   const int64_t k = 130;
   const CanonicalTernary a = test::random_matrix("a", 17, k, 1, 0.5f);
   const CanonicalTernary b = test::random_matrix("b", 33, k, 2, 0.25f);
@@ -109,7 +109,7 @@ TEST_F(Avx512Layout, FusedPartsKeepTheirOwnRowsAndScales) {
 // The LM head has a GEMV path (t = 1, one row at a time) and a tiled path
 // (t > 1, 4 rows x 4 tokens); both, with row and token remainders and d tails.
 TEST_F(Avx512Layout, LmHeadPathsMatchReference) {
-  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{2, 0});
+  std::unique_ptr<Backend> be = make_backend("avx512", BackendOptions{.threads = 2, .device = 0});
   for (int64_t d : {64, 100, 2560})
     for (int64_t t : {1, 5}) {
       SCOPED_TRACE(testing::Message() << "d=" << d << " t=" << t);

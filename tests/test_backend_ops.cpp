@@ -55,7 +55,7 @@ struct Guarded {
 
 class BackendOps : public ::testing::TestWithParam<std::string> {
  protected:
-  void SetUp() override { be_ = make_backend(GetParam(), BackendOptions{2, 0}); }
+  void SetUp() override { be_ = make_backend(GetParam(), BackendOptions{.threads = 2, .device = 0}); }
   // The backend under test; the reference side is model/reference.h's plain functions.
   std::unique_ptr<Backend> be_;
 };

@@ -390,7 +390,7 @@ TEST_F(CudaDevice, ProgrammaticLaunchEqualsPlainLaunch) {
 TEST_F(CudaDevice, GreedyTokensEqualTheScalarBackendOnTiny) {
   const ModelWeights& w = tiny_weights();
   auto gpu = make();
-  auto cpu = make_backend("scalar", BackendOptions{1, 0});
+  auto cpu = make_backend("scalar", BackendOptions{.threads = 1, .device = 0});
   Transformer a(*gpu, w, 48), b(*cpu, w, 48);
   const std::vector<int32_t> prompt = {w.config.bos, 17, 4, 99};
   EXPECT_EQ(generate(a, prompt, 32, SamplingParams{}).tokens, generate(b, prompt, 32, SamplingParams{}).tokens);

@@ -254,7 +254,7 @@ TEST(EnergyE2e, WindowsAroundPrefillAndDecode) {
   energy.measure_idle();
 
   const bitlab::ModelWeights w = bitlab::synthetic_weights(bitlab::tiny_config(), 1);
-  auto be = bitlab::make_backend("scalar", bitlab::BackendOptions{1, 0});
+  auto be = bitlab::make_backend("scalar", bitlab::BackendOptions{.threads = 1, .device = 0});
   bitlab::Transformer model(*be, w, 12);
   bitlab::E2eOptions o;
   o.prompt_len = 8;
@@ -295,7 +295,7 @@ TEST(EnergyE2e, WindowsAroundPrefillAndDecode) {
 
 TEST(EnergyE2e, NoSessionNoEnergy) {
   const bitlab::ModelWeights w = bitlab::synthetic_weights(bitlab::tiny_config(), 1);
-  auto be = bitlab::make_backend("scalar", bitlab::BackendOptions{1, 0});
+  auto be = bitlab::make_backend("scalar", bitlab::BackendOptions{.threads = 1, .device = 0});
   bitlab::Transformer model(*be, w, 12);
   bitlab::E2eOptions o;
   o.prompt_len = 8;

@@ -69,7 +69,7 @@ class NeonPath : public ::testing::TestWithParam<Path> {
   void SetUp() override {
     if (GetParam().needs_dotprod && !cpu_has_dotprod())
       GTEST_SKIP() << "CPU lacks asimddp (the dot-product extension), so the SDOT path cannot run here";
-    be_ = cpu::make_cpu_backend("neon", GetParam().kernels(), BackendOptions{2, 0});
+    be_ = cpu::make_cpu_backend("neon", GetParam().kernels(), BackendOptions{.threads = 2, .device = 0});
   }
   std::unique_ptr<Backend> be_;
 };
@@ -184,7 +184,7 @@ TEST_P(NeonPath, ExtremeActivationsDoNotOverflow) {
 TEST_P(NeonPath, ElementwiseOpsGiveTheScalarBits) {
   // relu2_mul and add mirror the scalar variant's fp32 operations, so they must
   // match it exactly (tails included).
-  auto scalar = make_backend("scalar", BackendOptions{2, 0});
+  auto scalar = make_backend("scalar", BackendOptions{.threads = 2, .device = 0});
   for (int64_t n : {1, 7, 8, 9, 4096 + 3}) {
     auto g = test::random_floats(size_t(n), uint64_t(n)), u = test::random_floats(size_t(n), uint64_t(n) + 9);
     if (n > 2) g[1] = -0.0f;
@@ -208,7 +208,7 @@ TEST_P(NeonPath, TinyModelEndToEndMatchesScalar) {
   // head in four-lane fp32; scalar sums both sequentially); int8 activations,
   // matmul accumulators, relu2_mul and add are the same on both.
   const ModelWeights w = synthetic_weights(config_by_name("tiny"), 5);
-  auto scalar = make_backend("scalar", BackendOptions{2, 0});
+  auto scalar = make_backend("scalar", BackendOptions{.threads = 2, .device = 0});
   SplitMix64 g(99);
   std::vector<int32_t> prompt{w.config.bos};
   while (prompt.size() < 12) prompt.push_back(int32_t(3 + g.next() % uint64_t(w.config.vocab - 3)));
@@ -236,8 +236,8 @@ TEST(NeonPaths, GiveBitIdenticalLogitsEndToEnd) {
   // are exact: the whole network must agree bit for bit.
   if (!cpu_has_dotprod()) GTEST_SKIP() << "CPU lacks asimddp (the dot-product extension): only one path runs here";
   const ModelWeights w = synthetic_weights(config_by_name("tiny"), 7);
-  auto base = cpu::make_cpu_backend("neon", cpu::neon_kernels(), BackendOptions{2, 0});
-  auto dot = cpu::make_cpu_backend("neon", cpu::neon_dotprod_kernels(), BackendOptions{2, 0});
+  auto base = cpu::make_cpu_backend("neon", cpu::neon_kernels(), BackendOptions{.threads = 2, .device = 0});
+  auto dot = cpu::make_cpu_backend("neon", cpu::neon_dotprod_kernels(), BackendOptions{.threads = 2, .device = 0});
   const std::vector<int32_t> prompt = {w.config.bos, 17, 4, 99, 250, 3, 400};
   Transformer a(*base, w, 16), b(*dot, w, 16);
   const auto la = a.forward(prompt, true), lb = b.forward(prompt, true);

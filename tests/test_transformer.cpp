@@ -39,7 +39,7 @@ std::vector<int32_t> prompt(const ModelConfig& c, size_t n) {
 }
 
 std::unique_ptr<Backend> backend(const std::string& name) {
-  return name == "reference" ? make_reference_backend({}) : make_backend(name, BackendOptions{2, 0});
+  return name == "reference" ? make_reference_backend({}) : make_backend(name, BackendOptions{.threads = 2, .device = 0});
 }
 
 std::vector<std::string> backends_and_oracle() {
@@ -145,7 +145,7 @@ INSTANTIATE_TEST_SUITE_P(All, TransformerE2E, ::testing::ValuesIn(cases()), case
 
 TEST(Transformer, SamplingIsSeededAndTopKBounded) {
   const ModelWeights& w = weights("tiny");
-  auto be = make_backend("scalar", BackendOptions{1, 0});
+  auto be = make_backend("scalar", BackendOptions{.threads = 1, .device = 0});
   const auto p = prompt(w.config, 4);
   Transformer m(*be, w, 40);
   auto run = [&](uint64_t seed, int64_t top_k) {
@@ -164,7 +164,7 @@ TEST(Transformer, SamplingIsSeededAndTopKBounded) {
 // Greedy decoding (SamplingParams{}), so every run gives the same tokens to compare.
 TEST(Transformer, GreedyGenerationStopsAfterAStopTokenAndStreamsEachToken) {
   const ModelWeights& w = weights("tiny");
-  auto be = make_backend("scalar", BackendOptions{1, 0});
+  auto be = make_backend("scalar", BackendOptions{.threads = 1, .device = 0});
   const auto p = prompt(w.config, 4);
   Transformer m(*be, w, 40);
   const auto all = generate(m, p, 12, SamplingParams{}).tokens;
@@ -206,7 +206,7 @@ TEST(Transformer, GreedyGenerationStopsAfterAStopTokenAndStreamsEachToken) {
 // quantisation (wrong scale, lost sign), which drops agreement to chance.
 void int8_head_cost(const std::string& config, double min_top1, double max_kl) {
   const ModelWeights& w = weights(config);
-  auto be = make_backend(usable_backends().front(), BackendOptions{2, 0});
+  auto be = make_backend(usable_backends().front(), BackendOptions{.threads = 2, .device = 0});
   const int64_t n = 48;
   const auto p = prompt(w.config, size_t(n));
   Transformer bf(*be, w, n, {}, HeadKind::BF16), i8(*be, w, n, {}, HeadKind::Int8);
@@ -233,7 +233,7 @@ TEST(Int8Head, UnknownHeadNameIsRefused) {
 
 TEST(Transformer, RejectsBadInput) {
   const ModelWeights& w = weights("tiny");
-  auto be = make_backend("scalar", BackendOptions{1, 0});
+  auto be = make_backend("scalar", BackendOptions{.threads = 1, .device = 0});
   Transformer m(*be, w, 4);
   const std::vector<int32_t> five(5, 3);
   EXPECT_THROW(m.forward(five), UsageError);  // longer than the cache
@@ -335,9 +335,9 @@ class CountingBackend final : public Backend {
 // second, which the final (unquantised) norm follows.
 TEST(Transformer, ForwardStepCallsTheFusedOps) {
   const ModelWeights& w = weights("tiny");
-  auto counting = std::make_unique<CountingBackend>(make_backend("scalar", BackendOptions{1, 0}));
+  auto counting = std::make_unique<CountingBackend>(make_backend("scalar", BackendOptions{.threads = 1, .device = 0}));
   CountingBackend& be = *counting;
-  auto oracle = make_backend("scalar", BackendOptions{1, 0});
+  auto oracle = make_backend("scalar", BackendOptions{.threads = 1, .device = 0});
   Transformer m(be, w, 8), plain(*oracle, w, 8);
   const std::vector<int32_t> prompt = {w.config.bos, 7, 3};
   EXPECT_EQ(m.forward(prompt), plain.forward(prompt));  // counting changes nothing

@@ -153,7 +153,7 @@ TEST_P(VulkanModel, GreedyTokensEqualTheScalarBackend) {
     SCOPED_TRACE(config);
     const ModelWeights w = synthetic_weights(config_by_name(config), 3);
     const std::vector<int32_t> prompt = {w.config.bos, 7, 11, 13, 17, 19, 23};
-    auto scalar = make_backend("scalar", BackendOptions{2, 0});
+    auto scalar = make_backend("scalar", BackendOptions{.threads = 2, .device = 0});
     Transformer want_model(*scalar, w, 16);
     const auto want = generate(want_model, prompt, 6, SamplingParams{}).tokens;
     Transformer got_model(*be_, w, 16);
@@ -194,7 +194,7 @@ TEST(Vulkan, StagingPathAsOnADiscreteGpu) {
                      {2.0f, 100});
   const ModelWeights w = synthetic_weights(config_by_name("tiny"), 3);
   const std::vector<int32_t> prompt = {w.config.bos, 7, 11, 13, 17, 19, 23};
-  auto scalar = make_backend("scalar", BackendOptions{2, 0});
+  auto scalar = make_backend("scalar", BackendOptions{.threads = 2, .device = 0});
   Transformer want(*scalar, w, 16), got(*be, w, 16);
   EXPECT_EQ(generate(got, prompt, 6, SamplingParams{}).tokens, generate(want, prompt, 6, SamplingParams{}).tokens);
 }
@@ -204,7 +204,7 @@ TEST(Vulkan, QuantizeScalesAreTrueDivisionsAcrossBinades) {
   // from integer long division). Rows of 3 values whose absmax spans 2^-40 ..
   // 2^40 with random significands: every scale and every int8 must match.
   SKIP_WITHOUT_VULKAN();
-  auto be = make_backend("vulkan", BackendOptions{0, 0});
+  auto be = make_backend("vulkan", BackendOptions{.threads = 0, .device = 0});
   const int64_t t = 4096, k = 3;
   SplitMix64 g(77);
   std::vector<float> x(size_t(t * k));
@@ -252,13 +252,13 @@ TEST(Vulkan, WeightLayoutRoundTrips) {
 
 TEST(Vulkan, DeviceSelectionAndItsErrors) {
   SKIP_WITHOUT_VULKAN();
-  auto be = make_backend("vulkan", BackendOptions{0, 0});
+  auto be = make_backend("vulkan", BackendOptions{.threads = 0, .device = 0});
   EXPECT_FALSE(be->info().name.empty());
   EXPECT_NE(be->info().driver.find("Vulkan 1."), std::string::npos) << be->info().driver;
   EXPECT_EQ(be->info().kind, "gpu");
   for (int bad : {99, -1}) {
     try {
-      make_backend("vulkan", BackendOptions{0, bad});
+      make_backend("vulkan", BackendOptions{.threads = 0, .device = bad});
       ADD_FAILURE() << "device " << bad << " was accepted";
     } catch (const DeviceError& e) {
       EXPECT_NE(std::string(e.what()).find("there is no device " + std::to_string(bad)), std::string::npos)
@@ -286,7 +286,7 @@ TEST(Vulkan, DotPathFromTheEnvironment) {
 
 TEST(Vulkan, FailedAllocationIsAClearDeviceError) {
   SKIP_WITHOUT_VULKAN();
-  auto be = make_backend("vulkan", BackendOptions{0, 0});
+  auto be = make_backend("vulkan", BackendOptions{.threads = 0, .device = 0});
   try {
     be->alloc(size_t(1) << 50);
     ADD_FAILURE() << "a 1 PiB buffer was allocated";
@@ -300,14 +300,14 @@ TEST(Vulkan, FailedAllocationIsAClearDeviceError) {
   be->add(a, a, y);
   EXPECT_EQ(download<float>(*be, y), (std::vector<float>{3.0f, -4.0f}));
   // A tensor in another backend's memory is refused, not dereferenced.
-  auto cpu = make_backend("scalar", BackendOptions{1, 0});
+  auto cpu = make_backend("scalar", BackendOptions{.threads = 1, .device = 0});
   const Tensor host = cpu->upload_tensor(v.data(), DType::F32, {1, 2});
   EXPECT_THROW(be->add(host, a, y), UsageError);
 }
 
 TEST(Vulkan, TimerReadsDeviceTimestamps) {
   SKIP_WITHOUT_VULKAN();
-  auto be = make_backend("vulkan", BackendOptions{0, 0});
+  auto be = make_backend("vulkan", BackendOptions{.threads = 0, .device = 0});
   const CanonicalTernary w = random_matrix("w", 2560, 2560, 3, 0.02f);
   const TernaryWeight tw = be->upload(w);
   std::vector<int8_t> xq(2560, 3);
@@ -329,7 +329,7 @@ TEST(Vulkan, ValidationLayerIsListening) {
   // wait must throw: otherwise "zero validation messages" would prove nothing.
   SKIP_WITHOUT_VULKAN();
   if (!vk::validation_requested()) GTEST_SKIP() << "validation is off (set BITLAB_VULKAN_VALIDATION=1)";
-  auto be = make_backend("vulkan", BackendOptions{0, 0});
+  auto be = make_backend("vulkan", BackendOptions{.threads = 0, .device = 0});
   std::shared_ptr<vk::Device> dev = vk::Device::open(0);
   const uint64_t before = vk::validation_message_count();
   auto info = vk::make_info<VkBufferCreateInfo>(VK_STRUCTURE_TYPE_BUFFER_CREATE_INFO);

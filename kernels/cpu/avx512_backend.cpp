@@ -33,4 +33,6 @@ BackendProbe probe_avx512_backend() {
   return {true, "AVX-512 VNNI kernels (avx512-vnni)"};
 }
 
+std::vector<KernelVariant> variants_avx512_backend() { return {}; }
+
 }  // namespace bitlab

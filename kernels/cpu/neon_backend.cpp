@@ -63,4 +63,6 @@ BackendProbe probe_neon_backend() {
   return {true, "Armv8.2-A dot-product kernels (neon-dotprod, SDOT)"};
 }
 
+std::vector<KernelVariant> variants_neon_backend() { return {}; }
+
 }  // namespace bitlab

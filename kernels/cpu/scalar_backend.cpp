@@ -11,4 +11,6 @@ std::unique_ptr<Backend> make_scalar_backend(const BackendOptions& opts) {
 
 BackendProbe probe_scalar_backend() { return {true, "plain C++ loops; runs on any CPU"}; }
 
+std::vector<KernelVariant> variants_scalar_backend() { return {}; }
+
 }  // namespace bitlab

@@ -387,4 +387,6 @@ BackendProbe probe_cuda_backend() {
                             count > 1 ? fmt::format(" (device 0 of {})", count) : std::string())};
 }
 
+std::vector<KernelVariant> variants_cuda_backend() { return {}; }
+
 }  // namespace bitlab

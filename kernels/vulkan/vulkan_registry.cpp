@@ -35,4 +35,6 @@ BackendProbe probe_vulkan_backend() {
   return probe;
 }
 
+std::vector<KernelVariant> variants_vulkan_backend() { return {}; }
+
 }  // namespace bitlab

@@ -66,7 +66,7 @@ class Fixtures {
  public:
   Backend& backend(const std::string& name, int threads) {
     auto& b = backends_[{name, threads}];
-    if (!b) b = make_backend(name, BackendOptions{threads, 0});
+    if (!b) b = make_backend(name, BackendOptions{.threads = threads, .device = 0});
     return *b;
   }
   // Copies of one [n, k] matrix in `name`'s layout, together > 4x the LLC.
@@ -164,7 +164,7 @@ void bench_lm_head_i8(benchmark::State& state, std::string name, int64_t t, int 
 std::vector<std::string> cpu_backends() {
   std::vector<std::string> out;
   for (const std::string& name : usable_backends())
-    if (make_backend(name, BackendOptions{1, 0})->info().kind == "cpu") out.push_back(name);
+    if (make_backend(name, BackendOptions{.threads = 1, .device = 0})->info().kind == "cpu") out.push_back(name);
   return out;
 }
 
