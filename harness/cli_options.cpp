@@ -1,6 +1,9 @@
 #include "harness/cli_options.h"
 
+#include <algorithm>
 #include <set>
+
+#include <fmt/ranges.h>
 
 #include "harness/model_spec.h"
 #include "model/error.h"
@@ -60,6 +63,34 @@ CLI::Option* add_backend(CLI::App* sub, std::string& target) {
 
 CLI::Option* add_backends(CLI::App* sub, std::vector<std::string>& target, const std::string& help) {
   return sub->add_option("--backends", target, help)->delimiter(',');
+}
+
+CLI::Option* add_variants(CLI::App* sub, std::vector<std::string>& target) {
+  return sub
+      ->add_option("--variant", target,
+                   "pin a kernel variant by name (repeatable); each selected backend that lists it runs it for its op "
+                   "(`bitlab info` lists the variants)")
+      ->expected(1)
+      ->delimiter(',');
+}
+
+void check_variants(const std::vector<std::string>& backends, const std::vector<std::string>& variants) {
+  for (const std::string& name : variants) {
+    bool listed = false;
+    for (const std::string& b : backends)
+      for (const KernelVariant& v : kernel_variants(b)) listed = listed || v.name == name;
+    if (!listed)
+      throw UsageError(fmt::format("--variant '{}': no selected backend lists it (selected: {})", name,
+                                   fmt::join(backends, ", ")));
+  }
+}
+
+BackendOptions backend_options(const std::string& backend, int threads, int device,
+                               const std::vector<std::string>& variants) {
+  BackendOptions o{.threads = threads, .device = device};
+  for (const KernelVariant& v : kernel_variants(backend))
+    if (std::find(variants.begin(), variants.end(), v.name) != variants.end()) o.variants.push_back(v.name);
+  return o;
 }
 
 namespace {

@@ -12,6 +12,7 @@
 #include <CLI/CLI.hpp>
 #include <fmt/format.h>
 
+#include "model/backend.h"
 #include "model/config.h"
 
 namespace bitlab::cli {
@@ -73,6 +74,17 @@ CLI::Option* add_model(CLI::App* sub, std::string& target, const std::string& wh
 // generate measure the fastest CPU backend unless told otherwise.
 CLI::Option* add_backend(CLI::App* sub, std::string& target);
 CLI::Option* add_backends(CLI::App* sub, std::vector<std::string>& target, const std::string& help);
+
+// --variant NAME, repeatable (or comma-separated): kernel variants to pin
+// (model/backend.h KernelVariant; `bitlab info` lists each backend's).
+CLI::Option* add_variants(CLI::App* sub, std::vector<std::string>& target);
+// Each name of `variants` must be listed by at least one of `backends`
+// (kernel_variants): a UsageError naming the first that is not.
+void check_variants(const std::vector<std::string>& backends, const std::vector<std::string>& variants);
+// The options a command opens `backend` with: its threads and device, and the
+// names of `variants` that `backend` lists, pinned.
+BackendOptions backend_options(const std::string& backend, int threads, int device,
+                               const std::vector<std::string>& variants);
 
 // Marks an option whose value may be the empty string (a prompt, a text).
 CLI::Option* allow_empty(CLI::Option* opt);

@@ -40,6 +40,7 @@ struct BenchOptions {
   int64_t gen = 32;
   std::vector<std::string> heads{"bf16"};  // e2e runs once per head
   bool no_kernels = false, no_e2e = false;
+  std::vector<std::string> variants;  // --variant: kernel variants to pin
   std::string energy_source = "auto";
   double idle_seconds = 2;
   unsigned nvml_device = 0;
@@ -123,7 +124,7 @@ std::vector<std::string> default_bench_backends(const BenchOptions& o) {
   std::vector<std::string> out;
   for (const std::string& name : usable_backends()) {
     if (name == "vulkan") {
-      const std::string device = make_backend(name, BackendOptions{.threads = o.threads, .device = o.device})->info().name;
+      const std::string device = make_backend(name, backend_options(name, o.threads, o.device, o.variants))->info().name;
       if (device.find("llvmpipe") != std::string::npos) {
         fmt::print(stderr, "bench: skipping vulkan on {} (software rasterizer; --backends vulkan includes it)\n",
                    device);
@@ -149,8 +150,10 @@ int run(BenchOptions o) {
   if (!o.out.empty()) check_result_path(o.out);
   std::vector<std::string> backends = o.backends.empty() ? default_bench_backends(o) : o.backends;
   // Fail on a bad name before any long work.
+  check_variants(backends, o.variants);
   std::vector<std::string> kinds;
-  for (const auto& b : backends) kinds.push_back(make_backend(b, BackendOptions{.threads = o.threads, .device = o.device})->info().kind);
+  for (const auto& b : backends)
+    kinds.push_back(make_backend(b, backend_options(b, o.threads, o.device, o.variants))->info().kind);
 
   std::unique_ptr<EnergySession> energy;
   if (!o.no_e2e) {
@@ -190,21 +193,20 @@ int run(BenchOptions o) {
   std::vector<nlohmann::json> measurements;
 
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{.threads = o.threads, .device = o.device});
+    const BackendOptions bo = backend_options(name, o.threads, o.device, o.variants);
+    std::unique_ptr<Backend> be = make_backend(name, bo);
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     const bool cpu_backend = be->info().kind == "cpu";
     if (!o.no_kernels) {
       KernelBenchOptions ko;
       ko.repetitions = o.repetitions;
       ko.min_seconds = o.quick ? 0.005 : 0.1;
-      // Weight copies rotated through well past the last-level cache: a VM may
-      // report less cache than the host part has.
-      ko.cold_bytes = std::max(4 * last_level_cache_bytes(), o.quick ? size_t(32) << 20 : size_t(256) << 20);
+      ko.pins = bo.variants;
       // The roofline is host memory: meaningless for a GPU's kernels (gpu-check
       // measures device bandwidth with the CUDA and Vulkan benchmarks).
       ko.bandwidth_gbps = cpu_backend ? bw.read_gbps : 0;
       ko.probe = probe;
-      const auto cases = kernel_cases(cfg, o.tokens);
+      const auto cases = opcase::bench_cases(cfg, o.tokens);
       Progress p("kernels " + name);
       for (const Measurement& m : run_kernel_benchmarks(*be, cases, ko, [&](size_t i, size_t n, const std::string& s) {
              p.update(double(i) / double(n), s);
@@ -268,6 +270,7 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   CLI::Option* gen = add_token_count(sub, "--gen", o->gen, "decode steps to time");
   add_head_option(sub, "--heads", o->heads)->delimiter(',');
   sub->add_flag("--no-kernels", o->no_kernels, "skip the kernel microbenchmarks");
+  add_variants(sub, o->variants);
   sub->add_flag("--no-e2e", o->no_e2e, "skip prefill/decode end to end");
   sub->add_option("--energy-source", o->energy_source,
                   "energy of prefill/decode: auto (rapl for CPU backends, nvml for GPU ones, else modelled), rapl, "

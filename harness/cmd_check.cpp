@@ -2,15 +2,18 @@
 // and the model's shapes (bit-exact where docs/design.md §5 says so, NMSE elsewhere),
 // then the whole network over a teacher-forced sequence. Prints a table,
 // writes a result file, exits 1 if any backend breaks the contract.
+#include <algorithm>
 #include <memory>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/terminal_text.h"
 #include "harness/correctness.h"
 #include "harness/model_spec.h"
+#include "harness/op_cases/op_case.h"
 #include "harness/progress.h"
 #include "harness/results.h"
 #include "model/error.h"
@@ -28,7 +31,17 @@ struct CheckOptions {
   int device = 0;  // GPU index for the cuda and vulkan backends
   std::string out;
   bool verbose = false;
+  std::vector<std::string> ops;       // --op: only these ops, and no end-to-end check
+  std::vector<std::string> variants;  // --variant: kernel variants to pin
 };
+
+// Every --op must name an op the check set holds.
+void check_op_names(const std::vector<std::string>& ops) {
+  const std::vector<std::string> known = opcase::case_ops();
+  for (const std::string& op : ops)
+    if (std::find(known.begin(), known.end(), op) == known.end())
+      throw UsageError(fmt::format("--op '{}': unknown op (known: {})", op, fmt::join(known, ", ")));
+}
 
 std::string metric(const std::optional<double>& v, const char* fmtstr) {
   return v ? fmt::format(fmt::runtime(fmtstr), *v) : std::string("-");
@@ -38,8 +51,10 @@ int run(const CheckOptions& o) {
   const ModelConfig cfg = model_config(o.model);
   check_tokens(cfg, {o.tokens}, "--tokens");
   if (!o.out.empty()) check_result_path(o.out);
+  check_op_names(o.ops);
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
-  for (const auto& b : backends) make_backend(b, BackendOptions{.threads = o.threads, .device = o.device});
+  check_variants(backends, o.variants);
+  for (const auto& b : backends) make_backend(b, backend_options(b, o.threads, o.device, o.variants));
   ModelWeights w = load_model(o.model, 1);
 
   RunContext rc;
@@ -51,16 +66,18 @@ int run(const CheckOptions& o) {
   fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "backend", "check", "result", "nmse",
              "max|diff|", "cosine", "KL", "top1");
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, BackendOptions{.threads = o.threads, .device = o.device});
+    std::unique_ptr<Backend> be = make_backend(name, backend_options(name, o.threads, o.device, o.variants));
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     std::vector<CheckRecord> recs;
     {
       Progress p("check " + name);
       p.update(0.0, "ops");
-      recs = check_ops(*be, cfg);
-      p.update(0.5, "end to end against the reference");
-      recs.push_back(check_end_to_end(*be, w, o.tokens));
-      recs.push_back(check_end_to_end(*be, w, o.tokens, HeadKind::Int8));
+      recs = check_ops(*be, cfg, o.ops);
+      if (o.ops.empty()) {  // --op checks those ops alone
+        p.update(0.5, "end to end against the reference");
+        recs.push_back(check_end_to_end(*be, w, o.tokens));
+        recs.push_back(check_end_to_end(*be, w, o.tokens, HeadKind::Int8));
+      }
       p.done(fmt::format("{} checks", recs.size()));
     }
     int failed = 0;
@@ -100,6 +117,12 @@ CLI::App* add_check(CLI::App& app, Action& action) {
   add_threads(sub, o->threads);
   sub->add_option("--out", o->out, "result file (default: results/check-<UTC time>.json)");
   sub->add_flag("--verbose", o->verbose, "print every check, not only failures and the end-to-end row");
+  sub->add_option("--op", o->ops,
+                  "check only this op (repeatable or comma-separated, e.g. matmul_w2a8), without the end-to-end "
+                  "checks")
+      ->expected(1)
+      ->delimiter(',');
+  add_variants(sub, o->variants);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
 }

@@ -32,11 +32,13 @@ struct RunOptions {
   float temperature = 0.0f;
   int64_t top_k = 0;
   std::string head = "bf16";
+  std::vector<std::string> variants;  // --variant: kernel variants to pin
 };
 
 int run(const RunOptions& o) {
   check_positions(model_config(o.model), o.prompt_len, o.gen);
-  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{.threads = o.threads, .device = o.device});
+  check_variants({o.backend}, o.variants);
+  std::unique_ptr<Backend> be = make_backend(o.backend, backend_options(o.backend, o.threads, o.device, o.variants));
   ModelWeights w = load_model(o.model, o.weight_seed);
   const ModelConfig& c = w.config;
   const DeviceInfo& di = be->info();
@@ -95,6 +97,7 @@ CLI::App* add_run(CLI::App& app, Action& action) {
   add_real(sub, "--temperature", o->temperature, "sampling temperature (0 = greedy, argmax on the device)", 0.0, 100.0);
   add_top_k(sub, o->top_k);
   add_head_option(sub, "--head", o->head);
+  add_variants(sub, o->variants);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
 }

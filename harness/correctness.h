@@ -24,8 +24,10 @@ struct CheckRecord {
 
 nlohmann::json to_json(const CheckRecord& r);
 
-// Every op on odd sizes and on the model's own shapes.
-std::vector<CheckRecord> check_ops(Backend& be, const ModelConfig& c);
+// The check set of the op cases (harness/op_cases): every op on odd sizes and
+// on the model's own shapes; only the ops named in `ops` when it is not empty.
+// Each record's variant names the kernel the backend ran for that op.
+std::vector<CheckRecord> check_ops(Backend& be, const ModelConfig& c, const std::vector<std::string>& ops = {});
 // The whole network over `seq_len` teacher-forced tokens against the oracle,
 // both with the same LM head (bf16 or int8; every backend has both).
 CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len, HeadKind head = HeadKind::BF16);

@@ -12,6 +12,7 @@
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
+#include "harness/op_cases/op_case.h"
 #include "model/error.h"
 #include "model/weights/json_error.h"
 
@@ -20,7 +21,7 @@ namespace {
 
 using nlohmann::json;
 
-constexpr const char* kSchemaId = "bitlab-result/1";
+constexpr const char* kSchemaId = opcase::kResultSchema;
 
 // Typed access to the document's fields; a missing or wrong-typed one is an
 // error naming the file and the field's path ("measurements[3].samples").

@@ -16,6 +16,7 @@
 #include "harness/bandwidth.h"
 #include "harness/build_info.h"
 #include "harness/energy/sensors.h"
+#include "harness/op_cases/op_case.h"
 #include "model/error.h"
 #include "model/sysinfo.h"
 #include "model/weights/atomic_write.h"
@@ -109,7 +110,7 @@ nlohmann::json to_json(const Measurement& m) {
 }
 
 nlohmann::json new_result(const RunContext& rc) {
-  return {{"schema", "bitlab-result/1"},
+  return {{"schema", opcase::kResultSchema},
           {"context", make_context(rc)},
           {"measurements", nlohmann::json::array()},
           {"correctness", nlohmann::json::array()}};

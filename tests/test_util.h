@@ -10,28 +10,17 @@
 #include <span>
 #include <vector>
 
+#include "harness/op_cases/op_case.h"
 #include "model/backend.h"
 #include "model/reference.h"
 #include "model/weights/synthetic.h"
 
 namespace bitlab::test {
 
-// Normalised mean squared error Σ(a−b)² / Σb² (docs/design.md §5); 0 when both are zero.
-inline double nmse(std::span<const float> a, std::span<const float> ref) {
-  double num = 0, den = 0;
-  for (size_t i = 0; i < a.size(); ++i) {
-    const double d = double(a[i]) - double(ref[i]);
-    num += d * d;
-    den += double(ref[i]) * double(ref[i]);
-  }
-  return den == 0 ? num : num / den;
-}
-
+// NMSE and seeded normal values: the op cases' own (harness/op_cases/op_case.h).
+using opcase::nmse;
 inline std::vector<float> random_floats(size_t n, uint64_t seed, float scale = 1.0f) {
-  SplitMix64 g(seed);
-  std::vector<float> v(n);
-  for (float& x : v) x = scale * g.normal();
-  return v;
+  return opcase::randn(n, seed, scale);
 }
 
 inline std::vector<int8_t> random_ternary(size_t n, uint64_t seed) {
