@@ -3,6 +3,7 @@
 // hold a row for every usable backend.
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -87,6 +88,39 @@ TEST(BenchCheck, BadInputIsAUsageError) {
   EXPECT_EQ(run_bitlab("bench --backends scalar,nonesuch --quick").code, 2);
   EXPECT_EQ(run_bitlab("check --model synthetic:huge").code, 2);
   EXPECT_EQ(run_bitlab("bench --tokens 0 --model synthetic:tiny").code, 2);
+}
+
+// An error is one line on stderr naming what was wrong.
+void expect_one_line_usage_error(const std::string& args, const std::string& named) {
+  const auto r = run_bitlab(args);
+  EXPECT_EQ(r.code, 2) << args;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << args << ":\n" << r.err;
+  EXPECT_NE(r.err.find(named), std::string::npos) << args << ":\n" << r.err;
+}
+
+TEST(BenchCheck, UnknownOpIsAOneLineUsageError) {
+  expect_one_line_usage_error("check --model synthetic:tiny --backends scalar --op nonesuch_op", "nonesuch_op");
+}
+
+TEST(BenchCheck, VariantNoSelectedBackendListsIsAOneLineUsageError) {
+  for (const char* cmd : {"check --model synthetic:tiny --backends scalar", "bench --quick --model synthetic:tiny "
+                                                                             "--backends scalar",
+                          "run --model synthetic:tiny --backend scalar --gen 1"})
+    expect_one_line_usage_error(std::string(cmd) + " --variant no_such_kernel", "no_such_kernel");
+}
+
+TEST(BenchCheck, CheckOpRunsThatOpAlone) {
+  const std::string out = temp_path("check-op.json");
+  const auto r = run_bitlab("check --model synthetic:tiny --backends scalar --op matmul_w2a8 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  expect_valid_result(out);
+  const nlohmann::json doc = load(out);
+  ASSERT_FALSE(doc["correctness"].empty());
+  for (const auto& c : doc["correctness"]) {
+    EXPECT_EQ(c["check"].get<std::string>().rfind("matmul_w2a8/", 0), 0u) << c["check"];
+    EXPECT_EQ(c["backend"], "scalar");
+    EXPECT_FALSE(c["variant"].get<std::string>().empty());
+  }
 }
 
 }  // namespace

@@ -54,12 +54,13 @@ Backend& cached_backend(const std::string& name, const BackendOptions& opts) {
 
 }  // namespace
 
-size_t register_op_benchmarks(const std::function<bool(const std::string&)>& want, const OpBenchOptions& o) {
+size_t register_op_benchmarks(const std::function<bool(const DeviceInfo&)>& want, const OpBenchOptions& o) {
   const std::vector<OpCase> cases = bench_cases(o.model, o.tokens);
   size_t registered = 0;
   for (const std::string& name : usable_backends()) {
-    if (!want(name)) continue;
-    const bool cpu = cached_backend(name, {.threads = o.threads.front(), .device = o.device}).info().kind == "cpu";
+    const DeviceInfo& di = cached_backend(name, {.threads = o.threads.front(), .device = o.device}).info();
+    if (!want(di)) continue;
+    const bool cpu = di.kind == "cpu";
     for (int threads : cpu ? o.threads : std::vector<int>{o.threads.front()})
       for (const OpCase& c : cases)
         for (const std::string& pin : pins_for(name, c.op)) {

@@ -33,12 +33,12 @@ struct OpBenchOptions {
   std::function<void(benchmark::State&, const OpCase&)> counters;
 };
 
-// Registers the bench set (bench_cases) on each usable backend `want`
-// accepts, under every variant pins_for gives, named by bench_key: the same
+// Registers the bench set (bench_cases) on each usable backend whose
+// DeviceInfo `want` accepts, under every variant pins_for gives, named by bench_key: the same
 // keys `bitlab bench` writes. Backends are opened here, once per (backend,
 // threads, variant); each case's inputs are built when it first runs and
 // dropped when the next case starts. Returns how many were registered.
-size_t register_op_benchmarks(const std::function<bool(const std::string& backend)>& want,
+size_t register_op_benchmarks(const std::function<bool(const DeviceInfo& backend)>& want,
                               const OpBenchOptions& o = {});
 
 }  // namespace bitlab::opcase

@@ -1,16 +1,16 @@
 // Benchmarks of the CUDA backend on the 2B4T shapes, and its targets.
 //
-//   matmul_w2a8/cuda/<label>/N:<n>/K:<k>/T:<t>   fused qkv 3840x2560, o 2560x2560,
-//       fused gate_up 13824x2560, down 2560x6912; T:1 is the GEMV, T:128/512 the GEMM
-//   lm_head/cuda/N:128256/K:2560/T:1              the bf16 tied head
-//   lm_head_i8/cuda/N:128256/K:2560/T:1           the int8 tied head (--head int8)
+//   kernel/<op>/cuda/N:<n>/K:<k>/T:<t>/threads:1[/variant:<name>]
+//       the op cases' bench set (harness/op_cases), under each kernel variant the
+//       backend lists, keyed as `bitlab bench` keys them: fused qkv 3840x2560,
+//       o 2560x2560, fused gate_up 13824x2560, down 2560x6912 at 1, 8, 32 and
+//       128 tokens (T:1 is the GEMV), then the bf16 and the int8 tied head
 //   e2e/prefill/cuda/2b4t/T:<t>                   forward_argmax over a t-token prompt
 //   e2e/decode/cuda/2b4t/ctx:<c>                  one decode step after a c-token prompt
-// Kernel cases: CUDA events around one call, the L2 flushed (a read of twice
-// its size, which leaves no dirty lines) before every call, so weights come
-// from DRAM. Counters:
-// bytes_per_second (weights + activations + outputs), hbm_fraction (weight bytes
-// / time / the measured read bandwidth), ops/s (2 per weight and token).
+// Kernel cases: CUDA events around one call, weights cold by the one policy of
+// every benchmark (copies rotated past the caches). Counters: bytes_per_second
+// (weights + activations + outputs), ops/s (2 per weight and token), and here
+// hbm_fraction (weight bytes / time / the measured read bandwidth).
 // End to end: host time around forward_argmax (the id comes back), synthetic
 // 2B4T weights, graphs as the backend runs them (BITLAB_CUDA_GRAPHS=0: eager);
 // decode also reports kernels_per_step, the kernels one decode step launches.
@@ -19,7 +19,6 @@
 //
 //   bitlab_cuda_bench --benchmark_repetitions=9 --benchmark_out=cuda.json [--targets-out=targets.md] [--no-e2e]
 #include <benchmark/benchmark.h>
-#include <cuda_runtime_api.h>
 
 #include <algorithm>
 #include <chrono>
@@ -32,9 +31,9 @@
 
 #include <fmt/format.h>
 
+#include "harness/op_cases/op_bench.h"
 #include "kernels/cuda/bench/read_bandwidth.h"
 #include "kernels/cuda/cuda_backend.h"
-#include "model/reference.h"
 #include "model/registry.h"
 #include "model/transformer.h"
 #include "model/weights/atomic_write.h"
@@ -44,76 +43,23 @@ namespace bitlab {
 namespace {
 
 const ModelConfig kModel = bitnet_2b4t();
-// The 2B4T layer matmuls (model/config.h).
-const std::vector<MatmulShape> kShapes = bitlinear_shapes(kModel);
-constexpr int64_t kTokens[] = {1, 128, 512};
 constexpr int64_t kPrefillTokens[] = {128, 512};
 constexpr int64_t kDecodeContexts[] = {128, 1024};
 constexpr int64_t kMaxSeq = 2048;
-
-// A bf16 [vocab, hidden] table of small values, the same on every call.
-std::vector<uint16_t> host_head_table() {
-  std::vector<uint16_t> t(size_t(kModel.vocab * kModel.hidden));
-  SplitMix64 rng(7);
-  for (uint16_t& x : t) x = f32_to_bf16(float(int64_t(rng.next() % 2001) - 1000) * 5e-5f);
-  return t;
-}
 
 class Fixtures {
  public:
   Backend& backend() {
     if (!be_) {
       be_ = make_backend("cuda");
-      int l2 = 0;
-      cudaDeviceGetAttribute(&l2, cudaDevAttrL2CacheSize, 0);
-      flush_bytes_ = 2 * size_t(std::max(l2, 1 << 20));
-      if (cudaMalloc(&flush_, flush_bytes_) != cudaSuccess || cudaMemset(flush_, 1, flush_bytes_) != cudaSuccess)
-        throw std::runtime_error("cannot allocate the L2 flush buffer");
       read_gbps_ = cuda::measure_read_gbps(size_t(1) << 30, 5);
     }
     return *be_;
   }
-  // Evicts every weight byte from L2: reads twice its size through it, then waits.
-  void flush_l2() { cuda::flush_l2_by_reading(flush_, flush_bytes_); }
   double read_gbps() const { return read_gbps_; }
-  size_t flush_bytes() const { return flush_bytes_; }
 
-  const TernaryWeight& weight(const MatmulShape& s) {
-    auto& w = weights_[s.label];
-    if (!w.packed.buf) {
-      std::vector<CanonicalTernary> parts;
-      for (size_t i = 0; i < s.parts.size(); ++i)
-        parts.push_back(synthetic_ternary(fmt::format("{}.{}", s.label, i), s.parts[i], s.k, 100 + i));
-      std::vector<const CanonicalTernary*> ptrs;
-      for (const auto& p : parts) ptrs.push_back(&p);
-      w = backend().upload(ptrs);
-    }
-    return w;
-  }
-  const Tensor& head_table() {
-    if (!table_.buf) {
-      const std::vector<uint16_t> t = host_head_table();
-      table_ = backend().upload_tensor(t.data(), DType::BF16, {kModel.vocab, kModel.hidden});
-    }
-    return table_;
-  }
-  // The same table quantised as the Transformer does for --head int8.
-  const HeadTable& head_table_i8() {
-    if (!table_i8_.q.buf) {
-      const std::vector<uint16_t> t = host_head_table();
-      std::vector<int8_t> q(t.size());
-      std::vector<float> s(size_t(kModel.vocab));
-      quantize_head_parallel(t.data(), kModel.vocab, kModel.hidden, q.data(), s.data());
-      table_i8_ = {backend().upload_tensor(q.data(), DType::I8, {kModel.vocab, kModel.hidden}),
-                   backend().upload_tensor(s.data(), DType::F32, {kModel.vocab, 1})};
-    }
-    return table_i8_;
-  }
   Transformer& model() {
     if (!model_) {
-      weights_.clear();  // room for the model
-      table_ = Tensor{};
-      table_i8_ = HeadTable{};
       model_weights_ = std::make_unique<ModelWeights>(synthetic_weights(kModel, 1));
       model_ = std::make_unique<Transformer>(backend(), *model_weights_, kMaxSeq);
     }
@@ -129,12 +75,7 @@ class Fixtures {
 
  private:
   std::unique_ptr<Backend> be_;
-  void* flush_ = nullptr;
-  size_t flush_bytes_ = 0;
   double read_gbps_ = 0;
-  std::map<std::string, TernaryWeight> weights_;
-  Tensor table_;
-  HeadTable table_i8_;
   std::unique_ptr<ModelWeights> model_weights_;
   std::unique_ptr<Transformer> model_;
 };
@@ -154,74 +95,6 @@ std::map<std::string, std::vector<double>>& samples() {
 void record(benchmark::State& st, const std::string& key, double sec) {
   st.SetIterationTime(sec);
   samples()[key].push_back(sec);
-}
-
-// Times `call` with CUDA events, the L2 flushed before each call so its
-// `weight_bytes` come from DRAM; hbm_fraction relates them to the measured
-// read bandwidth.
-template <class F>
-void time_kernel(benchmark::State& st, const std::string& key, double weight_bytes, F&& call) {
-  Fixtures& fx = fixtures();
-  auto timer = fx.backend().timer();
-  for (auto _ : st) {
-    fx.flush_l2();
-    timer->start();
-    call();
-    record(st, key, timer->stop_seconds());
-  }
-  st.counters["hbm_fraction"] =
-      benchmark::Counter(weight_bytes / (fx.read_gbps() * 1e9), benchmark::Counter::kIsIterationInvariantRate);
-}
-
-void bench_matmul(benchmark::State& st, const std::string& key, const MatmulShape& s, int64_t t) {
-  Fixtures& fx = fixtures();
-  Backend& be = fx.backend();
-  const TernaryWeight& w = fx.weight(s);
-  std::vector<int8_t> xq(size_t(t * s.k));
-  SplitMix64 rng(3);
-  for (int8_t& x : xq) x = int8_t(int(rng.next() % 255) - 127);
-  const std::vector<float> scales(size_t(t), 12.7f);
-  QuantAct x{be.upload_tensor(xq.data(), DType::I8, {t, s.k}), be.upload_tensor(scales.data(), DType::F32, {t, 1})};
-  std::vector<Tensor> ys;
-  for (int64_t rows : s.parts) ys.push_back(be.new_tensor(DType::F32, {t, rows}));
-  const double weight_bytes = double(s.n()) * double(s.k) / 4;
-  time_kernel(st, key, weight_bytes, [&] { be.matmul_w2a8(x, w, ys); });
-  const double bytes = weight_bytes + double(t * s.k) + double(t * s.n() * 4);
-  st.counters["bytes_per_second"] = benchmark::Counter(bytes, benchmark::Counter::kIsIterationInvariantRate);
-  st.counters["ops/s"] =
-      benchmark::Counter(2.0 * double(s.n() * s.k * t), benchmark::Counter::kIsIterationInvariantRate);
-}
-
-void bench_lm_head(benchmark::State& st, const std::string& key) {
-  Fixtures& fx = fixtures();
-  Backend& be = fx.backend();
-  const Tensor& table = fx.head_table();
-  std::vector<float> xv(static_cast<size_t>(kModel.hidden));
-  SplitMix64 rng(5);
-  for (float& x : xv) x = float(int64_t(rng.next() % 2001) - 1000) * 1e-3f;
-  Tensor x = be.upload_tensor(xv.data(), DType::F32, {1, kModel.hidden});
-  Tensor logits = be.new_tensor(DType::F32, {1, kModel.vocab});
-  const double weight_bytes = double(table.bytes());
-  time_kernel(st, key, weight_bytes, [&] { be.lm_head(x, table, logits); });
-  st.counters["bytes_per_second"] =
-      benchmark::Counter(weight_bytes + double(kModel.hidden) * 4.0 + double(kModel.vocab) * 4.0,
-                         benchmark::Counter::kIsIterationInvariantRate);
-}
-
-void bench_lm_head_i8(benchmark::State& st, const std::string& key) {
-  Fixtures& fx = fixtures();
-  Backend& be = fx.backend();
-  const HeadTable& table = fx.head_table_i8();
-  std::vector<int8_t> xq(static_cast<size_t>(kModel.hidden));
-  SplitMix64 rng(5);
-  for (int8_t& x : xq) x = int8_t(int(rng.next() % 255) - 127);
-  const float s_x = 12.7f;
-  QuantAct x{be.upload_tensor(xq.data(), DType::I8, {1, kModel.hidden}), be.upload_tensor(&s_x, DType::F32, {1, 1})};
-  Tensor logits = be.new_tensor(DType::F32, {1, kModel.vocab});
-  const double weight_bytes = double(table.q.bytes()) + double(table.scale.bytes());
-  time_kernel(st, key, weight_bytes, [&] { be.lm_head_i8(x, table, logits); });
-  st.counters["bytes_per_second"] = benchmark::Counter(
-      weight_bytes + double(kModel.hidden) + 4.0 + double(kModel.vocab) * 4.0, benchmark::Counter::kIsIterationInvariantRate);
 }
 
 double since(std::chrono::steady_clock::time_point t0) {
@@ -277,12 +150,13 @@ struct TargetRow {
 std::vector<TargetRow> targets() {
   Fixtures& fx = fixtures();
   std::vector<TargetRow> rows;
-  for (const MatmulShape& s : kShapes) {
-    const std::string key = fmt::format("matmul_w2a8/cuda/{}/N:{}/K:{}/T:1", s.label, s.n(), s.k);
+  for (const opcase::OpCase& c : opcase::bench_cases(kModel, {1})) {
+    if (c.op != "matmul_w2a8") continue;
+    const std::string key = opcase::bench_key(c, fx.backend().info());
     if (!samples().count(key)) continue;
     const double sec = median(samples()[key]);
-    const double frac = double(s.n()) * double(s.k) / 4 / sec / (fx.read_gbps() * 1e9);
-    rows.push_back({fmt::format("GEMV {} {}x{}", s.label, s.n(), s.k),
+    const double frac = double(c.weight_bytes) / sec / (fx.read_gbps() * 1e9);
+    rows.push_back({fmt::format("GEMV {} {}x{}", c.label, c.param("N"), c.param("K")),
                     fmt::format("{:.1f} us, {:.0f} % of {:.0f} GB/s", sec * 1e6, 100 * frac, fx.read_gbps()), ">= 50 %",
                     frac >= 0.5});
   }
@@ -308,21 +182,13 @@ std::vector<TargetRow> targets() {
 }
 
 void register_all(bool e2e) {
-  for (const MatmulShape& s : kShapes)
-    for (int64_t t : kTokens) {
-      const std::string key = fmt::format("matmul_w2a8/cuda/{}/N:{}/K:{}/T:{}", s.label, s.n(), s.k, t);
-      benchmark::RegisterBenchmark(key.c_str(), [key, &s, t](benchmark::State& st) { bench_matmul(st, key, s, t); })
-          ->UseManualTime()
-          ->Unit(benchmark::kMicrosecond);
-    }
-  const std::string head = fmt::format("lm_head/cuda/N:{}/K:{}/T:1", kModel.vocab, kModel.hidden);
-  benchmark::RegisterBenchmark(head.c_str(), [head](benchmark::State& st) { bench_lm_head(st, head); })
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
-  const std::string head_i8 = fmt::format("lm_head_i8/cuda/N:{}/K:{}/T:1", kModel.vocab, kModel.hidden);
-  benchmark::RegisterBenchmark(head_i8.c_str(), [head_i8](benchmark::State& st) { bench_lm_head_i8(st, head_i8); })
-      ->UseManualTime()
-      ->Unit(benchmark::kMicrosecond);
+  opcase::OpBenchOptions o;
+  o.on_sample = [](const std::string& key, double sec) { samples()[key].push_back(sec); };
+  o.counters = [](benchmark::State& st, const opcase::OpCase& c) {
+    st.counters["hbm_fraction"] = benchmark::Counter(double(c.weight_bytes) / (fixtures().read_gbps() * 1e9),
+                                                     benchmark::Counter::kIsIterationInvariantRate);
+  };
+  opcase::register_op_benchmarks([](const DeviceInfo& di) { return di.backend == "cuda"; }, o);
   if (!e2e) return;
   for (int64_t t : kPrefillTokens) {
     const std::string key = fmt::format("e2e/prefill/cuda/2b4t/T:{}", t);
@@ -367,7 +233,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("cuda_device", fx.backend().info().name);
     benchmark::AddCustomContext("cuda_driver", fx.backend().info().driver);
     benchmark::AddCustomContext("cuda_read_gbps", fmt::format("{:.1f}", fx.read_gbps()));
-    benchmark::AddCustomContext("l2_flush_bytes", std::to_string(fx.flush_bytes()));
+    benchmark::AddCustomContext("cold_bytes", std::to_string(opcase::cold_budget_bytes()));
     register_all(e2e);
     benchmark::RunSpecifiedBenchmarks();
     benchmark::Shutdown();
