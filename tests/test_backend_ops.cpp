@@ -12,6 +12,7 @@
 #include <cmath>
 #include <cstring>
 #include <map>
+#include <ostream>
 #include <memory>
 #include <string>
 #include <tuple>
@@ -71,6 +72,10 @@ std::vector<FamilyParam> family_params() {
   return out;
 }
 
+void PrintTo(const FamilyParam& p, std::ostream* os) {
+  *os << p.family << " (" << p.cases.size() << " cases) on " << p.backend << (p.pin.empty() ? "" : " pinned " + p.pin);
+}
+
 class OpCases : public ::testing::TestWithParam<FamilyParam> {};
 
 TEST_P(OpCases, MatchTheReference) {
@@ -105,6 +110,8 @@ std::vector<Target> targets() {
   }
   return out;
 }
+
+void PrintTo(const Target& t, std::ostream* os) { *os << t.backend << (t.pin.empty() ? "" : " pinned " + t.pin); }
 
 class BackendOps : public ::testing::TestWithParam<Target> {
  protected:
