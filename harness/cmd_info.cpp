@@ -1,5 +1,6 @@
 // `bitlab info`: what this machine is, which backends it can run and which
 // energy sensors it offers, with the reason for each one it cannot.
+// `bitlab info --kernels`: every kernel variant of every backend, one a line.
 #include <algorithm>
 #include <memory>
 
@@ -44,14 +45,47 @@ int run_info() {
   return 0;
 }
 
+// One line per variant: name, op, backend, and "default", "usable" or why not;
+// a backend not built in has no list, and says so on a line of its own.
+int run_kernels() {
+  struct Row {
+    std::string name, op, backend, state;
+  };
+  std::vector<Row> rows;
+  for (const BackendEntry& e : list_backends()) {
+    if (!e.compiled) {
+      rows.push_back({"-", "-", e.name, "not built: " + e.probe.reason});
+      continue;
+    }
+    for (const KernelVariant& v : kernel_variants(e.name))
+      rows.push_back({v.name, v.op, e.name, v.is_default ? "default" : v.usable ? "usable" : "no: " + v.why_not});
+  }
+  Row head{"variant", "op", "backend", "state"};
+  size_t wn = head.name.size(), wo = head.op.size(), wb = head.backend.size();
+  for (const Row& r : rows) {
+    wn = std::max(wn, r.name.size());
+    wo = std::max(wo, r.op.size());
+    wb = std::max(wb, r.backend.size());
+  }
+  fmt::print("{:<{}}  {:<{}}  {:<{}}  {}\n", head.name, wn, head.op, wo, head.backend, wb, head.state);
+  for (const Row& r : rows) fmt::print("{:<{}}  {:<{}}  {:<{}}  {}\n", r.name, wn, r.op, wo, r.backend, wb, r.state);
+  return 0;
+}
+
 }  // namespace
 
 CLI::App* add_info(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("info", "Show this machine, its ISA and which backends can run here (and why not)");
   auto usable_only = std::make_shared<bool>(false);
-  sub->add_flag("--usable", *usable_only, "print only the names of the backends usable here, one per line");
-  sub->callback([&action, usable_only] {
-    action = [usable_only] {
+  auto kernels = std::make_shared<bool>(false);
+  CLI::Option* usable =
+      sub->add_flag("--usable", *usable_only, "print only the names of the backends usable here, one per line");
+  sub->add_flag("--kernels", *kernels,
+                "list every kernel variant of every backend: its op, usable here or why not, the default marked")
+      ->excludes(usable);
+  sub->callback([&action, usable_only, kernels] {
+    action = [usable_only, kernels] {
+      if (*kernels) return run_kernels();
       if (!*usable_only) return run_info();
       for (const std::string& name : usable_backends()) fmt::print("{}\n", name);
       return 0;

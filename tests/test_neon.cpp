@@ -253,29 +253,6 @@ INSTANTIATE_TEST_SUITE_P(Both, NeonPath, ::testing::ValuesIn(kPaths), path_name)
 
 // ---- the probe ------------------------------------------------------------------------
 
-// Sets (or, with nullptr, unsets) an environment variable for one scope,
-// restoring the previous state.
-class ScopedEnv {
- public:
-  ScopedEnv(const char* name, const char* value) : name_(name) {
-    if (const char* old = std::getenv(name)) old_ = old;
-    if (value)
-      ::setenv(name, value, 1);
-    else
-      ::unsetenv(name);
-  }
-  ~ScopedEnv() {
-    if (old_)
-      ::setenv(name_, old_->c_str(), 1);
-    else
-      ::unsetenv(name_);
-  }
-
- private:
-  const char* name_;
-  std::optional<std::string> old_;
-};
-
 BackendProbe neon_probe() {
   for (const BackendEntry& e : list_backends())
     if (e.name == "neon") return e.probe;
@@ -284,7 +261,6 @@ BackendProbe neon_probe() {
 }
 
 TEST(NeonBackend, ProbePicksThePathFromHwcaps) {
-  ScopedEnv unset("BITLAB_NEON_DOTPROD", nullptr);
   const bool dot = cpu_has_dotprod();
   const BackendProbe p = neon_probe();
   EXPECT_TRUE(p.usable) << p.reason;
@@ -293,24 +269,14 @@ TEST(NeonBackend, ProbePicksThePathFromHwcaps) {
   std::printf("neon path on this CPU: %s\n", make_backend("neon")->info().variant.c_str());
 }
 
-TEST(NeonBackend, EnvironmentCanForceTheBaselinePath) {
-  {
-    ScopedEnv off("BITLAB_NEON_DOTPROD", "0");
-    EXPECT_EQ(make_backend("neon")->info().variant, "neon");
-    EXPECT_TRUE(neon_probe().usable);
-  }
-  {
-    // "1" asks for the default: SDOT where the CPU has it, never where it lacks it.
-    ScopedEnv on("BITLAB_NEON_DOTPROD", "1");
-    EXPECT_EQ(make_backend("neon")->info().variant, cpu_has_dotprod() ? "neon-dotprod" : "neon");
-  }
-  {
-    ScopedEnv bad("BITLAB_NEON_DOTPROD", "yes");
-    const BackendProbe p = neon_probe();
-    EXPECT_FALSE(p.usable);
-    EXPECT_NE(p.reason.find("BITLAB_NEON_DOTPROD"), std::string::npos) << p.reason;
-    EXPECT_THROW(make_backend("neon"), DeviceError);
-  }
+TEST(NeonBackend, PinCanForceTheBaselinePath) {
+  const BackendOptions base{.threads = 0, .device = 0, .variants = {"t2i8_matmul_r8c16__neon"}};
+  EXPECT_EQ(make_backend("neon", base)->info().variant, "neon");
+  const BackendOptions dot{.threads = 0, .device = 0, .variants = {"t2i8_matmul_r8c16__neondot"}};
+  if (cpu_has_dotprod())
+    EXPECT_EQ(make_backend("neon", dot)->info().variant, "neon-dotprod");
+  else
+    EXPECT_THROW(make_backend("neon", dot), DeviceError);
 }
 
 }  // namespace

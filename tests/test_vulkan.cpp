@@ -273,17 +273,6 @@ TEST(Vulkan, DeviceSelectionAndItsErrors) {
   }
 }
 
-TEST(Vulkan, DotPathFromTheEnvironment) {
-  ::setenv("BITLAB_VULKAN_DOT", "portable", 1);
-  EXPECT_EQ(vk::dot_path_from_env(), vk::DotPath::Portable);
-  ::setenv("BITLAB_VULKAN_DOT", "int-dot", 1);
-  EXPECT_EQ(vk::dot_path_from_env(), vk::DotPath::IntegerDot);
-  ::setenv("BITLAB_VULKAN_DOT", "fast", 1);
-  EXPECT_THROW(vk::dot_path_from_env(), UsageError);
-  ::unsetenv("BITLAB_VULKAN_DOT");
-  EXPECT_EQ(vk::dot_path_from_env(), vk::DotPath::Auto);
-}
-
 TEST(Vulkan, FailedAllocationIsAClearDeviceError) {
   SKIP_WITHOUT_VULKAN();
   auto be = make_backend("vulkan", BackendOptions{.threads = 0, .device = 0});

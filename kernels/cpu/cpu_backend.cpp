@@ -13,12 +13,13 @@ namespace {
 
 class CpuBackend final : public Backend {
  public:
-  CpuBackend(const char* name, const CpuKernels& k, const BackendOptions& opts) : k_(k) {
+  CpuBackend(const char* name, const CpuTable& table, const BackendOptions& opts) : k_(table.kernels) {
     threads_ = opts.threads > 0 ? opts.threads : omp_get_num_procs();
     info_.backend = name;
     info_.kind = "cpu";
     info_.name = cpu_model_name();
-    info_.variant = k.variant;
+    info_.variant = k_.variant;
+    info_.kernels = table.chosen;
     info_.threads = threads_;
     info_.memory_bytes = total_memory_bytes();
   }
@@ -249,16 +250,21 @@ class CpuBackend final : public Backend {
     parallel_for((n + chunk - 1) / chunk, [&](int64_t c) { f(c * chunk, std::min(chunk, n - c * chunk)); });
   }
 
-  const CpuKernels& k_;
+  const CpuKernels k_;  // a copy: tables built from pins live no longer than their backend
   int threads_ = 1;
   DeviceInfo info_;
 };
 
 }  // namespace
 
+std::unique_ptr<Backend> make_cpu_backend(const char* registry_name, const CpuTable& table,
+                                          const BackendOptions& opts) {
+  return std::make_unique<CpuBackend>(registry_name, table, opts);
+}
+
 std::unique_ptr<Backend> make_cpu_backend(const char* registry_name, const CpuKernels& kernels,
                                           const BackendOptions& opts) {
-  return std::make_unique<CpuBackend>(registry_name, kernels, opts);
+  return make_cpu_backend(registry_name, CpuTable{kernels, {}}, opts);
 }
 
 }  // namespace bitlab::cpu

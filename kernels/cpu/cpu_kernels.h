@@ -1,7 +1,8 @@
-// The CPU backend's kernel table. Each variant (scalar, avx512, neon) fills one
-// CpuKernels; the CpuBackend does the threading and calls these on row ranges,
-// so dispatch happens once per op, never per element. A variant may copy the
-// scalar table and override only the ops it speeds up.
+// The CPU backend's kernel table: one slot (or, for the matmul, one group of
+// slots) per op. Each backend builds its table from its list of kernel variants
+// (cpu_variants.h), each variant filling its op's slots; the CpuBackend does the
+// threading and calls these on row ranges, so dispatch happens once per op,
+// never per element.
 #pragma once
 #include <cstddef>
 #include <cstdint>
@@ -23,7 +24,7 @@ struct MatmulArgs {
 };
 
 struct CpuKernels {
-  const char* variant;
+  const char* variant;  // DeviceInfo::variant: a summary, e.g. "avx512-vnni"
   // Work items of the matmul cover this many rows (the layout's row group).
   int64_t matmul_row_block;
   // Bytes the variant's layout needs for an [n, k] matrix, and the repack from
@@ -60,6 +61,7 @@ struct CpuKernels {
   int64_t (*argmax)(const float* logits, int64_t v);
 };
 
+// The default tables (no pins).
 const CpuKernels& scalar_kernels();
 // Only where BITLAB_HAVE_AVX512, and only after probe_avx512_backend() said yes.
 const CpuKernels& avx512_kernels();

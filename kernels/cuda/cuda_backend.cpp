@@ -72,8 +72,10 @@ class CudaBackend final : public Backend {
     info_.backend = "cuda";
     info_.kind = "gpu";
     info_.name = p.name;
-    info_.variant = fmt::format("sm_{}{} w2a8 dp4a gemv + s8 mma gemm, {}{}", p.major, p.minor,
-                                cuda.graphs ? "graphs" : "eager", programmatic ? ", programmatic launch" : "");
+    info_.variant = fmt::format("sm_{}{} w2a8 {}, {}{}", p.major, p.minor,
+                                cuda.gemv ? "dp4a gemv + s8 mma gemm" : "s8 mma gemm", cuda.graphs ? "graphs" : "eager",
+                                programmatic ? ", programmatic launch" : "");
+    info_.kernels = chosen_variants(cuda);
     info_.driver = fmt::format("driver {}.{}, runtime {}.{}", driver / 1000, driver % 1000 / 10, runtime / 1000,
                                runtime % 1000 / 10);
     info_.memory_bytes = p.totalGlobalMem;
@@ -353,7 +355,7 @@ CudaOptions cuda_options_from_environment() {
 }  // namespace cuda
 
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts) {
-  return cuda::make_cuda_backend(opts, cuda::cuda_options_from_environment());
+  return cuda::make_cuda_backend(opts, cuda::apply_pins(cuda::cuda_options_from_environment(), opts.variants));
 }
 
 BackendProbe probe_cuda_backend() {
@@ -387,6 +389,15 @@ BackendProbe probe_cuda_backend() {
                             count > 1 ? fmt::format(" (device 0 of {})", count) : std::string())};
 }
 
-std::vector<KernelVariant> variants_cuda_backend() { return {}; }
+std::vector<KernelVariant> variants_cuda_backend() {
+  // Every variant runs wherever the backend does; the probe asks the driver
+  // once per process here, as a listing may be asked for many times.
+  static const BackendProbe probe = probe_cuda_backend();
+  std::vector<KernelVariant> out;
+  for (const cuda::CudaVariant& v : cuda::cuda_variants())
+    out.push_back({.name = v.name, .op = v.op, .usable = probe.usable, .why_not = probe.usable ? "" : probe.reason,
+                   .is_default = v.is_default});
+  return out;
+}
 
 }  // namespace bitlab

@@ -99,21 +99,25 @@ struct RopeTable {
   int64_t positions = 0;
 };
 
+// Whether `path` runs the integer-dot shaders on a device with `caps`.
+bool use_int_dot(DotPath path, const DeviceCaps& caps, const std::string& device) {
+  switch (path) {
+    case DotPath::Auto: return caps.int_dot;
+    case DotPath::Portable: return false;
+    case DotPath::IntegerDot: break;
+  }
+  if (!caps.int_dot)
+    throw DeviceError(fmt::format("vulkan: {} has no integer dot product (shaderIntegerDotProduct)", device));
+  return true;
+}
+
 class VulkanBackend final : public Backend {
  public:
   explicit VulkanBackend(const VulkanOptions& o)
       : dev_(Device::open(o.device, o.map_memory)), gemv_max_tokens_(o.gemv_max_tokens) {
     const DeviceCaps& caps = dev_->caps();
-    switch (o.dot) {
-      case DotPath::Auto: int_dot_ = caps.int_dot; break;
-      case DotPath::Portable: int_dot_ = false; break;
-      case DotPath::IntegerDot:
-        if (!caps.int_dot)
-          throw DeviceError(
-              fmt::format("vulkan: {} has no integer dot product (shaderIntegerDotProduct)", dev_->name()));
-        int_dot_ = true;
-        break;
-    }
+    matmul_int_dot_ = use_int_dot(o.matmul_dot == DotPath::Auto ? o.dot : o.matmul_dot, caps, dev_->name());
+    head_int_dot_ = use_int_dot(o.lm_head_dot == DotPath::Auto ? o.dot : o.lm_head_dot, caps, dev_->name());
     if (caps.max_workgroup_size < kRowThreads)
       throw DeviceError(fmt::format("vulkan: {} allows workgroups of only {} invocations; bitlab needs {}",
                                     dev_->name(), caps.max_workgroup_size, kRowThreads));
@@ -122,7 +126,11 @@ class VulkanBackend final : public Backend {
     info_.kind = "gpu";
     info_.name = dev_->name();
     info_.driver = dev_->driver();
-    info_.variant = int_dot_ ? "int-dot" : "portable";
+    info_.variant = matmul_int_dot_ == head_int_dot_ ? (matmul_int_dot_ ? "int-dot" : "portable")
+                    : matmul_int_dot_                ? "int-dot matmul, portable lm_head_i8"
+                                                     : "portable matmul, int-dot lm_head_i8";
+    info_.kernels = {{"matmul_w2a8", matmul_int_dot_ ? kMatmulIntDot : kMatmulPortable},
+                     {"lm_head_i8", head_int_dot_ ? kHeadIntDot : kHeadPortable}};
     info_.memory_bytes = caps.device_local_bytes;
     info_.threads = 1;
   }
@@ -221,8 +229,8 @@ class VulkanBackend final : public Backend {
       xa = address(words, 16, "matmul_w2a8");
     }
     const bool gemv = t <= gemv_max_tokens_;
-    const char* shader = gemv ? (int_dot_ ? "matmul_gemv_int_dot" : "matmul_gemv_portable")
-                              : (int_dot_ ? "matmul_gemm_int_dot" : "matmul_gemm_portable");
+    const char* shader = gemv ? (matmul_int_dot_ ? "matmul_gemv_int_dot" : "matmul_gemv_portable")
+                              : (matmul_int_dot_ ? "matmul_gemm_int_dot" : "matmul_gemm_portable");
     const uint64_t wa = address(w.packed, 16, "matmul_w2a8");
     for (size_t p = 0; p < y.size(); ++p) {
       const int64_t n = w.part_rows[p];
@@ -286,7 +294,9 @@ class VulkanBackend final : public Backend {
   void lm_head_i8_impl(const QuantAct& x, const HeadTable& table, Tensor& logits) override {
     const int64_t t = x.q.shape.rows, d = table.q.shape.cols, vocab = table.q.shape.rows;
     const bool words = d % 4 == 0 && x.q.offset % 4 == 0 && table.q.offset % 4 == 0;
-    const char* shader = !words ? "lm_head_i8_bytes" : int_dot_ ? "lm_head_i8_int_dot" : "lm_head_i8_portable";
+    const char* shader = !words          ? "lm_head_i8_bytes"
+                         : head_int_dot_ ? "lm_head_i8_int_dot"
+                                         : "lm_head_i8_portable";
     const uint64_t align = words ? 4 : 1;
     const LmHeadI8Args args{address(x.q, align, "lm_head_i8"), address(x.scale, 4, "lm_head_i8"),
                             address(table.q, align, "lm_head_i8"), address(table.scale, 4, "lm_head_i8"),
@@ -386,7 +396,8 @@ class VulkanBackend final : public Backend {
 
   std::shared_ptr<Device> dev_;
   DeviceInfo info_;
-  bool int_dot_ = false;
+  // Whether the matmul and the int8 head run their integer-dot-product shaders.
+  bool matmul_int_dot_ = false, head_int_dot_ = false;
   int64_t gemv_max_tokens_ = 4;
   uint32_t rows_per_group_ = 8;  // GEMV and LM head: one subgroup per row
   std::map<std::pair<double, int64_t>, RopeTable> rope_tables_;
@@ -398,12 +409,20 @@ std::unique_ptr<Backend> make_backend(const VulkanOptions& options) {
   return std::make_unique<VulkanBackend>(options);
 }
 
-DotPath dot_path_from_env() {
-  const char* v = std::getenv("BITLAB_VULKAN_DOT");
-  if (!v || !*v || std::strcmp(v, "auto") == 0) return DotPath::Auto;
-  if (std::strcmp(v, "int-dot") == 0) return DotPath::IntegerDot;
-  if (std::strcmp(v, "portable") == 0) return DotPath::Portable;
-  throw UsageError(fmt::format("BITLAB_VULKAN_DOT='{}': expected auto, int-dot or portable", v));
+std::span<const VulkanVariant> vulkan_variants() {
+  static constexpr VulkanVariant kList[] = {
+      {kMatmulIntDot, "matmul_w2a8", &VulkanOptions::matmul_dot, DotPath::IntegerDot},
+      {kMatmulPortable, "matmul_w2a8", &VulkanOptions::matmul_dot, DotPath::Portable},
+      {kHeadIntDot, "lm_head_i8", &VulkanOptions::lm_head_dot, DotPath::IntegerDot},
+      {kHeadPortable, "lm_head_i8", &VulkanOptions::lm_head_dot, DotPath::Portable},
+  };
+  return kList;
+}
+
+void apply_pins(VulkanOptions& o, const std::vector<std::string>& pins) {
+  for (const std::string& pin : pins)
+    for (const VulkanVariant& v : vulkan_variants())
+      if (pin == v.name) o.*(v.option) = v.path;
 }
 
 }  // namespace bitlab::vk

@@ -6,6 +6,9 @@
 #pragma once
 #include <cstdint>
 #include <memory>
+#include <span>
+#include <string>
+#include <vector>
 
 #include "model/backend.h"
 
@@ -19,7 +22,10 @@ enum class DotPath {
 
 struct VulkanOptions {
   int device = 0;  // index in the loader's device list (`bitlab info` shows it)
-  DotPath dot = DotPath::Auto;
+  DotPath dot = DotPath::Auto;  // both ops below, unless they name their own path
+  // The kernel variants (vulkan_variants): Auto follows `dot`.
+  DotPath matmul_dot = DotPath::Auto;
+  DotPath lm_head_dot = DotPath::Auto;
   // matmul_w2a8 with up to this many tokens runs the GEMV shader, with more the GEMM shader.
   int64_t gemv_max_tokens = 4;
   // false: never map device memory, copy through staging as on a discrete GPU (for tests).
@@ -27,8 +33,21 @@ struct VulkanOptions {
 };
 
 std::unique_ptr<Backend> make_backend(const VulkanOptions& options);
-// The DotPath named by BITLAB_VULKAN_DOT (auto, int-dot, portable); Auto when
-// unset. Throws UsageError for another value.
-DotPath dot_path_from_env();
+// The backend's kernel variants: integer dot product (OpSDot / OpSUDot, usable
+// where the device reports shaderIntegerDotProduct, the default there) or
+// portable int32 arithmetic (any device), per op.
+inline constexpr const char* kMatmulIntDot = "t2i8_matmul_intdot__vulkan";
+inline constexpr const char* kMatmulPortable = "t2i8_matmul_portable__vulkan";
+inline constexpr const char* kHeadIntDot = "i8_i8_lm_head_intdot__vulkan";
+inline constexpr const char* kHeadPortable = "i8_i8_lm_head_portable__vulkan";
+struct VulkanVariant {
+  const char* name;
+  const char* op;
+  DotPath VulkanOptions::*option;  // the option this variant sets
+  DotPath path;                    // to this
+};
+std::span<const VulkanVariant> vulkan_variants();
+// Sets the option of each pinned variant (the registry checked the names).
+void apply_pins(VulkanOptions& o, const std::vector<std::string>& pins);
 
 }  // namespace bitlab::vk

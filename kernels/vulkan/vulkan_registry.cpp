@@ -12,7 +12,7 @@ namespace bitlab {
 std::unique_ptr<Backend> make_vulkan_backend(const BackendOptions& opts) {
   vk::VulkanOptions o;
   o.device = opts.device;
-  o.dot = vk::dot_path_from_env();
+  vk::apply_pins(o, opts.variants);
   return vk::make_backend(o);
 }
 
@@ -35,6 +35,31 @@ BackendProbe probe_vulkan_backend() {
   return probe;
 }
 
-std::vector<KernelVariant> variants_vulkan_backend() { return {}; }
+std::vector<KernelVariant> variants_vulkan_backend() {
+  // Device 0's integer dot product decides (as the probe, from the loader's
+  // device list, once per process); --device N on a device without it makes
+  // a pinned int-dot variant a DeviceError when the backend is made.
+  static const std::vector<KernelVariant> list = [] {
+    const BackendProbe p = probe_vulkan_backend();
+    std::string why;
+    const std::vector<vk::DeviceSummary> devices = vk::list_devices(&why);
+    const bool int_dot = p.usable && !devices.empty() && devices[0].int_dot;
+    std::vector<KernelVariant> out;
+    for (const vk::VulkanVariant& v : vk::vulkan_variants()) {
+      KernelVariant k{.name = v.name, .op = v.op};
+      if (!p.usable)
+        k.why_not = p.reason;
+      else if (v.path == vk::DotPath::IntegerDot && !int_dot)
+        k.why_not = fmt::format("{} has no integer dot product (shaderIntegerDotProduct)",
+                                devices.empty() ? std::string("device 0") : devices[0].name);
+      k.usable = k.why_not.empty();
+      // The int-dot shaders where the device has them, else the portable ones.
+      k.is_default = k.usable && (v.path == vk::DotPath::IntegerDot || !int_dot);
+      out.push_back(std::move(k));
+    }
+    return out;
+  }();
+  return list;
+}
 
 }  // namespace bitlab

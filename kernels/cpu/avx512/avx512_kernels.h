@@ -1,12 +1,14 @@
-// AVX-512 kernels (F/BW/VL/DQ + VNNI): the CPU backend's fast x86 variant.
-// Every .cpp in this folder is compiled with -mavx512{f,bw,vl,vnni,dq}; nothing
-// here may run before probe_avx512_backend() has said the CPU has them.
+// AVX-512 kernels: the CPU backend's fast x86 variants. Every kernel .cpp in
+// this folder is compiled with -mavx512{f,bw,vl,dq}; matmul_w2a8.cpp and
+// lm_head_i8.cpp also with -mavx512vnni (their variants are usable only where
+// the CPU has it). Nothing here may run before the variant's predicate (table.cpp)
+// said yes. table.cpp itself is baseline x86-64: it only lists the variants.
 #pragma once
 #include "kernels/cpu/cpu_kernels.h"
 
 namespace bitlab::cpu::avx512 {
 
-// --- ternary matmul, layout "r16k16" (see matmul_w2a8.cpp) --------------------
+// --- ternary matmul, layout "r16k16" (r16k16.h) ------------------------------------
 inline constexpr int64_t kRowGroup = 16;  // output rows per 64-byte block
 inline constexpr int64_t kColBlock = 16;  // columns (k) per 64-byte block
 size_t packed_bytes(int64_t n, int64_t k);
@@ -14,7 +16,10 @@ void repack(const CanonicalTernary& w, uint8_t* out);
 // The code (T + 1) stored for row r, column i of the packed layout; r and i may
 // run into the padding (r < 16 * ceil(n/16), i < 16 * ceil(k/16)), which holds 1.
 int code_at(const uint8_t* packed, int64_t n, int64_t k, int64_t r, int64_t i);
+// t2i8_matmul_r16k16__avx512vnni (matmul_w2a8.cpp): needs VNNI.
 void matmul(const MatmulArgs& a, int64_t n0, int64_t n1);
+// t2i8_matmul_r16k16__avx512bw (matmul_w2a8_bw.cpp): AVX-512 BW only.
+void matmul_bw(const MatmulArgs& a, int64_t n0, int64_t n1);
 
 // --- row-wise float ops ----------------------------------------------------------
 // 1 / sqrt(mean(x^2) + eps), summed in double as the reference does.
@@ -29,6 +34,7 @@ void add(const float* a, const float* b, int64_t n, float* y);
 void embed_row(const uint16_t* table_row, int64_t d, float* out);
 void lm_head(const float* x, int64_t t, int64_t d, const uint16_t* table, int64_t v0, int64_t v1, float* logits,
              int64_t ld_logits);
+// Needs VNNI (lm_head_i8.cpp).
 void lm_head_i8(const int8_t* xq, const float* s_x, int64_t t, int64_t d, const int8_t* q, const float* s_v,
                 int64_t v0, int64_t v1, float* logits, int64_t ld_logits);
 int64_t argmax(const float* logits, int64_t v);

@@ -1,6 +1,8 @@
-// Ternary x int8 matmul, AVX-512 VNNI variant (t2i8_matmul_r16k16__avx512vnni).
+// Ternary x int8 matmul, AVX-512 VNNI variant (t2i8_matmul_r16k16__avx512vnni),
+// the avx512 backend's default matmul where the CPU has VNNI. The only files of
+// this folder built with -mavx512vnni are this one and lm_head_i8.cpp.
 //
-// Variants, picked by the token count t:
+// Paths, picked by the token count t:
 //   t = 1   GEMV (gemv_group): one 16-row group at a time with four independent
 //           accumulators (one per 4-column slice), so vpdpbusd latency never
 //           limits the 2-bit weight stream; tuned for the 2B4T decode shapes
@@ -16,23 +18,10 @@
 //           Activations are interleaved per tile so that the 16 broadcasts of
 //           one code register read one 64-byte line.
 //
-// Layout "r16k16" (what repack writes for one part of [n, k]):
-//   rows are taken in groups of 16 (group g = rows 16g..16g+15), columns in blocks
-//   of 16; one group is ceil(k/16) consecutive 64-byte blocks, groups follow each
-//   other. In block (g, kb), byte 4r + i (r = 0..15, i = 0..3) holds, in bits
-//   2j..2j+1 (j = 0..3), the code c = T + 1 of row 16g + r, column 16kb + 4j + i.
-//   Rows past n and columns past k hold code 1 (a zero weight). Size:
-//   ceil(n/16) * ceil(k/16) * 64 bytes, a multiple of 64, so every part and every
-//   block starts 64-byte aligned.
-//
-// Why this layout: (v >> 2j) & 3 of one 64-byte load is, for every row r in
-// dword lane r, the four unsigned codes of columns 16kb+4j .. 16kb+4j+3, which is
-// exactly the unsigned operand of vpdpbusd against a broadcast of those four
-// int8 activations. One load feeds 4 x 64 multiply-adds, the stream is purely
-// sequential, and the kernel needs no shuffles. Since codes are T + 1,
-//   acc = sum(c * x) - sum(x),
-// where sum(x) is computed once per token per call. Activations past k are
-// read from a zero-padded copy, so the kernel never reads past the end of xq.
+// Layout "r16k16": see r16k16.h (repack_r16k16.cpp writes it). Since codes
+// are T + 1, acc = sum(c * x) - sum(x), where sum(x) is computed once per token
+// per call. Activations past k are read from a zero-padded copy, so the kernel
+// never reads past the end of xq.
 //
 // Epilogue: y = float(acc) / s[t] * w_scale, a division then a multiply (no FMA,
 // no reciprocal), so y is bit-identical to ref::matmul_w2a8.
@@ -42,55 +31,19 @@
 #include <utility>
 
 #include "kernels/cpu/avx512/avx512_kernels.h"
+#include "kernels/cpu/avx512/r16k16.h"
 #include "kernels/cpu/avx512/simd.h"
 
 namespace bitlab::cpu::avx512 {
 namespace {
 
-constexpr int64_t kBlockBytes = 64;
 constexpr int kMaxTile = 16;  // tokens per GEMM tile
-
-int64_t col_blocks(int64_t k) { return (k + kColBlock - 1) / kColBlock; }
-int64_t row_groups(int64_t n) { return (n + kRowGroup - 1) / kRowGroup; }
-
-// One canonical byte (four 2-bit codes) spread to one code per byte lane.
-// The tables here are plain arrays, not std::array: its operator[] is an
-// inline function, which an instrumented build (-O1, sanitizers) emits as a
-// weak symbol in this object (cmake/check_isa_isolation.cmake).
-struct SpreadTable {
-  uint32_t v[256];
-};
-constexpr SpreadTable make_spread() {
-  SpreadTable t{};
-  for (uint32_t b = 0; b < 256; ++b)
-    for (uint32_t i = 0; i < 4; ++i) t.v[b] |= ((b >> (2 * i)) & 3u) << (8 * i);
-  return t;
-}
-constexpr SpreadTable kSpread = make_spread();
 
 // acc += Σ_i c[4l+i] * x[i] per dword lane l, x = four int8 at p broadcast to
 // every lane. Inline asm so that the broadcast stays a memory operand and the
 // accumulator is updated in place (GCC 12 copies it around the intrinsic).
 inline void dpbusd_bcast(__m512i& acc, __m512i c, const int8_t* p) {
   asm("vpdpbusd %2%{1to16%}, %1, %0" : "+v"(acc) : "v"(c), "m"(*reinterpret_cast<const int32_t*>(p)));
-}
-
-// The four code registers of one 64-byte block: c[j] holds, in dword lane r,
-// the codes of row r for columns 4j..4j+3 of the block.
-struct Codes {
-  __m512i c0, c1, c2, c3;
-};
-inline Codes decode(const uint8_t* block) {
-  const __m512i m3 = _mm512_set1_epi8(3);
-  const __m512i v = _mm512_load_si512(block);
-  return {_mm512_and_si512(v, m3), _mm512_and_si512(_mm512_srli_epi16(v, 2), m3),
-          _mm512_and_si512(_mm512_srli_epi16(v, 4), m3), _mm512_and_si512(_mm512_srli_epi16(v, 6), m3)};
-}
-
-// y[t, r] = (acc - Σx[t]) / s[t] * w_scale for the group's rows selected by `store`.
-inline void store_rows(__m512i acc, int32_t xsum, float s, __m512 w_scale, float* y, __mmask16 store) {
-  acc = _mm512_sub_epi32(acc, _mm512_set1_epi32(xsum));
-  _mm512_mask_storeu_ps(y, store, _mm512_mul_ps(_mm512_div_ps(_mm512_cvtepi32_ps(acc), _mm512_set1_ps(s)), w_scale));
 }
 
 // GEMV: one token, one 16-row group over all column blocks; x zero-padded to
@@ -157,34 +110,6 @@ constexpr TileTable make_tiles(std::index_sequence<I...>) {
 constexpr TileTable kTiles = make_tiles(std::make_index_sequence<kMaxTile>{});
 
 }  // namespace
-
-size_t packed_bytes(int64_t n, int64_t k) { return size_t(row_groups(n) * col_blocks(k) * kBlockBytes); }
-
-// flatten: CanonicalTernary's inline accessors are inlined here, never emitted
-// as weak functions compiled for AVX-512.
-[[gnu::flatten]] void repack(const CanonicalTernary& w, uint8_t* out) {
-  const int64_t nkb = col_blocks(w.k), rb = w.row_bytes();
-  for (int64_t g = 0; g < row_groups(w.n); ++g)
-    for (int64_t r = 0; r < kRowGroup; ++r) {
-      const int64_t row = g * kRowGroup + r;
-      const uint8_t* src = row < w.n ? w.row(row) : nullptr;
-      for (int64_t kb = 0; kb < nkb; ++kb) {
-        uint32_t v = 0;
-        for (int64_t j = 0; j < 4; ++j) {
-          const int64_t b = 4 * kb + j;  // canonical byte: columns 4b..4b+3
-          const uint8_t codes = (src && b < rb) ? src[b] : kZeroCodeByte;
-          v |= kSpread.v[codes] << (2 * j);
-        }
-        std::memcpy(out + (g * nkb + kb) * kBlockBytes + 4 * r, &v, 4);
-      }
-    }
-}
-
-int code_at(const uint8_t* packed, int64_t /*n*/, int64_t k, int64_t r, int64_t i) {
-  const int64_t g = r / kRowGroup, kb = i / kColBlock, c = i % kColBlock;
-  const uint8_t b = packed[(g * col_blocks(k) + kb) * kBlockBytes + 4 * (r % kRowGroup) + c % 4];
-  return (b >> (2 * (c / 4))) & 3;
-}
 
 void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
   const int64_t nkb = col_blocks(a.k), kp = nkb * kColBlock, group_bytes = nkb * kBlockBytes;

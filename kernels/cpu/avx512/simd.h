@@ -41,14 +41,24 @@ inline __mmask64 tail64(int64_t left) {
   return _cvtu64_mask64(left <= 0 ? 0ull : left >= 64 ? ~0ull : (1ull << left) - 1ull);
 }
 
-// Σ x over k int8 values (vpdpbusd against ones, masked tail), exact in int32;
-// reads nothing past x + k.
-inline int32_t row_sum(const int8_t* x, int64_t k) {
+// 64 int8 values summed into 16 int32 lanes of acc: vpdpbusd against ones in a
+// file built with VNNI, else vpmaddubsw (pairs into int16, at most 2 * 128:
+// exact) then vpmaddwd against ones (pairs into int32). Both are exact.
+inline __m512i add_byte_sums(__m512i acc, __m512i x) {
   const __m512i ones = _mm512_set1_epi8(1);
+#if defined(__AVX512VNNI__)
+  return _mm512_dpbusd_epi32(acc, ones, x);
+#else
+  return _mm512_add_epi32(acc, _mm512_madd_epi16(_mm512_maddubs_epi16(ones, x), _mm512_set1_epi16(1)));
+#endif
+}
+
+// Σ x over k int8 values (masked tail), exact in int32; reads nothing past x + k.
+inline int32_t row_sum(const int8_t* x, int64_t k) {
   __m512i acc = _mm512_setzero_si512();
   int64_t i = 0;
-  for (; i + 64 <= k; i += 64) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_loadu_si512(x + i));
-  if (i < k) acc = _mm512_dpbusd_epi32(acc, ones, _mm512_maskz_loadu_epi8(tail64(k - i), x + i));
+  for (; i + 64 <= k; i += 64) acc = add_byte_sums(acc, _mm512_loadu_si512(x + i));
+  if (i < k) acc = add_byte_sums(acc, _mm512_maskz_loadu_epi8(tail64(k - i), x + i));
   return _mm512_reduce_add_epi32(acc);
 }
 

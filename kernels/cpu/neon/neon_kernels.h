@@ -1,8 +1,9 @@
-// NEON kernels (AArch64 Advanced SIMD): the CPU backend's 64-bit Arm variant.
-// Two kernel tables share everything but the ternary matmul's inner tiles:
-//   "neon"          Armv8-A baseline: widening multiply-accumulate (SMLAL);
-//   "neon-dotprod"  Armv8.2-A dot product (SDOT), only after the CPU's hwcaps
-//                   said it has it (probe_neon_backend in neon_backend.cpp).
+// NEON kernels (AArch64 Advanced SIMD): the CPU backend's 64-bit Arm variants
+// (listed in table.cpp). Two matmul variants share the layout and differ in
+// their inner tiles:
+//   t2i8_matmul_r8c16__neon     Armv8-A baseline: widening multiply-accumulate (SMLAL);
+//   t2i8_matmul_r8c16__neondot  Armv8.2-A dot product (SDOT), usable only where
+//                               the CPU's hwcaps report it (HWCAP_ASIMDDP).
 // Only matmul_dotprod.cpp is compiled with +dotprod; every other file here is
 // baseline Armv8-A and safe on any AArch64 CPU.
 #pragma once
@@ -10,8 +11,10 @@
 
 namespace bitlab::cpu {
 
+// The default table with the baseline matmul pinned ("neon").
 const CpuKernels& neon_kernels();
-// Only after the CPU reported the dot-product extension (HWCAP_ASIMDDP).
+// With the SDOT matmul pinned ("neon-dotprod"): DeviceError where the CPU
+// lacks the dot-product extension (HWCAP_ASIMDDP).
 const CpuKernels& neon_dotprod_kernels();
 
 }  // namespace bitlab::cpu

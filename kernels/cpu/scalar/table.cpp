@@ -1,27 +1,43 @@
-// The scalar variant's kernel table.
+// The scalar kernels as variants, one per op: the whole "scalar" backend, and
+// the last entry per op of the avx512 and neon lists (never their default), so
+// a SIMD kernel can be compared with the plain loop on one machine.
+#include "kernels/cpu/cpu_variants.h"
 #include "kernels/cpu/scalar/scalar_kernels.h"
 
 namespace bitlab::cpu {
+namespace {
+
+constexpr CpuVariant kScalar[] = {
+    {"bf16_f32_embed__scalar", "embed", runs_anywhere, [](CpuKernels& k) { k.embed_row = scalar::embed_row; }},
+    {"f32_rmsnorm__scalar", "rmsnorm", runs_anywhere, [](CpuKernels& k) { k.rmsnorm_row = scalar::rmsnorm_row; }},
+    {"f32_i8_quantize__scalar", "quantize_act", runs_anywhere,
+     [](CpuKernels& k) { k.quantize_row = scalar::quantize_row; }},
+    {"f32_i8_rmsnorm_quant__scalar", "rmsnorm_quant", runs_anywhere,
+     [](CpuKernels& k) { k.rmsnorm_quant_row = scalar::rmsnorm_quant_row; }},
+    {"t2i8_matmul__scalar", "matmul_w2a8", runs_anywhere,
+     [](CpuKernels& k) {
+       k.matmul_row_block = 16;
+       k.packed_bytes = scalar::packed_bytes;
+       k.repack = scalar::repack;
+       k.matmul = scalar::matmul;
+     },
+     "scalar"},
+    {"f32_rope__scalar", "rope", runs_anywhere, [](CpuKernels& k) { k.rope_row = scalar::rope_row; }},
+    {"f32_attention_head__scalar", "attention", runs_anywhere,
+     [](CpuKernels& k) { k.attention_head = scalar::attention_head; }},
+    {"f32_relu2_mul__scalar", "relu2_mul", runs_anywhere, [](CpuKernels& k) { k.relu2_mul = scalar::relu2_mul; }},
+    {"f32_add__scalar", "add", runs_anywhere, [](CpuKernels& k) { k.add = scalar::add; }},
+    {"bf16_f32_lm_head__scalar", "lm_head", runs_anywhere, [](CpuKernels& k) { k.lm_head = scalar::lm_head; }},
+    {"i8_i8_lm_head__scalar", "lm_head_i8", runs_anywhere, [](CpuKernels& k) { k.lm_head_i8 = scalar::lm_head_i8; }},
+    {"f32_argmax__scalar", "argmax", runs_anywhere, [](CpuKernels& k) { k.argmax = scalar::argmax; }},
+};
+
+}  // namespace
+
+std::span<const CpuVariant> scalar_variants() { return kScalar; }
 
 const CpuKernels& scalar_kernels() {
-  static const CpuKernels k{
-      .variant = "scalar",
-      .matmul_row_block = 16,
-      .packed_bytes = scalar::packed_bytes,
-      .repack = scalar::repack,
-      .matmul = scalar::matmul,
-      .quantize_row = scalar::quantize_row,
-      .rmsnorm_row = scalar::rmsnorm_row,
-      .rmsnorm_quant_row = scalar::rmsnorm_quant_row,
-      .rope_row = scalar::rope_row,
-      .embed_row = scalar::embed_row,
-      .attention_head = scalar::attention_head,
-      .relu2_mul = scalar::relu2_mul,
-      .add = scalar::add,
-      .lm_head = scalar::lm_head,
-      .lm_head_i8 = scalar::lm_head_i8,
-      .argmax = scalar::argmax,
-  };
+  static const CpuKernels k = build_table("scalar", kScalar, {}).kernels;
   return k;
 }
 
