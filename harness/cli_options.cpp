@@ -69,7 +69,7 @@ CLI::Option* add_variants(CLI::App* sub, std::vector<std::string>& target) {
   return sub
       ->add_option("--variant", target,
                    "pin a kernel variant by name (repeatable); each selected backend that lists it runs it for its op "
-                   "(`bitlab info` lists the variants)")
+                   "(`bitlab info --kernels` lists them)")
       ->expected(1)
       ->delimiter(',');
 }

@@ -58,7 +58,7 @@ int run_kernels() {
       continue;
     }
     for (const KernelVariant& v : kernel_variants(e.name))
-      rows.push_back({v.name, v.op, e.name, v.is_default ? "default" : v.usable ? "usable" : "no: " + v.why_not});
+      rows.push_back({v.name, v.op, e.name, !v.usable ? "no: " + v.why_not : v.is_default ? "default" : "usable"});
   }
   Row head{"variant", "op", "backend", "state"};
   size_t wn = head.name.size(), wo = head.op.size(), wb = head.backend.size();
