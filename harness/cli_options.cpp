@@ -7,7 +7,7 @@
 
 #include "harness/model_spec.h"
 #include "model/error.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 namespace bitlab::cli {
 

@@ -17,8 +17,8 @@
 #include "harness/progress.h"
 #include "harness/results.h"
 #include "model/error.h"
-#include "model/registry.h"
-#include "model/sysinfo.h"
+#include "kernels/registry.h"
+#include "common/sysinfo.h"
 
 namespace bitlab::cli {
 namespace {

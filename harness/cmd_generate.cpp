@@ -12,7 +12,7 @@
 #include "harness/model_spec.h"
 #include "harness/progress.h"
 #include "model/error.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/sampling.h"
 #include "model/tokenizer.h"
 #include "model/weights/gguf.h"

@@ -10,8 +10,8 @@
 #include "harness/build_info.h"
 #include "harness/commands.h"
 #include "harness/energy/sensors.h"
-#include "model/registry.h"
-#include "model/sysinfo.h"
+#include "kernels/registry.h"
+#include "common/sysinfo.h"
 
 namespace bitlab::cli {
 namespace {

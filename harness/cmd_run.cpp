@@ -14,7 +14,7 @@
 #include "harness/progress.h"
 #include "harness/stats.h"
 #include "model/error.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/sampling.h"
 
 namespace bitlab::cli {

@@ -4,6 +4,8 @@
 
 #include <fmt/format.h>
 
+#include "common/random.h"
+
 namespace bitlab {
 
 std::vector<int32_t> seeded_prompt(const ModelConfig& c, int64_t len, uint64_t seed) {

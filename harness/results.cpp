@@ -18,7 +18,7 @@
 #include "harness/energy/sensors.h"
 #include "harness/op_cases/op_case.h"
 #include "model/error.h"
-#include "model/sysinfo.h"
+#include "common/sysinfo.h"
 #include "model/weights/atomic_write.h"
 
 namespace bitlab {
@@ -108,6 +108,8 @@ nlohmann::json to_json(const Measurement& m) {
   }
   return j;
 }
+
+std::string head_key_suffix(HeadKind h) { return h == HeadKind::Int8 ? "/head:int8" : ""; }
 
 nlohmann::json new_result(const RunContext& rc) {
   return {{"schema", opcase::kResultSchema},

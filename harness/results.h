@@ -10,6 +10,7 @@
 #include "harness/energy/figure.h"
 #include "harness/stats.h"
 #include "model/backend.h"
+#include "model/transformer.h"
 
 namespace bitlab {
 
@@ -37,6 +38,8 @@ struct Measurement {
 };
 
 nlohmann::json to_json(const Measurement& m);
+// What result keys end with for a head: "" for bf16, "/head:int8".
+std::string head_key_suffix(HeadKind h);
 
 // A new document with the context and empty measurement/correctness lists.
 nlohmann::json new_result(const RunContext& rc);

@@ -9,6 +9,7 @@
 #include <span>
 #include <vector>
 
+#include "common/random.h"
 #include "model/transformer.h"
 
 namespace bitlab {

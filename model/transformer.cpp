@@ -18,8 +18,6 @@ QuantAct first(const QuantAct& q, int64_t rows) { return {q.q.rows(0, rows), q.s
 
 const char* head_name(HeadKind h) { return h == HeadKind::Int8 ? "int8" : "bf16"; }
 
-std::string head_key_suffix(HeadKind h) { return h == HeadKind::Int8 ? "/head:int8" : ""; }
-
 void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s) {
   constexpr int64_t kBlock = 1024;
 #pragma omp parallel for schedule(dynamic)

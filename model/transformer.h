@@ -10,9 +10,9 @@
 #include <string>
 #include <vector>
 
+#include "common/progress.h"
 #include "model/backend.h"
 #include "model/weights/canonical.h"
-#include "model/weights/synthetic.h"
 
 namespace bitlab {
 
@@ -23,8 +23,6 @@ enum class HeadKind { BF16, Int8 };
 const char* head_name(HeadKind h);
 // "bf16" or "int8"; anything else is a UsageError.
 HeadKind parse_head(const std::string& name);
-// What result keys end with for a head: "" for bf16, "/head:int8".
-std::string head_key_suffix(HeadKind h);
 // ref::quantize_head over blocks of rows on every core (rows are independent,
 // so the bits are the reference's): a second or more on one core at 2B4T.
 void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s);

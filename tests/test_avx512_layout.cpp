@@ -12,7 +12,7 @@
 
 #include "kernels/cpu/avx512/avx512_kernels.h"
 #include "model/reference.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "tests/test_util.h"
 
 namespace bitlab {

@@ -22,7 +22,7 @@
 #include "harness/op_cases/op_case.h"
 #include "model/error.h"
 #include "model/reference.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "tests/test_util.h"
 
 namespace bitlab {

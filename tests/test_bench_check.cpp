@@ -8,7 +8,7 @@
 
 #include <nlohmann/json.hpp>
 
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "tests/cli_test_util.h"
 
 namespace {

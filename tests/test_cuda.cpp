@@ -26,7 +26,7 @@
 #include "model/error.h"
 #include "model/reference.h"
 #include "model/reference_backend.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/sampling.h"
 #include "model/transformer.h"
 #include "tests/test_util.h"

@@ -18,7 +18,7 @@
 #include "harness/energy/op_counts.h"
 #include "harness/energy/session.h"
 #include "model/error.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/weights/synthetic.h"
 
 namespace {

@@ -16,7 +16,7 @@
 #include "kernels/cpu/cpu_variants.h"
 #include "model/error.h"
 #include "model/reference.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "tests/cli_test_util.h"
 #include "tests/test_util.h"
 

@@ -23,7 +23,7 @@
 #include "kernels/cpu/neon/neon_kernels.h"
 #include "model/error.h"
 #include "model/reference.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/sampling.h"
 #include "model/transformer.h"
 #include "tests/test_util.h"

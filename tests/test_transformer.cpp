@@ -14,7 +14,7 @@
 #include "harness/correctness.h"
 #include "model/error.h"
 #include "model/reference_backend.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/sampling.h"
 #include "model/transformer.h"
 #include "tests/test_util.h"

@@ -4,7 +4,7 @@
 #include <memory>
 #include <tuple>
 
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 namespace bitlab::opcase {
 

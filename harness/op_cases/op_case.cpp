@@ -5,8 +5,8 @@
 #include <fmt/format.h>
 
 #include "harness/op_cases/case_util.h"
-#include "model/registry.h"
-#include "model/sysinfo.h"
+#include "kernels/registry.h"
+#include "common/sysinfo.h"
 #include "model/weights/synthetic.h"
 
 namespace bitlab::opcase {

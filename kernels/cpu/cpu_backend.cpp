@@ -5,7 +5,7 @@
 #include <cstring>
 #include <vector>
 
-#include "model/sysinfo.h"
+#include "common/sysinfo.h"
 #include "model/host_tensor.h"
 
 namespace bitlab::cpu {

@@ -10,7 +10,7 @@
 
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_variants.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 namespace bitlab {
 

@@ -2,7 +2,7 @@
 // kernels (one variant per op, kernels/cpu/scalar/table.cpp). Runs on any CPU.
 #include "kernels/cpu/cpu_backend.h"
 #include "kernels/cpu/cpu_variants.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 namespace bitlab {
 

@@ -18,7 +18,7 @@
 #include "kernels/cuda/launch.h"
 #include "kernels/cuda/w2_layout.h"
 #include "model/error.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 namespace bitlab {
 namespace cuda {

@@ -12,7 +12,7 @@
 
 #include "kernels/cuda/step_recorder.h"
 #include "model/backend.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 namespace bitlab {
 // The registry's entry points (model/backends.def). The probe asks the driver

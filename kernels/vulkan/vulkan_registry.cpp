@@ -5,7 +5,7 @@
 
 #include "kernels/vulkan/device.h"
 #include "kernels/vulkan/vulkan_backend.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 namespace bitlab {
 

@@ -8,21 +8,6 @@
 
 namespace bitlab {
 
-float SplitMix64::normal() {
-  const uint64_t r = next();
-  const float sum = float(r & 0xffff) + float((r >> 16) & 0xffff) + float((r >> 32) & 0xffff) + float(r >> 48);
-  // Four U[0,1) have mean 2 and variance 1/3.
-  return (sum * 0x1.0p-16f - 2.0f) * 1.7320508f;
-}
-
-uint64_t stream_key(uint64_t seed, uint64_t a, uint64_t b, uint64_t c) {
-  SplitMix64 g(seed ^ 0x6a09e667f3bcc909ull);
-  uint64_t k = g.next() ^ a;
-  k = SplitMix64(k).next() ^ b;
-  k = SplitMix64(k).next() ^ c;
-  return SplitMix64(k).next();
-}
-
 namespace {
 
 // Tensor ids in the stream key: one per tensor of the model.

@@ -17,7 +17,7 @@
 #include <string>
 
 #include "harness/op_cases/op_bench.h"
-#include "model/sysinfo.h"
+#include "common/sysinfo.h"
 
 int main(int argc, char** argv) {
   benchmark::Initialize(&argc, argv);

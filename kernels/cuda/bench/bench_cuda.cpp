@@ -34,7 +34,7 @@
 #include "harness/op_cases/op_bench.h"
 #include "kernels/cuda/bench/read_bandwidth.h"
 #include "kernels/cuda/cuda_backend.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/transformer.h"
 #include "model/weights/atomic_write.h"
 #include "model/weights/synthetic.h"

@@ -27,7 +27,7 @@
 
 #include "harness/op_cases/op_bench.h"
 #include "kernels/vulkan/device.h"
-#include "model/registry.h"
+#include "kernels/registry.h"
 #include "model/transformer.h"
 #include "model/weights/synthetic.h"
 

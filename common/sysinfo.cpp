@@ -1,4 +1,4 @@
-#include "model/sysinfo.h"
+#include "common/sysinfo.h"
 
 #include <sys/utsname.h>
 #include <unistd.h>

@@ -1,4 +1,4 @@
-#include "model/registry.h"
+#include "kernels/registry.h"
 
 #include <algorithm>
 
@@ -18,7 +18,7 @@ namespace bitlab {
 #define BITLAB_DECLARE_0(name)
 #define BITLAB_DECLARE(name, have) BITLAB_DECLARE_##have(name)
 #define BACKEND(name, have, why, where) BITLAB_DECLARE(name, have)
-#include "model/backends.def"
+#include "kernels/backends.def"
 #undef BACKEND
 
 namespace {
@@ -39,7 +39,7 @@ struct Registered {
 #define BITLAB_ENTRY(name, have, why, cpu) BITLAB_ENTRY_##have(name, why, cpu)
 #define BACKEND(name, have, why, where) BITLAB_ENTRY(name, have, why, BITLAB_IS_CPU_##where)
 const Registered kBackends[] = {
-#include "model/backends.def"
+#include "kernels/backends.def"
 };
 #undef BACKEND
 }  // namespace
