@@ -10,6 +10,14 @@
 
 namespace bitlab {
 
+// The backend list, kernels/backends.def, is generated in the build folder from
+// the bitlab_add_backend calls of the backend folders (kernels/CMakeLists.txt):
+// one BACKEND(name, built 0|1, "reason when not built", cpu|gpu) per backend,
+// in registration order. A backend named `x` that is built provides:
+//   std::unique_ptr<Backend> make_x_backend(const BackendOptions&);
+//   BackendProbe probe_x_backend();   // usable on this machine? if not, why
+//   std::vector<KernelVariant> variants_x_backend();  // its kernels, probed here
+
 // Declarations of the compiled-in backends' entry points.
 #define BITLAB_DECLARE_1(name)                                                \
   std::unique_ptr<Backend> make_##name##_backend(const BackendOptions& opts); \
@@ -79,7 +87,7 @@ const Registered& find(const std::string& name) {
   std::vector<std::string> known{"reference"};
   for (const Registered& r : kBackends) {
     if (name == r.name) return r;
-    known.push_back(r.name);
+    known.emplace_back(r.name);
   }
   throw UsageError(fmt::format("unknown backend '{}' (known: {})", name, fmt::join(known, ", ")));
 }
@@ -108,9 +116,9 @@ void check_pins(const std::string& backend, const std::vector<std::string>& pins
 
 }  // namespace
 
-std::vector<KernelVariant> kernel_variants(const std::string& name) {
-  if (name == "reference") return {};
-  const Registered& r = find(name);
+std::vector<KernelVariant> kernel_variants(const std::string& backend) {
+  if (backend == "reference") return {};
+  const Registered& r = find(backend);
   return r.variants ? r.variants() : std::vector<KernelVariant>{};
 }
 

@@ -1,4 +1,5 @@
-// The registry of backends, generated from model/backends.def. The oracle
+// The registry of backends, generated from the backend folders' bitlab_add_backend
+// calls (kernels/CMakeLists.txt, cmake/bitlab_add_backend.cmake). The oracle
 // ("reference") is listed too but is not part of "every backend" runs.
 #pragma once
 #include <memory>
@@ -20,12 +21,12 @@ struct BackendEntry {
   BackendProbe probe;  // compiled but not usable here: probe.reason says why
 };
 
-// Every backend in backends.def, in order, probed on this machine.
+// Every registered backend, in order, probed on this machine.
 std::vector<BackendEntry> list_backends();
 // Names of the backends usable here, oracle excluded.
 std::vector<std::string> usable_backends();
 // The fastest CPU backend usable here: the last usable CPU backend in
-// backends.def's order (avx512 or neon where the CPU has them, else scalar).
+// registration order (avx512 or neon where the CPU has them, else scalar).
 std::string default_backend();
 // Every kernel variant of a backend, probed on this machine, in the backend's
 // list order (per op, the default first where the backend says so). Throws

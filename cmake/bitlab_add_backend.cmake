@@ -1,0 +1,112 @@
+# bitlab_add_backend: how a backend folder declares itself (README "Adding a backend").
+#
+#   bitlab_add_backend(NAME <name> KIND cpu|gpu
+#                      [LIBRARY <existing target> | SOURCES <file>...]
+#                      [AVAILABLE <bool> WHY_NOT "<reason it is not built>"]
+#                      [TESTS <GoogleTest .cpp>...] [BENCH <Google Benchmark .cpp>...]
+#                      [LINK <library>...])
+#
+# NAME      the backend's name in the registry and on the command line; its code
+#           provides make_<name>_backend(const BackendOptions&),
+#           probe_<name>_backend() and variants_<name>_backend().
+# KIND      cpu or gpu. The registry lists backends in the order they are
+#           added; the default backend is the last usable cpu one, so CPU
+#           backends are added plainest first.
+# LIBRARY   the target holding the backend (several backends may share one), or
+# SOURCES   its files, built into a static library bitlab_<name>.
+# AVAILABLE false: nothing is built, the name is still registered and
+# WHY_NOT   `bitlab info` prints the reason (e.g. "disabled at configure time").
+# TESTS     one GoogleTest executable per file, named after it (build/tests/),
+#           linked with the library; built when BITLAB_TESTS is on.
+# BENCH     one Google Benchmark executable, build/bin/<library>_bench, linked
+#           with the op cases (harness/op_cases) every kernel benchmark runs.
+# LINK      further libraries: with SOURCES, the library links them (PUBLIC);
+#           the tests and the benchmark link them too.
+#
+# kernels/CMakeLists.txt defines bitlab_registry before the backend folders and
+# calls bitlab_write_backend_list() after them, which generates the list
+# kernels/registry.cpp reads (BACKEND(name, built 0|1, "why not", cpu|gpu)).
+function(bitlab_add_backend)
+  cmake_parse_arguments(PARSE_ARGV 0 arg "" "NAME;KIND;LIBRARY;AVAILABLE;WHY_NOT" "SOURCES;TESTS;BENCH;LINK")
+  if(arg_UNPARSED_ARGUMENTS)
+    message(FATAL_ERROR "bitlab_add_backend: unknown arguments: ${arg_UNPARSED_ARGUMENTS}")
+  endif()
+  if(NOT arg_NAME MATCHES "^[a-z][a-z0-9_]*$")
+    message(FATAL_ERROR "bitlab_add_backend: NAME '${arg_NAME}' must be a C identifier in lower case")
+  endif()
+  if(NOT arg_KIND MATCHES "^(cpu|gpu)$")
+    message(FATAL_ERROR "bitlab_add_backend(${arg_NAME}): KIND must be cpu or gpu, not '${arg_KIND}'")
+  endif()
+  get_property(names GLOBAL PROPERTY BITLAB_BACKENDS)
+  if(arg_NAME IN_LIST names)
+    message(FATAL_ERROR "bitlab_add_backend: backend '${arg_NAME}' is added twice")
+  endif()
+  if(NOT DEFINED arg_AVAILABLE)
+    set(arg_AVAILABLE ON)
+  endif()
+  if(NOT arg_AVAILABLE AND arg_WHY_NOT STREQUAL "")
+    message(FATAL_ERROR "bitlab_add_backend(${arg_NAME}): AVAILABLE is false but WHY_NOT gives no reason")
+  endif()
+
+  set_property(GLOBAL APPEND PROPERTY BITLAB_BACKENDS ${arg_NAME})
+  set_property(GLOBAL PROPERTY BITLAB_BACKEND_KIND_${arg_NAME} ${arg_KIND})
+  if(NOT arg_AVAILABLE)
+    set_property(GLOBAL PROPERTY BITLAB_BACKEND_BUILT_${arg_NAME} 0)
+    set_property(GLOBAL PROPERTY BITLAB_BACKEND_WHY_NOT_${arg_NAME} "${arg_WHY_NOT}")
+    message(STATUS "bitlab: backend ${arg_NAME} not built: ${arg_WHY_NOT}")
+    return()
+  endif()
+  set_property(GLOBAL PROPERTY BITLAB_BACKEND_BUILT_${arg_NAME} 1)
+  set_property(GLOBAL PROPERTY BITLAB_BACKEND_WHY_NOT_${arg_NAME} "")
+
+  if(arg_LIBRARY AND arg_SOURCES)
+    message(FATAL_ERROR "bitlab_add_backend(${arg_NAME}): give LIBRARY or SOURCES, not both")
+  elseif(arg_SOURCES)
+    set(lib bitlab_${arg_NAME})
+    add_library(${lib} STATIC ${arg_SOURCES})
+    target_link_libraries(${lib} PUBLIC bitlab_model ${arg_LINK} PRIVATE bitlab_warnings)
+  elseif(arg_LIBRARY)
+    if(NOT TARGET ${arg_LIBRARY})
+      message(FATAL_ERROR "bitlab_add_backend(${arg_NAME}): LIBRARY ${arg_LIBRARY} is not a target")
+    endif()
+    set(lib ${arg_LIBRARY})
+  else()
+    message(FATAL_ERROR "bitlab_add_backend(${arg_NAME}): give its LIBRARY or its SOURCES")
+  endif()
+  target_link_libraries(bitlab_registry PUBLIC ${lib})
+
+  if(BITLAB_TESTS)
+    foreach(src IN LISTS arg_TESTS)
+      get_filename_component(test ${src} NAME_WE)
+      bitlab_test(${test} ${src})
+      target_link_libraries(${test} PRIVATE ${lib} ${arg_LINK})
+    endforeach()
+  endif()
+  if(arg_BENCH)
+    find_package(benchmark REQUIRED)
+    set(bench ${lib}_bench)
+    add_executable(${bench} ${arg_BENCH})
+    target_link_libraries(${bench} PRIVATE bitlab_op_cases ${lib} ${arg_LINK} benchmark::benchmark bitlab_warnings)
+    set_target_properties(${bench} PROPERTIES RUNTIME_OUTPUT_DIRECTORY ${PROJECT_BINARY_DIR}/bin)
+  endif()
+  message(STATUS "bitlab: backend ${arg_NAME} built")
+endfunction()
+
+# Writes the registry's list, <build>/generated/kernels/backends.def, from the
+# backends added so far, in order; rewritten only when it changes.
+function(bitlab_write_backend_list out)
+  get_property(names GLOBAL PROPERTY BITLAB_BACKENDS)
+  set(list "// Generated by cmake/bitlab_add_backend.cmake from the bitlab_add_backend calls, in\n")
+  string(APPEND list "// their order: BACKEND(name, built 0|1, reason when not built, cpu|gpu).\n")
+  foreach(name IN LISTS names)
+    get_property(kind GLOBAL PROPERTY BITLAB_BACKEND_KIND_${name})
+    get_property(built GLOBAL PROPERTY BITLAB_BACKEND_BUILT_${name})
+    get_property(why GLOBAL PROPERTY BITLAB_BACKEND_WHY_NOT_${name})
+    string(REPLACE "\\" "\\\\" why "${why}")
+    string(REPLACE "\"" "\\\"" why "${why}")
+    string(APPEND list "BACKEND(${name}, ${built}, \"${why}\", ${kind})\n")
+  endforeach()
+  file(WRITE ${out}.new "${list}")
+  file(COPY_FILE ${out}.new ${out} ONLY_IF_DIFFERENT)
+  file(REMOVE ${out}.new)
+endfunction()
