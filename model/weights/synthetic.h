@@ -25,6 +25,6 @@ ModelWeights synthetic_weights(const ModelConfig& config, uint64_t seed, const P
 
 // One random ternary matrix [n, k] with the statistics above, straight in
 // canonical form (fast enough for the 13824 x 2560 fused gate/up in benchmarks).
-CanonicalTernary synthetic_ternary(std::string name, int64_t n, int64_t k, uint64_t seed);
+CanonicalTernary synthetic_ternary(std::string name, int64_t n, int64_t k, uint64_t key);
 
 }  // namespace bitlab

@@ -35,7 +35,6 @@ namespace bitlab {
 namespace {
 
 using test::download;
-using test::random_floats;
 using test::random_matrix;
 
 // Validation messages this file provokes on purpose (ValidationLayerIsListening).
