@@ -70,7 +70,7 @@ CLI::Option* add_top_k(CLI::App* sub, int64_t& target);
 CLI::Option* add_device(CLI::App* sub, int& target);
 CLI::Option* add_seed(CLI::App* sub, const std::string& name, uint64_t& target, const std::string& help);
 CLI::Option* add_model(CLI::App* sub, std::string& target, const std::string& what);
-// --backend, defaulting to default_backend() (model/registry.h): run and
+// --backend, defaulting to default_backend() (kernels/registry.h): run and
 // generate measure the fastest CPU backend unless told otherwise.
 CLI::Option* add_backend(CLI::App* sub, std::string& target);
 CLI::Option* add_backends(CLI::App* sub, std::vector<std::string>& target, const std::string& help);

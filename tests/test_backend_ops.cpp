@@ -4,7 +4,7 @@
 // the 2B4T shapes; int8 activations and matmul outputs bit-identical, float ops
 // within NMSE bounds, fused ops equal to their parts, guard bytes around every
 // output — then what a case list cannot say: non-finite rows, ties, and wrong
-// shapes refused. A new backend in model/backends.def, or a new variant in a
+// shapes refused. A new backend registered by bitlab_add_backend, or a new variant in a
 // backend's list, is picked up here with no change.
 #include <gtest/gtest.h>
 

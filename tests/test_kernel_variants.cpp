@@ -1,4 +1,4 @@
-// Kernel variants as the registry lists them (model/registry.h): every listed
+// Kernel variants as the registry lists them (kernels/registry.h): every listed
 // variant of every usable backend can be pinned and is then what the backend
 // reports for its op; each op has exactly one default, which is what runs
 // unpinned; bad pins are refused with the right error. And the worked example

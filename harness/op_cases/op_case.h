@@ -136,7 +136,7 @@ size_t cold_copies_for(const OpCase& c);
 std::string bench_key(const OpCase& c, const DeviceInfo& di, const std::string& pinned = {});
 
 // ---- kernel variants --------------------------------------------------------
-// The usable variants of `backend` for `op` (kernel_variants, model/registry.h).
+// The usable variants of `backend` for `op` (kernel_variants, kernels/registry.h).
 std::vector<std::string> usable_variants(const std::string& backend, const std::string& op);
 // The name of the kernel `di`'s backend runs for `op`: its DeviceInfo::kernels
 // entry when it reports one, else DeviceInfo::variant.

@@ -63,7 +63,7 @@ struct CpuKernels {
 
 // The default tables (no pins).
 const CpuKernels& scalar_kernels();
-// Only where BITLAB_HAVE_AVX512, and only after probe_avx512_backend() said yes.
+// Only where the avx512 backend is built (kernels/cpu/CMakeLists.txt), and only after probe_avx512_backend() said yes.
 const CpuKernels& avx512_kernels();
 
 }  // namespace bitlab::cpu

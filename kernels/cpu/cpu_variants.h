@@ -52,12 +52,12 @@ CpuTable build_table(const char* backend, std::span<const CpuVariant> list, cons
 
 // The scalar kernels, one variant per op (kernels/cpu/scalar/table.cpp).
 std::span<const CpuVariant> scalar_variants();
-// Only where BITLAB_HAVE_AVX512 (kernels/cpu/avx512/table.cpp): the AVX-512
+// Only where the avx512 backend is built (kernels/cpu/avx512/table.cpp): the AVX-512
 // kernels, then the scalar ones; and what this CPU lacks of AVX-512 F/BW/VL/DQ
 // (and VNNI if asked), "CPU lacks avx512_vnni", empty when nothing.
 std::span<const CpuVariant> avx512_variants();
 std::string avx512_missing(bool vnni);
-// Only where BITLAB_HAVE_NEON (kernels/cpu/neon/table.cpp): the NEON kernels,
+// Only where the neon backend is built (kernels/cpu/neon/table.cpp): the NEON kernels,
 // then the scalar ones; and why this CPU cannot run them (Advanced SIMD, and
 // the dot product if asked), empty when it can.
 std::span<const CpuVariant> neon_variants();

@@ -1,7 +1,7 @@
 // The CUDA backend: 2-bit weights x int8 activations on an NVIDIA GPU
 // (sm_80 or newer). Weights, KV cache and activations live in device memory;
 // a forward step is recorded and, from its second sighting on, replayed as a
-// CUDA graph (step_recorder.h). Registered as "cuda" in model/backends.def.
+// CUDA graph (step_recorder.h). Registered as "cuda" by bitlab_add_backend (kernels/cuda/CMakeLists.txt).
 #pragma once
 #include <cstdint>
 #include <memory>
@@ -15,7 +15,7 @@
 #include "kernels/registry.h"
 
 namespace bitlab {
-// The registry's entry points (model/backends.def). The probe asks the driver
+// The registry's entry points (kernels/registry.cpp). The probe asks the driver
 // for device 0: usable, or why not ("no CUDA device: ...").
 std::unique_ptr<Backend> make_cuda_backend(const BackendOptions& opts);
 BackendProbe probe_cuda_backend();

@@ -1,4 +1,4 @@
-// Registration of the "vulkan" backend (model/backends.def). The probe opens
+// Registration of the "vulkan" backend (kernels/vulkan/CMakeLists.txt, bitlab_add_backend). The probe opens
 // the loader and lists the devices; it is usable when device 0 meets the
 // requirements (device.h), and says which other devices --device can pick.
 #include <fmt/format.h>

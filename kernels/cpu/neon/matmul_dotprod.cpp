@@ -1,6 +1,6 @@
 // Inner tiles of the NEON ternary matmul, dot-product path
 // (t2i8_matmul_r8c16__neondot). This file alone is compiled with
-// -march=armv8.2-a+dotprod (cmake/backends.cmake) and is only reached after
+// -march=armv8.2-a+dotprod (kernels/cpu/CMakeLists.txt) and is only reached after
 // probe_neon_backend found HWCAP_ASIMDDP. It includes nothing but arm_neon.h and
 // the tile interface, and defines only non-inline functions, so no code built
 // for +dotprod can be picked by the linker for a caller elsewhere.
