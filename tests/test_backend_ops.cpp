@@ -35,9 +35,23 @@ using test::random_matrix;
 
 // One backend per (backend, pinned variant), opened once for the whole run:
 // a GPU device is not reopened for each case.
-Backend& backend_for(const std::string& name, const std::string& pin) {
+std::map<std::pair<std::string, std::string>, std::unique_ptr<Backend>>& made_backends() {
   static std::map<std::pair<std::string, std::string>, std::unique_ptr<Backend>> made;
-  auto& be = made[{name, pin}];
+  return made;
+}
+
+// Closes them when the tests end, not among the static destructors at exit:
+// by then a Vulkan driver or layer may have torn down its own state, and
+// closing a device there crashes.
+class CloseBackends : public ::testing::Environment {
+ public:
+  void TearDown() override { made_backends().clear(); }
+};
+[[maybe_unused]] ::testing::Environment* const kCloseBackends =
+    ::testing::AddGlobalTestEnvironment(new CloseBackends);
+
+Backend& backend_for(const std::string& name, const std::string& pin) {
+  auto& be = made_backends()[{name, pin}];
   if (!be) {
     BackendOptions o{.threads = 2, .device = 0};
     if (!pin.empty()) o.variants = {pin};

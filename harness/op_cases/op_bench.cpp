@@ -45,14 +45,24 @@ Current& current() {
   return c;
 }
 
+using BackendCache = std::map<std::tuple<std::string, int, int, std::vector<std::string>>, std::unique_ptr<Backend>>;
+BackendCache& backend_cache() {
+  static BackendCache backends;
+  return backends;
+}
+
 Backend& cached_backend(const std::string& name, const BackendOptions& opts) {
-  static std::map<std::tuple<std::string, int, int, std::vector<std::string>>, std::unique_ptr<Backend>> backends;
-  auto& be = backends[{name, opts.threads, opts.device, opts.variants}];
+  auto& be = backend_cache()[{name, opts.threads, opts.device, opts.variants}];
   if (!be) be = make_backend(name, opts);
   return *be;
 }
 
 }  // namespace
+
+void close_op_benchmarks() {
+  current() = Current{};
+  backend_cache().clear();
+}
 
 size_t register_op_benchmarks(const std::function<bool(const DeviceInfo&)>& want, const OpBenchOptions& o) {
   const std::vector<OpCase> cases = bench_cases(o.model, o.tokens);

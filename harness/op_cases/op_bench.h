@@ -41,4 +41,9 @@ struct OpBenchOptions {
 size_t register_op_benchmarks(const std::function<bool(const DeviceInfo& backend)>& want,
                               const OpBenchOptions& o = {});
 
+// Drops the inputs and closes the backends register_op_benchmarks opened. Call
+// it after the benchmarks ran, before main returns: a device closed among the
+// static destructors at exit may find its driver already torn down.
+void close_op_benchmarks();
+
 }  // namespace bitlab::opcase

@@ -33,6 +33,7 @@ int main(int argc, char** argv) {
   benchmark::AddCustomContext("llc_bytes", std::to_string(bitlab::last_level_cache_bytes()));
   benchmark::AddCustomContext("cold_bytes", std::to_string(bitlab::opcase::cold_budget_bytes()));
   benchmark::RunSpecifiedBenchmarks();
+  bitlab::opcase::close_op_benchmarks();
   benchmark::Shutdown();
   return 0;
 }

@@ -236,6 +236,7 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("cold_bytes", std::to_string(opcase::cold_budget_bytes()));
     register_all(e2e);
     benchmark::RunSpecifiedBenchmarks();
+    opcase::close_op_benchmarks();
     benchmark::Shutdown();
     std::string table = fmt::format("| target | measured | goal | met |\n|---|---|---|---|\n");
     for (const TargetRow& r : targets())

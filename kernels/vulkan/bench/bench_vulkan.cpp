@@ -45,9 +45,13 @@ struct Flags {
 Flags g_flags;
 
 // One backend per pinned matmul variant ("" = the default), kept for the whole run.
+std::map<std::string, std::unique_ptr<Backend>>& backends() {
+  static std::map<std::string, std::unique_ptr<Backend>> made;
+  return made;
+}
+
 Backend& backend(const std::string& pin) {
-  static std::map<std::string, std::unique_ptr<Backend>> backends;
-  auto& b = backends[pin];
+  auto& b = backends()[pin];
   if (!b) {
     BackendOptions o{.threads = 1, .device = g_flags.device};
     if (!pin.empty()) o.variants = {pin};
@@ -158,6 +162,8 @@ int main(int argc, char** argv) {
     benchmark::AddCustomContext("vulkan_driver", dev->driver());
     bitlab::register_all();
     benchmark::RunSpecifiedBenchmarks();
+    bitlab::opcase::close_op_benchmarks();
+    bitlab::backends().clear();  // closed before the driver's own teardown at exit
     benchmark::Shutdown();
   } catch (const std::exception& e) {
     std::fprintf(stderr, "bitlab_vulkan_bench: %s\n", e.what());
