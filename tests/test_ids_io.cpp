@@ -359,4 +359,45 @@ TEST(IdsCli, CheckAgainstRefusesFilesThatDoNotFit) {
   EXPECT_EQ(r.code, 2) << r.err;
 }
 
+// The file `llama-perplexity --kl-divergence-base` writes, built here the way
+// its source does from the oracle's own logits of one chunk of kIds: the check
+// must read it back as agreeing.
+TEST(IdsCli, CheckAgainstALlamaPerplexityLogitsFile) {
+  const Scored s = score_reference("llama");
+  ASSERT_EQ(s.result.code, 0) << s.result.err;
+  const int32_t n_ctx = int32_t(kIds.size()), n_vocab = 512, n_chunk = 1, first = n_ctx / 2;
+  const bitlab::NpyMatrix m = bitlab::read_npy_matrix(s.npy, n_ctx, n_vocab);
+  Bytes b;
+  b.raw("_logits_").put(n_ctx).put(n_vocab).put(n_chunk);
+  for (int32_t id : kIds) b.put(id);
+  for (int32_t j = first; j < n_ctx - 1; ++j) {
+    const float* l = m.data.data() + size_t(j) * n_vocab;
+    const float mx = *std::max_element(l, l + n_vocab);
+    const float lo = std::max(*std::min_element(l, l + n_vocab), mx - 16);
+    double z = 0;
+    for (int32_t i = 0; i < n_vocab; ++i) z += std::exp(l[i] - mx);
+    const float scale = (mx - lo) / 65535.f;
+    b.put(scale).put(float(lo - mx - float(std::log(z))));
+    for (int32_t i = 0; i < n_vocab; ++i)
+      b.put(uint16_t(l[i] > lo ? std::lround((l[i] - lo) / scale) : 0));
+  }
+  const std::string path = temp_path("llama.kld");
+  write_file(path, b.span());
+  const std::string out = temp_path("llama.json");
+  auto r = run_bitlab("check --model synthetic:tiny --against " + path + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const auto rec = correctness_record(out);
+  EXPECT_EQ(rec["variant"], "llama-perplexity");
+  EXPECT_EQ(rec["check"], "against/tiny/tokens:4");  // positions 5..8 of the 10
+  EXPECT_EQ(rec["top1_agreement"].get<double>(), 1.0);
+  EXPECT_LT(rec["max_abs_diff"].get<double>(), 1e-3);  // the uint16 quantisation
+  // A file cut short is refused before anything is read from its sizes.
+  Bytes cut = b;
+  cut.b.resize(cut.b.size() - 3);
+  write_file(path, cut.span());
+  r = run_bitlab("check --model synthetic:tiny --against " + path);
+  EXPECT_EQ(r.code, 1) << r.err;
+  EXPECT_NE(r.err.find("(truncated)"), std::string::npos) << r.err;
+}
+
 }  // namespace
