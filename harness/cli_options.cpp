@@ -93,6 +93,18 @@ BackendOptions backend_options(const std::string& backend, int threads, int devi
   return o;
 }
 
+void add_prompt_ids(CLI::App* sub, std::string& list, std::string& file, const std::vector<CLI::Option*>& excluded) {
+  CLI::Option* l = sub->add_option("--prompt-ids", list,
+                                   "the prompt as token ids, separated by commas or spaces (e.g. 128000,791,6460)");
+  CLI::Option* f = sub->add_option("--prompt-ids-file", file,
+                                   "the prompt as token ids from a file, separated by spaces, commas or newlines");
+  l->excludes(f);
+  for (CLI::Option* other : excluded) {
+    l->excludes(other);
+    f->excludes(other);
+  }
+}
+
 namespace {
 std::set<const CLI::Option*>& empty_allowed() {
   static std::set<const CLI::Option*> options;

@@ -86,6 +86,11 @@ void check_variants(const std::vector<std::string>& backends, const std::vector<
 BackendOptions backend_options(const std::string& backend, int threads, int device,
                                const std::vector<std::string>& variants);
 
+// --prompt-ids 1,2,3 and --prompt-ids-file FILE: a prompt given as token ids
+// (harness/ids_file.h), one or the other. Each excludes the options of
+// `excluded` (the command's other ways to give a prompt).
+void add_prompt_ids(CLI::App* sub, std::string& list, std::string& file, const std::vector<CLI::Option*>& excluded);
+
 // Marks an option whose value may be the empty string (a prompt, a text).
 CLI::Option* allow_empty(CLI::Option* opt);
 // Every value-taking option of `app`'s subcommands not marked allow_empty

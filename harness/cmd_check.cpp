@@ -8,6 +8,7 @@
 #include <fmt/format.h>
 #include <fmt/ranges.h>
 
+#include "harness/check_against.h"
 #include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/terminal_text.h"
@@ -124,7 +125,12 @@ CLI::App* add_check(CLI::App& app, Action& action) {
       ->expected(1)
       ->delimiter(',');
   add_variants(sub, o->variants);
-  sub->callback([&action, o] { action = [o] { return run(*o); }; });
+  auto against = add_against_options(sub);  // another engine's logits: harness/check_against.h
+  sub->callback([&action, o, against] {
+    action = [o, against] {
+      return against->active() ? run_check_against(*against, o->model, o->threads, o->out) : run(*o);
+    };
+  });
   return sub;
 }
 

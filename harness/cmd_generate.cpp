@@ -9,6 +9,7 @@
 
 #include "harness/cli_options.h"
 #include "harness/commands.h"
+#include "harness/ids_file.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
 #include "model/error.h"
@@ -23,6 +24,7 @@ namespace {
 struct GenerateOptions {
   std::string model;
   std::string prompt;
+  std::string prompt_ids, prompt_ids_file;  // the prompt as token ids instead of text
   std::string system;
   std::string vocab;
   std::string backend;  // add_backend sets the default
@@ -62,7 +64,10 @@ int run(const GenerateOptions& o) {
   const ModelConfig spec_config = model_config(o.model);
   if (tok.size() > spec_config.vocab)
     throw UsageError(fmt::format("the tokenizer has {} tokens, the model only {}", tok.size(), spec_config.vocab));
-  const std::vector<int32_t> prompt = o.chat ? chat_prompt(tok, o.system, o.prompt) : tok.encode(o.prompt, true);
+  const std::vector<int32_t> given = ids_from_options(o.prompt_ids, o.prompt_ids_file, "--prompt-ids", spec_config.vocab);
+  const std::vector<int32_t> prompt = !given.empty() ? given
+                                      : o.chat       ? chat_prompt(tok, o.system, o.prompt)
+                                                     : tok.encode(o.prompt, true);
   if (int64_t(prompt.size()) >= spec_config.max_pos)
     throw UsageError(fmt::format("the prompt is {} tokens, the model has {} positions", prompt.size(),
                                  spec_config.max_pos));
@@ -92,7 +97,14 @@ int run(const GenerateOptions& o) {
     pending.erase(0, n);
   };
 
-  if (!o.chat) {
+  if (!given.empty()) {  // the prompt's text, as the ids spell it
+    for (int32_t id : given)
+      if (id < tok.size() && !tok.is_special(id)) {
+        const std::string& bytes = tok.token_bytes(id);
+        std::fwrite(bytes.data(), 1, bytes.size(), stdout);
+      }
+    std::fflush(stdout);
+  } else if (!o.chat) {
     std::fwrite(o.prompt.data(), 1, o.prompt.size(), stdout);
     std::fflush(stdout);
   }
@@ -114,9 +126,11 @@ CLI::App* add_generate(CLI::App& app, Action& action) {
   auto o = std::make_shared<GenerateOptions>();
   CLI::App* sub = app.add_subcommand("generate", "Generate text from a prompt, streaming it, then report tokens/s");
   add_model(sub, o->model, "model")->required();
-  allow_empty(sub->add_option("--prompt", o->prompt, "the prompt text")->required());
-  sub->add_flag("--chat", o->chat, "wrap the prompt in the 2B4T chat template (User: ...<|eot_id|>Assistant: )");
-  allow_empty(sub->add_option("--system", o->system, "system message for --chat"));
+  CLI::Option* prompt = allow_empty(sub->add_option("--prompt", o->prompt, "the prompt text"));
+  CLI::Option* chat =
+      sub->add_flag("--chat", o->chat, "wrap the prompt in the 2B4T chat template (User: ...<|eot_id|>Assistant: )");
+  CLI::Option* system = allow_empty(sub->add_option("--system", o->system, "system message for --chat"));
+  add_prompt_ids(sub, o->prompt_ids, o->prompt_ids_file, {prompt, chat, system});
   sub->add_option("--vocab", o->vocab, "GGUF file to take the tokenizer from (default: the --model .gguf file)");
   add_backend(sub, o->backend);
   add_token_count(sub, "--max-tokens", o->max_tokens, "most tokens to generate (at most the model's positions left)");
@@ -127,7 +141,11 @@ CLI::App* add_generate(CLI::App& app, Action& action) {
   add_seed(sub, "--weight-seed", o->weight_seed, "seed of synthetic weights");
   add_device(sub, o->device);
   add_threads(sub, o->threads);
-  sub->callback([&action, o] { action = [o] { return run(*o); }; });
+  sub->callback([&action, o, sub] {
+    if (sub->count("--prompt") + sub->count("--prompt-ids") + sub->count("--prompt-ids-file") == 0)
+      throw CLI::RequiredError("one of --prompt, --prompt-ids, --prompt-ids-file");
+    action = [o] { return run(*o); };
+  });
   return sub;
 }
 

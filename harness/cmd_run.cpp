@@ -10,6 +10,7 @@
 #include "harness/cli_options.h"
 #include "harness/commands.h"
 #include "harness/e2e_bench.h"
+#include "harness/ids_file.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
 #include "harness/stats.h"
@@ -24,6 +25,7 @@ struct RunOptions {
   std::string model = "synthetic:2b4t";
   std::string backend;  // add_backend sets the default
   int64_t prompt_len = 16;
+  std::string prompt_ids, prompt_ids_file;  // a given prompt instead of a seeded one
   int64_t gen = 16;
   uint64_t seed = 1;
   uint64_t weight_seed = 1;
@@ -36,7 +38,14 @@ struct RunOptions {
 };
 
 int run(const RunOptions& o) {
-  check_positions(model_config(o.model), o.prompt_len, o.gen);
+  const ModelConfig spec_config = model_config(o.model);
+  std::vector<int32_t> prompt = ids_from_options(o.prompt_ids, o.prompt_ids_file, "--prompt-ids", spec_config.vocab);
+  if (prompt.empty()) {
+    check_positions(spec_config, o.prompt_len, o.gen);
+  } else if (int64_t(prompt.size()) + o.gen > spec_config.max_pos) {
+    throw UsageError(fmt::format("the prompt's {} ids + --gen {} exceed the model's {} positions", prompt.size(),
+                                 o.gen, spec_config.max_pos));
+  }
   check_variants({o.backend}, o.variants);
   std::unique_ptr<Backend> be = make_backend(o.backend, backend_options(o.backend, o.threads, o.device, o.variants));
   ModelWeights w = load_model(o.model, o.weight_seed);
@@ -44,17 +53,17 @@ int run(const RunOptions& o) {
   const DeviceInfo& di = be->info();
   fmt::print("backend   {} ({} kernels, {} threads) on {}\n", di.backend, di.variant, di.threads, di.name);
 
+  if (prompt.empty()) prompt = seeded_prompt(c, o.prompt_len, o.seed);
   std::unique_ptr<Transformer> model;
   {
     Progress p("upload");
     const auto t0 = std::chrono::steady_clock::now();
-    model = std::make_unique<Transformer>(*be, w, o.prompt_len + o.gen, [&](size_t done, size_t total) {
+    model = std::make_unique<Transformer>(*be, w, int64_t(prompt.size()) + o.gen, [&](size_t done, size_t total) {
       p.update(double(done) / double(total), "repacking weights for " + di.backend);
     }, parse_head(o.head));
     p.done(fmt::format("{} layers in {:.1f} s",
                        c.n_layers, std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count()));
   }
-  const std::vector<int32_t> prompt = seeded_prompt(c, o.prompt_len, o.seed);
   fmt::print("prompt    {} tokens: {}\n", prompt.size(), fmt::join(prompt, " "));
 
   Progress p("generate");
@@ -88,7 +97,9 @@ CLI::App* add_run(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand("run", "Run one model on one backend: prefill a prompt, generate, report speed");
   add_model(sub, o->model, "model to run");
   add_backend(sub, o->backend);
-  add_token_count(sub, "--prompt-len", o->prompt_len, "prompt length in tokens (BOS + seeded random ids)");
+  CLI::Option* prompt_len =
+      add_token_count(sub, "--prompt-len", o->prompt_len, "prompt length in tokens (BOS + seeded random ids)");
+  add_prompt_ids(sub, o->prompt_ids, o->prompt_ids_file, {prompt_len});
   add_token_count(sub, "--gen", o->gen, "tokens to generate");
   add_seed(sub, "--seed", o->seed, "seed for the prompt and for sampling");
   add_seed(sub, "--weight-seed", o->weight_seed, "seed of the synthetic weights");

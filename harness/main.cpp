@@ -51,6 +51,7 @@ int main(int argc, char** argv) {
   cli::add_tokenize(app, action);
   cli::add_detokenize(app, action);
   cli::add_generate(app, action);
+  cli::add_score(app, action);
   cli::forbid_empty_values(app);
 
   if (argc > 1 && argv[1][0] != '-') {

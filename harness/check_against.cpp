@@ -1,0 +1,195 @@
+#include "harness/check_against.h"
+
+#include <algorithm>
+#include <cmath>
+#include <cstring>
+#include <vector>
+
+#include <fmt/format.h>
+
+#include "common/sysinfo.h"
+#include "harness/correctness.h"
+#include "harness/ids_file.h"
+#include "harness/model_spec.h"
+#include "harness/npy.h"
+#include "harness/progress.h"
+#include "harness/results.h"
+#include "harness/terminal_text.h"
+#include "model/config.h"
+#include "model/error.h"
+#include "model/reference_backend.h"
+#include "model/transformer.h"
+#include "model/weights/mapped_file.h"
+
+namespace bitlab::cli {
+namespace {
+
+constexpr char kLlamaMagic[] = "_logits_";  // 8 bytes, no NUL in the file
+
+// What the other engine's file holds, once read: rows of `values` to compare
+// with the oracle, and how to get the oracle's rows for them.
+struct Against {
+  std::string format;               // "npy" or "llama-perplexity"
+  std::vector<float> values;        // [rows, vocab]
+  int64_t rows = 0;
+  std::vector<float> oracle;        // [rows, vocab], the same quantity
+};
+
+std::vector<float> oracle_logits(const ModelWeights& w, std::span<const int32_t> ids, int threads, Progress& p,
+                                 double from, double to) {
+  auto oracle = make_reference_backend({.threads = threads});
+  Transformer m(*oracle, w, int64_t(ids.size()), [&](size_t done, size_t total) {
+    p.update(from + 0.2 * (to - from) * double(done) / double(total), "uploading weights to the reference");
+  });
+  p.update(from + 0.2 * (to - from), fmt::format("reference forward over {} ids", ids.size()));
+  return m.forward(ids, true);
+}
+
+Against read_npy_against(const std::string& path, const std::string& ids_file, const ModelWeights& w, int threads,
+                         Progress& p) {
+  if (ids_file.empty()) throw UsageError(fmt::format("--against '{}' (a .npy file) needs --ids-file", path));
+  const std::vector<int32_t> ids = read_ids_file(ids_file, w.config.vocab);
+  if (int64_t(ids.size()) > w.config.max_pos)
+    throw UsageError(fmt::format("ids file '{}' holds {} ids, the model has {} positions", ids_file, ids.size(),
+                                 w.config.max_pos));
+  Against a;
+  a.format = "npy";
+  a.rows = int64_t(ids.size());
+  a.values = read_npy_matrix(path, a.rows, w.config.vocab).data;
+  a.oracle = oracle_logits(w, ids, threads, p, 0.0, 1.0);
+  return a;
+}
+
+// The oracle's row as llama-perplexity stores its own: log-probabilities,
+// every logit below (maximum - 16) raised to that floor.
+void floored_log_probs(const float* logits, int64_t vocab, float* out) {
+  const float mx = *std::max_element(logits, logits + vocab);
+  const float lo = std::max(*std::min_element(logits, logits + vocab), mx - 16.0f);
+  double z = 0;
+  for (int64_t i = 0; i < vocab; ++i) z += std::exp(double(logits[i]) - mx);
+  const double lse = std::log(z);
+  for (int64_t i = 0; i < vocab; ++i) out[i] = float(double(std::max(logits[i], lo)) - mx - lse);
+}
+
+Against read_llama_against(const MappedFile& f, const std::string& ids_file, const ModelWeights& w, int threads,
+                           Progress& p) {
+  const std::string& path = f.path();
+  const ModelConfig& c = w.config;
+  if (f.size() < 20) throw InputError(fmt::format("'{}': the llama-perplexity logits header is cut off", path));
+  int32_t head[3];
+  f.copy(8, head, sizeof head);
+  const int64_t n_ctx = head[0], n_vocab = head[1], n_chunk = head[2];
+  if (n_vocab != c.vocab)
+    throw InputError(fmt::format("'{}': n_vocab = {} but the model has {} tokens", path, n_vocab, c.vocab));
+  if (n_ctx < 3 || n_ctx > c.max_pos)  // below 3 a chunk has no scored positions
+    throw InputError(fmt::format("'{}': n_ctx = {} is outside 3..{} (the model's positions)", path, n_ctx, c.max_pos));
+  if (n_chunk < 1) throw InputError(fmt::format("'{}': n_chunk = {} (expected at least 1)", path, n_chunk));
+  const int64_t first = n_ctx / 2, rows_per_chunk = n_ctx - 1 - first;
+  const uint64_t row_u16 = uint64_t(2 * ((n_vocab + 1) / 2) + 4);
+  const uint64_t n_ids = checked_mul(uint64_t(n_chunk), uint64_t(n_ctx), path);
+  const uint64_t ids_end = checked_add(20, checked_mul(n_ids, 4, path), path);
+  const uint64_t n_rows = checked_mul(uint64_t(n_chunk), uint64_t(rows_per_chunk), path);
+  const uint64_t expect = checked_add(ids_end, checked_mul(checked_mul(n_rows, row_u16, path), 2, path), path);
+  if (f.size() != expect)
+    throw InputError(fmt::format("'{}' is {} bytes; n_ctx = {}, n_vocab = {}, n_chunk = {} need {}{}", path, f.size(),
+                                 n_ctx, n_vocab, n_chunk, expect, f.size() < expect ? " (truncated)" : ""));
+
+  std::vector<int32_t> ids(n_ids);
+  f.copy(20, ids.data(), n_ids * 4);
+  for (size_t i = 0; i < ids.size(); ++i) check_token_id(path, fmt::format("id {}", i + 1), ids[i], c.vocab);
+  if (!ids_file.empty() && read_ids_file(ids_file, c.vocab) != ids)
+    throw UsageError(fmt::format("ids file '{}' is not the {} ids stored in '{}'", ids_file, ids.size(), path));
+
+  Against a;
+  a.format = "llama-perplexity";
+  a.rows = int64_t(n_rows);
+  a.values.resize(n_rows * uint64_t(c.vocab));
+  a.oracle.resize(a.values.size());
+  std::vector<uint16_t> row(row_u16);
+  for (int64_t ch = 0; ch < n_chunk; ++ch) {
+    std::vector<int32_t> chunk(ids.begin() + ch * n_ctx, ids.begin() + (ch + 1) * n_ctx - 1);
+    chunk[0] = c.bos;  // as llama-perplexity evaluates each chunk
+    const double from = double(ch) / double(n_chunk), to = double(ch + 1) / double(n_chunk);
+    const std::vector<float> logits = oracle_logits(w, chunk, threads, p, from, to);
+    for (int64_t r = 0; r < rows_per_chunk; ++r) {
+      const uint64_t k = uint64_t(ch * rows_per_chunk + r);
+      f.copy(ids_end + k * row_u16 * 2, row.data(), row_u16 * 2);
+      float scale = 0, min_lp = 0;
+      std::memcpy(&scale, &row[0], 4);
+      std::memcpy(&min_lp, &row[2], 4);
+      if (!std::isfinite(scale) || !std::isfinite(min_lp))
+        throw InputError(fmt::format("'{}': row {} has a non-finite scale or minimum", path, k));
+      float* dst = a.values.data() + k * uint64_t(c.vocab);
+      for (int64_t i = 0; i < c.vocab; ++i) dst[i] = min_lp + scale * float(row[4 + size_t(i)]);
+      floored_log_probs(logits.data() + (first + r) * c.vocab, c.vocab, a.oracle.data() + k * uint64_t(c.vocab));
+    }
+  }
+  return a;
+}
+
+std::string metric(const std::optional<double>& v, const char* fmtstr) {
+  return v ? fmt::format(fmt::runtime(fmtstr), *v) : std::string("-");
+}
+
+}  // namespace
+
+std::shared_ptr<AgainstOptions> add_against_options(CLI::App* check) {
+  auto a = std::make_shared<AgainstOptions>();
+  CLI::Option* against = check->add_option(
+      "--against", a->against,
+      "compare another engine's logits with the reference's instead: a .npy [ids, vocabulary] (with --ids-file) or "
+      "a llama-perplexity --kl-divergence-base file");
+  check->add_option("--ids-file", a->ids_file, "the token ids the --against logits were computed for")
+      ->needs(against);
+  for (const char* name : {"--backends", "--op", "--tokens", "--variant", "--verbose"})
+    if (CLI::Option* other = check->get_option_no_throw(name)) against->excludes(other);
+  return a;
+}
+
+int run_check_against(const AgainstOptions& o, const std::string& model, int threads, const std::string& out) {
+  if (!out.empty()) check_result_path(out);
+  const auto file = MappedFile::open(o.against);
+  char magic[8] = {};
+  if (file->size() >= sizeof magic) file->copy(0, magic, sizeof magic);
+  const bool npy = std::memcmp(magic, "\x93NUMPY", 6) == 0;
+  const bool llama = std::memcmp(magic, kLlamaMagic, 8) == 0;
+  if (!npy && !llama)
+    throw InputError(fmt::format("'{}' is neither a .npy file nor a llama-perplexity logits file", o.against));
+  if (npy) model_config(model);  // a bad --model before the ids and the weights
+  const ModelWeights w = load_model(model, 1);
+
+  Against a;
+  {
+    Progress p("check against " + o.against);
+    a = npy ? read_npy_against(o.against, o.ids_file, w, threads, p)
+            : read_llama_against(*file, o.ids_file, w, threads, p);
+    p.done(fmt::format("{} positions", a.rows));
+  }
+  CheckRecord r = compare_logits(a.values, a.oracle, w.config.vocab);
+  r.backend = "file";
+  r.variant = a.format;
+  r.check = fmt::format("against/{}/tokens:{}", w.config.name, a.rows);
+  // The ratio of r.nmse to the end-to-end noise floor belongs here, printed and
+  // recorded beside the metrics, once the floor is measured.
+
+  fmt::print("{:<18} {:<40} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "file", "check", "result", "nmse",
+             "max|diff|", "cosine", "KL", "top1");
+  fmt::print("{:<18} {:<40} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", a.format, r.check, r.pass ? "pass" : "FAIL",
+             metric(r.nmse, "{:.2e}"), metric(r.max_abs_diff, "{:.2e}"), metric(r.cosine, "{:.7f}"),
+             metric(r.kl_divergence, "{:.2e}"), metric(r.top1_agreement, "{:.3f}"));
+  if (!npy) fmt::print("(log-probabilities as the file stores them, the reference's floored alike)\n");
+
+  RunContext rc;
+  rc.command = command_line();
+  rc.threads = threads > 0 ? threads : logical_cores();
+  rc.model = model;
+  nlohmann::json doc = new_result(rc);
+  doc["correctness"] = nlohmann::json::array({to_json(r)});
+  const std::string path = out.empty() ? default_result_path("check") : out;
+  write_result(path, doc);
+  fmt::print("result file: {}\n", printable(path));
+  if (!r.pass) fmt::print(stderr, "bitlab: '{}' differs from the reference\n", printable(o.against));
+  return r.pass ? 0 : 1;
+}
+
+}  // namespace bitlab::cli
