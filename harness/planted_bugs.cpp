@@ -75,8 +75,8 @@ class QkvBandScales final : public Planted {
 
  protected:
   void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) override {
-    const bool unequal = w.part_rows.size() == 3 &&
-                         !(w.part_rows[0] == w.part_rows[1] && w.part_rows[1] == w.part_rows[2]);
+    const bool unequal =
+        w.part_rows.size() == 3 && !(w.part_rows[0] == w.part_rows[1] && w.part_rows[1] == w.part_rows[2]);
     if (!active() || !unequal) return Planted::matmul_w2a8_impl(x, w, y);
     TernaryWeight unit = w;
     std::fill(unit.scales.begin(), unit.scales.end(), 1.0f);

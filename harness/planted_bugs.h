@@ -14,9 +14,9 @@
 namespace bitlab {
 
 struct PlantedBug {
-  std::string name;   // --plant NAME
-  std::string op;     // the op (trace name) it breaks, e.g. "relu2_mul_rmsnorm_quant/ffn_sub_norm"
-  std::string what;   // one line: the bug
+  std::string name;  // --plant NAME
+  std::string op;    // the op (trace name) it breaks, e.g. "relu2_mul_rmsnorm_quant/ffn_sub_norm"
+  std::string what;  // one line: the bug
 };
 
 const std::vector<PlantedBug>& planted_bugs();

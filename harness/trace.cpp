@@ -73,7 +73,10 @@ void exact_floats(OpDivergence& d, const char* what, std::span<const float> got,
     const double diff = std::fabs(double(got[i]) - double(want[i]));
     d.max_abs = std::max(d.max_abs, std::isnan(diff) ? INFINITY : diff);
   }
-  if (n > 0) d.nmse = std::max(d.nmse, std::isnan(opcase::nmse(got, want)) ? INFINITY : opcase::nmse(got, want));
+  if (n > 0) {
+    const double e = opcase::nmse(got, want);
+    d.nmse = std::max(d.nmse, std::isnan(e) ? INFINITY : e);
+  }
   d.differing += n;
   d.total += int64_t(got.size());
   if (n > 0) fail(d, fmt::format("{} of {} {} differ", n, got.size(), what));
@@ -109,8 +112,8 @@ void close_floats(OpDivergence& d, const char* what, std::span<const float> got,
   d.nmse = std::max(d.nmse, e);
   d.differing += n;
   d.total += int64_t(got.size());
-  if (!(e <= bound)) fail(d, fmt::format("{} at NMSE {:.2e}, above {:.0e} ({} of {} differ)", what, e, bound, n,
-                                         got.size()));
+  if (!(e <= bound))
+    fail(d, fmt::format("{} at NMSE {:.2e}, above {:.0e} ({} of {} differ)", what, e, bound, n, got.size()));
 }
 
 // int8 codes of a fused norm-then-quantise op (kMaxCodeStep, allowed_flips above).
@@ -156,8 +159,8 @@ std::string label_for(const std::string& op, int n, int64_t layer) {
 bool worse(const OpDivergence& a, const OpDivergence& b) {
   if (a.pass != b.pass) return !a.pass;
   if (a.nmse != b.nmse) return a.nmse > b.nmse;
-  const double fa = a.total ? double(a.differing) / double(a.total) : 0, fb = b.total ? double(b.differing) / double(b.total) : 0;
-  return fa > fb;
+  auto share = [](const OpDivergence& d) { return d.total ? double(d.differing) / double(d.total) : 0.0; };
+  return share(a) > share(b);
 }
 
 class TracingBackend final : public ForwardingBackend {
@@ -452,9 +455,15 @@ std::vector<std::string> trace_table(const TraceReport& r) {
 nlohmann::json to_json(const TraceReport& r) {
   nlohmann::json a = nlohmann::json::array();
   for (const OpDivergence& d : r.ops) {
-    nlohmann::json j = {{"layer", layer_name(d.layer)}, {"op", d.op},        {"tolerance", d.tolerance},
-                        {"calls", d.calls},             {"differing", d.differing}, {"total", d.total},
-                        {"max_code_step", d.max_code_step}, {"pass", d.pass}, {"step", d.step}};
+    nlohmann::json j = {{"layer", layer_name(d.layer)},
+                        {"op", d.op},
+                        {"tolerance", d.tolerance},
+                        {"calls", d.calls},
+                        {"differing", d.differing},
+                        {"total", d.total},
+                        {"max_code_step", d.max_code_step},
+                        {"pass", d.pass},
+                        {"step", d.step}};
     if (std::isfinite(d.nmse)) j["nmse"] = d.nmse;
     if (std::isfinite(d.max_abs)) j["max_abs_diff"] = d.max_abs;
     if (!d.pass) j["detail"] = d.detail;

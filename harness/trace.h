@@ -28,20 +28,20 @@ struct OpDivergence {
   std::string op;              // "<op>[/<label>]", e.g. matmul_w2a8/qkv, rmsnorm_quant/attn_sub_norm
   std::string tolerance;       // "bit-exact", "nmse<=1e-10", "codes ±1"
   int64_t calls = 0;
-  double nmse = 0;         // worst NMSE of the float outputs
-  double max_abs = 0;      // worst max |Δ| of the float outputs
-  int64_t differing = 0;   // outputs (values or codes) that differ from the oracle's, worst call
-  int64_t total = 0;       // outputs compared in that call
-  int max_code_step = 0;   // worst |Δ| of int8 codes
+  double nmse = 0;        // worst NMSE of the float outputs
+  double max_abs = 0;     // worst max |Δ| of the float outputs
+  int64_t differing = 0;  // outputs (values or codes) that differ from the oracle's, worst call
+  int64_t total = 0;      // outputs compared in that call
+  int max_code_step = 0;  // worst |Δ| of int8 codes
   bool pass = true;
-  std::string detail;      // why it is beyond tolerance (empty on a pass)
-  int64_t step = 0;        // the forward step of the worst (or failing) call: 0 = prefill
+  std::string detail;  // why it is beyond tolerance (empty on a pass)
+  int64_t step = 0;    // the forward step of the worst (or failing) call: 0 = prefill
 };
 
 struct TraceReport {
-  std::vector<OpDivergence> ops;        // per (layer, op), worst call, in first-run order
+  std::vector<OpDivergence> ops;              // per (layer, op), worst call, in first-run order
   std::optional<OpDivergence> first_failure;  // the first call beyond tolerance, in run order
-  int64_t steps = 0;                    // forward steps traced (a prefill, then one per decoded token)
+  int64_t steps = 0;                          // forward steps traced (a prefill, then one per decoded token)
   bool clean() const { return !first_failure; }
 };
 

@@ -43,8 +43,7 @@ class ForwardingBackend : public Backend {
   void quantize_act_impl(const Tensor& x, QuantAct& q) override;
   void rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, QuantAct& q) override;
   void add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) override;
-  void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
-                                    QuantAct& q) override;
+  void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps, QuantAct& q) override;
   void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) override;
   void rope_impl(Tensor& x, const RopeParams& p) override;
   void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override;

@@ -8,6 +8,7 @@
 #include <cstdlib>
 #include <map>
 #include <memory>
+#include <ostream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -23,6 +24,10 @@
 #include "tests/cli_test_util.h"
 
 namespace bitlab {
+
+// Test names and failures show the bug's name, not its bytes.
+void PrintTo(const PlantedBug& b, std::ostream* os) { *os << b.name; }
+
 namespace {
 
 // The tiny widths with `layers` layers: 2 is synthetic:tiny itself.
@@ -70,9 +75,7 @@ TEST_P(PlantedBugs, TraceNamesTheLayerAndOpAlone) {
 std::string bug_name(const ::testing::TestParamInfo<PlantedBug>& i) { return i.param.name; }
 INSTANTIATE_TEST_SUITE_P(Trace, PlantedBugs, ::testing::ValuesIn(planted_bugs()), bug_name);
 
-TEST(PlantedBugs, UnknownNameIsAUsageError) {
-  EXPECT_THROW(plant_bug("nonesuch", scalar(), 0), UsageError);
-}
+TEST(PlantedBugs, UnknownNameIsAUsageError) { EXPECT_THROW(plant_bug("nonesuch", scalar(), 0), UsageError); }
 
 class HonestTrace : public ::testing::TestWithParam<std::string> {};
 
@@ -163,8 +166,7 @@ TEST(CheckTrace, PlantedBugNamedByTheFirstFailingOp) {
   const auto r = test::run_bitlab(
       "check --model synthetic:tiny --backends scalar --tokens 8 --trace --plant silu_ffn --out " + out);
   EXPECT_EQ(r.code, 1) << r.out << r.err;
-  EXPECT_NE(test::line_with(r.out, "first op beyond tolerance:")
-                .find("layer 1 relu2_mul_rmsnorm_quant/ffn_sub_norm: "),
+  EXPECT_NE(test::line_with(r.out, "first op beyond tolerance:").find("layer 1 relu2_mul_rmsnorm_quant/ffn_sub_norm: "),
             std::string::npos)
       << r.out;
   test::expect_valid_result(out);
