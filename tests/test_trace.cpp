@@ -11,6 +11,7 @@
 #include <ostream>
 #include <string>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "harness/correctness.h"
