@@ -171,7 +171,7 @@ class TracingBackend final : public ForwardingBackend {
   // The oracle gets the same canonical parts, so its matmul runs the same weight.
   TernaryWeight upload(std::span<const CanonicalTernary* const> parts) override {
     TernaryWeight w = ForwardingBackend::upload(parts);
-    weights_.emplace(key(w.packed), oracle_->upload(parts));
+    weights_.insert_or_assign(key(w.packed), oracle_->upload(parts));
     return w;
   }
   void begin_layer(int64_t layer) override {

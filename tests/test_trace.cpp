@@ -56,9 +56,11 @@ TEST_P(PlantedBugs, FailEndToEnd) {
   auto be = plant_bug(GetParam().name, scalar(), kPlantLayer);
   const CheckRecord r = check_end_to_end(*be, model(kPlantLayers), kTokens);
   EXPECT_FALSE(r.pass);
-  // Far outside any noise floor: the honest scalar backend sits near 1e-14.
-  EXPECT_GT(*r.nmse, 1e-5) << "KL " << *r.kl_divergence << ", top-1 " << *r.top1_agreement;
-  EXPECT_GT(*r.kl_divergence, 1e-6) << "NMSE " << *r.nmse << ", top-1 " << *r.top1_agreement;
+  // Far outside any noise floor (the honest backends sit below 1e-12), and a
+  // greedy token changes: the weakest plant here, qkv_band_scales, is at NMSE
+  // 9e-4, KL 8e-5 nats and top-1 11/12.
+  EXPECT_GT(*r.nmse, 1e-4) << "KL " << *r.kl_divergence << ", top-1 " << *r.top1_agreement;
+  EXPECT_LT(*r.top1_agreement, 1.0) << "NMSE " << *r.nmse << ", KL " << *r.kl_divergence;
 }
 
 TEST_P(PlantedBugs, TraceNamesTheLayerAndOpAlone) {
