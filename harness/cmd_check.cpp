@@ -161,7 +161,8 @@ CLI::App* add_check(CLI::App& app, Action& action) {
   std::vector<std::string> bugs;
   for (const PlantedBug& b : planted_bugs()) bugs.push_back(b.name);
   sub->add_option("--plant", o->plant,
-                  fmt::format("plant a known bug in layer 1 of every backend checked, to see the checks catch it: {}",
+                  fmt::format("plant a known bug in layer 1 (layer 0 of a one-layer model) of every backend "
+                              "checked, to see the checks catch it: {}",
                               fmt::join(bugs, ", ")));
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
