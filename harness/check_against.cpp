@@ -141,7 +141,7 @@ std::shared_ptr<AgainstOptions> add_against_options(CLI::App* check) {
       "a llama-perplexity --kl-divergence-base file");
   check->add_option("--ids-file", a->ids_file, "the token ids the --against logits were computed for")
       ->needs(against);
-  for (const char* name : {"--backends", "--op", "--tokens", "--variant", "--verbose"})
+  for (const char* name : {"--backends", "--op", "--tokens", "--variant", "--verbose", "--trace", "--plant"})
     if (CLI::Option* other = check->get_option_no_throw(name)) against->excludes(other);
   return a;
 }

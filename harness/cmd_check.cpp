@@ -13,10 +13,13 @@
 #include "harness/commands.h"
 #include "harness/terminal_text.h"
 #include "harness/correctness.h"
+#include "harness/e2e_bench.h"
 #include "harness/model_spec.h"
 #include "harness/op_cases/op_case.h"
+#include "harness/planted_bugs.h"
 #include "harness/progress.h"
 #include "harness/results.h"
+#include "harness/trace.h"
 #include "model/error.h"
 #include "kernels/registry.h"
 #include "common/sysinfo.h"
@@ -34,7 +37,17 @@ struct CheckOptions {
   bool verbose = false;
   std::vector<std::string> ops;       // --op: only these ops, and no end-to-end check
   std::vector<std::string> variants;  // --variant: kernel variants to pin
+  bool trace = false;                 // --trace: each op against the oracle, layer by layer
+  std::string plant;                  // --plant: a known bug planted into every backend checked
 };
+
+// --plant puts the bug in layer 1, or layer 0 of a one-layer model: where a
+// trace shows it after a clean layer when there is one.
+std::unique_ptr<Backend> checked_backend(const std::string& name, const CheckOptions& o, const ModelConfig& cfg) {
+  std::unique_ptr<Backend> be = make_backend(name, backend_options(name, o.threads, o.device, o.variants));
+  if (o.plant.empty()) return be;
+  return plant_bug(o.plant, std::move(be), std::min<int64_t>(1, cfg.n_layers - 1));
+}
 
 // Every --op must name an op the check set holds.
 void check_op_names(const std::vector<std::string>& ops) {
@@ -55,7 +68,7 @@ int run(const CheckOptions& o) {
   check_op_names(o.ops);
   const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
   check_variants(backends, o.variants);
-  for (const auto& b : backends) make_backend(b, backend_options(b, o.threads, o.device, o.variants));
+  for (const auto& b : backends) checked_backend(b, o, cfg);
   // --op checks need only the config's shapes; the weights serve the end-to-end checks.
   const ModelWeights w = o.ops.empty() ? load_model(o.model, 1) : ModelWeights{};
 
@@ -68,7 +81,7 @@ int run(const CheckOptions& o) {
   fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "backend", "check", "result", "nmse",
              "max|diff|", "cosine", "KL", "top1");
   for (const std::string& name : backends) {
-    std::unique_ptr<Backend> be = make_backend(name, backend_options(name, o.threads, o.device, o.variants));
+    std::unique_ptr<Backend> be = checked_backend(name, o, cfg);
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
     std::vector<CheckRecord> recs;
     {
@@ -94,7 +107,24 @@ int run(const CheckOptions& o) {
                  metric(r.max_abs_diff, "{:.2e}"), metric(r.cosine, "{:.7f}"), metric(r.kl_divergence, "{:.2e}"),
                  metric(r.top1_agreement, "{:.3f}"));
     }
-    fmt::print("{:<10} {} of {} checks passed\n", name, recs.size() - size_t(failed), recs.size());
+    size_t checks = recs.size();
+    if (o.trace) {
+      std::optional<TraceReport> tr;
+      {
+        Progress p("trace " + name);
+        tr = trace_backend(*be, w, seeded_prompt(cfg, o.tokens, 3));
+        p.done(tr->clean() ? "clean" : "an op beyond tolerance");
+      }
+      for (const std::string& line : trace_table(*tr)) fmt::print("{:<10} {}\n", name, line);
+      records.push_back({{"backend", be->info().backend},
+                         {"variant", be->info().variant},
+                         {"check", fmt::format("trace/{}/tokens:{}", cfg.name, o.tokens)},
+                         {"pass", tr->clean()},
+                         {"trace", to_json(*tr)}});
+      failed += !tr->clean();
+      ++checks;
+    }
+    fmt::print("{:<10} {} of {} checks passed\n", name, checks - size_t(failed), checks);
     all_pass = all_pass && failed == 0;
   }
   nlohmann::json doc = new_result(rc);
@@ -125,6 +155,16 @@ CLI::App* add_check(CLI::App& app, Action& action) {
       ->expected(1)
       ->delimiter(',');
   add_variants(sub, o->variants);
+  sub->add_flag("--trace", o->trace,
+                "also run each op against the oracle on the same inputs, layer by layer, and name the first op "
+                "beyond its tolerance")
+      ->excludes("--op");
+  std::vector<std::string> bugs;
+  for (const PlantedBug& b : planted_bugs()) bugs.push_back(b.name);
+  sub->add_option("--plant", o->plant,
+                  fmt::format("plant a known bug in layer 1 (layer 0 of a one-layer model) of every backend "
+                              "checked, to see the checks catch it: {}",
+                              fmt::join(bugs, ", ")));
   auto against = add_against_options(sub);  // another engine's logits: harness/check_against.h
   sub->callback([&action, o, against] {
     action = [o, against] {

@@ -21,6 +21,10 @@
 
 namespace bitlab {
 
+// begin_layer's marks outside the decoder layers.
+inline constexpr int64_t kEmbedMark = -1;  // the embedding and layer 0's pre-norm
+inline constexpr int64_t kHeadMark = -2;   // the final norm, the LM head and argmax
+
 struct DeviceInfo {
   std::string backend;  // registry name: "scalar", "avx512", "cuda", ...
   std::string kind;     // "cpu" or "gpu"
@@ -105,6 +109,11 @@ class Backend {
   // between still see every op before them. Default: nothing.
   virtual void begin_step() {}
   virtual void end_step() {}
+  // The Transformer marks where each decoder layer starts (its index), and the
+  // embedding and head stages (kEmbedMark, kHeadMark), so a wrapping backend
+  // (model/forwarding_backend.h) knows which layer an op belongs to. Ops run
+  // no differently; a real backend ignores the mark.
+  virtual void begin_layer(int64_t /*layer*/) {}
   // Default: host steady clock around synchronize().
   virtual std::unique_ptr<Timer> timer();
 

@@ -124,10 +124,12 @@ Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
   // The residual add after each projection is fused with the norm that
   // follows it, and relu²·u with the FFN sub-norm: fewer launches per layer on
   // a GPU, the same bits everywhere (backend.h).
+  be_.begin_layer(kEmbedMark);
   be_.embed(tok, embedding_, h);
   be_.rmsnorm_quant(h, layers_.front().attn_norm, eps, xq);
   for (size_t i = 0; i < layers_.size(); ++i) {
     Layer& L = layers_[i];
+    be_.begin_layer(int64_t(i));
     // Attention block: (pre-norm done), fused QKV, RoPE, GQA, sub-norm, output projection.
     Tensor qkv_out[] = {q, k, v};
     be_.matmul_w2a8(xq, L.qkv, qkv_out);
@@ -153,6 +155,7 @@ Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
   const int64_t rows = all_rows ? t : 1;
   Tensor last = h.rows(t - rows, rows);
   Tensor hn = first(act_.hn, rows);
+  be_.begin_layer(kHeadMark);
   be_.rmsnorm(last, final_norm_, eps, hn);
   return hn;
 }
