@@ -1,4 +1,6 @@
 // The activation quantiser: codes and scale bits equal to the reference's.
+#include <string>
+
 #include <fmt/format.h>
 
 #include "harness/op_cases/case_util.h"
@@ -36,11 +38,13 @@ class QuantizeRun : public Prepared {
     const auto got_q = detail::fetch<int8_t>(be_, q_.t);
     const auto got_s = detail::fetch<float>(be_, s_.t);
     const size_t bad_q = detail::first_difference(got_q, want_q), bad_s = detail::first_difference(got_s, want_s);
-    Outcome o = detail::exact_outcome(bad_q == want_q.size() && bad_s == want_s.size(),
-                                      bad_q != want_q.size()
-                                          ? fmt::format("code {}: got {}, want {}", bad_q, got_q[bad_q], want_q[bad_q])
-                                          : fmt::format("scale of row {}: got {}, want {}", bad_s, got_s[bad_s],
-                                                        want_s[bad_s]));
+    // The detail names the first difference; nothing is indexed when there is none.
+    std::string why;
+    if (bad_q < want_q.size())
+      why = fmt::format("code {}: got {}, want {}", bad_q, got_q[bad_q], want_q[bad_q]);
+    else if (bad_s < want_s.size())
+      why = fmt::format("scale of row {}: got {}, want {}", bad_s, got_s[bad_s], want_s[bad_s]);
+    Outcome o = detail::exact_outcome(why.empty(), why);
     detail::require_guards(o, {&q_, &s_});
     return o;
   }
