@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cmath>
+#include <future>
+#include <thread>
 
 #include "common/random.h"
 #include "harness/correctness.h"
@@ -95,12 +97,25 @@ OracleRun run_oracle(const ModelWeights& w, std::vector<int32_t> tokens, HeadKin
   OracleRun o;
   o.head = head;
   o.tokens = std::move(tokens);
-  auto oracle = make_reference_backend({});
-  o.logits = logits_of(*oracle, w, o.tokens, head);
-  for (int run = 0; run < floor_runs; ++run) {
+  // Run 0 is the oracle, runs 1.. the nudged ones. Each is the single-threaded
+  // oracle; they are independent, so they run side by side, as many at a time
+  // as there are cores (each holds its own copy of the weights).
+  std::vector<std::vector<float>> logits(size_t(1 + std::max(floor_runs, 0)));
+  auto run = [&](size_t i) {
     // Seeds apart from every other stream in the project (weights, prompts).
-    auto nudged = make_perturbed_reference(0xf100'0000ull + uint64_t(run), ulps);
-    const CheckRecord r = compare_logits(logits_of(*nudged, w, o.tokens, head), o.logits, w.config.vocab);
+    auto be = i == 0 ? make_reference_backend({}) : make_perturbed_reference(0xf100'0000ull + i, ulps);
+    logits[i] = logits_of(*be, w, o.tokens, head);
+  };
+  const size_t width = std::max(1u, std::thread::hardware_concurrency());
+  for (size_t first = 0; first < logits.size(); first += width) {
+    std::vector<std::future<void>> wave;
+    for (size_t i = first; i < std::min(first + width, logits.size()); ++i)
+      wave.push_back(std::async(std::launch::async, run, i));
+    for (auto& f : wave) f.get();  // rethrows a run's error
+  }
+  o.logits = std::move(logits[0]);
+  for (size_t i = 1; i < logits.size(); ++i) {
+    const CheckRecord r = compare_logits(logits[i], o.logits, w.config.vocab);
     o.floor.nmse = std::max(o.floor.nmse, *r.nmse);
     o.floor.kl = std::max(o.floor.kl, *r.kl_divergence);
     o.floor.top1 = std::min(o.floor.top1, *r.top1_agreement);
