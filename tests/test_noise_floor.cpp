@@ -13,7 +13,9 @@
 #include "harness/correctness.h"
 #include "harness/noise_floor.h"
 #include "harness/op_cases/op_case.h"
+#include "harness/result_reader.h"
 #include "kernels/registry.h"
+#include "model/error.h"
 #include "model/host_tensor.h"
 #include "model/reference_backend.h"
 #include "model/weights/synthetic.h"
@@ -227,6 +229,31 @@ TEST(NoiseFloor, ASmallDefectIsLeftToThePerOpChecks) {
   const CheckRecord r = check_defect(Defect::HeadScale, -1);
   EXPECT_LT(*r.nmse_ratio, kFloorMultiple);
   EXPECT_GT(*r.nmse, opcase::kNmseEndToEnd);
+}
+
+// The record's new fields reach the result file and `bitlab compare`'s
+// reader, which names the floor; a mistyped one is refused by name.
+TEST(NoiseFloor, RecordFieldsAreWrittenAndRead) {
+  CheckRecord r;
+  r.backend = "scalar";
+  r.check = "e2e/deep-narrow/tokens:24";
+  r.nmse = 2e-3;
+  r.kl_divergence = 1e-4;
+  r.top1_agreement = 1.0;
+  judge_end_to_end(r, NoiseFloor{.nmse = 1e-3, .kl = 1e-4, .top1 = 1.0, .runs = 3}, 24);
+  const nlohmann::json rec = to_json(r);
+  EXPECT_EQ(rec["floor_nmse"], 1e-3);
+  EXPECT_NEAR(rec["nmse_ratio"].get<double>(), 2.0, 1e-12);
+  EXPECT_NEAR(rec["threshold"].get<double>(), 1e-2, 1e-15);
+  nlohmann::json doc = {{"schema", opcase::kResultSchema},
+                        {"context", {{"git", {{"commit", "0123456789abcdef"}, {"dirty", false}}}, {"host", {{"cpu_model", "x"}}}}},
+                        {"measurements", nlohmann::json::array()},
+                        {"correctness", {rec}}};
+  const cli::ResultDoc d = cli::parse_result(doc.dump(), "new.json");
+  ASSERT_EQ(d.checks.size(), 1u);
+  EXPECT_NE(d.checks[0].detail.find("floor 0.001 (2 x floor)"), std::string::npos) << d.checks[0].detail;
+  doc["correctness"][0]["floor_nmse"] = "small";
+  EXPECT_THROW(cli::parse_result(doc.dump(), "new.json"), UsageError);
 }
 
 }  // namespace
