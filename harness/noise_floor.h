@@ -30,7 +30,8 @@ struct CheckRecord;
 // the contract holds bit-exact (quantize_act, matmul_w2a8, embed, add,
 // lm_head_i8, argmax: int8 codes, int32 accumulators and their fixed scaling)
 // are never touched: a correct kernel cannot differ there. ulps = 0 is the
-// oracle itself.
+// oracle itself, bit for bit, with its matmuls and heads spread over the
+// cores by token (each output the same expression as in the oracle).
 std::unique_ptr<Backend> make_perturbed_reference(uint64_t seed, int ulps = 1);
 
 // How far the perturbed oracle's logits lie from the oracle's: the worst
