@@ -201,7 +201,7 @@ class Defective final : public Backend {
 CheckRecord check_defect(Defect d, int layer) {
   const ModelWeights& w = weights(deep_narrow());
   Defective bad(d, layer, w.config.n_layers);
-  const CheckRecord r = check_end_to_end(bad, w, deep_oracle(HeadKind::BF16));
+  CheckRecord r = check_end_to_end(bad, w, deep_oracle(HeadKind::BF16));
   std::printf("%s in layer %d: nmse %.3g (%.3g x floor), KL %.3g (%.3g x floor), top-1 %.3f\n",
               d == Defect::HeadScale ? "one head x1.01" : "relu(g)u for relu(g)^2 u", layer, *r.nmse,
               r.nmse_ratio.value_or(0), *r.kl_divergence, r.kl_ratio.value_or(0), *r.top1_agreement);
