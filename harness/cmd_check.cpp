@@ -31,6 +31,9 @@ struct CheckOptions {
   std::vector<std::string> backends;
   std::string model = "synthetic:2b4t-1layer";
   int64_t tokens = 16;
+  // Seeds the synthetic weights; the teacher-forced tokens come from seed + 2,
+  // so the default 1 keeps the weights (seed 1) and tokens (seed 3) of before.
+  uint64_t seed = 1;
   int threads = 0;
   int device = 0;  // GPU index for the cuda and vulkan backends
   std::string out;
@@ -70,7 +73,19 @@ int run(const CheckOptions& o) {
   check_variants(backends, o.variants);
   for (const auto& b : backends) checked_backend(b, o, cfg);
   // --op checks need only the config's shapes; the weights serve the end-to-end checks.
-  const ModelWeights w = o.ops.empty() ? load_model(o.model, 1) : ModelWeights{};
+  const ModelWeights w = o.ops.empty() ? load_model(o.model, o.seed) : ModelWeights{};
+  // The oracle's logits and noise floor, once per head for every backend.
+  std::vector<OracleRun> oracle;
+  if (o.ops.empty()) {
+    Progress p("oracle noise floor");
+    const std::vector<int32_t> tokens = check_tokens_for(cfg, o.tokens, o.seed + (kCheckPromptSeed - 1));
+    for (HeadKind head : {HeadKind::BF16, HeadKind::Int8}) {
+      p.update(oracle.empty() ? 0.0 : 0.5, fmt::format("{} head: oracle and {} runs at ±1 ulp", head_name(head),
+                                                       kFloorRuns));
+      oracle.push_back(run_oracle(w, tokens, head));
+    }
+    p.done(fmt::format("{} runs per head", kFloorRuns));
+  }
 
   RunContext rc;
   rc.command = command_line();
@@ -78,8 +93,16 @@ int run(const CheckOptions& o) {
   rc.model = o.model;
   nlohmann::json records = nlohmann::json::array();
   bool all_pass = true;
-  fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "backend", "check", "result", "nmse",
-             "max|diff|", "cosine", "KL", "top1");
+  // End-to-end rows add the backend's NMSE and KL as multiples of the
+  // oracle's noise floor (the floor row above them; rule: harness/noise_floor.h).
+  fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6} {:>9} {:>9}\n", "backend", "check", "result", "nmse",
+             "max|diff|", "cosine", "KL", "top1", "nmse/flr", "KL/flr");
+  for (const OracleRun& r : oracle)
+    fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6.3f}   the oracle at ±1 ulp, worst of {}; "
+               "a backend passes within {:g} x\n",
+               "floor", fmt::format("e2e/{}/tokens:{}{}", cfg.name, o.tokens, head_key_suffix(r.head)), "",
+               fmt::format("{:.2e}", r.floor.nmse), "-", "-", fmt::format("{:.2e}", r.floor.kl), r.floor.top1,
+               r.floor.runs, kFloorMultiple);
   for (const std::string& name : backends) {
     std::unique_ptr<Backend> be = checked_backend(name, o, cfg);
     if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
@@ -90,8 +113,7 @@ int run(const CheckOptions& o) {
       recs = check_ops(*be, cfg, o.ops);
       if (o.ops.empty()) {  // --op checks those ops alone
         p.update(0.5, "end to end against the reference");
-        recs.push_back(check_end_to_end(*be, w, o.tokens));
-        recs.push_back(check_end_to_end(*be, w, o.tokens, HeadKind::Int8));
+        for (const OracleRun& r : oracle) recs.push_back(check_end_to_end(*be, w, r));
       }
       p.done(fmt::format("{} checks", recs.size()));
     }
@@ -101,11 +123,11 @@ int run(const CheckOptions& o) {
       failed += !r.pass;
       // Passing op checks are summarised unless --verbose; failures and e2e always print.
       if (r.pass && !o.verbose && r.check.rfind("e2e/", 0) != 0) continue;
-      fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", r.backend, r.check,
+      fmt::print("{:<10} {:<46} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6} {:>9} {:>9}\n", r.backend, r.check,
                  r.pass ? "pass" : "FAIL",
                  r.bit_exact ? (*r.bit_exact ? "exact" : "differs") : metric(r.nmse, "{:.2e}"),
                  metric(r.max_abs_diff, "{:.2e}"), metric(r.cosine, "{:.7f}"), metric(r.kl_divergence, "{:.2e}"),
-                 metric(r.top1_agreement, "{:.3f}"));
+                 metric(r.top1_agreement, "{:.3f}"), metric(r.nmse_ratio, "{:.2g}"), metric(r.kl_ratio, "{:.2g}"));
     }
     size_t checks = recs.size();
     if (o.trace) {
@@ -145,6 +167,9 @@ CLI::App* add_check(CLI::App& app, Action& action) {
   add_backends(sub, o->backends, "backends to check (default: every one usable here)");
   add_model(sub, o->model, "model");
   add_token_count(sub, "--tokens", o->tokens, "teacher-forced sequence length for the end-to-end check");
+  add_seed(sub, "--seed", o->seed,
+           "seed of the synthetic weights; the end-to-end check's teacher-forced tokens use seed + 2")
+      ->capture_default_str();
   add_device(sub, o->device);
   add_threads(sub, o->threads);
   sub->add_option("--out", o->out, "result file (default: results/check-<UTC time>.json)");

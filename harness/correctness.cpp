@@ -7,7 +7,6 @@
 
 #include "harness/e2e_bench.h"
 #include "harness/op_cases/op_case.h"
-#include "model/reference_backend.h"
 #include "model/transformer.h"
 
 namespace bitlab {
@@ -27,6 +26,13 @@ nlohmann::json to_json(const CheckRecord& r) {
   put("max_abs_diff", r.max_abs_diff);
   put("kl_divergence", r.kl_divergence);
   put("top1_agreement", r.top1_agreement);
+  put("floor_nmse", r.floor_nmse);
+  put("floor_kl", r.floor_kl);
+  put("floor_top1", r.floor_top1);
+  put("nmse_ratio", r.nmse_ratio);
+  put("kl_ratio", r.kl_ratio);
+  put("kl_threshold", r.kl_threshold);
+  put("top1_threshold", r.top1_threshold);
   return j;
 }
 
@@ -88,18 +94,24 @@ CheckRecord compare_logits(std::span<const float> got, std::span<const float> wa
   return r;
 }
 
-CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len, HeadKind head) {
-  const std::vector<int32_t> tokens = seeded_prompt(w.config, seq_len, 3);
-  Transformer m(be, w, seq_len, {}, head);
-  const auto got = m.forward(tokens, true);
-  auto oracle = make_reference_backend({});
-  Transformer r(*oracle, w, seq_len, {}, head);
-  const auto want = r.forward(tokens, true);
-  CheckRecord rec = compare_logits(got, want, w.config.vocab);
+std::vector<int32_t> check_tokens_for(const ModelConfig& c, int64_t seq_len, uint64_t seed) {
+  return seeded_prompt(c, seq_len, seed);
+}
+
+CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, const OracleRun& oracle) {
+  const auto n = int64_t(oracle.tokens.size());
+  Transformer m(be, w, n, {}, oracle.head);
+  const auto got = m.forward(oracle.tokens, true);
+  CheckRecord rec = compare_logits(got, oracle.logits, w.config.vocab);
+  judge_end_to_end(rec, oracle.floor, n);
   rec.backend = be.info().backend;
   rec.variant = be.info().variant;
-  rec.check = fmt::format("e2e/{}/tokens:{}{}", w.config.name, seq_len, head_key_suffix(head));
+  rec.check = fmt::format("e2e/{}/tokens:{}{}", w.config.name, n, head_key_suffix(oracle.head));
   return rec;
+}
+
+CheckRecord check_end_to_end(Backend& be, const ModelWeights& w, int64_t seq_len, HeadKind head) {
+  return check_end_to_end(be, w, run_oracle(w, check_tokens_for(w.config, seq_len), head));
 }
 
 }  // namespace bitlab

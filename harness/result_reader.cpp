@@ -127,6 +127,10 @@ ResultDoc parse_result(std::string_view bytes, const std::string& name) {
     if (c.contains("nmse"))
       x.detail = fmt::format("nmse {:.3g}", f.number(c, "nmse", where)) +
                  (c.contains("threshold") ? fmt::format(", threshold {:.3g}", f.number(c, "threshold", where)) : "");
+    // End-to-end records since the noise-floor rule also name the floor and
+    // the backend's NMSE as a multiple of it; older files have neither.
+    if (c.contains("floor_nmse")) x.detail += fmt::format(", floor {:.3g}", f.number(c, "floor_nmse", where));
+    if (c.contains("nmse_ratio")) x.detail += fmt::format(" ({:.3g} x floor)", f.number(c, "nmse_ratio", where));
     if (c.contains("bit_exact") && !f.boolean(c, "bit_exact", where))
       x.detail += std::string(x.detail.empty() ? "" : ", ") + "not bit-exact";
     d.checks.push_back(std::move(x));
