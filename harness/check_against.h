@@ -39,6 +39,6 @@ std::shared_ptr<AgainstOptions> add_against_options(CLI::App* check);
 // Runs the comparison; `model`, `threads` and `out` are check's own options.
 // Returns 0 when the file agrees with the oracle within the end-to-end
 // contract, 1 when not.
-int run_check_against(const AgainstOptions& a, const std::string& model, int threads, const std::string& out);
+int run_check_against(const AgainstOptions& o, const std::string& model, int threads, const std::string& out);
 
 }  // namespace bitlab::cli

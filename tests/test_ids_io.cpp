@@ -19,7 +19,6 @@
 
 namespace {
 
-using bitlab::InputError;
 using bitlab::UsageError;
 using bitlab::test::Bytes;
 using bitlab::test::expect_input_error;

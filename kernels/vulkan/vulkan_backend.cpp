@@ -256,7 +256,7 @@ class VulkanBackend final : public Backend {
 
   void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
                       Tensor& out) override {
-    if (p.head_dim > int64_t(2 * kAttentionThreads))
+    if (p.head_dim > 2 * int64_t(kAttentionThreads))
       throw UsageError(fmt::format("attention: the Vulkan shader handles head_dim up to {}, not {}",
                                    2 * kAttentionThreads, p.head_dim));
     const int64_t t = q.shape.rows, kvd = p.n_kv_heads * p.head_dim;

@@ -22,7 +22,7 @@
 namespace bitlab::cpu::avx512 {
 namespace {
 
-constexpr int64_t kBlockBytes = 64;
+inline constexpr int64_t kBlockBytes = 64;
 
 inline int64_t col_blocks(int64_t k) { return (k + kColBlock - 1) / kColBlock; }
 inline int64_t row_groups(int64_t n) { return (n + kRowGroup - 1) / kRowGroup; }

@@ -136,17 +136,17 @@ void emulate_mma(const uint32_t a[32][4], const uint32_t b[32][2], int32_t c[32]
 TEST(CudaGemmTile, FragmentsMeetEveryCodeWithItsActivation) {
   using namespace cuda::gemm;
   // One k-tile of one block: X [64 tokens, 128] int8 and W [128 outputs, 128] ternary.
-  const std::vector<int8_t> x = random_int8(size_t(kBM * kBK), 5);
+  const std::vector<int8_t> x = random_int8(size_t(kBM) * kBK, 5);
   const CanonicalTernary w = test::random_matrix("w", kBN, kBK, 6, 1.0f);
   const std::vector<uint32_t> words = cuda::repack_w2(w);  // 8 words per row
   ASSERT_EQ(words.size(), size_t(kBN * 8));
   // Shared-memory images, filled chunk by chunk as the cp.async loader places them.
   std::vector<uint4> a_tile(static_cast<size_t>(kAChunks)), b_tile(static_cast<size_t>(kBChunks));
   for (int row = 0; row < kBM; ++row)
-    for (int c = 0; c < 8; ++c) std::memcpy(&a_tile[size_t(a_chunk_index(row, c))], &x[size_t(row * kBK + 16 * c)], 16);
+    for (int c = 0; c < 8; ++c) std::memcpy(&a_tile[size_t(a_chunk_index(row, c))], &x[size_t(row) * kBK + 16 * size_t(c)], 16);
   for (int row = 0; row < kBN; ++row)
     for (int h = 0; h < 2; ++h)
-      std::memcpy(&b_tile[size_t(b_chunk_index(row, h))], &words[size_t(row * 8 + 4 * h)], 16);
+      std::memcpy(&b_tile[size_t(b_chunk_index(row, h))], &words[size_t(row) * 8 + 4 * size_t(h)], 16);
   const auto* b_words = reinterpret_cast<const uint32_t*>(b_tile.data());
 
   std::vector<int32_t> got(size_t(kBM * kBN), 0);
@@ -167,12 +167,12 @@ TEST(CudaGemmTile, FragmentsMeetEveryCodeWithItsActivation) {
           }
         for (int lane = 0; lane < 32; ++lane)
           for (int i = 0; i < 4; ++i)
-            got[size_t((16 * mi + c_row(lane, i)) * kBN + 32 * warp + 8 * nj + c_col(lane, i))] = c[lane][i];
+            got[size_t(16 * mi + c_row(lane, i)) * kBN + size_t(32 * warp + 8 * nj + c_col(lane, i))] = c[lane][i];
       }
   for (int m = 0; m < kBM; ++m)
     for (int n = 0; n < kBN; ++n) {
       int32_t want = 0;  // Σ code·x: codes are T + 1
-      for (int k = 0; k < kBK; ++k) want += (w.at(n, k) + 1) * x[size_t(m * kBK + k)];
+      for (int k = 0; k < kBK; ++k) want += (w.at(n, k) + 1) * x[size_t(m) * kBK + size_t(k)];
       ASSERT_EQ(got[size_t(m * kBN + n)], want) << "token " << m << " output " << n;
     }
 }
@@ -276,12 +276,14 @@ TEST_F(CudaDevice, AttentionBitsDoNotDependOnKernelOrBatching) {
   cuda::CudaOptions chunked;
   chunked.tiled_attention = false;
   auto tiled = make(), chunks = make(chunked);
-  for (auto [heads, kv_heads, hd] : {std::tuple<int64_t, int64_t, int64_t>{20, 5, 128}, {4, 2, 16}, {12, 1, 64}}) {
+  for (auto shape : {std::tuple<int64_t, int64_t, int64_t>{20, 5, 128}, {4, 2, 16}, {12, 1, 64}}) {
+    // Named copies, not structured bindings: the lambda below captures them.
+    const auto [heads, kv_heads, hd] = shape;
     SCOPED_TRACE(testing::Message() << heads << "/" << kv_heads << " heads of " << hd);
     const int64_t t = 70, qd = heads * hd, kvd = kv_heads * hd;
     const auto q = test::random_floats(size_t(t * qd), 1), k = test::random_floats(size_t(t * kvd), 2),
                v = test::random_floats(size_t(t * kvd), 3);
-    auto run = [&](Backend& be, std::vector<int64_t> chunk_rows) {
+    auto run = [&](Backend& be, const std::vector<int64_t>& chunk_rows) {
       KvLayer cache{be.new_tensor(DType::F32, {t, kvd}), be.new_tensor(DType::F32, {t, kvd})};
       std::vector<float> out;
       int64_t pos = 0;
