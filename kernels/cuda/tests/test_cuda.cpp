@@ -16,6 +16,7 @@
 #include <algorithm>
 #include <cstring>
 #include <string>
+#include <tuple>
 #include <vector>
 
 #include <cuda_runtime_api.h>
@@ -277,8 +278,8 @@ TEST_F(CudaDevice, AttentionBitsDoNotDependOnKernelOrBatching) {
   chunked.tiled_attention = false;
   auto tiled = make(), chunks = make(chunked);
   for (auto shape : {std::tuple<int64_t, int64_t, int64_t>{20, 5, 128}, {4, 2, 16}, {12, 1, 64}}) {
-    // Named copies, not structured bindings: the lambda below captures them.
-    const auto [heads, kv_heads, hd] = shape;
+    // Plain variables, not structured bindings: the lambda below captures them.
+    const int64_t heads = std::get<0>(shape), kv_heads = std::get<1>(shape), hd = std::get<2>(shape);
     SCOPED_TRACE(testing::Message() << heads << "/" << kv_heads << " heads of " << hd);
     const int64_t t = 70, qd = heads * hd, kvd = kv_heads * hd;
     const auto q = test::random_floats(size_t(t * qd), 1), k = test::random_floats(size_t(t * kvd), 2),
