@@ -334,6 +334,33 @@ TEST(Report, WritesHtmlAndMarkdown) {
   EXPECT_NE(line_with(md, "| cuda |").find("nvml"), std::string::npos);
 }
 
+// End-to-end rows show the oracle's noise floor and the backend's NMSE as a
+// multiple of it, as the result file holds them.
+TEST(Report, EndToEndRowsShowTheFloorAndTheRatio) {
+  if (!python_has("matplotlib")) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  const Result c = bitlab("check --model synthetic:tiny --backends scalar --out " + dir + "check.json");
+  ASSERT_EQ(c.code, 0) << c.out << c.err;
+  const json doc = json::parse(slurp(dir + "check.json"));
+  const Result r = bitlab("report " + dir + "check.json -o " + dir + "out");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string md = slurp(dir + "out/report.md");
+  EXPECT_NE(md.find("| floor nmse | x floor |"), std::string::npos) << md;
+  int e2e = 0;
+  for (const json& rec : doc["correctness"]) {
+    const std::string check = rec["check"];
+    if (!check.starts_with("e2e/")) continue;
+    ++e2e;
+    ASSERT_TRUE(rec.contains("floor_nmse")) << check;
+    const std::string row = line_with(md, "| " + check + " |");
+    EXPECT_NE(row.find(fmt::format("| {:.2g} |", rec["floor_nmse"].get<double>())), std::string::npos) << row;
+    if (rec.contains("nmse_ratio")) {
+      EXPECT_NE(row.find(fmt::format("| {:.2f} |", rec["nmse_ratio"].get<double>())), std::string::npos) << row;
+    }
+  }
+  EXPECT_EQ(e2e, 2) << "the bf16 and the int8 head";
+}
+
 TEST(Report, BadInputIsAUsageError) {
   const std::string dir = scratch();
   expect_one_line_error(bitlab("report " + dir + "nonesuch.json -o " + dir + "out"), 2, "nonesuch.json");

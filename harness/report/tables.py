@@ -145,14 +145,19 @@ def _source(name):
 
 def correctness_table(docs):
     many = _file_col(docs)
-    header = (["file"] if many else []) + ["backend", "variant", "check", "result", "nmse", "threshold", "bit-exact"]
+    # End-to-end rows carry the oracle's noise floor and the backend's NMSE as a
+    # multiple of it (docs/design.md §5); per-op rows have neither.
+    header = (["file"] if many else []) + ["backend", "variant", "check", "result", "nmse", "threshold",
+                                           "floor nmse", "x floor", "bit-exact"]
     rows = []
     for d in docs:
         for c in d.correctness:
             bit = c.get("bit_exact")
+            ratio = c.get("nmse_ratio")
             rows.append(([d.label] if many else []) + [
                 c.get("backend", "?"), c.get("variant", ""), c.get("check", "?"),
                 "pass" if c.get("pass") else "FAIL", sci(c.get("nmse")), sci(c.get("threshold")),
+                sci(c.get("floor_nmse")), DASH if ratio is None else f"{ratio:.2f}",
                 DASH if bit is None else ("yes" if bit else "no")])
     first = 5 if many else 4
-    return Table(header, rows, numeric=[first, first + 1])
+    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3])

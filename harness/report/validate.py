@@ -72,7 +72,7 @@ DOCUMENT = {
         "other_energy": ListOf(ENERGY),
     }),
     "correctness": ListOf({"backend": STR, "variant": STR, "check": STR, "pass": BOOL, "nmse": NUM,
-                           "threshold": NUM, "bit_exact": BOOL}),
+                           "threshold": NUM, "bit_exact": BOOL, "floor_nmse": NUM, "nmse_ratio": NUM}),
 }
 REQUIRED = ("context", "measurements", "correctness")
 
