@@ -6,6 +6,7 @@
 #include "common/random.h"
 #include "harness/correctness.h"
 #include "harness/op_cases/op_case.h"
+#include "model/forwarding_backend.h"
 #include "model/host_tensor.h"
 #include "model/reference.h"
 #include "model/reference_backend.h"
@@ -14,28 +15,36 @@ namespace bitlab {
 namespace {
 
 // Forwards every op to the oracle, then nudges the fp32 outputs of the float
-// ops. The fused ops are not overridden: Backend's defaults compose them from
-// this class's primitives, so the norm inside add_rmsnorm_quant is nudged
-// before its output is quantised, as a backend's own rmsnorm would differ.
-class PerturbedReference final : public Backend {
+// ops. The fused ops are composed by Backend's defaults from this class's
+// primitives, so the norm inside add_rmsnorm_quant is nudged before its output
+// is quantised, as a backend's own rmsnorm would differ.
+class PerturbedReference final : public ForwardingBackend {
  public:
-  PerturbedReference(uint64_t seed, int ulps) : inner_(make_reference_backend({})), rng_(seed), ulps_(ulps) {
-    info_ = inner_->info();
+  PerturbedReference(uint64_t seed, int ulps)
+      : ForwardingBackend(make_reference_backend({})), rng_(seed), ulps_(ulps) {
+    info_ = inner().info();
     info_.variant = "reference, float outputs ±" + std::to_string(ulps) + " ulp";
   }
   const DeviceInfo& info() const override { return info_; }
-  std::shared_ptr<Buffer> alloc(size_t bytes) override { return inner_->alloc(bytes); }
-  TernaryWeight upload(std::span<const CanonicalTernary* const> parts) override { return inner_->upload(parts); }
 
  protected:
-  void embed_impl(const Tensor& tokens, const Tensor& table, Tensor& out) override {
-    inner_->embed(tokens, table, out);
+  void rmsnorm_quant_impl(const Tensor& x, const Tensor& w, float eps, QuantAct& q) override {
+    Backend::rmsnorm_quant_impl(x, w, eps, q);
+  }
+  void add_rmsnorm_quant_impl(Tensor& h, const Tensor& d, const Tensor& w, float eps, QuantAct& q) override {
+    Backend::add_rmsnorm_quant_impl(h, d, w, eps, q);
+  }
+  void relu2_mul_rmsnorm_quant_impl(const Tensor& g, const Tensor& u, const Tensor& w, float eps,
+                                    QuantAct& q) override {
+    Backend::relu2_mul_rmsnorm_quant_impl(g, u, w, eps, q);
+  }
+  void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override {
+    Backend::rope_qk_impl(q, pq, k, pk);
   }
   void rmsnorm_impl(const Tensor& x, const Tensor& w, float eps, Tensor& y) override {
-    inner_->rmsnorm(x, w, eps, y);
+    ForwardingBackend::rmsnorm_impl(x, w, eps, y);
     nudge(y);
   }
-  void quantize_act_impl(const Tensor& x, QuantAct& q) override { inner_->quantize_act(x, q); }
   // The oracle's own code on blocks of tokens, on every core: each output is
   // computed by the same expression as in one call, so the bits are the
   // oracle's, and the floor's extra runs cost a fraction of one oracle run.
@@ -54,19 +63,18 @@ class PerturbedReference final : public Backend {
     }
   }
   void rope_impl(Tensor& x, const RopeParams& p) override {
-    inner_->rope(x, p);
+    ForwardingBackend::rope_impl(x, p);
     nudge(x);
   }
   void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
                       Tensor& out) override {
-    inner_->attention(q, k, v, cache, p, out);
+    ForwardingBackend::attention_impl(q, k, v, cache, p, out);
     nudge(out);
   }
   void relu2_mul_impl(const Tensor& g, const Tensor& u, Tensor& y) override {
-    inner_->relu2_mul(g, u, y);
+    ForwardingBackend::relu2_mul_impl(g, u, y);
     nudge(y);
   }
-  void add_impl(const Tensor& a, const Tensor& b, Tensor& y) override { inner_->add(a, b, y); }
   void lm_head_impl(const Tensor& x, const Tensor& table, Tensor& logits) override {
     const int64_t t = x.shape.rows, d = x.shape.cols, vocab = table.shape.rows;
     const float* xp = host_ptr<float>(x);
@@ -87,7 +95,6 @@ class PerturbedReference final : public Backend {
     for (int64_t tok = 0; tok < t; ++tok)
       ref::lm_head_i8(xq + tok * d, xs + tok, 1, tq, ts, vocab, d, out + tok * vocab);
   }
-  void argmax_impl(const Tensor& logits, Tensor& ids) override { inner_->argmax(logits, ids); }
 
  private:
   // Zeros stay: an exact zero (relu² of a negative gate) is exact in every
@@ -102,7 +109,6 @@ class PerturbedReference final : public Backend {
     }
   }
 
-  std::unique_ptr<Backend> inner_;
   SplitMix64 rng_;
   int ulps_;
   DeviceInfo info_;

@@ -1,10 +1,7 @@
-// Two uses of one read kernel in bitlab_cuda_bench:
-//   measure_read_gbps    device memory read bandwidth for the roofline, with
-//                        streaming (evict-first) loads of a buffer far larger
-//                        than L2;
-//   flush_l2_by_reading  an L2 flush before each timed kernel, with
-//                        L2-allocating loads of a buffer at least twice the L2,
-//                        so L2 is left holding clean lines of that buffer.
+// measure_read_gbps: device memory read bandwidth for bitlab_cuda_bench's
+// roofline, with streaming (evict-first) loads of a buffer far larger than L2.
+// (Timed kernels need no L2 flush: the op cases rotate weight copies past the
+// caches, harness/op_cases.)
 // Every thread streams 16-byte words (grid-stride, 4 loads in flight) and
 // folds them into one word, written only if it matches a value it never has,
 // so the compiler must keep the loads.
@@ -51,15 +48,6 @@ int sm_count() {
 }
 
 }  // namespace
-
-void flush_l2_by_reading(const void* buf, size_t bytes) {
-  static uint32_t* sink = nullptr;
-  if (!sink) check(cudaMalloc(reinterpret_cast<void**>(&sink), sizeof(uint32_t)), "allocating the flush sink");
-  static const unsigned blocks = unsigned(sm_count() * 8);
-  stream_read<false><<<blocks, 512>>>(static_cast<const uint4*>(buf), int64_t(bytes / 16), sink);
-  check_launch("stream_read (L2 flush)");
-  check(cudaDeviceSynchronize(), "flushing L2");
-}
 
 double measure_read_gbps(size_t bytes, int repetitions) {
   uint4* buf = nullptr;
