@@ -114,6 +114,36 @@ void check_pins(const std::string& backend, const std::vector<std::string>& pins
   }
 }
 
+// opts.variants plus, when opts.weight_bits asks for a layout and no matmul
+// variant is pinned, the backend's first usable matmul variant of those bits.
+std::vector<std::string> resolve_weight_bits(const std::string& backend, const BackendOptions& opts) {
+  std::vector<std::string> pins = opts.variants;
+  if (!opts.weight_bits) return pins;
+  const WeightBits want = *opts.weight_bits;
+  const std::vector<KernelVariant> list = kernel_variants(backend);
+  for (const std::string& pin : pins)
+    for (const KernelVariant& v : list)
+      if (v.name == pin && v.op == "matmul_w2a8") {
+        if (v.weight_bits != want)
+          throw UsageError(fmt::format("kernel variant '{}' stores {}-bit weights, but {}-bit weights were asked for",
+                                       pin, weight_bits_name(v.weight_bits), weight_bits_name(want)));
+        return pins;
+      }
+  std::vector<std::string> cannot;
+  for (const KernelVariant& v : list) {
+    if (v.op != "matmul_w2a8" || v.weight_bits != want) continue;
+    if (v.usable) {
+      pins.push_back(v.name);
+      return pins;
+    }
+    cannot.push_back(fmt::format("{}: {}", v.name, v.why_not));
+  }
+  if (want == WeightBits::Two && cannot.empty()) return pins;  // a backend that lists no matmul variants
+  throw DeviceError(fmt::format("backend '{}' has no {}-bit matmul kernel that runs here{}", backend,
+                                weight_bits_name(want),
+                                cannot.empty() ? std::string() : fmt::format(" ({})", fmt::join(cannot, "; "))));
+}
+
 }  // namespace
 
 std::vector<KernelVariant> kernel_variants(const std::string& backend) {
@@ -125,14 +155,17 @@ std::vector<KernelVariant> kernel_variants(const std::string& backend) {
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts) {
   if (name == "reference") {
     if (!opts.variants.empty()) throw UsageError("the reference backend has no kernel variants to pin");
+    // The oracle computes from canonical weights; any layout's results are its results.
     return make_reference_backend(opts);
   }
   const Registered& r = find(name);
   if (!r.make) throw DeviceError(fmt::format("backend '{}' is not available: {}", name, r.why_absent));
   const BackendProbe p = r.probe();
   if (!p.usable) throw DeviceError(fmt::format("backend '{}' cannot run here: {}", name, p.reason));
-  check_pins(name, opts.variants);
-  return r.make(opts);
+  BackendOptions resolved = opts;
+  resolved.variants = resolve_weight_bits(name, opts);
+  check_pins(name, resolved.variants);
+  return r.make(resolved);
 }
 
 }  // namespace bitlab

@@ -6,6 +6,14 @@
 
 namespace bitlab {
 
+const char* weight_bits_name(WeightBits b) { return b == WeightBits::Two ? "2" : "1.6"; }
+
+WeightBits parse_weight_bits(const std::string& s) {
+  if (s == "2") return WeightBits::Two;
+  if (s == "1.6") return WeightBits::OnePointSix;
+  throw UsageError(fmt::format("unknown weight bits '{}' (expected 2 or 1.6)", s));
+}
+
 Tensor Backend::new_tensor(DType dtype, Shape shape) {
   if (shape.rows < 0 || shape.cols < 0) throw UsageError(fmt::format("negative shape {}", to_string(shape)));
   Tensor t;

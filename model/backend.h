@@ -10,6 +10,7 @@
 #pragma once
 #include <chrono>
 #include <memory>
+#include <optional>
 #include <span>
 #include <string>
 #include <utility>
@@ -46,6 +47,16 @@ class Timer {
   virtual double stop_seconds() = 0;
 };
 
+// How a backend stores ternary weights: 2 bits per weight (four codes per
+// byte), or base 3, five weights per byte (3^5 = 243 <= 256, 1.6 bits). The
+// matmul's int32 accumulators, and so its output bits, are the same in both.
+enum class WeightBits { Two, OnePointSix };
+const char* weight_bits_name(WeightBits b);  // "2" or "1.6"
+// "2" or "1.6"; anything else is a UsageError.
+WeightBits parse_weight_bits(const std::string& s);
+// Bits per weight as a number, for bytes-per-token arithmetic.
+inline double weight_bits_value(WeightBits b) { return b == WeightBits::Two ? 2.0 : 1.6; }
+
 // One kernel a backend can run for one op. Names follow XNNPACK's pattern,
 // <types>_<op>_<tile>__<isa>: t2i8_matmul_r16k16__avx512vnni is ternary 2-bit
 // weights x int8 activations, the matmul, 16x16 tiles, AVX-512 VNNI.
@@ -55,6 +66,10 @@ struct KernelVariant {
   bool usable = false;      // can run on this machine
   std::string why_not;      // when not usable
   bool is_default = false;  // what the backend runs for `op` when nothing is pinned
+  // For matmul_w2a8 variants, the weight layout's bits per weight. Only 2-bit
+  // variants are defaults; a 1.6-bit one runs when pinned or asked for with
+  // BackendOptions::weight_bits.
+  WeightBits weight_bits = WeightBits::Two;
 };
 
 struct BackendOptions {
@@ -63,6 +78,10 @@ struct BackendOptions {
   // Kernel variants pinned by name, at most one per op; the other ops keep
   // their default. make_backend checks the names against the backend's list.
   std::vector<std::string> variants;
+  // The weight layout: make_backend pins the backend's first usable matmul
+  // variant of these bits (a DeviceError when it has none); unset = the
+  // default variant's (2 bits), or a pinned matmul variant's.
+  std::optional<WeightBits> weight_bits;
 };
 
 class Backend {

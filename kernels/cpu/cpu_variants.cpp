@@ -30,9 +30,15 @@ std::vector<KernelVariant> describe_variants(std::span<const CpuVariant> list) {
   std::vector<KernelVariant> out;
   std::vector<std::string> have_default;
   for (const CpuVariant& v : list) {
-    KernelVariant d{.name = v.name, .op = v.op, .usable = false, .why_not = v.why_not(), .is_default = false};
+    KernelVariant d{.name = v.name,
+                    .op = v.op,
+                    .usable = false,
+                    .why_not = v.why_not(),
+                    .is_default = false,
+                    .weight_bits = v.bits};
     d.usable = d.why_not.empty();
-    if (d.usable && std::find(have_default.begin(), have_default.end(), d.op) == have_default.end()) {
+    // Only the 2-bit layout is a default; 1.6-bit matmuls run when asked for.
+    if (d.usable && d.weight_bits == WeightBits::Two && std::find(have_default.begin(), have_default.end(), d.op) == have_default.end()) {
       d.is_default = true;
       have_default.push_back(d.op);
     }

@@ -29,6 +29,8 @@ struct CpuVariant {
   void (*install)(CpuKernels& k);
   // For matmul variants: DeviceInfo::variant of a table running it ("avx512-vnni").
   const char* summary = nullptr;
+  // For matmul variants: the bits per weight of the layout it installs.
+  WeightBits bits = WeightBits::Two;
 };
 
 // For variants that run on any CPU the backend itself runs on.
