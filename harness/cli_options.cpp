@@ -86,11 +86,33 @@ void check_variants(const std::vector<std::string>& backends, const std::vector<
 }
 
 BackendOptions backend_options(const std::string& backend, int threads, int device,
-                               const std::vector<std::string>& variants) {
-  BackendOptions o{.threads = threads, .device = device};
+                               const std::vector<std::string>& variants, std::optional<WeightBits> bits) {
+  BackendOptions o{.threads = threads, .device = device, .weight_bits = bits};
   for (const KernelVariant& v : kernel_variants(backend))
     if (std::find(variants.begin(), variants.end(), v.name) != variants.end()) o.variants.push_back(v.name);
   return o;
+}
+
+namespace {
+constexpr const char* kWeightBitsHelp =
+    "bits per stored ternary weight: 2 (four per byte) or 1.6 (base 3, five per byte; fewer bytes per decode step, "
+    "the same output bits); default: the backend's default matmul (2)";
+}  // namespace
+
+CLI::Option* add_weight_bits(CLI::App* sub, const std::string& name, std::string& target) {
+  return sub->add_option(name, target, kWeightBitsHelp)->check(CLI::IsMember({"2", "1.6"}));
+}
+
+CLI::Option* add_weight_bits(CLI::App* sub, const std::string& name, std::vector<std::string>& target) {
+  return sub->add_option(name, target, std::string(kWeightBitsHelp) + "; a list runs each")
+      ->delimiter(',')
+      ->capture_default_str()
+      ->check(CLI::IsMember({"2", "1.6"}));
+}
+
+std::optional<WeightBits> weight_bits_option(const std::string& value) {
+  if (value.empty()) return std::nullopt;
+  return parse_weight_bits(value);
 }
 
 void add_prompt_ids(CLI::App* sub, std::string& list, std::string& file, const std::vector<CLI::Option*>& excluded) {

@@ -6,6 +6,7 @@
 #include <charconv>
 #include <cmath>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -83,8 +84,15 @@ CLI::Option* add_variants(CLI::App* sub, std::vector<std::string>& target);
 void check_variants(const std::vector<std::string>& backends, const std::vector<std::string>& variants);
 // The options a command opens `backend` with: its threads and device, and the
 // names of `variants` that `backend` lists, pinned.
+// `bits`, when given, picks the weight layout (BackendOptions::weight_bits).
 BackendOptions backend_options(const std::string& backend, int threads, int device,
-                               const std::vector<std::string>& variants);
+                               const std::vector<std::string>& variants, std::optional<WeightBits> bits = {});
+// --weight-bits 2|1.6 (one), or a comma-separated list of them (bench).
+CLI::Option* add_weight_bits(CLI::App* sub, const std::string& name, std::string& target);
+CLI::Option* add_weight_bits(CLI::App* sub, const std::string& name, std::vector<std::string>& target);
+// The layout an option's value asks for: unset for the empty string (the
+// option not given), else parse_weight_bits.
+std::optional<WeightBits> weight_bits_option(const std::string& value);
 
 // --prompt-ids 1,2,3 and --prompt-ids-file FILE: a prompt given as token ids
 // (harness/ids_file.h), one or the other. Each excludes the options of

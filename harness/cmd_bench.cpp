@@ -6,6 +6,7 @@
 #include <algorithm>
 #include <map>
 #include <memory>
+#include <optional>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -39,6 +40,9 @@ struct BenchOptions {
   int64_t prompt_len = 128;
   int64_t gen = 32;
   std::vector<std::string> heads{"bf16"};  // e2e runs once per head
+  // Weight layouts, each run in turn (kernels: the matmul cases again for each
+  // layout after the first). Not given: the backends' defaults.
+  std::vector<std::string> weight_bits;
   bool no_kernels = false, no_e2e = false;
   std::vector<std::string> variants;  // --variant: kernel variants to pin
   std::string energy_source = "auto";
@@ -80,18 +84,29 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   std::vector<std::string> rows;
   std::map<std::pair<std::string, std::string>, std::string> cells;
   for (const auto& m : doc["measurements"]) {
-    const bool int8_head = m["key"].get<std::string>().ends_with(head_key_suffix(HeadKind::Int8));
+    const std::string key = m["key"].get<std::string>();
+    // An e2e row's configuration beyond the defaults: ", int8 head", ", 1.6-bit weights".
+    std::string config;
+    if (m["kind"] == "e2e") {
+      const size_t h = key.find("/head:");
+      if (h != std::string::npos) config += fmt::format(", {} head", key.substr(h + 6, key.find('/', h + 6) - h - 6));
+      const double bits = m.value("derived", nlohmann::json::object()).value("weight_bits", 2.0);
+      if (bits != 2.0) config += fmt::format(", {:g}-bit weights", bits);
+    }
     std::string row;
-    if (m["kind"] == "kernel")
-      row = fmt::format("{} {}x{} T={}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
-                        m["shape"]["k"].get<int64_t>(), m["shape"]["tokens"].get<int64_t>());
-    else
-      row = fmt::format("{} (prompt {}{})", m["name"].get<std::string>(), m["shape"]["prompt"].get<int64_t>(),
-                        int8_head ? ", int8 head" : "");
+    if (m["kind"] == "kernel") {
+      const size_t v = key.find("/variant:");
+      row = fmt::format("{} {}x{} T={}{}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
+                        m["shape"]["k"].get<int64_t>(), m["shape"]["tokens"].get<int64_t>(),
+                        v == std::string::npos ? "" : " " + key.substr(v + 1));
+    } else {
+      row = fmt::format("{} (prompt {}{})", m["name"].get<std::string>(), m["shape"]["prompt"].get<int64_t>(), config);
+    }
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     cells[{row, m["backend"].get<std::string>()}] = cell(m);
     if (m["kind"] == "e2e" && m.contains("energy")) {
-      const std::string erow = fmt::format("{} energy{}", m["name"].get<std::string>(), int8_head ? " (int8 head)" : "");
+      const std::string erow =
+          fmt::format("{} energy{}", m["name"].get<std::string>(), config.empty() ? "" : " (" + config.substr(2) + ")");
       if (std::find(rows.begin(), rows.end(), erow) == rows.end()) rows.push_back(erow);
       cells[{erow, m["backend"].get<std::string>()}] = energy_cell(m);
     }
@@ -134,6 +149,63 @@ std::vector<std::string> default_bench_backends(const BenchOptions& o) {
     out.push_back(name);
   }
   return out;
+}
+
+// One backend with one weight layout: the kernel cases (all of them for the
+// first layout, only the matmul cases for the others), then e2e per head.
+void bench_backend(const BenchOptions& o, const std::string& name, const BackendOptions& bo,
+                   const std::vector<std::string>& pins, bool all_kernels, const ModelWeights& w,
+                   const ModelConfig& cfg, double bandwidth_gbps, const std::function<double()>& probe,
+                   const EnergySession* energy, RunContext& rc, std::vector<nlohmann::json>& measurements) {
+  std::unique_ptr<Backend> be = make_backend(name, bo);
+  const WeightBits bits = bo.weight_bits.value_or(WeightBits::Two);
+  const std::string layout = bo.weight_bits ? fmt::format(", {}-bit weights", weight_bits_name(bits)) : "";
+  if (be->info().kind == "gpu" && all_kernels) rc.gpus.push_back(be->info());
+  const bool cpu_backend = be->info().kind == "cpu";
+  if (!o.no_kernels) {
+    KernelBenchOptions ko;
+    ko.repetitions = o.repetitions;
+    ko.min_seconds = o.quick ? 0.005 : 0.1;
+    ko.pins = pins;
+    // The roofline is host memory: meaningless for a GPU's kernels (gpu-check
+    // measures device bandwidth with the CUDA and Vulkan benchmarks).
+    ko.bandwidth_gbps = cpu_backend ? bandwidth_gbps : 0;
+    ko.probe = probe;
+    std::vector<opcase::OpCase> cases = opcase::bench_cases(cfg, o.tokens);
+    if (!all_kernels) std::erase_if(cases, [](const opcase::OpCase& c) { return c.op != "matmul_w2a8"; });
+    Progress p("kernels " + name + layout);
+    for (const Measurement& m : run_kernel_benchmarks(*be, cases, ko, [&](size_t i, size_t n, const std::string& s) {
+           p.update(double(i) / double(n), s);
+         }))
+      measurements.push_back(to_json(m));
+    p.done(fmt::format("{} cases x {} repetitions", cases.size(), o.repetitions));
+  }
+  for (const std::string& head_arg : o.no_e2e ? std::vector<std::string>{} : o.heads) {
+    const HeadKind head = parse_head(head_arg);
+    const std::string what =
+        name + (head == HeadKind::BF16 ? "" : fmt::format(", {} head", head_name(head))) + layout;
+    Progress p("e2e " + what);
+    p.update(0, "uploading weights");
+    Transformer model(*be, w, o.prompt_len + o.gen, {}, head);
+    E2eOptions eo;
+    eo.prompt_len = o.prompt_len;
+    eo.gen = o.gen;
+    eo.prefill_repetitions = o.quick ? 3 : 5;
+    eo.bandwidth_gbps = cpu_backend ? bandwidth_gbps : 0;
+    eo.probe = probe;
+    eo.model = o.model;
+    eo.energy = energy;
+    eo.weight_bits = bits;
+    const auto ms = run_e2e_benchmark(model, w, eo, [&](double f) { p.update(f, "prefill and decode"); });
+    for (const Measurement& m : ms) measurements.push_back(to_json(m));
+    std::string joules;
+    if (!ms[1].energy.empty())
+      joules = fmt::format("; decode {:.4g} J/token ({})", ms[1].energy[0].joules_per_token(),
+                           ms[1].energy[0].source == "modelled" ? "modelled estimate" : ms[1].energy[0].source);
+    p.done(fmt::format("prefill {:.2f} tok/s, decode {:.2f} tok/s, {:.3g} GB/token at {:.1f} GB/s{}",
+                       ms[0].derived.at("tokens_per_s"), ms[1].derived.at("tokens_per_s"), ms[1].bytes / 1e9,
+                       ms[1].derived.at("gbps"), joules));
+  }
 }
 
 int run(BenchOptions o) {
@@ -192,50 +264,23 @@ int run(BenchOptions o) {
   rc.model = o.model;
   std::vector<nlohmann::json> measurements;
 
+  // Each backend once per weight layout; a layout a backend has no kernel for is skipped with a note.
+  std::vector<std::optional<WeightBits>> layouts;
+  for (const std::string& b : o.weight_bits) layouts.emplace_back(parse_weight_bits(b));
+  if (layouts.empty()) layouts.emplace_back();
   for (const std::string& name : backends) {
-    const BackendOptions bo = backend_options(name, o.threads, o.device, o.variants);
-    std::unique_ptr<Backend> be = make_backend(name, bo);
-    if (be->info().kind == "gpu") rc.gpus.push_back(be->info());
-    const bool cpu_backend = be->info().kind == "cpu";
-    if (!o.no_kernels) {
-      KernelBenchOptions ko;
-      ko.repetitions = o.repetitions;
-      ko.min_seconds = o.quick ? 0.005 : 0.1;
-      ko.pins = bo.variants;
-      // The roofline is host memory: meaningless for a GPU's kernels (gpu-check
-      // measures device bandwidth with the CUDA and Vulkan benchmarks).
-      ko.bandwidth_gbps = cpu_backend ? bw.read_gbps : 0;
-      ko.probe = probe;
-      const auto cases = opcase::bench_cases(cfg, o.tokens);
-      Progress p("kernels " + name);
-      for (const Measurement& m : run_kernel_benchmarks(*be, cases, ko, [&](size_t i, size_t n, const std::string& s) {
-             p.update(double(i) / double(n), s);
-           }))
-        measurements.push_back(to_json(m));
-      p.done(fmt::format("{} cases x {} repetitions", cases.size(), o.repetitions));
-    }
-    for (const std::string& head_arg : o.no_e2e ? std::vector<std::string>{} : o.heads) {
-      const HeadKind head = parse_head(head_arg);
-      const std::string what = head == HeadKind::BF16 ? name : name + " (int8 head)";
-      Progress p("e2e " + what);
-      p.update(0, "uploading weights");
-      Transformer model(*be, w, o.prompt_len + o.gen, {}, head);
-      E2eOptions eo;
-      eo.prompt_len = o.prompt_len;
-      eo.gen = o.gen;
-      eo.prefill_repetitions = o.quick ? 3 : 5;
-      eo.bandwidth_gbps = cpu_backend ? bw.read_gbps : 0;
-      eo.probe = probe;
-      eo.model = o.model;
-      eo.energy = energy.get();
-      const auto ms = run_e2e_benchmark(model, w, eo, [&](double f) { p.update(f, "prefill and decode"); });
-      for (const Measurement& m : ms) measurements.push_back(to_json(m));
-      std::string joules;
-      if (!ms[1].energy.empty())
-        joules = fmt::format("; decode {:.4g} J/token ({})", ms[1].energy[0].joules_per_token(),
-                             ms[1].energy[0].source == "modelled" ? "modelled estimate" : ms[1].energy[0].source);
-      p.done(fmt::format("prefill {:.2f} tok/s, decode {:.2f} tok/s{}", ms[0].derived.at("tokens_per_s"),
-                         ms[1].derived.at("tokens_per_s"), joules));
+    for (size_t li = 0; li < layouts.size(); ++li) {
+      const BackendOptions bo = backend_options(name, o.threads, o.device, o.variants, layouts[li]);
+      std::vector<std::string> pins;
+      try {
+        pins = resolved_pins(name, bo);
+      } catch (const DeviceError& e) {
+        if (layouts.size() == 1) throw;
+        fmt::print(stderr, "bench: skipping {} with {}-bit weights: {}\n", name, weight_bits_name(*layouts[li]),
+                   e.what());
+        continue;
+      }
+      bench_backend(o, name, bo, pins, li == 0, w, cfg, bw.read_gbps, probe, energy.get(), rc, measurements);
     }
   }
 
@@ -269,6 +314,7 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   CLI::Option* prompt_len = add_token_count(sub, "--prompt-len", o->prompt_len, "prompt length for prefill");
   CLI::Option* gen = add_token_count(sub, "--gen", o->gen, "decode steps to time");
   add_head_option(sub, "--heads", o->heads)->delimiter(',');
+  add_weight_bits(sub, "--weight-bits", o->weight_bits);
   sub->add_flag("--no-kernels", o->no_kernels, "skip the kernel microbenchmarks");
   add_variants(sub, o->variants);
   sub->add_flag("--no-e2e", o->no_e2e, "skip prefill/decode end to end");

@@ -40,6 +40,7 @@ struct CheckOptions {
   bool verbose = false;
   std::vector<std::string> ops;       // --op: only these ops, and no end-to-end check
   std::vector<std::string> variants;  // --variant: kernel variants to pin
+  std::string weight_bits;            // --weight-bits: "" = each backend's default layout
   bool trace = false;                 // --trace: each op against the oracle, layer by layer
   std::string plant;                  // --plant: a known bug planted into every backend checked
 };
@@ -47,7 +48,8 @@ struct CheckOptions {
 // --plant puts the bug in layer 1, or layer 0 of a one-layer model: where a
 // trace shows it after a clean layer when there is one.
 std::unique_ptr<Backend> checked_backend(const std::string& name, const CheckOptions& o, const ModelConfig& cfg) {
-  std::unique_ptr<Backend> be = make_backend(name, backend_options(name, o.threads, o.device, o.variants));
+  std::unique_ptr<Backend> be =
+      make_backend(name, backend_options(name, o.threads, o.device, o.variants, weight_bits_option(o.weight_bits)));
   if (o.plant.empty()) return be;
   return plant_bug(o.plant, std::move(be), std::min<int64_t>(1, cfg.n_layers - 1));
 }
@@ -69,7 +71,19 @@ int run(const CheckOptions& o) {
   check_tokens(cfg, {o.tokens}, "--tokens");
   if (!o.out.empty()) check_result_path(o.out);
   check_op_names(o.ops);
-  const std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
+  std::vector<std::string> backends = o.backends.empty() ? usable_backends() : o.backends;
+  // Every usable backend: those with no kernel for the asked-for layout are left
+  // out with a note (a backend named in --backends must have one).
+  if (o.backends.empty() && !o.weight_bits.empty())
+    std::erase_if(backends, [&](const std::string& b) {
+      try {
+        resolved_pins(b, backend_options(b, o.threads, o.device, o.variants, weight_bits_option(o.weight_bits)));
+        return false;
+      } catch (const DeviceError& e) {
+        fmt::print(stderr, "check: leaving out {}: {}\n", b, e.what());
+        return true;
+      }
+    });
   check_variants(backends, o.variants);
   for (const auto& b : backends) checked_backend(b, o, cfg);
   // --op checks need only the config's shapes; the weights serve the end-to-end checks.
@@ -180,6 +194,7 @@ CLI::App* add_check(CLI::App& app, Action& action) {
       ->expected(1)
       ->delimiter(',');
   add_variants(sub, o->variants);
+  add_weight_bits(sub, "--weight-bits", o->weight_bits);
   sub->add_flag("--trace", o->trace,
                 "also run each op against the oracle on the same inputs, layer by layer, and name the first op "
                 "beyond its tolerance")

@@ -37,6 +37,7 @@ struct GenerateOptions {
   float temperature = 0.0f;
   int64_t top_k = 0;
   std::string head = "bf16";
+  std::string weight_bits;  // --weight-bits: "" = the backend's default layout
 };
 
 // Bytes of `s` that end on a whole UTF-8 character (a token may stop inside one).
@@ -73,7 +74,8 @@ int run(const GenerateOptions& o) {
                                  spec_config.max_pos));
   const int64_t n_gen = std::min<int64_t>(o.max_tokens, spec_config.max_pos - int64_t(prompt.size()));
 
-  std::unique_ptr<Backend> be = make_backend(o.backend, BackendOptions{.threads = o.threads, .device = o.device});
+  std::unique_ptr<Backend> be = make_backend(
+      o.backend, BackendOptions{.threads = o.threads, .device = o.device, .weight_bits = weight_bits_option(o.weight_bits)});
   const ModelWeights w = load_model(o.model, o.weight_seed);
   std::unique_ptr<Transformer> model;
   {
@@ -137,6 +139,7 @@ CLI::App* add_generate(CLI::App& app, Action& action) {
   add_real(sub, "--temperature", o->temperature, "sampling temperature (0 = greedy)", 0.0, 100.0);
   add_top_k(sub, o->top_k);
   add_head_option(sub, "--head", o->head);
+  add_weight_bits(sub, "--weight-bits", o->weight_bits);
   add_seed(sub, "--seed", o->seed, "sampling seed");
   add_seed(sub, "--weight-seed", o->weight_seed, "seed of synthetic weights");
   add_device(sub, o->device);

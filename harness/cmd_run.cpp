@@ -35,6 +35,7 @@ struct RunOptions {
   int64_t top_k = 0;
   std::string head = "bf16";
   std::vector<std::string> variants;  // --variant: kernel variants to pin
+  std::string weight_bits;            // --weight-bits: "" = the backend's default layout
 };
 
 int run(const RunOptions& o) {
@@ -47,7 +48,8 @@ int run(const RunOptions& o) {
                                  o.gen, spec_config.max_pos));
   }
   check_variants({o.backend}, o.variants);
-  std::unique_ptr<Backend> be = make_backend(o.backend, backend_options(o.backend, o.threads, o.device, o.variants));
+  std::unique_ptr<Backend> be = make_backend(o.backend, backend_options(o.backend, o.threads, o.device, o.variants,
+                                                                             weight_bits_option(o.weight_bits)));
   ModelWeights w = load_model(o.model, o.weight_seed);
   const ModelConfig& c = w.config;
   const DeviceInfo& di = be->info();
@@ -109,6 +111,7 @@ CLI::App* add_run(CLI::App& app, Action& action) {
   add_top_k(sub, o->top_k);
   add_head_option(sub, "--head", o->head);
   add_variants(sub, o->variants);
+  add_weight_bits(sub, "--weight-bits", o->weight_bits);
   sub->callback([&action, o] { action = [o] { return run(*o); }; });
   return sub;
 }

@@ -34,6 +34,7 @@ struct ScoreOptions {
   int threads = 0;
   int device = 0;
   std::vector<std::string> variants;
+  std::string weight_bits;  // --weight-bits: "" = the backend's default layout
 };
 
 // log softmax(row)[id], in double: the row's maximum subtracted first, so
@@ -53,7 +54,8 @@ int run(const ScoreOptions& o) {
                                  cfg.max_pos));
   if (!o.logits_out.empty()) refuse_non_regular_target(o.logits_out);
   check_variants({o.backend}, o.variants);
-  std::unique_ptr<Backend> be = make_backend(o.backend, backend_options(o.backend, o.threads, o.device, o.variants));
+  std::unique_ptr<Backend> be = make_backend(o.backend, backend_options(o.backend, o.threads, o.device, o.variants,
+                                                                             weight_bits_option(o.weight_bits)));
   const ModelWeights w = load_model(o.model, o.weight_seed);
   const int64_t n = int64_t(ids.size()), vocab = w.config.vocab;
 
@@ -111,6 +113,7 @@ CLI::App* add_score(CLI::App& app, Action& action) {
   add_device(sub, o->device);
   add_threads(sub, o->threads);
   add_variants(sub, o->variants);
+  add_weight_bits(sub, "--weight-bits", o->weight_bits);
   add_seed(sub, "--weight-seed", o->weight_seed, "seed of the synthetic weights");
   sub->add_option("--logits-out", o->logits_out,
                   "write the logits [positions, vocabulary] as a float32 .npy file (NumPy format 1.0)");

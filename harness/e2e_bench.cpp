@@ -33,12 +33,14 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     m.backend = di.backend;
     m.variant = di.variant;
     m.name = phase;
-    m.key = fmt::format("{}/{}/{}/{}/prompt:{}/threads:{}{}", o.key_prefix, phase, di.backend, o.model, o.prompt_len,
-                        di.threads, head_key_suffix(model.head()));
+    m.key = fmt::format("{}/{}/{}/{}/prompt:{}/threads:{}{}{}", o.key_prefix, phase, di.backend, o.model,
+                        o.prompt_len, di.threads, head_key_suffix(model.head()), weight_bits_key_suffix(o.weight_bits));
     m.shape = {{"prompt", o.prompt_len}, {"threads", di.threads}};
+    m.derived["weight_bits"] = weight_bits_value(o.weight_bits);
     return m;
   };
-  const double ternary = double(w.ternary_bytes());
+  // The layers as the backend stores them (a 1.6-bit layout reads fewer bytes).
+  const double ternary = double(model.layer_weight_bytes());
   const double head = head_table_bytes(c, model.head());
   const double params = double(c.ternary_params_per_layer() * c.n_layers);
 
@@ -101,6 +103,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   const double dmed = summarize(decode.samples).median;
   decode.derived["tokens_per_s"] = 1.0 / dmed;
   decode.derived["gbps"] = decode.bytes / dmed / 1e9;
+  decode.derived["bytes_per_token"] = decode.bytes;
   if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
   if (roof > 0) {
     decode.derived["roofline_gbps"] = roof;

@@ -21,6 +21,8 @@ struct E2eOptions {
   std::function<double()> probe;  // as KernelBenchOptions::probe, around the decode phase
   std::string model;         // spec, for the key
   std::string key_prefix = "e2e";
+  // The weight layout the backend was opened with (keys and records name it).
+  WeightBits weight_bits = WeightBits::Two;
   // Energy: each phase runs inside one window of the session's meters; a phase
   // shorter than the meters' minimum window is repeated (untimed) until the
   // window is long enough: prefill from the start again, decode over the same

@@ -109,7 +109,13 @@ nlohmann::json to_json(const Measurement& m) {
   return j;
 }
 
-std::string head_key_suffix(HeadKind h) { return h == HeadKind::Int8 ? "/head:int8" : ""; }
+std::string head_key_suffix(HeadKind h) {
+  return h == HeadKind::BF16 ? std::string() : std::string("/head:") + head_name(h);
+}
+
+std::string weight_bits_key_suffix(WeightBits b) {
+  return b == WeightBits::Two ? std::string() : std::string("/weight_bits:") + weight_bits_name(b);
+}
 
 nlohmann::json new_result(const RunContext& rc) {
   return {{"schema", opcase::kResultSchema},

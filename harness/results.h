@@ -40,6 +40,8 @@ struct Measurement {
 nlohmann::json to_json(const Measurement& m);
 // What result keys end with for a head: "" for bf16, "/head:int8".
 std::string head_key_suffix(HeadKind h);
+// "" for the 2-bit layout, "/weight_bits:1.6" for the base-3 one.
+std::string weight_bits_key_suffix(WeightBits b);
 
 // A new document with the context and empty measurement/correctness lists.
 nlohmann::json new_result(const RunContext& rc);

@@ -146,6 +146,11 @@ std::vector<std::string> resolve_weight_bits(const std::string& backend, const B
 
 }  // namespace
 
+std::vector<std::string> resolved_pins(const std::string& backend, const BackendOptions& opts) {
+  if (backend == "reference") return opts.variants;
+  return resolve_weight_bits(backend, opts);
+}
+
 std::vector<KernelVariant> kernel_variants(const std::string& backend) {
   if (backend == "reference") return {};
   const Registered& r = find(backend);

@@ -36,6 +36,9 @@ std::vector<KernelVariant> kernel_variants(const std::string& backend);
 // unknown name and DeviceError for one that cannot run here, with the reason;
 // opts.variants are checked against kernel_variants(name) first: an unknown
 // variant or two for one op is a UsageError, one not usable here a DeviceError.
+// The variants make_backend pins for `opts`: opts.variants, plus the matmul
+// variant opts.weight_bits selects when none is pinned (same errors as make_backend).
+std::vector<std::string> resolved_pins(const std::string& backend, const BackendOptions& opts);
 std::unique_ptr<Backend> make_backend(const std::string& name, const BackendOptions& opts = {});
 
 }  // namespace bitlab

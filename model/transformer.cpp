@@ -16,6 +16,13 @@ Tensor first(const Tensor& t, int64_t rows) { return t.rows(0, rows); }
 QuantAct first(const QuantAct& q, int64_t rows) { return {q.q.rows(0, rows), q.scale.rows(0, rows)}; }
 }  // namespace
 
+int64_t Transformer::layer_weight_bytes() const {
+  int64_t total = 0;
+  for (const Layer& l : layers_)
+    for (const TernaryWeight* w : {&l.qkv, &l.o, &l.gate_up, &l.down}) total += int64_t(w->packed.bytes());
+  return total;
+}
+
 const char* head_name(HeadKind h) { return h == HeadKind::Int8 ? "int8" : "bf16"; }
 
 void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s) {

@@ -51,6 +51,9 @@ class Transformer {
   const ModelConfig& config() const { return cfg_; }
   Backend& backend() { return be_; }
   HeadKind head() const { return head_; }
+  // Bytes of the decoder layers' ternary weights in the backend's own layout
+  // (padding included): what one decode step reads of them.
+  int64_t layer_weight_bytes() const;
 
  private:
   struct Layer {
