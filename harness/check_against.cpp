@@ -17,6 +17,7 @@
 #include "harness/terminal_text.h"
 #include "model/config.h"
 #include "model/error.h"
+#include "harness/noise_floor.h"
 #include "model/reference_backend.h"
 #include "model/transformer.h"
 #include "model/weights/mapped_file.h"
@@ -27,22 +28,35 @@ namespace {
 constexpr char kLlamaMagic[] = "_logits_";  // 8 bytes, no NUL in the file
 
 // What the other engine's file holds, once read: rows of `values` to compare
-// with the oracle, and how to get the oracle's rows for them.
+// with the oracle, the oracle's rows for them, and the same rows from the
+// oracle nudged by one ulp per float op (noise_floor.h), kFloorRuns times.
 struct Against {
   std::string format;               // "npy" or "llama-perplexity"
   std::vector<float> values;        // [rows, vocab]
   int64_t rows = 0;
   std::vector<float> oracle;        // [rows, vocab], the same quantity
+  std::vector<std::vector<float>> perturbed;  // kFloorRuns x [rows, vocab], the same quantity
 };
 
-std::vector<float> oracle_logits(const ModelWeights& w, std::span<const int32_t> ids, int threads, Progress& p,
-                                 double from, double to) {
-  auto oracle = make_reference_backend({.threads = threads});
-  Transformer m(*oracle, w, int64_t(ids.size()), [&](size_t done, size_t total) {
-    p.update(from + 0.2 * (to - from) * double(done) / double(total), "uploading weights to the reference");
-  });
-  p.update(from + 0.2 * (to - from), fmt::format("reference forward over {} ids", ids.size()));
-  return m.forward(ids, true);
+// The logits of the oracle (run 0) and of its nudged copies (runs 1..kFloorRuns,
+// seeded as run_oracle seeds them) over `ids`, all rows.
+std::vector<std::vector<float>> oracle_logits(const ModelWeights& w, std::span<const int32_t> ids, int threads,
+                                              Progress& p, double from, double to) {
+  std::vector<std::vector<float>> out;
+  const int runs = 1 + kFloorRuns;
+  for (int i = 0; i < runs; ++i) {
+    const double a = from + (to - from) * double(i) / runs, b = from + (to - from) * double(i + 1) / runs;
+    std::unique_ptr<Backend> be = i == 0 ? make_reference_backend({.threads = threads})
+                                         : make_perturbed_reference(0xf100'0000ull + uint64_t(i), 1);
+    Transformer m(*be, w, int64_t(ids.size()), [&](size_t done, size_t total) {
+      p.update(a + 0.2 * (b - a) * double(done) / double(total), "uploading weights to the reference");
+    });
+    p.update(a + 0.2 * (b - a), i == 0 ? fmt::format("reference forward over {} ids", ids.size())
+                                       : fmt::format("noise floor {} of {}: nudged reference over {} ids", i,
+                                                     kFloorRuns, ids.size()));
+    out.push_back(m.forward(ids, true));
+  }
+  return out;
 }
 
 Against read_npy_against(const std::string& path, const std::string& ids_file, const ModelWeights& w, int threads,
@@ -56,7 +70,9 @@ Against read_npy_against(const std::string& path, const std::string& ids_file, c
   a.format = "npy";
   a.rows = int64_t(ids.size());
   a.values = read_npy_matrix(path, a.rows, w.config.vocab).data;
-  a.oracle = oracle_logits(w, ids, threads, p, 0.0, 1.0);
+  std::vector<std::vector<float>> runs = oracle_logits(w, ids, threads, p, 0.0, 1.0);
+  a.oracle = std::move(runs[0]);
+  a.perturbed.assign(std::make_move_iterator(runs.begin() + 1), std::make_move_iterator(runs.end()));
   return a;
 }
 
@@ -105,12 +121,13 @@ Against read_llama_against(const MappedFile& f, const std::string& ids_file, con
   a.rows = int64_t(n_rows);
   a.values.resize(n_rows * uint64_t(c.vocab));
   a.oracle.resize(a.values.size());
+  a.perturbed.assign(size_t(kFloorRuns), std::vector<float>(a.values.size()));
   std::vector<uint16_t> row(row_u16);
   for (int64_t ch = 0; ch < n_chunk; ++ch) {
     std::vector<int32_t> chunk(ids.begin() + ch * n_ctx, ids.begin() + (ch + 1) * n_ctx - 1);
     chunk[0] = c.bos;  // as llama-perplexity evaluates each chunk
     const double from = double(ch) / double(n_chunk), to = double(ch + 1) / double(n_chunk);
-    const std::vector<float> logits = oracle_logits(w, chunk, threads, p, from, to);
+    const std::vector<std::vector<float>> logits = oracle_logits(w, chunk, threads, p, from, to);
     for (int64_t r = 0; r < rows_per_chunk; ++r) {
       const uint64_t k = uint64_t(ch * rows_per_chunk + r);
       f.copy(ids_end + k * row_u16 * 2, row.data(), row_u16 * 2);
@@ -121,7 +138,10 @@ Against read_llama_against(const MappedFile& f, const std::string& ids_file, con
         throw InputError(fmt::format("'{}': row {} has a non-finite scale or minimum", path, k));
       float* dst = a.values.data() + k * uint64_t(c.vocab);
       for (int64_t i = 0; i < c.vocab; ++i) dst[i] = min_lp + scale * float(row[4 + size_t(i)]);
-      floored_log_probs(logits.data() + (first + r) * c.vocab, c.vocab, a.oracle.data() + k * uint64_t(c.vocab));
+      floored_log_probs(logits[0].data() + (first + r) * c.vocab, c.vocab, a.oracle.data() + k * uint64_t(c.vocab));
+      for (size_t i = 1; i < logits.size(); ++i)
+        floored_log_probs(logits[i].data() + (first + r) * c.vocab, c.vocab,
+                          a.perturbed[i - 1].data() + k * uint64_t(c.vocab));
     }
   }
   return a;
@@ -165,18 +185,32 @@ int run_check_against(const AgainstOptions& o, const std::string& model, int thr
             : read_llama_against(*file, o.ids_file, w, threads, p);
     p.done(fmt::format("{} positions", a.rows));
   }
+  // The floor: how far the nudged oracle's rows lie from its own, in the same
+  // representation as the file's; the file is held to the end-to-end rule on it.
+  NoiseFloor floor;
+  for (const std::vector<float>& nudged : a.perturbed) {
+    const CheckRecord f = compare_logits(nudged, a.oracle, w.config.vocab);
+    floor.nmse = std::max(floor.nmse, f.nmse.value_or(0.0));
+    floor.kl = std::max(floor.kl, f.kl_divergence.value_or(0.0));
+    floor.top1 = std::min(floor.top1, f.top1_agreement.value_or(1.0));
+    ++floor.runs;
+  }
   CheckRecord r = compare_logits(a.values, a.oracle, w.config.vocab);
   r.backend = "file";
   r.variant = a.format;
   r.check = fmt::format("against/{}/tokens:{}", w.config.name, a.rows);
-  // The ratio of r.nmse to the end-to-end noise floor belongs here, printed and
-  // recorded beside the metrics, once the floor is measured.
+  // A file with non-finite values has no metrics: compare_logits failed it already.
+  if (r.nmse && r.kl_divergence && r.top1_agreement) judge_end_to_end(r, floor, a.rows);
 
-  fmt::print("{:<18} {:<40} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", "file", "check", "result", "nmse",
-             "max|diff|", "cosine", "KL", "top1");
-  fmt::print("{:<18} {:<40} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6}\n", a.format, r.check, r.pass ? "pass" : "FAIL",
-             metric(r.nmse, "{:.2e}"), metric(r.max_abs_diff, "{:.2e}"), metric(r.cosine, "{:.7f}"),
-             metric(r.kl_divergence, "{:.2e}"), metric(r.top1_agreement, "{:.3f}"));
+  fmt::print("{:<18} {:<32} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6} {:>10} {:>8}\n", "file", "check", "result", "nmse",
+             "max|diff|", "cosine", "KL", "top1", "floor", "ratio");
+  fmt::print("{:<18} {:<32} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6} {:>10} {:>8}\n", a.format, r.check,
+             r.pass ? "pass" : "FAIL", metric(r.nmse, "{:.2e}"), metric(r.max_abs_diff, "{:.2e}"),
+             metric(r.cosine, "{:.7f}"), metric(r.kl_divergence, "{:.2e}"), metric(r.top1_agreement, "{:.3f}"),
+             metric(r.floor_nmse, "{:.2e}"), metric(r.nmse_ratio, "{:.3g}x"));
+  fmt::print("(floor: the NMSE of the reference against itself nudged by one ulp per float op, worst of {} runs; "
+             "pass: NMSE and KL within {:g}x the floor's, top-1 within its margin)\n",
+             floor.runs, kFloorMultiple);
   if (!npy) fmt::print("(log-probabilities as the file stores them, the reference's floored alike)\n");
 
   RunContext rc;

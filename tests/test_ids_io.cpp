@@ -311,6 +311,12 @@ TEST(IdsCli, CheckAgainstTheOraclesOwnLogitsPasses) {
   EXPECT_EQ(rec["max_abs_diff"].get<double>(), 0.0);
   EXPECT_EQ(rec["top1_agreement"].get<double>(), 1.0);
   EXPECT_TRUE(rec["pass"].get<bool>());
+  // Judged by the end-to-end rule: the oracle's noise floor over these ids is
+  // measured, recorded, and sets the thresholds (never below the absolute ones).
+  ASSERT_TRUE(rec.contains("floor_nmse")) << rec.dump();
+  EXPECT_GE(rec["floor_nmse"].get<double>(), 0.0);
+  EXPECT_GE(rec["threshold"].get<double>(), std::max(1e-8, 10.0 * rec["floor_nmse"].get<double>()) * (1 - 1e-12));
+  EXPECT_NE(r.out.find("floor"), std::string::npos) << r.out;
   bitlab::test::expect_valid_result(out);
 }
 
