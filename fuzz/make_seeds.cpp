@@ -1,4 +1,4 @@
-// Writes the seed corpus for the fuzz targets into OUT/{gguf,safetensors,tokenizer,hf_model}:
+// Writes the seed corpus for the fuzz targets into OUT/{gguf,safetensors,tokenizer,hf_model,logits_io}:
 // small valid files made with the project's own writers (a one-layer model with
 // a tiny vocabulary in both formats, a GGUF with every metadata type, a
 // vocabulary-only GGUF, config.json), a few texts, and whole Hugging Face
@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "fuzz/tiny_vocab.h"
+#include "harness/npy.h"
 #include "model/weights/gguf_model.h"
 #include "model/weights/hf_model.h"
 #include "model/weights/safetensors.h"
@@ -94,6 +95,31 @@ int main(int argc, char** argv) {
   fs::create_directories(out / "result_reader");
   for (const char* f : {"result_a.json", "result_b.json", "result_gpu.json"})
     fs::copy_file(fs::path(BITLAB_SOURCE_DIR) / "tests" / "fixtures" / f, out / "result_reader" / f);
+  // fuzz_logits_io: the reader byte, then a small valid file of each kind.
+  fs::create_directories(out / "logits_io");
+  {
+    const fs::path tmp = out / "logits_io" / "tmp.npy";
+    const std::vector<float> m{0.5f, -1.0f, 2.0f, 3.25f, -0.0f, 1e-3f};
+    write_npy_f32(tmp.string(), m, 2, 3);
+    std::ofstream(out / "logits_io" / "matrix.bin", std::ios::binary) << std::string("\x00\x01\x02", 3) << slurp(tmp);
+    fs::remove(tmp);
+    // llama-perplexity: n_ctx 4, n_vocab 8, one chunk: 4 ids, one scored row of
+    // 2 * 4 + 4 uint16 (scale, minimum, 8 quantised log-probabilities).
+    std::string llama("\x01_logits_", 9);
+    auto put = [&](const void* p, size_t n) { llama.append(static_cast<const char*>(p), n); };
+    const int32_t head[3] = {4, 8, 1}, ids[4] = {6, 1, 2, 3};
+    put(head, sizeof head);
+    put(ids, sizeof ids);
+    const float scale = 0.01f, minimum = -16.0f;
+    put(&scale, 4);
+    put(&minimum, 4);
+    for (uint16_t q = 0; q < 8; ++q) {
+      const uint16_t v = uint16_t(q * 200);
+      put(&v, 2);
+    }
+    std::ofstream(out / "logits_io" / "llama.bin", std::ios::binary) << llama;
+    std::ofstream(out / "logits_io" / "ids.bin", std::ios::binary) << std::string("\x02", 1) << "1, 2,3\n 999\n";
+  }
   std::printf("seeds written to %s\n", out.c_str());
   return 0;
 }

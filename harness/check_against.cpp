@@ -17,6 +17,7 @@
 #include "harness/terminal_text.h"
 #include "model/config.h"
 #include "model/error.h"
+#include "harness/llama_logits.h"
 #include "harness/noise_floor.h"
 #include "model/reference_backend.h"
 #include "model/transformer.h"
@@ -24,8 +25,6 @@
 
 namespace bitlab::cli {
 namespace {
-
-constexpr char kLlamaMagic[] = "_logits_";  // 8 bytes, no NUL in the file
 
 // What the other engine's file holds, once read: rows of `values` to compare
 // with the oracle, the oracle's rows for them, and the same rows from the
@@ -87,61 +86,32 @@ void floored_log_probs(const float* logits, int64_t vocab, float* out) {
   for (int64_t i = 0; i < vocab; ++i) out[i] = float(double(std::max(logits[i], lo)) - mx - lse);
 }
 
-Against read_llama_against(const MappedFile& f, const std::string& ids_file, const ModelWeights& w, int threads,
-                           Progress& p) {
-  const std::string& path = f.path();
+Against read_llama_against(const std::shared_ptr<const MappedFile>& f, const std::string& ids_file,
+                           const ModelWeights& w, int threads, Progress& p) {
   const ModelConfig& c = w.config;
-  if (f.size() < 20) throw InputError(fmt::format("'{}': the llama-perplexity logits header is cut off", path));
-  int32_t head[3];
-  f.copy(8, head, sizeof head);
-  const int64_t n_ctx = head[0], n_vocab = head[1], n_chunk = head[2];
-  if (n_vocab != c.vocab)
-    throw InputError(fmt::format("'{}': n_vocab = {} but the model has {} tokens", path, n_vocab, c.vocab));
-  if (n_ctx < 3 || n_ctx > c.max_pos)  // below 3 a chunk has no scored positions
-    throw InputError(fmt::format("'{}': n_ctx = {} is outside 3..{} (the model's positions)", path, n_ctx, c.max_pos));
-  if (n_chunk < 1) throw InputError(fmt::format("'{}': n_chunk = {} (expected at least 1)", path, n_chunk));
-  const int64_t first = n_ctx / 2, rows_per_chunk = n_ctx - 1 - first;
-  const uint64_t row_u16 = uint64_t(2 * ((n_vocab + 1) / 2) + 4);
-  const uint64_t n_ids = checked_mul(uint64_t(n_chunk), uint64_t(n_ctx), path);
-  const uint64_t ids_end = checked_add(20, checked_mul(n_ids, 4, path), path);
-  const uint64_t n_rows = checked_mul(uint64_t(n_chunk), uint64_t(rows_per_chunk), path);
-  const uint64_t expect = checked_add(ids_end, checked_mul(checked_mul(n_rows, row_u16, path), 2, path), path);
-  if (f.size() != expect)
-    throw InputError(fmt::format("'{}' is {} bytes; n_ctx = {}, n_vocab = {}, n_chunk = {} need {}{}", path, f.size(),
-                                 n_ctx, n_vocab, n_chunk, expect, f.size() < expect ? " (truncated)" : ""));
-
-  std::vector<int32_t> ids(n_ids);
-  f.copy(20, ids.data(), n_ids * 4);
-  for (size_t i = 0; i < ids.size(); ++i) check_token_id(path, fmt::format("id {}", i + 1), ids[i], c.vocab);
-  if (!ids_file.empty() && read_ids_file(ids_file, c.vocab) != ids)
-    throw UsageError(fmt::format("ids file '{}' is not the {} ids stored in '{}'", ids_file, ids.size(), path));
-
+  const LlamaLogitsFile file(f, c.vocab, c.max_pos);
+  if (!ids_file.empty() && read_ids_file(ids_file, c.vocab) != file.ids())
+    throw UsageError(fmt::format("ids file '{}' is not the {} ids stored in '{}'", ids_file, file.ids().size(),
+                                 f->path()));
+  const int64_t n_ctx = file.n_ctx(), n_chunk = file.n_chunk(), first = file.first(),
+                rows_per_chunk = file.rows_per_chunk();
   Against a;
   a.format = "llama-perplexity";
-  a.rows = int64_t(n_rows);
-  a.values.resize(n_rows * uint64_t(c.vocab));
+  a.rows = file.rows();
+  a.values.resize(size_t(a.rows * c.vocab));
   a.oracle.resize(a.values.size());
   a.perturbed.assign(size_t(kFloorRuns), std::vector<float>(a.values.size()));
-  std::vector<uint16_t> row(row_u16);
   for (int64_t ch = 0; ch < n_chunk; ++ch) {
-    std::vector<int32_t> chunk(ids.begin() + ch * n_ctx, ids.begin() + (ch + 1) * n_ctx - 1);
+    std::vector<int32_t> chunk(file.ids().begin() + ch * n_ctx, file.ids().begin() + (ch + 1) * n_ctx - 1);
     chunk[0] = c.bos;  // as llama-perplexity evaluates each chunk
     const double from = double(ch) / double(n_chunk), to = double(ch + 1) / double(n_chunk);
     const std::vector<std::vector<float>> logits = oracle_logits(w, chunk, threads, p, from, to);
     for (int64_t r = 0; r < rows_per_chunk; ++r) {
-      const uint64_t k = uint64_t(ch * rows_per_chunk + r);
-      f.copy(ids_end + k * row_u16 * 2, row.data(), row_u16 * 2);
-      float scale = 0, min_lp = 0;
-      std::memcpy(&scale, &row[0], 4);
-      std::memcpy(&min_lp, &row[2], 4);
-      if (!std::isfinite(scale) || !std::isfinite(min_lp))
-        throw InputError(fmt::format("'{}': row {} has a non-finite scale or minimum", path, k));
-      float* dst = a.values.data() + k * uint64_t(c.vocab);
-      for (int64_t i = 0; i < c.vocab; ++i) dst[i] = min_lp + scale * float(row[4 + size_t(i)]);
-      floored_log_probs(logits[0].data() + (first + r) * c.vocab, c.vocab, a.oracle.data() + k * uint64_t(c.vocab));
+      const int64_t k = ch * rows_per_chunk + r;
+      file.row(k, a.values.data() + k * c.vocab);
+      floored_log_probs(logits[0].data() + (first + r) * c.vocab, c.vocab, a.oracle.data() + k * c.vocab);
       for (size_t i = 1; i < logits.size(); ++i)
-        floored_log_probs(logits[i].data() + (first + r) * c.vocab, c.vocab,
-                          a.perturbed[i - 1].data() + k * uint64_t(c.vocab));
+        floored_log_probs(logits[i].data() + (first + r) * c.vocab, c.vocab, a.perturbed[i - 1].data() + k * c.vocab);
     }
   }
   return a;
@@ -172,7 +142,7 @@ int run_check_against(const AgainstOptions& o, const std::string& model, int thr
   char magic[8] = {};
   if (file->size() >= sizeof magic) file->copy(0, magic, sizeof magic);
   const bool npy = std::memcmp(magic, "\x93NUMPY", 6) == 0;
-  const bool llama = std::memcmp(magic, kLlamaMagic, 8) == 0;
+  const bool llama = std::memcmp(magic, kLlamaLogitsMagic, 8) == 0;
   if (!npy && !llama)
     throw InputError(fmt::format("'{}' is neither a .npy file nor a llama-perplexity logits file", o.against));
   if (npy) model_config(model);  // a bad --model before the ids and the weights
@@ -182,7 +152,7 @@ int run_check_against(const AgainstOptions& o, const std::string& model, int thr
   {
     Progress p("check against " + o.against);
     a = npy ? read_npy_against(o.against, o.ids_file, w, threads, p)
-            : read_llama_against(*file, o.ids_file, w, threads, p);
+            : read_llama_against(file, o.ids_file, w, threads, p);
     p.done(fmt::format("{} positions", a.rows));
   }
   // The floor: how far the nudged oracle's rows lie from its own, in the same
