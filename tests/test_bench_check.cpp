@@ -62,6 +62,32 @@ TEST(Check, TinyPassesAndWritesAValidResult) {
   expect_valid_result(out);
 }
 
+// --seed picks the synthetic weights (and from them the teacher-forced tokens):
+// another seed is another model, so the oracle's noise floor moves, and the
+// verdict still holds. Seed 1 is the default: giving it changes nothing.
+TEST(Check, SeedPicksTheWeightsTheCheckRunsOn) {
+  auto floor_of = [](const std::string& seed_args, const std::string& name) {
+    const std::string out = temp_path(name);
+    const auto r = run_bitlab("check --model synthetic:tiny --tokens 6 --backends scalar --out " + out + seed_args);
+    EXPECT_EQ(r.code, 0) << r.out << r.err;
+    const auto doc = load(out);
+    for (const auto& c : doc["correctness"])
+      if (c["check"] == "e2e/tiny/tokens:6") {
+        EXPECT_TRUE(c["pass"].get<bool>()) << c.dump();
+        return std::make_pair(c["floor_nmse"].get<double>(), r.err);
+      }
+    ADD_FAILURE() << "no e2e/tiny/tokens:6 record in " << out;
+    return std::make_pair(-1.0, r.err);
+  };
+  const auto seed1 = floor_of("", "seed-default.json");
+  const auto seed1_given = floor_of(" --seed 1", "seed-1.json");
+  const auto seed7 = floor_of(" --seed 7", "seed-7.json");
+  EXPECT_NE(seed7.second.find("(seed 7)"), std::string::npos) << seed7.second;
+  EXPECT_EQ(seed1.first, seed1_given.first);
+  EXPECT_NE(seed1.first, seed7.first);
+  EXPECT_EQ(run_bitlab("check --model synthetic:tiny --seed -1").code, 2);
+}
+
 // The result's context names the commit the sources are at: from git, or from
 // BITLAB_SOURCE_COMMIT in a copy of the tree without its .git.
 TEST(Check, ContextNamesTheSourceCommit) {
