@@ -51,21 +51,22 @@ class PerturbedReference final : public ForwardingBackend {
     ForwardingBackend::rmsnorm_impl(x, w, eps, y);
     nudge(y);
   }
-  // The oracle's own code on blocks of tokens, on every core: each output is
+  // The oracle's own code on blocks of rows, on every core: each output is
   // computed by the same expression as in one call, so the bits are the
   // oracle's, and the floor's extra runs cost a fraction of one oracle run.
   void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) override {
+    constexpr int64_t kRows = 64;
     const int64_t t = x.q.shape.rows, k = w.k, rb = (k + 3) / 4;
     const int8_t* q = host_ptr<int8_t>(x.q);
     const float* s = host_ptr<float>(x.scale);
     const uint8_t* packed = host_ptr<uint8_t>(w.packed);
     for (size_t p = 0; p < y.size(); ++p) {
       float* out = host_ptr<float>(y[p]);
-      const int64_t ld = y[p].shape.cols;
+      const int64_t ld = y[p].shape.cols, n = w.part_rows[p];
+      const uint8_t* part = packed + w.part_offset(p) * rb;
 #pragma omp parallel for schedule(dynamic, 1)
-      for (int64_t tok = 0; tok < t; ++tok)
-        ref::matmul_w2a8(q + tok * k, s + tok, 1, packed + w.part_offset(p) * rb, w.part_rows[p], k, w.scales[p],
-                         out + tok * ld, ld);
+      for (int64_t r0 = 0; r0 < n; r0 += kRows)
+        ref::matmul_w2a8(q, s, t, part + r0 * rb, std::min(kRows, n - r0), k, w.scales[p], out + r0, ld);
     }
   }
   void rope_impl(Tensor& x, const RopeParams& p) override {

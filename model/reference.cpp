@@ -56,12 +56,22 @@ int32_t ternary_dot(const uint8_t* packed_row, const int8_t* xq, int64_t k) {
 
 void matmul_w2a8(const int8_t* xq, const float* s, int64_t t, const uint8_t* packed, int64_t n, int64_t k,
                  float w_scale, float* y, int64_t ldy) {
+  // Each row is decoded to T once and dotted with every token: the same exact
+  // int32 sums as ternary_dot (integer addition does not depend on order), in
+  // a loop the compiler vectorises, so the oracle runs 256 tokens through all
+  // 30 layers in minutes rather than hours.
   const int64_t row_bytes = (k + 3) / 4;
-  for (int64_t tok = 0; tok < t; ++tok)
-    for (int64_t row = 0; row < n; ++row) {
-      const int32_t acc = ternary_dot(packed + row * row_bytes, xq + tok * k, k);
+  std::vector<int8_t> w(static_cast<size_t>(k));
+  for (int64_t row = 0; row < n; ++row) {
+    const uint8_t* codes = packed + row * row_bytes;
+    for (int64_t i = 0; i < k; ++i) w[size_t(i)] = int8_t(((codes[i / 4] >> (2 * (i % 4))) & 3) - 1);
+    for (int64_t tok = 0; tok < t; ++tok) {
+      const int8_t* x = xq + tok * k;
+      int32_t acc = 0;
+      for (int64_t i = 0; i < k; ++i) acc += int32_t(w[size_t(i)]) * int32_t(x[i]);
       y[tok * ldy + row] = float(acc) / s[tok] * w_scale;
     }
+  }
 }
 
 void rmsnorm(const float* x, const float* w, int64_t t, int64_t d, float eps, float* y) {
