@@ -109,7 +109,9 @@ nlohmann::json to_json(const Measurement& m) {
   return j;
 }
 
-std::string head_key_suffix(HeadKind h) { return h == HeadKind::Int8 ? "/head:int8" : ""; }
+std::string head_key_suffix(HeadKind h) {
+  return h == HeadKind::BF16 ? std::string() : std::string("/head:") + head_name(h);
+}
 
 nlohmann::json new_result(const RunContext& rc) {
   return {{"schema", opcase::kResultSchema},
