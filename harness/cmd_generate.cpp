@@ -119,6 +119,11 @@ int run(const GenerateOptions& o) {
              prompt.size(), r.tokens.size(), r.stopped ? " (stopped at end of text)" : "",
              double(prompt.size()) / r.prefill_seconds,
              r.decode_seconds.empty() ? 0.0 : double(r.decode_seconds.size()) / decode_s, be->info().backend);
+  if (model->head() == HeadKind::Certified) {
+    const CertifiedHeadStats st = model->certified_stats();
+    fmt::print("[certified head: {:.2f} rows rescored per step of {}, over {} greedy steps]\n", st.mean_rows(),
+               w.config.vocab, st.steps);
+  }
   return 0;
 }
 

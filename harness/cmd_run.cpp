@@ -89,6 +89,12 @@ int run(const RunOptions& o) {
   } else {
     fmt::print("decode               (no decode steps: --gen 1)\n");
   }
+  if (model->head() == HeadKind::Certified) {
+    // Greedy steps only: sampling reads full logits, which the bf16 head computes.
+    const CertifiedHeadStats st = model->certified_stats();
+    fmt::print("certified head       {:.2f} rows rescored per step (of {}; {} steps, {} on the full bf16 head)\n",
+               st.mean_rows(), c.vocab, st.steps, st.full_head_steps);
+  }
   return 0;
 }
 

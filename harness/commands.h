@@ -23,16 +23,17 @@ CLI::App* add_detokenize(CLI::App& app, Action& action);
 CLI::App* add_generate(CLI::App& app, Action& action);
 CLI::App* add_score(CLI::App& app, Action& action);
 
-// The tied-head choice (--head on run and generate, --heads on bench): "bf16"
-// or "int8" (model/transformer.h HeadKind); `target` is one name or a list.
+// The tied-head choice (--head on run and generate, --heads on bench): "bf16",
+// "int8" or "certified" (model/transformer.h HeadKind); `target` is one name or a list.
 template <class T>
 CLI::Option* add_head_option(CLI::App* sub, const std::string& name, T& target) {
   return sub
       ->add_option(name, target,
-                   "LM head: bf16 (the released model) or int8 (a per-row int8 quantisation of the table, half "
-                   "the bytes per decode step)")
+                   "LM head: bf16 (the released model), int8 (a per-row int8 quantisation of the table, half "
+                   "the bytes per decode step) or certified (greedy decoding reads the int8 table and rescores "
+                   "with bf16 only the rows that could win: the bf16 head's tokens exactly)")
       ->capture_default_str()
-      ->check(CLI::IsMember({"bf16", "int8"}));
+      ->check(CLI::IsMember({"bf16", "int8", "certified"}));
 }
 
 }  // namespace bitlab::cli

@@ -49,7 +49,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
 
   Measurement prefill = base("prefill");
   int32_t next = 0;
-  const OpCounts prefill_work = count_forward(c, o.prompt_len, 0, 1, model.head());
+  auto rescored = [&] { return double(model.certified_stats().last_rows); };
   EnergyWindow prefill_window(meters, model.backend());
   int64_t prefill_runs = 0;
   for (int r = 0; r < o.prefill_repetitions || prefill_window.elapsed_seconds() < min_window; ++r) {
@@ -57,7 +57,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     const auto t0 = clock::now();
     next = model.forward_argmax(prompt);
     const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    prefill_window.count(prefill_work);
+    prefill_window.count(count_forward(c, o.prompt_len, 0, 1, model.head(), rescored(), o.weight_bits));
     ++prefill_runs;
     if (r >= o.prefill_repetitions) continue;  // repeated only to fill the energy window
     prefill.samples.push_back(seconds);
@@ -77,6 +77,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   double roof = o.bandwidth_gbps;
   if (roof > 0 && o.probe) roof = std::max(roof, o.probe());
   Measurement decode = base("decode");
+  const CertifiedHeadStats before_decode = model.certified_stats();
   decode.shape["gen"] = o.gen;
   EnergyWindow decode_window(meters, model.backend());
   int64_t decode_steps = 0;
@@ -86,7 +87,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
     const auto t0 = clock::now();
     next = model.forward_argmax(std::span(&next, 1));
     const double seconds = std::chrono::duration<double>(clock::now() - t0).count();
-    decode_window.count(count_forward(c, 1, cached, 1, model.head()));
+    decode_window.count(count_forward(c, 1, cached, 1, model.head(), rescored(), o.weight_bits));
     ++decode_steps;
     if (i >= o.gen) continue;  // repeated only to fill the energy window
     decode.samples.push_back(seconds);
@@ -98,7 +99,14 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   decode.tokens = 1;
   // Each step reads every weight once, the head, and the KV cache so far (mid-run average).
   const double kv = 2.0 * double(c.n_layers * c.kv_dim()) * 4.0 * (double(o.prompt_len) + double(o.gen) / 2.0);
-  decode.bytes = ternary + head + kv;
+  // The certified head's bytes include the bf16 rows it rescored: their mean over the decode steps.
+  const CertifiedHeadStats after_decode = model.certified_stats();
+  const int64_t certified_steps = after_decode.steps - before_decode.steps;
+  const double rows_per_step =
+      certified_steps > 0 ? double(after_decode.rows_rescored - before_decode.rows_rescored) / double(certified_steps)
+                          : 0.0;
+  if (model.head() == HeadKind::Certified) decode.derived["rows_rescored_per_step"] = rows_per_step;
+  decode.bytes = ternary + head_table_bytes(c, model.head(), rows_per_step) + kv;
   decode.ops = 2.0 * params + 2.0 * double(c.vocab * c.hidden);
   const double dmed = summarize(decode.samples).median;
   decode.derived["tokens_per_s"] = 1.0 / dmed;

@@ -38,7 +38,7 @@ struct Measurement {
 };
 
 nlohmann::json to_json(const Measurement& m);
-// What result keys end with for a head: "" for bf16, "/head:int8".
+// What result keys end with for a head: "" for bf16, "/head:int8", "/head:certified".
 std::string head_key_suffix(HeadKind h);
 // "" for the 2-bit layout, "/weight_bits:1.6" for the base-3 one.
 std::string weight_bits_key_suffix(WeightBits b);

@@ -23,7 +23,14 @@ int64_t Transformer::layer_weight_bytes() const {
   return total;
 }
 
-const char* head_name(HeadKind h) { return h == HeadKind::Int8 ? "int8" : "bf16"; }
+const char* head_name(HeadKind h) {
+  switch (h) {
+    case HeadKind::Int8: return "int8";
+    case HeadKind::Certified: return "certified";
+    case HeadKind::BF16: break;
+  }
+  return "bf16";
+}
 
 void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s) {
   constexpr int64_t kBlock = 1024;
@@ -35,7 +42,8 @@ void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int
 HeadKind parse_head(const std::string& name) {
   if (name == "bf16") return HeadKind::BF16;
   if (name == "int8") return HeadKind::Int8;
-  throw UsageError(fmt::format("unknown head '{}' (expected bf16 or int8)", name));
+  if (name == "certified") return HeadKind::Certified;
+  throw UsageError(fmt::format("unknown head '{}' (expected bf16, int8 or certified)", name));
 }
 
 Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_seq, const ProgressFn& progress,
@@ -55,6 +63,7 @@ Transformer::Transformer(Backend& backend, const ModelWeights& w, int64_t max_se
     head_i8_.q = be_.upload_tensor(q.data(), DType::I8, {cfg_.vocab, cfg_.hidden});
     head_i8_.scale = be_.upload_tensor(s.data(), DType::F32, {cfg_.vocab, 1});
   }
+  if (head_ == HeadKind::Certified) certified_ = std::make_unique<CertifiedHead>(be_, embedding_, w.embedding.data.data());
   if (progress) progress(1, total);
   layers_.reserve(size_t(cfg_.n_layers));
   for (const LayerWeights& L : w.layers) {
@@ -168,7 +177,7 @@ Tensor Transformer::run_layers(std::span<const int32_t> tokens, bool all_rows) {
 }
 
 void Transformer::run_head(const Tensor& hn, Tensor& logits) {
-  if (head_ == HeadKind::BF16) {
+  if (head_ != HeadKind::Int8) {  // the certified head's full logits are the bf16 head's
     be_.lm_head(hn, embedding_, logits);
     return;
   }
@@ -190,6 +199,14 @@ std::vector<float> Transformer::forward(std::span<const int32_t> tokens, bool al
 int32_t Transformer::forward_argmax(std::span<const int32_t> tokens) {
   Tensor hn = run_layers(tokens, false);
   Tensor logits = first(act_.logits, 1);
+  if (certified_) {
+    // Stage 1 ends the step (a CUDA graph records the same ops every step);
+    // the rows rescored differ from step to step, so they run after it.
+    QuantAct hq = first(act_.xq, 1);
+    certified_->approximate(hn, hq, logits);
+    be_.end_step();
+    return certified_->finish(hn, hq, logits);
+  }
   Tensor ids = first(act_.ids, 1);
   run_head(hn, logits);
   be_.argmax(logits, ids);

@@ -6,30 +6,44 @@
 // positions: many tokens is prefill, one is decode; both append to the cache.
 #pragma once
 #include <cstdint>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
 
 #include "common/progress.h"
 #include "model/backend.h"
+#include "model/certified_head.h"
 #include "model/weights/canonical.h"
 
 namespace bitlab {
 
 // Which tied head computes the logits: the bf16 embedding table (the model as
 // released), or its per-row int8 quantisation (ops.h HeadTable), which reads
-// half the bytes per decode step at a small accuracy cost.
-enum class HeadKind { BF16, Int8 };
+// half the bytes per decode step at a small accuracy cost, or the certified
+// head (model/certified_head.h): greedy decoding reads the int8 table and
+// rescores with the bf16 rows only the few whose logit could win, giving the
+// bf16 head's token exactly. Full logits (forward(), sampling) with the
+// certified head are the bf16 head's.
+enum class HeadKind { BF16, Int8, Certified };
 const char* head_name(HeadKind h);
-// "bf16" or "int8"; anything else is a UsageError.
+// "bf16", "int8" or "certified"; anything else is a UsageError.
 HeadKind parse_head(const std::string& name);
 // ref::quantize_head over blocks of rows on every core (rows are independent,
 // so the bits are the reference's): a second or more on one core at 2B4T.
 void quantize_head_parallel(const uint16_t* table, int64_t vocab, int64_t d, int8_t* q, float* s);
-// Bytes of the head's table that one decode step reads: 2 per bf16 weight, or
-// 1 per int8 weight plus one fp32 factor per vocabulary row.
-inline double head_table_bytes(const ModelConfig& c, HeadKind h) {
-  return h == HeadKind::Int8 ? double(c.vocab) * double(c.hidden + 4) : 2.0 * double(c.vocab) * double(c.hidden);
+// Bytes of the head's table that one greedy decode step reads: 2 per bf16
+// weight; or 1 per int8 weight plus one fp32 factor per vocabulary row; or,
+// certified, the int8 table, its three fp32 norms per row, and the bf16 rows
+// rescored (`rescored_rows` a step on average: Transformer::certified_stats()).
+inline double head_table_bytes(const ModelConfig& c, HeadKind h, double rescored_rows = 0.0) {
+  const double vocab = double(c.vocab), d = double(c.hidden);
+  switch (h) {
+    case HeadKind::Int8: return vocab * (d + 4.0);
+    case HeadKind::Certified: return vocab * (d + 4.0 + 12.0) + rescored_rows * 2.0 * d;
+    case HeadKind::BF16: break;
+  }
+  return 2.0 * vocab * d;
 }
 
 class Transformer {
@@ -54,6 +68,9 @@ class Transformer {
   // Bytes of the decoder layers' ternary weights in the backend's own layout
   // (padding included): what one decode step reads of them.
   int64_t layer_weight_bytes() const;
+  // What the certified head did in forward_argmax (rows rescored per step);
+  // all zero with another head.
+  CertifiedHeadStats certified_stats() const { return certified_ ? certified_->stats() : CertifiedHeadStats{}; }
 
  private:
   struct Layer {
@@ -80,6 +97,7 @@ class Transformer {
   HeadKind head_;
   Tensor embedding_, final_norm_;
   HeadTable head_i8_;  // only with HeadKind::Int8
+  std::unique_ptr<CertifiedHead> certified_;  // only with HeadKind::Certified
   std::vector<Layer> layers_;
   Activations act_;
 };

@@ -53,8 +53,10 @@ struct OpCounts {
 // One pass over `tokens` new tokens with `cached` positions already in the KV
 // cache (prefill from the start: cached = 0; a decode step: tokens = 1), the
 // LM head and argmax on `head_rows` rows (1: greedy, the last token only).
-// head: which tied head computes the logits (`--head`).
+// head: which tied head computes the logits (`--head`); rescored_rows: the
+// certified head's rows recomputed with the bf16 table (per head row);
+// bits: the weight layout (`--weight-bits`: 1.6 stores five weights per byte).
 OpCounts count_forward(const ModelConfig& c, int64_t tokens, int64_t cached, int64_t head_rows = 1,
-                       HeadKind head = HeadKind::BF16);
+                       HeadKind head = HeadKind::BF16, double rescored_rows = 0, WeightBits bits = WeightBits::Two);
 
 }  // namespace bitlab
