@@ -95,12 +95,15 @@ void gemv_group(const uint8_t* w, int64_t nkb, const int8_t* x, int32_t xsum, fl
   store_b3_rows(acc, xsum, s, w_scale, y, store);
 }
 
-// GEMM tile: TB tokens (1..16) x one 16-row group. codes: the group decoded, five
-// 64-byte code registers per block; xt: the tile's activations interleaved,
-// xt[(5kb + j) * 64 + 4t + i] = x[t, 20kb + 4j + i].
-template <int TB>
-void gemm_tile(const uint8_t* codes, int64_t nkb, const int8_t* xt, const int32_t* xsum, const float* s,
-               float w_scale, float* y, int64_t ldy, __mmask16 store) {
+// GEMM tile: TB tokens (1..16) x one 16-row group. The first tile of a group
+// (Decode) decodes each weight block of w and writes its five code registers to
+// `codes`, the others read them from there; xt: the tile's activations
+// interleaved, xt[(5kb + j) * 64 + 4t + i] = x[t, 20kb + 4j + i]. Decoding inside
+// the first tile's loop, not in a pass of its own, lets the decode's byte
+// operations issue beside that tile's vpdpbusd.
+template <int TB, bool Decode>
+void gemm_tile(const uint8_t* w, uint8_t* codes, int64_t nkb, const int8_t* xt, const int32_t* xsum,
+               const float* s, float w_scale, float* y, int64_t ldy, __mmask16 store) {
   // 1-3 tokens: two chains per token, so vpdpbusd latency stays mostly hidden.
   constexpr int S = TB >= 4 ? 1 : 2;
   __m512i acc[TB][S];
@@ -109,12 +112,19 @@ void gemm_tile(const uint8_t* codes, int64_t nkb, const int8_t* xt, const int32_
 #pragma GCC unroll 2
     for (int j = 0; j < S; ++j) acc[t][j] = _mm512_setzero_si512();
   for (int64_t kb = 0; kb < nkb; ++kb) {
+    uint8_t* cb = codes + kb * kB3Digits * 64;
+    __m512i c[kB3Digits];
+    if constexpr (Decode) {
+      decode_b3(w + kb * kB3BlockBytes, c);
+#pragma GCC unroll 5
+      for (int j = 0; j < kB3Digits; ++j) _mm512_store_si512(cb + j * 64, c[j]);
+    }
 #pragma GCC unroll 5
     for (int j = 0; j < kB3Digits; ++j) {  // one code register: a 4-column group
-      const int64_t g = kb * kB3Digits + j;
-      const __m512i c = _mm512_load_si512(codes + g * 64);
+      if constexpr (!Decode) c[j] = _mm512_load_si512(cb + j * 64);
+      const int8_t* xg = xt + (kb * kB3Digits + j) * 64;
 #pragma GCC unroll 16
-      for (int t = 0; t < TB; ++t) dpbusd_bcast(acc[t][j % S], c, xt + g * 64 + 4 * t);
+      for (int t = 0; t < TB; ++t) dpbusd_bcast(acc[t][j % S], c[j], xg + 4 * t);
     }
   }
 #pragma GCC unroll 16
@@ -125,17 +135,17 @@ void gemm_tile(const uint8_t* codes, int64_t nkb, const int8_t* xt, const int32_
   }
 }
 
-using TileFn = void (*)(const uint8_t*, int64_t, const int8_t*, const int32_t*, const float*, float, float*, int64_t,
-                        __mmask16);
+using TileFn = void (*)(const uint8_t*, uint8_t*, int64_t, const int8_t*, const int32_t*, const float*, float,
+                        float*, int64_t, __mmask16);
 
 struct TileTable {
-  TileFn fn[kMaxTile];
+  TileFn fn[2][kMaxTile];  // [decode][tb - 1]
 };
 template <size_t... I>
 constexpr TileTable make_tiles(std::index_sequence<I...>) {
-  return {{&gemm_tile<int(I) + 1>...}};
+  return {{{&gemm_tile<int(I) + 1, false>...}, {&gemm_tile<int(I) + 1, true>...}}};
 }
-// kTiles.fn[tb - 1] handles tb tokens.
+// kTiles.fn[decode][tb - 1] handles tb tokens.
 constexpr TileTable kTiles = make_tiles(std::make_index_sequence<kMaxTile>{});
 
 }  // namespace
@@ -187,16 +197,10 @@ void matmul_b3(const MatmulArgs& a, int64_t n0, int64_t n1) {
   for (int64_t r0 = n0; r0 < n1; r0 += kRowGroup) {
     const auto store = __mmask16((1u << std::min(kRowGroup, n1 - r0)) - 1u);
     const uint8_t* w = a.packed + (r0 / kRowGroup) * group_bytes;
-    for (int64_t kb = 0; kb < nkb; ++kb) {
-      __m512i c[kB3Digits];
-      decode_b3(w + kb * kB3BlockBytes, c);
-#pragma GCC unroll 5
-      for (int j = 0; j < kB3Digits; ++j) _mm512_store_si512(codes + (kb * kB3Digits + j) * 64, c[j]);
-    }
     for (int64_t i = 0; i < tiles; ++i) {
       const int64_t t0 = i * kMaxTile, tb = std::min<int64_t>(kMaxTile, a.t - t0);
-      kTiles.fn[tb - 1](codes, nkb, xt + i * tile_bytes, xsum + t0, a.s + t0, a.w_scale, a.y + t0 * a.ldy + r0,
-                        a.ldy, store);
+      kTiles.fn[i == 0][tb - 1](w, codes, nkb, xt + i * tile_bytes, xsum + t0, a.s + t0, a.w_scale,
+                                a.y + t0 * a.ldy + r0, a.ldy, store);
     }
   }
 }
