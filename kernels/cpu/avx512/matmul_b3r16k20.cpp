@@ -13,16 +13,27 @@
 //           (A_j, B_j) keep vpdpbusd latency off the critical path.
 //           Range: 3A - B is computed mod 2^32 (vpdpbusd and vpaddd wrap), and
 //           equals 256 * sum(c * x) exactly while that is within int32, i.e.
-//           |sum(c * x)| < 2^23; with c <= 2 and |x| <= 128 that holds for
-//           2 * 128 * k <= 2^23, k <= 32768 columns. Longer rows are taken in
+//           -2^23 <= sum(c * x) < 2^23; with c <= 2 and -128 <= x <= 127 that
+//           holds for 2 * 128 * k <= 2^23, k <= 32768 columns. Longer rows are taken in
 //           chunks of kChunkBlocks blocks (32760 columns), each reduced to its
 //           exact sum before the next starts.
-//   t > 1   GEMM: each 64-byte block of a row group is decoded once per call
-//           into five code registers' worth of bytes (decode_b3, b3r16k20.h) in
-//           a per-thread scratch (320 bytes per block: 40 KB at k = 2560, L2),
-//           and every tile of up to 16 tokens then runs the r16k16 GEMM's inner
-//           loop over it (one accumulator per token, 80 vpdpbusd per block), so
-//           the base-3 decode costs once per row group, not once per tile.
+//           Why this decode: every 512-bit operation costs about the same
+//           here (Zen 4 issues two per cycle, vpdpbusd or byte add alike), and
+//           this is 20 per 64-byte block (10 vpdpbusd, 10 vpaddb) against 35
+//           for compares and masks or 21 for an AVX512-VBMI table lookup
+//           (2 vpermi2b and a blend per digit), which measured 2.7, 5.1 and
+//           4.3 ns per block in L1. That is about the time DRAM takes to
+//           deliver 64 bytes to one core, so one token stays bound by the
+//           weight stream, not by the decode.
+//   t > 1   GEMM (gemm_tile<TB, Decode>): each 64-byte block is decoded into
+//           five code registers (decode_b3, b3r16k20.h) once per call, by the
+//           first token tile of its row group, which also stores them in a
+//           per-thread scratch (320 bytes per block: 40 KB at k = 2560) that
+//           the group's other tiles read. Decoding inside the first tile's
+//           loop, not in a pass of its own, lets the byte operations issue
+//           beside that tile's vpdpbusd. A tile of up to 16 tokens keeps one
+//           accumulator per token, 80 vpdpbusd per block and no other vector
+//           arithmetic, so at 128 tokens it runs at the 2-bit GEMM's speed.
 //           Activations are interleaved per tile exactly as r16k16's GEMM does
 //           (4-column groups are 64 bytes apart), so the 16 broadcasts of one
 //           code register read one 64-byte line.
@@ -102,8 +113,8 @@ void gemv_group(const uint8_t* w, int64_t nkb, const int8_t* x, int32_t xsum, fl
 // the first tile's loop, not in a pass of its own, lets the decode's byte
 // operations issue beside that tile's vpdpbusd.
 template <int TB, bool Decode>
-void gemm_tile(const uint8_t* w, uint8_t* codes, int64_t nkb, const int8_t* xt, const int32_t* xsum,
-               const float* s, float w_scale, float* y, int64_t ldy, __mmask16 store) {
+void gemm_tile(const uint8_t* w, uint8_t* codes, int64_t nkb, const int8_t* xt, const int32_t* xsum, const float* s,
+               float w_scale, float* y, int64_t ldy, __mmask16 store) {
   // 1-3 tokens: two chains per token, so vpdpbusd latency stays mostly hidden.
   constexpr int S = TB >= 4 ? 1 : 2;
   __m512i acc[TB][S];
@@ -135,8 +146,8 @@ void gemm_tile(const uint8_t* w, uint8_t* codes, int64_t nkb, const int8_t* xt, 
   }
 }
 
-using TileFn = void (*)(const uint8_t*, uint8_t*, int64_t, const int8_t*, const int32_t*, const float*, float,
-                        float*, int64_t, __mmask16);
+using TileFn = void (*)(const uint8_t*, uint8_t*, int64_t, const int8_t*, const int32_t*, const float*, float, float*,
+                        int64_t, __mmask16);
 
 struct TileTable {
   TileFn fn[2][kMaxTile];  // [decode][tb - 1]

@@ -8,9 +8,7 @@
 
 namespace bitlab::cpu::avx512 {
 
-size_t packed_bytes_b3(int64_t n, int64_t k) {
-  return size_t(b3_row_groups(n) * b3_col_blocks(k) * kB3BlockBytes);
-}
+size_t packed_bytes_b3(int64_t n, int64_t k) { return size_t(b3_row_groups(n) * b3_col_blocks(k) * kB3BlockBytes); }
 
 // flatten: CanonicalTernary's inline accessors are inlined here, never emitted
 // as weak functions compiled for AVX-512. Each row is first spread to one code

@@ -191,8 +191,15 @@ TEST_F(Avx512Base3, ReadsNothingPastWeightsOrActivations) {
       auto* xq = reinterpret_cast<int8_t*>(xbuf.data());
       ref::quantize_act(x.data(), t, k, xq, s.data());
       std::vector<float> got(size_t(t * n)), want(size_t(t * n));
-      const cpu::MatmulArgs a{.packed = packed.data(), .n = n, .k = k, .w_scale = w.scale, .xq = xq,
-                              .s = s.data(), .t = t, .y = got.data(), .ldy = n};
+      const cpu::MatmulArgs a{.packed = packed.data(),
+                              .n = n,
+                              .k = k,
+                              .w_scale = w.scale,
+                              .xq = xq,
+                              .s = s.data(),
+                              .t = t,
+                              .y = got.data(),
+                              .ldy = n};
       cpu::avx512::matmul_b3(a, 0, n);
       ref::matmul_w2a8(xq, s.data(), t, w.packed.data(), n, k, w.scale, want.data(), n);
       ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float)));
