@@ -40,9 +40,9 @@ inline __m512i times3(__m512i p) { return _mm512_add_epi8(_mm512_add_epi8(p, p),
 inline void decode_b3(const uint8_t* block, __m512i (&c)[kB3Digits]) {
   const __m512i one = _mm512_set1_epi8(1), lo = _mm512_set1_epi8(86), hi = _mm512_set1_epi8(char(171));
   __m512i p = _mm512_load_si512(block);
-  for (int j = 0; j < kB3Digits; ++j) {
+  for (__m512i& cj : c) {
     const __m512i ge1 = _mm512_maskz_mov_epi8(_mm512_cmpge_epu8_mask(p, lo), one);
-    c[j] = _mm512_mask_add_epi8(ge1, _mm512_cmpge_epu8_mask(p, hi), ge1, one);
+    cj = _mm512_mask_add_epi8(ge1, _mm512_cmpge_epu8_mask(p, hi), ge1, one);
     p = times3(p);
   }
 }
