@@ -1,7 +1,7 @@
 // AVX-512 kernels: the CPU backend's fast x86 variants. Every kernel .cpp in
-// this folder is compiled with -mavx512{f,bw,vl,dq}; matmul_w2a8.cpp and
-// lm_head_i8.cpp also with -mavx512vnni (their variants are usable only where
-// the CPU has it). Nothing here may run before the variant's predicate (table.cpp)
+// this folder is compiled with -mavx512{f,bw,vl,dq}; matmul_w2a8.cpp,
+// matmul_b3r16k20.cpp and lm_head_i8.cpp also with -mavx512vnni (their
+// variants are usable only where the CPU has it). Nothing here may run before the variant's predicate (table.cpp)
 // said yes. table.cpp itself is baseline x86-64: it only lists the variants.
 #pragma once
 #include "kernels/cpu/cpu_kernels.h"
@@ -20,6 +20,13 @@ int code_at(const uint8_t* packed, int64_t n, int64_t k, int64_t r, int64_t i);
 void matmul(const MatmulArgs& a, int64_t n0, int64_t n1);
 // t2i8_matmul_r16k16__avx512bw (matmul_w2a8_bw.cpp): AVX-512 BW only.
 void matmul_bw(const MatmulArgs& a, int64_t n0, int64_t n1);
+
+// --- ternary matmul, 1.6-bit layout "b3r16k20" (b3r16k20.h) --------------------------
+inline constexpr int64_t kB3ColBlock = 20;  // columns (k) per 64-byte block: 5 per byte
+size_t packed_bytes_b3(int64_t n, int64_t k);
+void repack_b3(const CanonicalTernary& w, uint8_t* out);
+// t1p6i8_matmul_b3r16k20__avx512vnni (matmul_b3r16k20.cpp): needs VNNI.
+void matmul_b3(const MatmulArgs& a, int64_t n0, int64_t n1);
 
 // --- row-wise float ops ----------------------------------------------------------
 // 1 / sqrt(mean(x^2) + eps), summed in double as the reference does.

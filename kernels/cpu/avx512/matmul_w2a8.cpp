@@ -1,6 +1,6 @@
 // Ternary x int8 matmul, AVX-512 VNNI variant (t2i8_matmul_r16k16__avx512vnni),
 // the avx512 backend's default matmul where the CPU has VNNI. The only files of
-// this folder built with -mavx512vnni are this one and lm_head_i8.cpp.
+// this folder built with -mavx512vnni are this one, matmul_b3r16k20.cpp and lm_head_i8.cpp.
 //
 // Paths, picked by the token count t:
 //   t = 1   GEMV (gemv_group): one 16-row group at a time with four independent
