@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <algorithm>
+#include <map>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -42,6 +43,69 @@ TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
   EXPECT_GT(doc["context"]["memory_bandwidth_gbps"].get<double>(), 0.0);
   EXPECT_EQ(doc["context"]["command"].get<std::string>().rfind("bitlab bench", 0), 0u);
   expect_valid_result(out);
+}
+
+// Both weight layouts and the certified head in one bench: each configuration
+// keyed apart, the 1.6-bit one pinning its matmul (kernel keys name it) and
+// reading fewer bytes per decode step, the certified head recording the rows
+// it rescored. avx512 is the backend with a 1.6-bit matmul on this CPU.
+TEST(Bench, WeightBitsAndHeadsAreConfigurationsOfOneRun) {
+  bool avx512 = false;
+  for (const std::string& b : bitlab::usable_backends()) avx512 = avx512 || b == "avx512";
+  if (!avx512) GTEST_SKIP() << "avx512 backend not usable here";
+  const std::string out = temp_path("bench-bits.json");
+  const auto r = run_bitlab("bench --quick --model synthetic:tiny --threads 2 --backends avx512 --weight-bits 2,1.6 "
+                            "--heads bf16,certified --out " + out);
+  ASSERT_EQ(r.code, 0) << r.err;
+  const auto doc = load(out);
+  std::map<std::string, double> decode_bytes;
+  int matmul_1p6 = 0;
+  for (const auto& m : doc["measurements"]) {
+    const std::string key = m["key"].get<std::string>();
+    if (m["kind"] == "kernel") {
+      if (key.find("/variant:t1p6i8_matmul") != std::string::npos) ++matmul_1p6;
+      continue;
+    }
+    if (m["name"] != "decode") continue;
+    decode_bytes[key] = m["bytes"].get<double>();
+    const auto& d = m["derived"];
+    EXPECT_GT(d["bytes_per_token"].get<double>(), 0.0) << key;
+    EXPECT_GT(d["gbps"].get<double>(), 0.0) << key;
+    EXPECT_EQ(d.contains("rows_rescored_per_step"), key.find("/head:certified") != std::string::npos) << key;
+    EXPECT_EQ(d["weight_bits"].get<double>(), key.find("/weight_bits:1.6") != std::string::npos ? 1.6 : 2.0) << key;
+  }
+  EXPECT_EQ(matmul_1p6, 2 * 4) << "the 4 matmul shapes at T=1 and 8 again with the 1.6-bit matmul";
+  const std::string base = "e2e/decode/avx512/synthetic:tiny/prompt:16/threads:2";
+  ASSERT_EQ(decode_bytes.size(), 4u) << r.out;
+  ASSERT_TRUE(decode_bytes.count(base) && decode_bytes.count(base + "/weight_bits:1.6") &&
+              decode_bytes.count(base + "/head:certified") && decode_bytes.count(base + "/head:certified/weight_bits:1.6"))
+      << r.out;
+  EXPECT_LT(decode_bytes[base + "/weight_bits:1.6"], decode_bytes[base]);
+  EXPECT_LT(decode_bytes[base + "/head:certified/weight_bits:1.6"], decode_bytes[base + "/head:certified"]);
+  expect_valid_result(out);
+}
+
+// check --weight-bits 1.6: the backend runs its 1.6-bit matmul and passes the
+// same checks; a layout a named backend has no kernel for is a one-line error.
+TEST(Check, WeightBitsPickTheLayoutChecked) {
+  bool avx512 = false;
+  for (const std::string& b : bitlab::usable_backends()) avx512 = avx512 || b == "avx512";
+  if (!avx512) GTEST_SKIP() << "avx512 backend not usable here";
+  const std::string out = temp_path("check-bits.json");
+  const auto r = run_bitlab("check --model synthetic:tiny --tokens 6 --backends avx512 --weight-bits 1.6 --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const auto doc = load(out);
+  ASSERT_FALSE(doc["correctness"].empty());
+  int matmul_checks = 0;
+  for (const auto& c : doc["correctness"]) {
+    EXPECT_TRUE(c["pass"].get<bool>()) << c.dump();
+    if (c["backend"] == "avx512" && c["check"].get<std::string>().rfind("matmul_w2a8/", 0) == 0) {
+      EXPECT_EQ(c["variant"], "t1p6i8_matmul_b3r16k20__avx512vnni") << c.dump();
+      ++matmul_checks;
+    }
+  }
+  EXPECT_GT(matmul_checks, 0);
+  EXPECT_EQ(run_bitlab("check --model synthetic:tiny --weight-bits 3").code, 2);
 }
 
 TEST(Check, TinyPassesAndWritesAValidResult) {
