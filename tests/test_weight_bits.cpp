@@ -12,6 +12,7 @@
 #include <utility>
 #include <vector>
 
+#include "kernels/cpu/cpu_variants.h"
 #include "kernels/registry.h"
 #include "model/error.h"
 #include "model/transformer.h"
@@ -157,6 +158,24 @@ TEST(WeightBits, ListingsMarkOnePointSixBitMatmulsAndNeverMakeThemDefault) {
       EXPECT_NE(find_variant(kernel_variants(backend), "t1p6i8_matmul_b3__scalar"), nullptr) << backend;
     }
   }
+}
+
+TEST(WeightBits, ACpuListNeverDefaultsToOnePointSixBitsWhateverItsOrder) {
+  // The scalar list with its 1.6-bit matmul moved before the 2-bit one: still
+  // the 2-bit matmul is the default, and an unpinned table runs it.
+  std::vector<cpu::CpuVariant> list(cpu::scalar_variants().begin(), cpu::scalar_variants().end());
+  const auto b3 = std::find_if(list.begin(), list.end(), [](const cpu::CpuVariant& v) { return v.bits == k16; });
+  ASSERT_NE(b3, list.end());
+  std::rotate(list.begin(), b3, b3 + 1);
+  ASSERT_EQ(list.front().bits, k16);
+  for (const KernelVariant& v : cpu::describe_variants(list)) {
+    if (v.op == "matmul_w2a8") {
+      EXPECT_EQ(v.is_default, v.weight_bits == WeightBits::Two) << v.name;
+    }
+  }
+  const cpu::CpuTable t = cpu::build_table("scalar", list, {});
+  const std::pair<std::string, std::string> want{"matmul_w2a8", "t2i8_matmul__scalar"};
+  EXPECT_NE(std::find(t.chosen.begin(), t.chosen.end(), want), t.chosen.end());
 }
 
 TEST(WeightBits, NetworkOutputIsTheTwoBitLayoutsBitForBit) {
