@@ -16,13 +16,25 @@
 // all 16 bytes is the 16 consecutive columns 16j..16j+15 of the block, so the
 // matching activations are one plain 16-byte load, shared by the four rows of
 // the tile (and every digit plane lines up with a register without shuffles).
-// Each row's five digit planes come out of the register with five independent
-// byte multiplies and two compares each (matmul_b3_dotprod.cpp says how).
+// Each row's digit planes come out of the register with five independent byte
+// multiplies (by 3^j): the baseline path turns each into codes with two
+// compares (matmul_b3_baseline.cpp), the SDOT path feeds the planes to SDOT
+// directly through the linear identity of base3.h (matmul_b3_dotprod.cpp).
+//
+// Instructions in the t = 1 inner loop (GCC 12 -O3, counted from the objdump
+// of the compiled loop; one pass = 4 rows x 80 columns = 320 weights):
+//   dotprod    84 per pass, 269 per 1024 weights: 40 SDOT, 30 MUL/SHL/ADD
+//              (the multiplies by 3^j), 4 EOR, 7 loads, 3 loop;
+//   baseline  134 per pass, 429 per 1024 weights: 40 SMLAL/SMLAL2, 40 CMHI,
+//              20 ADD of compare masks, 26 MUL/SHL/ADD, 6 loads, 2 loop;
+// against 142 and 238 per 1024 weights in the 2-bit r8c16 loops, which read
+// 25% more weight bytes: this layout trades decode work for memory traffic.
 //
 // Driver: rows in blocks of 64, within a block tiles of up to 4 tokens, each
 // decoded weight register used by every token of the tile; t = 1 is the same
-// loop with one token. Since codes are T + 1, the dot product is S - Σx with
-// S = Σ c * x, and Σx is computed once per token per call. Activations past k
+// loop with one token. The baseline tile gives code sums S = Σ c * x (codes
+// are T + 1), so the dot product is S - Σx, Σx computed once per token per
+// call; the SDOT tile gives the dot product itself. Activations past k
 // are read from a zero-padded copy, so nothing past the end of xq is read.
 //
 // Epilogue: y = float(S - Σx) / s[t] * w_scale, a division then a multiply
@@ -70,11 +82,19 @@ void store_rows(const int32_t* sums, int64_t rows, int32_t xsum, float s, float 
   }
 }
 
-void matmul_with(B3TileFn tile, const MatmulArgs& a, int64_t n0, int64_t n1) {
+// The tile of one instruction path, and whether it gives code sums S (the
+// driver subtracts Σx) or the dot products themselves.
+struct Path {
+  B3TileFn tile;
+  bool code_sums;
+};
+
+void matmul_with(const Path& path, const MatmulArgs& a, int64_t n0, int64_t n1) {
   const int64_t nkb = col_blocks(a.k), kp = nkb * kB3ColBlock, tile_bytes = nkb * kBlockBytes;
   thread_local std::vector<int32_t> xsum;
-  xsum.resize(size_t(a.t));
-  for (int64_t t = 0; t < a.t; ++t) xsum[size_t(t)] = row_sum(a.xq + t * a.k, a.k);
+  xsum.assign(size_t(a.t), 0);
+  if (path.code_sums)
+    for (int64_t t = 0; t < a.t; ++t) xsum[size_t(t)] = row_sum(a.xq + t * a.k, a.k);
 
   // Activations in place when k is a multiple of 80, else a zero-padded copy.
   const int8_t* x = a.xq;
@@ -93,7 +113,7 @@ void matmul_with(B3TileFn tile, const MatmulArgs& a, int64_t n0, int64_t n1) {
     for (int64_t t0 = 0; t0 < a.t; t0 += kTokens) {
       const int64_t tb = std::min(kTokens, a.t - t0);
       for (int64_t r0 = b0; r0 < b1; r0 += kB3RowTile) {
-        tile(a.packed + (r0 / kB3RowTile) * tile_bytes, nkb, x + t0 * ldx, ldx, int(tb), sums);
+        path.tile(a.packed + (r0 / kB3RowTile) * tile_bytes, nkb, x + t0 * ldx, ldx, int(tb), sums);
         for (int64_t t = 0; t < tb; ++t)
           store_rows(sums + kB3RowTile * t, std::min(kB3RowTile, b1 - r0), xsum[size_t(t0 + t)], a.s[t0 + t],
                      a.w_scale, a.y + (t0 + t) * a.ldy + r0);
@@ -128,8 +148,12 @@ int b3_code_at(const uint8_t* packed, int64_t /*n*/, int64_t k, int64_t r, int64
   return base3::digit(q, int(j));
 }
 
-void matmul_b3_baseline(const MatmulArgs& a, int64_t n0, int64_t n1) { matmul_with(b3_tile_baseline, a, n0, n1); }
+void matmul_b3_baseline(const MatmulArgs& a, int64_t n0, int64_t n1) {
+  matmul_with({b3_tile_baseline, true}, a, n0, n1);
+}
 
-void matmul_b3_dotprod(const MatmulArgs& a, int64_t n0, int64_t n1) { matmul_with(b3_tile_dotprod, a, n0, n1); }
+void matmul_b3_dotprod(const MatmulArgs& a, int64_t n0, int64_t n1) {
+  matmul_with({b3_tile_dotprod, false}, a, n0, n1);
+}
 
 }  // namespace bitlab::cpu::neon
