@@ -117,6 +117,14 @@ TEST(WeightBits, PinnedMatmulOfOtherBitsIsAUsageError) {
   }
 }
 
+TEST(WeightBits, ReferenceTakesEitherBits) {
+  // The oracle computes from the canonical weights: every layout's results
+  // are its results, so it takes either request and runs as it always does.
+  for (const WeightBits bits : {WeightBits::Two, k16}) {
+    EXPECT_EQ(make_backend("reference", BackendOptions{.weight_bits = bits})->info().backend, "reference");
+  }
+}
+
 TEST(WeightBits, BackendWithoutOnePointSixBitMatmulIsADeviceError) {
   int checked = 0;
   for (const std::string& backend : usable_backends()) {

@@ -24,7 +24,7 @@
 // Instructions in the t = 1 inner loop (GCC 12 -O3, counted from the objdump
 // of the compiled loop; one pass = 4 rows x 80 columns = 320 weights):
 //   dotprod    84 per pass, 269 per 1024 weights: 40 SDOT, 30 MUL/SHL/ADD
-//              (the multiplies by 3^j), 4 EOR, 7 loads, 3 loop;
+//              (the multiplies by 3^j), 4 EOR, 7 loads, 1 store, 2 loop;
 //   baseline  134 per pass, 429 per 1024 weights: 40 SMLAL/SMLAL2, 40 CMHI,
 //              20 ADD of compare masks, 26 MUL/SHL/ADD, 6 loads, 2 loop;
 // against 142 and 238 per 1024 weights in the 2-bit r8c16 loops, which read
@@ -37,7 +37,7 @@
 // call; the SDOT tile gives the dot product itself. Activations past k
 // are read from a zero-padded copy, so nothing past the end of xq is read.
 //
-// Epilogue: y = float(S - Σx) / s[t] * w_scale, a division then a multiply
+// Epilogue: y = float(T·x) / s[t] * w_scale, a division then a multiply
 // (no FMA, no reciprocal), so y is bit-identical to ref::matmul_w2a8.
 #include <algorithm>
 #include <cstring>
