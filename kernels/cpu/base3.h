@@ -21,7 +21,7 @@ inline constexpr int kDigits = 5;
 // The byte for five codes, c[0] most significant.
 constexpr uint8_t encode(const uint8_t (&c)[kDigits]) {
   unsigned v = 0;
-  for (uint8_t d : c) v = v * 3 + d;
+  for (const uint8_t cj : c) v = v * 3 + cj;
   return uint8_t((v * 256 + 242) / 243);
 }
 
@@ -35,8 +35,8 @@ constexpr uint8_t digit(uint8_t q, int j) {
 // All five codes of byte q, c[0] most significant.
 constexpr void decode(uint8_t q, uint8_t (&c)[kDigits]) {
   unsigned p = q;
-  for (uint8_t& d : c) {
-    d = uint8_t((3 * p) >> 8);
+  for (uint8_t& cj : c) {
+    cj = uint8_t((3 * p) >> 8);
     p = (3 * p) & 0xffu;
   }
 }

@@ -1,11 +1,13 @@
 // NEON kernels (AArch64 Advanced SIMD): the CPU backend's 64-bit Arm variants
-// (listed in table.cpp). Two matmul variants share the layout and differ in
-// their inner tiles:
+// (listed in table.cpp). Two matmul variants share the 2-bit layout and differ
+// in their inner tiles:
 //   t2i8_matmul_r8c16__neon     Armv8-A baseline: widening multiply-accumulate (SMLAL);
 //   t2i8_matmul_r8c16__neondot  Armv8.2-A dot product (SDOT), usable only where
 //                               the CPU's hwcaps report it (HWCAP_ASIMDDP).
-// Only matmul_dotprod.cpp is compiled with +dotprod; every other file here is
-// baseline Armv8-A and safe on any AArch64 CPU.
+// Two more share the 1.6-bit (base-3) layout the same way, never a default:
+//   t1p6i8_matmul_r4c80__neon, t1p6i8_matmul_r4c80__neondot.
+// Only matmul_dotprod.cpp and matmul_b3_dotprod.cpp are compiled with +dotprod;
+// every other file here is baseline Armv8-A and safe on any AArch64 CPU.
 #pragma once
 #include "kernels/cpu/cpu_kernels.h"
 
@@ -32,6 +34,17 @@ void repack(const CanonicalTernary& w, uint8_t* out);
 int code_at(const uint8_t* packed, int64_t n, int64_t k, int64_t r, int64_t i);
 void matmul_baseline(const MatmulArgs& a, int64_t n0, int64_t n1);
 void matmul_dotprod(const MatmulArgs& a, int64_t n0, int64_t n1);
+
+// --- ternary matmul on 1.6-bit weights, layout "r4c80" (see matmul_w1p6a8.cpp) -----
+inline constexpr int64_t kB3RowTile = 4;    // rows per tile, one 16-byte register each
+inline constexpr int64_t kB3ColBlock = 80;  // columns per block: 16 bytes x 5 base-3 digits
+size_t b3_packed_bytes(int64_t n, int64_t k);
+void b3_repack(const CanonicalTernary& w, uint8_t* out);
+// The code (T + 1) stored for row r, column i; r and i may run into the padding
+// (r < 4 * ceil(n/4), i < 80 * ceil(k/80)), which holds 1 (a zero weight).
+int b3_code_at(const uint8_t* packed, int64_t n, int64_t k, int64_t r, int64_t i);
+void matmul_b3_baseline(const MatmulArgs& a, int64_t n0, int64_t n1);
+void matmul_b3_dotprod(const MatmulArgs& a, int64_t n0, int64_t n1);
 
 // --- row-wise and elementwise float ops (baseline Armv8-A) -------------------------
 void quantize_row(const float* x, int64_t k, int8_t* q, float* s);

@@ -1,8 +1,10 @@
 // The neon backend's kernel variants, per op, in the order the default is picked
 // (the first one this CPU can run): the NEON kernels, then the scalar ones
-// (never the default; the reference point). The two matmuls share the r8c16
-// layout and differ in their inner tiles: SDOT (listed first, usable only where
-// the kernel reports HWCAP_ASIMDDP) and the Armv8-A baseline (SMLAL). Rope,
+// (never the default; the reference point). The two 2-bit matmuls share the
+// r8c16 layout and differ in their inner tiles: SDOT (listed first, usable only
+// where the kernel reports HWCAP_ASIMDDP) and the Armv8-A baseline (SMLAL); the
+// two 1.6-bit ones share the r4c80 layout likewise, never a default (the first
+// usable one runs when 1.6-bit weights are asked for). Rope,
 // attention and argmax are scalar only: a small share of a step.
 #include <string>
 
@@ -22,6 +24,14 @@ std::string neon_base() { return neon_missing(false); }
 std::string neon_dotprod() { return neon_missing(true); }
 
 template <void (*Kernel)(const MatmulArgs&, int64_t, int64_t)>
+void install_r4c80(CpuKernels& k) {
+  k.matmul_row_block = neon::kB3RowTile;
+  k.packed_bytes = neon::b3_packed_bytes;
+  k.repack = neon::b3_repack;
+  k.matmul = Kernel;
+}
+
+template <void (*Kernel)(const MatmulArgs&, int64_t, int64_t)>
 void install_r8c16(CpuKernels& k) {
   k.matmul_row_block = neon::kRowTile;
   k.packed_bytes = neon::packed_bytes;
@@ -38,6 +48,10 @@ constexpr CpuVariant kNeon[] = {
     {"t2i8_matmul_r8c16__neondot", "matmul_w2a8", neon_dotprod, install_r8c16<neon::matmul_dotprod>,
      "neon-dotprod"},
     {"t2i8_matmul_r8c16__neon", "matmul_w2a8", neon_base, install_r8c16<neon::matmul_baseline>, "neon"},
+    {"t1p6i8_matmul_r4c80__neondot", "matmul_w2a8", neon_dotprod, install_r4c80<neon::matmul_b3_dotprod>,
+     "neon-dotprod", WeightBits::OnePointSix},
+    {"t1p6i8_matmul_r4c80__neon", "matmul_w2a8", neon_base, install_r4c80<neon::matmul_b3_baseline>, "neon",
+     WeightBits::OnePointSix},
     {"f32_relu2_mul__neon", "relu2_mul", neon_base, [](CpuKernels& k) { k.relu2_mul = neon::relu2_mul; }},
     {"f32_add__neon", "add", neon_base, [](CpuKernels& k) { k.add = neon::add; }},
     {"bf16_f32_lm_head__neon", "lm_head", neon_base, [](CpuKernels& k) { k.lm_head = neon::lm_head; }},

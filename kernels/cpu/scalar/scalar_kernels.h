@@ -8,6 +8,12 @@ namespace bitlab::cpu::scalar {
 size_t packed_bytes(int64_t n, int64_t k);
 void repack(const CanonicalTernary& w, uint8_t* out);
 void matmul(const MatmulArgs& a, int64_t n0, int64_t n1);
+// The 1.6-bit layout "b3 rows" (matmul_w1p6a8.cpp): ceil(k/5) base-3 bytes per
+// row, byte b holding columns 5b..5b+4 (column 5b the most significant digit).
+int64_t b3_row_bytes(int64_t k);
+size_t b3_packed_bytes(int64_t n, int64_t k);
+void b3_repack(const CanonicalTernary& w, uint8_t* out);
+void b3_matmul(const MatmulArgs& a, int64_t n0, int64_t n1);
 void quantize_row(const float* x, int64_t k, int8_t* q, float* s);
 void rmsnorm_row(const float* x, const float* w, int64_t d, float eps, float* y);
 void rmsnorm_quant_row(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s);

@@ -1,6 +1,7 @@
-// The scalar kernels as variants, one per op: the whole "scalar" backend, and
-// the last entry per op of the avx512 and neon lists (never their default), so
-// a SIMD kernel can be compared with the plain loop on one machine.
+// The scalar kernels as variants, one per op plus the 1.6-bit matmul: the
+// whole "scalar" backend, and the last entries per op of the avx512 and neon
+// lists (never their default), so a SIMD kernel can be compared with the plain
+// loop on one machine.
 #include "kernels/cpu/cpu_variants.h"
 #include "kernels/cpu/scalar/scalar_kernels.h"
 
@@ -22,6 +23,15 @@ constexpr CpuVariant kScalar[] = {
        k.matmul = scalar::matmul;
      },
      "scalar"},
+    // Never a default (describe_variants): runs when pinned or asked for by weight_bits.
+    {"t1p6i8_matmul_b3__scalar", "matmul_w2a8", runs_anywhere,
+     [](CpuKernels& k) {
+       k.matmul_row_block = 16;
+       k.packed_bytes = scalar::b3_packed_bytes;
+       k.repack = scalar::b3_repack;
+       k.matmul = scalar::b3_matmul;
+     },
+     "scalar", WeightBits::OnePointSix},
     {"f32_rope__scalar", "rope", runs_anywhere, [](CpuKernels& k) { k.rope_row = scalar::rope_row; }},
     {"f32_attention_head__scalar", "attention", runs_anywhere,
      [](CpuKernels& k) { k.attention_head = scalar::attention_head; }},

@@ -6,7 +6,9 @@
 // int8 extremes (the accumulator overflow bounds in the kernel comments); the
 // float ops that mirror the scalar variant give its bits; the tiny model runs
 // end to end like `scalar`; and the probe picks the path from the CPU's hwcaps.
-// The dot-product path is skipped on a CPU without asimddp.
+// The same holds for the two 1.6-bit (base-3, r4c80) matmuls, whose network
+// output is the 2-bit layout's bit for bit. The dot-product paths are skipped
+// on a CPU without asimddp.
 #include <asm/hwcap.h>
 #include <gtest/gtest.h>
 #include <sys/auxv.h>
@@ -17,6 +19,7 @@
 #include <cstring>
 #include <optional>
 #include <string>
+#include <utility>
 #include <vector>
 
 #include "kernels/cpu/cpu_backend.h"
@@ -55,14 +58,45 @@ TEST(NeonLayout, RepackRoundTripsWithZeroPadding) {
     }
 }
 
-// ---- both instruction paths ----------------------------------------------------------
+TEST(NeonBase3Layout, RepackRoundTripsWithZeroPadding) {
+  for (int64_t n : {1, 3, 4, 5, 9, 17})
+    for (int64_t k : {1, 4, 5, 6, 16, 19, 21, 41, 79, 80, 81, 2561}) {
+      SCOPED_TRACE(testing::Message() << "n=" << n << " k=" << k);
+      const CanonicalTernary w = test::random_matrix("w", n, k, uint64_t(n * 7919 + k), 0.5f);
+      const size_t bytes = cpu::neon::b3_packed_bytes(n, k);
+      ASSERT_EQ(bytes, size_t(((n + 3) / 4) * ((k + 79) / 80) * 64));
+      // Guard bytes after the layout catch a repack that writes past packed_bytes.
+      std::vector<uint8_t> packed(bytes + 64, 0xA5);
+      cpu::neon::b3_repack(w, packed.data());
+      for (size_t i = bytes; i < packed.size(); ++i) ASSERT_EQ(packed[i], 0xA5) << "repack wrote past its size";
+      const int64_t np = (n + 3) / 4 * 4, kp = (k + 79) / 80 * 80;
+      for (int64_t r = 0; r < np; ++r)
+        for (int64_t i = 0; i < kp; ++i) {
+          const int want = (r < n && i < k) ? w.at(r, i) + 1 : 1;
+          ASSERT_EQ(cpu::neon::b3_code_at(packed.data(), n, k, r, i), want) << "row " << r << " col " << i;
+        }
+    }
+}
+
+// ---- both instruction paths, both layouts ----------------------------------------------
 
 struct Path {
   const char* name;
   const cpu::CpuKernels& (*kernels)();
   bool needs_dotprod;
 };
-const Path kPaths[] = {{"baseline", cpu::neon_kernels, false}, {"dotprod", cpu::neon_dotprod_kernels, true}};
+// The default table with one 1.6-bit matmul pinned.
+template <const char* Variant>
+const cpu::CpuKernels& base3_kernels() {
+  static const cpu::CpuKernels k = cpu::build_table("neon", cpu::neon_variants(), {Variant}).kernels;
+  return k;
+}
+constexpr char kB3Baseline[] = "t1p6i8_matmul_r4c80__neon";
+constexpr char kB3Dotprod[] = "t1p6i8_matmul_r4c80__neondot";
+const Path kPaths[] = {{"baseline", cpu::neon_kernels, false},
+                       {"dotprod", cpu::neon_dotprod_kernels, true},
+                       {"base3_baseline", base3_kernels<kB3Baseline>, false},
+                       {"base3_dotprod", base3_kernels<kB3Dotprod>, true}};
 
 class NeonPath : public ::testing::TestWithParam<Path> {
  protected:
@@ -121,6 +155,20 @@ TEST_P(NeonPath, MatmulIsBitExactOnOddShapes) {
         std::vector<float> s;
         reference_activations(t, k, uint64_t(t * 1009 + k), xq, s);
         expect_exact(*be_, {test::random_matrix("w", n, k, uint64_t(n * 31 + k), 0.0371f)}, xq, s);
+      }
+}
+
+TEST_P(NeonPath, MatmulIsBitExactOnBase3Shapes) {
+  // Columns around the 5-weight byte and the 80-column block of the base-3
+  // layout; rows around its 4-row tile; tokens around the 4-token tile.
+  for (int64_t n : {1, 3, 5, 70})
+    for (int64_t k : {1, 4, 5, 6, 19, 21, 41, 79, 80, 81, 2561})
+      for (int64_t t : {1, 2, 7, 16, 17, 33}) {
+        SCOPED_TRACE(testing::Message() << "n=" << n << " k=" << k << " t=" << t);
+        std::vector<int8_t> xq;
+        std::vector<float> s;
+        reference_activations(t, k, uint64_t(t * 1013 + k), xq, s);
+        expect_exact(*be_, {test::random_matrix("w", n, k, uint64_t(n * 37 + k), 0.0371f)}, xq, s);
       }
 }
 
@@ -248,6 +296,31 @@ TEST(NeonPaths, GiveBitIdenticalLogitsEndToEnd) {
   EXPECT_EQ(0, std::memcmp(da.data(), db.data(), da.size() * sizeof(float)));
 }
 
+TEST(NeonPaths, Base3GivesTheTwoBitLogitsBitForBit) {
+  // Both 1.6-bit paths against the 2-bit baseline path: exact accumulators in
+  // every layout, so the whole network agrees bit for bit.
+  const ModelWeights w = synthetic_weights(config_by_name("tiny"), 7);
+  auto two = cpu::make_cpu_backend("neon", cpu::neon_kernels(), BackendOptions{.threads = 2, .device = 0});
+  const std::vector<int32_t> prompt = {w.config.bos, 17, 4, 99, 250, 3, 400};
+  const int32_t next[] = {5};
+  Transformer a(*two, w, 16);
+  const auto la = a.forward(prompt, true), da = a.forward(next);
+  int ran = 0;
+  for (const Path& p : {kPaths[2], kPaths[3]}) {
+    if (p.needs_dotprod && !cpu_has_dotprod()) continue;
+    SCOPED_TRACE(p.name);
+    auto b3 = cpu::make_cpu_backend("neon", p.kernels(), BackendOptions{.threads = 2, .device = 0});
+    Transformer b(*b3, w, 16);
+    const auto lb = b.forward(prompt, true), db = b.forward(next);
+    ASSERT_EQ(la.size(), lb.size());
+    EXPECT_EQ(0, std::memcmp(la.data(), lb.data(), la.size() * sizeof(float)));
+    ASSERT_EQ(da.size(), db.size());
+    EXPECT_EQ(0, std::memcmp(da.data(), db.data(), da.size() * sizeof(float)));
+    ++ran;
+  }
+  EXPECT_GT(ran, 0);
+}
+
 std::string path_name(const ::testing::TestParamInfo<Path>& info) { return info.param.name; }
 INSTANTIATE_TEST_SUITE_P(Both, NeonPath, ::testing::ValuesIn(kPaths), path_name);
 
@@ -267,6 +340,14 @@ TEST(NeonBackend, ProbePicksThePathFromHwcaps) {
   EXPECT_NE(p.reason.find(dot ? "neon-dotprod" : "lacks asimddp"), std::string::npos) << p.reason;
   EXPECT_EQ(make_backend("neon")->info().variant, dot ? "neon-dotprod" : "neon");
   std::printf("neon path on this CPU: %s\n", make_backend("neon")->info().variant.c_str());
+}
+
+TEST(NeonBackend, OnePointSixBitsRunTheDotProductPathWhereItCan) {
+  const auto be = make_backend("neon", BackendOptions{.threads = 1, .device = 0, .weight_bits = WeightBits::OnePointSix});
+  const std::pair<std::string, std::string> want{"matmul_w2a8", cpu_has_dotprod() ? kB3Dotprod : kB3Baseline};
+  const auto& k = be->info().kernels;
+  EXPECT_NE(std::find(k.begin(), k.end(), want), k.end()) << want.second;
+  EXPECT_EQ(be->info().variant, cpu_has_dotprod() ? "neon-dotprod" : "neon");
 }
 
 TEST(NeonBackend, PinCanForceTheBaselinePath) {
