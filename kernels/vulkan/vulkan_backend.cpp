@@ -117,6 +117,7 @@ class VulkanBackend final : public Backend {
       : dev_(Device::open(o.device, o.map_memory)), gemv_max_tokens_(o.gemv_max_tokens) {
     const DeviceCaps& caps = dev_->caps();
     matmul_int_dot_ = use_int_dot(o.matmul_dot == DotPath::Auto ? o.dot : o.matmul_dot, caps, dev_->name());
+    base3_ = o.matmul_bits == WeightBits::OnePointSix;
     head_int_dot_ = use_int_dot(o.lm_head_dot == DotPath::Auto ? o.dot : o.lm_head_dot, caps, dev_->name());
     if (caps.max_workgroup_size < kRowThreads)
       throw DeviceError(fmt::format("vulkan: {} allows workgroups of only {} invocations; bitlab needs {}",
@@ -129,7 +130,8 @@ class VulkanBackend final : public Backend {
     info_.variant = matmul_int_dot_ == head_int_dot_ ? (matmul_int_dot_ ? "int-dot" : "portable")
                     : matmul_int_dot_                ? "int-dot matmul, portable lm_head_i8"
                                                      : "portable matmul, int-dot lm_head_i8";
-    info_.kernels = {{"matmul_w2a8", matmul_int_dot_ ? kMatmulIntDot : kMatmulPortable},
+    info_.kernels = {{"matmul_w2a8", base3_ ? (matmul_int_dot_ ? kMatmulB3IntDot : kMatmulB3Portable)
+                                            : (matmul_int_dot_ ? kMatmulIntDot : kMatmulPortable)},
                      {"lm_head_i8", head_int_dot_ ? kHeadIntDot : kHeadPortable}};
     info_.memory_bytes = caps.device_local_bytes;
     info_.threads = 1;
@@ -154,9 +156,9 @@ class VulkanBackend final : public Backend {
     TernaryWeight w;
     ternary_parts(parts, w);
     std::vector<uint32_t> words;
-    words.reserve(size_t(w.n * words_per_row(w.k)));
+    words.reserve(size_t(w.n * row_words(w.k)));
     for (const CanonicalTernary* p : parts) {
-      const std::vector<uint32_t> part = repack_t2x16(*p);
+      const std::vector<uint32_t> part = base3_ ? repack_b3x80(*p) : repack_t2x16(*p);
       words.insert(words.end(), part.begin(), part.end());
     }
     w.packed = upload_tensor(words.data(), DType::I8, {1, int64_t(words.size() * 4)});
@@ -211,17 +213,19 @@ class VulkanBackend final : public Backend {
   }
 
   void matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std::span<Tensor> y) override {
-    const int64_t t = x.q.shape.rows, k = w.k, kw = words_per_row(k);
+    const int64_t t = x.q.shape.rows, k = w.k, kw = row_words(k);
     if (t == 0) return;
     // The shaders read activations in 16-byte blocks, row after row. Rows that
     // do not start on a block (odd k, odd offsets) are copied into padded rows
-    // first; the model's activations are read in place.
+    // first; the model's activations are read in place. The 2-bit shaders read
+    // whole rows of weight words (4 * kw activation words); the 1.6-bit ones
+    // stop at x_stride, so their padded rows end at the next 16 bytes.
     uint64_t xa = address(x.q, 1, "matmul_w2a8");
     uint32_t x_stride = 0;
     if (xa % 16 == 0 && k % 16 == 0) {
       x_stride = uint32_t(k / 4);
     } else {
-      x_stride = uint32_t(4 * kw);
+      x_stride = uint32_t(base3_ ? (k + 15) / 16 * 4 : 4 * kw);
       Tensor words = scratch(DType::I8, {t, 4 * x_stride});
       const RealignArgs ra{address(x.q, 1, "matmul_w2a8"), address(words, 4, "matmul_w2a8"), uint32_t(k), x_stride};
       run("act_realign", {kRowThreads}, ra, ceil_div(x_stride, kRowThreads), uint32_t(t));
@@ -229,8 +233,7 @@ class VulkanBackend final : public Backend {
       xa = address(words, 16, "matmul_w2a8");
     }
     const bool gemv = t <= gemv_max_tokens_;
-    const char* shader = gemv ? (matmul_int_dot_ ? "matmul_gemv_int_dot" : "matmul_gemv_portable")
-                              : (matmul_int_dot_ ? "matmul_gemm_int_dot" : "matmul_gemm_portable");
+    const char* shader = matmul_shader(gemv);
     const uint64_t wa = address(w.packed, 16, "matmul_w2a8");
     for (size_t p = 0; p < y.size(); ++p) {
       const int64_t n = w.part_rows[p];
@@ -334,6 +337,16 @@ class VulkanBackend final : public Backend {
   }
   void written(const Tensor& t) { buffer(t, "write").written_by_device(); }
 
+  // Words per weight row in this backend's layout (weights.h).
+  int64_t row_words(int64_t k) const { return base3_ ? b3_words_per_row(k) : words_per_row(k); }
+  const char* matmul_shader(bool gemv) const {
+    if (base3_)
+      return gemv ? (matmul_int_dot_ ? "matmul_b3_gemv_int_dot" : "matmul_b3_gemv_portable")
+                  : (matmul_int_dot_ ? "matmul_b3_gemm_int_dot" : "matmul_b3_gemm_portable");
+    return gemv ? (matmul_int_dot_ ? "matmul_gemv_int_dot" : "matmul_gemv_portable")
+                : (matmul_int_dot_ ? "matmul_gemm_int_dot" : "matmul_gemm_portable");
+  }
+
   template <class Args>
   void run(std::string_view shader, std::initializer_list<uint32_t> constants, const Args& args, uint32_t gx,
            uint32_t gy = 1, bool after_previous = true) {
@@ -398,6 +411,7 @@ class VulkanBackend final : public Backend {
   DeviceInfo info_;
   // Whether the matmul and the int8 head run their integer-dot-product shaders.
   bool matmul_int_dot_ = false, head_int_dot_ = false;
+  bool base3_ = false;  // matmul_w2a8 weights in b3x80 (1.6 bits), else t2x16
   int64_t gemv_max_tokens_ = 4;
   uint32_t rows_per_group_ = 8;  // GEMV and LM head: one subgroup per row
   std::map<std::pair<double, int64_t>, RopeTable> rope_tables_;
@@ -413,6 +427,8 @@ std::span<const VulkanVariant> vulkan_variants() {
   static constexpr VulkanVariant kList[] = {
       {kMatmulIntDot, "matmul_w2a8", &VulkanOptions::matmul_dot, DotPath::IntegerDot},
       {kMatmulPortable, "matmul_w2a8", &VulkanOptions::matmul_dot, DotPath::Portable},
+      {kMatmulB3IntDot, "matmul_w2a8", &VulkanOptions::matmul_dot, DotPath::IntegerDot, WeightBits::OnePointSix},
+      {kMatmulB3Portable, "matmul_w2a8", &VulkanOptions::matmul_dot, DotPath::Portable, WeightBits::OnePointSix},
       {kHeadIntDot, "lm_head_i8", &VulkanOptions::lm_head_dot, DotPath::IntegerDot},
       {kHeadPortable, "lm_head_i8", &VulkanOptions::lm_head_dot, DotPath::Portable},
   };
@@ -422,7 +438,10 @@ std::span<const VulkanVariant> vulkan_variants() {
 void apply_pins(VulkanOptions& o, const std::vector<std::string>& pins) {
   for (const std::string& pin : pins)
     for (const VulkanVariant& v : vulkan_variants())
-      if (pin == v.name) o.*(v.option) = v.path;
+      if (pin == v.name) {
+        o.*(v.option) = v.path;
+        if (std::string_view(v.op) == "matmul_w2a8") o.matmul_bits = v.bits;
+      }
 }
 
 }  // namespace bitlab::vk

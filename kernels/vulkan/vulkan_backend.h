@@ -26,6 +26,8 @@ struct VulkanOptions {
   // The kernel variants (vulkan_variants): Auto follows `dot`.
   DotPath matmul_dot = DotPath::Auto;
   DotPath lm_head_dot = DotPath::Auto;
+  // matmul_w2a8's weight layout: t2x16 (2 bits) or b3x80 (1.6 bits), weights.h.
+  WeightBits matmul_bits = WeightBits::Two;
   // matmul_w2a8 with up to this many tokens runs the GEMV shader, with more the GEMM shader.
   int64_t gemv_max_tokens = 4;
   // false: never map device memory, copy through staging as on a discrete GPU (for tests).
@@ -35,9 +37,12 @@ struct VulkanOptions {
 std::unique_ptr<Backend> make_backend(const VulkanOptions& options);
 // The backend's kernel variants: integer dot product (OpSDot / OpSUDot, usable
 // where the device reports shaderIntegerDotProduct, the default there) or
-// portable int32 arithmetic (any device), per op.
+// portable int32 arithmetic (any device), per op; for matmul_w2a8 also on
+// 1.6-bit weights (b3x80), never a default.
 inline constexpr const char* kMatmulIntDot = "t2i8_matmul_intdot__vulkan";
 inline constexpr const char* kMatmulPortable = "t2i8_matmul_portable__vulkan";
+inline constexpr const char* kMatmulB3IntDot = "t1p6i8_matmul_b3_intdot__vulkan";
+inline constexpr const char* kMatmulB3Portable = "t1p6i8_matmul_b3_portable__vulkan";
 inline constexpr const char* kHeadIntDot = "i8_i8_lm_head_intdot__vulkan";
 inline constexpr const char* kHeadPortable = "i8_i8_lm_head_portable__vulkan";
 struct VulkanVariant {
@@ -45,6 +50,7 @@ struct VulkanVariant {
   const char* op;
   DotPath VulkanOptions::*option;  // the option this variant sets
   DotPath path;                    // to this
+  WeightBits bits = WeightBits::Two;  // matmul_w2a8: the weight layout it sets (VulkanOptions::matmul_bits)
 };
 std::span<const VulkanVariant> vulkan_variants();
 // Sets the option of each pinned variant (the registry checked the names).

@@ -46,15 +46,16 @@ std::vector<KernelVariant> variants_vulkan_backend() {
     const bool int_dot = p.usable && !devices.empty() && devices[0].int_dot;
     std::vector<KernelVariant> out;
     for (const vk::VulkanVariant& v : vk::vulkan_variants()) {
-      KernelVariant k{.name = v.name, .op = v.op};
+      KernelVariant k{.name = v.name, .op = v.op, .weight_bits = v.bits};
       if (!p.usable)
         k.why_not = p.reason;
       else if (v.path == vk::DotPath::IntegerDot && !int_dot)
         k.why_not = fmt::format("{} has no integer dot product (shaderIntegerDotProduct)",
                                 devices.empty() ? std::string("device 0") : devices[0].name);
       k.usable = k.why_not.empty();
-      // The int-dot shaders where the device has them, else the portable ones.
-      k.is_default = k.usable && (v.path == vk::DotPath::IntegerDot || !int_dot);
+      // The int-dot shaders where the device has them, else the portable ones;
+      // never a 1.6-bit matmul (it runs when pinned or asked for by bits).
+      k.is_default = k.usable && v.bits == WeightBits::Two && (v.path == vk::DotPath::IntegerDot || !int_dot);
       out.push_back(std::move(k));
     }
     return out;

@@ -37,6 +37,8 @@ int dot_ss(uint x, uint w) {
 // codes_of(word, j): the four codes of weights 4j..4j+3 as unsigned lanes,
 // matching activation word j of the group.
 uint codes_of(uint word, uint j) { return (word >> (2u * j)) & 0x03030303u; }
-// The same weights as signed int8 lanes (T = code - 1): setting each lane's
-// top bit before subtracting keeps borrows inside the lane.
-uint weights_of(uint word, uint j) { return ((codes_of(word, j) | 0x80808080u) - 0x01010101u) ^ 0x80808080u; }
+// Four codes (0..2, one per byte lane) as signed int8 lanes T = code - 1:
+// setting each lane's top bit before subtracting keeps borrows inside the lane.
+uint weights_of_codes(uint codes) { return ((codes | 0x80808080u) - 0x01010101u) ^ 0x80808080u; }
+// The same weights as codes_of, as signed int8 lanes.
+uint weights_of(uint word, uint j) { return weights_of_codes(codes_of(word, j)); }
