@@ -183,7 +183,7 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
   for (const std::string& head_arg : o.no_e2e ? std::vector<std::string>{} : o.heads) {
     const HeadKind head = parse_head(head_arg);
     const std::string what =
-        name + (head == HeadKind::BF16 ? "" : fmt::format(", {} head", head_name(head))) + layout;
+        fmt::format("{}{}{}", name, head == HeadKind::BF16 ? "" : fmt::format(", {} head", head_name(head)), layout);
     Progress p("e2e " + what);
     p.update(0, "uploading weights");
     Transformer model(*be, w, o.prompt_len + o.gen, {}, head);
