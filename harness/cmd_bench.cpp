@@ -1,7 +1,8 @@
 // `bitlab bench`: the main job. Every backend usable here (or --backends) on
 // one model: kernel microbenchmarks of the model's BitLinear shapes and head,
 // then end-to-end prefill and decode, each held against the measured memory
-// bandwidth, with the joules of each phase and where they came from (rapl,
+// bandwidth (and, prefill and the many-token matmuls, the measured int8
+// multiply-add peak), with the joules of each phase and where they came from (rapl,
 // nvml or modelled). Writes one result file and prints one side-by-side table.
 #include <algorithm>
 #include <map>
@@ -13,6 +14,7 @@
 
 #include "harness/bandwidth.h"
 #include "harness/cli_options.h"
+#include "harness/compute_peak.h"
 #include "harness/commands.h"
 #include "harness/terminal_text.h"
 #include "harness/e2e_bench.h"
@@ -76,6 +78,8 @@ std::string cell(const nlohmann::json& m) {
                     m["stats"]["p90"].get<double>() * 1e3);
   }
   if (d.contains("roofline_fraction")) s += fmt::format(" {:>3.0f}%", 100.0 * d["roofline_fraction"].get<double>());
+  if (d.contains("compute_fraction"))
+    s += fmt::format(" {:>3.0f}% of int8 peak", 100.0 * d["compute_fraction"].get<double>());
   return s;
 }
 
@@ -113,7 +117,8 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   }
   size_t w0 = 6;
   for (const auto& r : rows) w0 = std::max(w0, r.size());
-  const size_t wc = 40;
+  size_t wc = 40;
+  for (const auto& [where, c] : cells) wc = std::max(wc, c.size());
   fmt::print("\n{:<{}}", "case", w0);
   for (const auto& b : backends) fmt::print("  {:<{}}", b, wc);
   fmt::print("\n");
@@ -128,6 +133,12 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   fmt::print("(kernels: median per call and weight+activation GB/s; e2e: median; % = fraction of the "
              "memory-bandwidth roofline: the highest of {:.1f} GB/s and probes just before and after the case)\n",
              doc["context"]["memory_bandwidth_gbps"].get<double>());
+  const auto& ctx = doc["context"];
+  if (ctx.contains("int8_peak_gmacs"))
+    fmt::print("(% of int8 peak = int8 multiply-adds per second (ops / 2) over the measured {} peak of {:.0f} GMAC/s "
+               "with {} threads)\n",
+               ctx["int8_peak_isa"].get<std::string>(), ctx["int8_peak_gmacs"].get<double>(),
+               ctx["threads"].get<int>());
   fmt::print("(energy: gross joules per token over the phase's window, its source, average watts, and net of the "
              "idle baseline; modelled = estimate from op and byte counts)\n");
 }
@@ -171,6 +182,7 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
     // measures device bandwidth with the CUDA and Vulkan benchmarks).
     ko.bandwidth_gbps = cpu_backend ? bandwidth_gbps : 0;
     ko.probe = probe;
+    ko.int8_peak_macs = cpu_backend ? rc.int8_peak_gmacs * 1e9 : 0;
     std::vector<opcase::OpCase> cases = opcase::bench_cases(cfg, o.tokens);
     if (!all_kernels) std::erase_if(cases, [](const opcase::OpCase& c) { return c.op != "matmul_w2a8"; });
     Progress p("kernels " + name + layout);
@@ -193,6 +205,7 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
     eo.prefill_repetitions = o.quick ? 3 : 5;
     eo.bandwidth_gbps = cpu_backend ? bandwidth_gbps : 0;
     eo.probe = probe;
+    eo.int8_peak_macs = cpu_backend ? rc.int8_peak_gmacs * 1e9 : 0;
     eo.model = o.model;
     eo.energy = energy;
     eo.weight_bits = bits;
@@ -245,6 +258,14 @@ int run(BenchOptions o) {
     bw = o.quick ? measure_read_bandwidth(threads, size_t(128) << 20, 3) : measure_read_bandwidth(threads);
     p.done(fmt::format("{:.1f} GB/s read with {} threads ({} MiB buffer)", bw.read_gbps, threads, bw.bytes >> 20));
   }
+  ComputePeak peak;
+  {
+    Progress p("int8 peak");
+    p.update(0, "probing the int8 multiply-add peak");
+    peak = measure_int8_peak(threads, o.quick ? 0.05 : 0.2, 3);
+    p.done(peak.isa.empty() ? std::string("no int8 dot-product path on this CPU")
+                            : fmt::format("{:.0f} GMAC/s ({}, {} threads)", peak.macs_per_s / 1e9, peak.isa, threads));
+  }
   ModelWeights w = load_model(o.model, 1);
   if (energy && energy->measures_hardware()) {
     Progress p("idle power");
@@ -261,6 +282,8 @@ int run(BenchOptions o) {
   rc.command = command_line();
   rc.threads = threads;
   rc.bandwidth_gbps = bw.read_gbps;
+  rc.int8_peak_gmacs = peak.macs_per_s / 1e9;
+  rc.int8_peak_isa = peak.isa;
   rc.model = o.model;
   std::vector<nlohmann::json> measurements;
 

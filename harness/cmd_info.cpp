@@ -1,5 +1,6 @@
-// `bitlab info`: what this machine is, which backends it can run and which
-// energy sensors it offers, with the reason for each one it cannot.
+// `bitlab info`: what this machine is (with its measured int8 multiply-add
+// peak), which backends it can run and which energy sensors it offers, with
+// the reason for each one it cannot.
 // `bitlab info --kernels`: every kernel variant of every backend, one a line.
 #include <algorithm>
 #include <memory>
@@ -9,6 +10,7 @@
 
 #include "harness/build_info.h"
 #include "harness/commands.h"
+#include "harness/compute_peak.h"
 #include "harness/energy/sensors.h"
 #include "kernels/registry.h"
 #include "common/sysinfo.h"
@@ -32,6 +34,12 @@ int run_info() {
   fmt::print("cpu       {}, {} logical cores, {:.1f} GiB memory\n", cpu_model_name(), logical_cores(),
              double(total_memory_bytes()) / double(1ull << 30));
   fmt::print("isa       {}\n", shown.empty() ? std::string("(none of interest)") : fmt::format("{}", fmt::join(shown, " ")));
+  // A short probe (~0.2 s): the ceiling `bitlab bench` holds prefill against, measured again there.
+  const ComputePeak peak = measure_int8_peak(logical_cores(), 0.06, 3);
+  if (peak.isa.empty())
+    fmt::print("int8 peak (no int8 dot-product path on this CPU)\n");
+  else
+    fmt::print("int8 peak {:.0f} GMAC/s measured ({}, {} threads)\n", peak.macs_per_s / 1e9, peak.isa, peak.threads);
   fmt::print("\nbackends\n");
   for (const BackendEntry& e : list_backends()) {
     const char* state = e.probe.usable ? "usable" : (e.compiled ? "no device" : "not built");

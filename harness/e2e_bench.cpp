@@ -73,6 +73,8 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   prefill.derived["tokens_per_s"] = double(o.prompt_len) / pmed;
   prefill.derived["ttft_ms"] = pmed * 1e3;
   prefill.derived["gops"] = prefill.ops / pmed / 1e9;
+  // Prefill is compute-bound: its multiply-adds (ops / 2) per second against the int8 peak.
+  if (o.int8_peak_macs > 0) prefill.derived["compute_fraction"] = prefill.ops / 2.0 / pmed / o.int8_peak_macs;
 
   double roof = o.bandwidth_gbps;
   if (roof > 0 && o.probe) roof = std::max(roof, o.probe());

@@ -18,6 +18,7 @@ struct E2eOptions {
   int64_t gen = 32;          // decode steps timed
   int prefill_repetitions = 5;
   double bandwidth_gbps = 0;
+  double int8_peak_macs = 0;  // as KernelBenchOptions::int8_peak_macs, for prefill
   std::function<double()> probe;  // as KernelBenchOptions::probe, around the decode phase
   std::string model;         // spec, for the key
   std::string key_prefix = "e2e";

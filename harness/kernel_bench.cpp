@@ -88,6 +88,10 @@ std::vector<Measurement> run_kernel_benchmarks(
       m.derived["roofline_gbps"] = roof;
       m.derived["roofline_fraction"] = m.bytes / (roof * 1e9) / med;
     }
+    // The many-token matmuls are compute-bound: achieved int8 MACs/s (ops
+    // counts a multiply-add as 2) against the measured peak.
+    if (o.int8_peak_macs > 0 && oc.op == "matmul_w2a8" && oc.param("T") > 1)
+      m.derived["compute_fraction"] = m.ops / 2.0 / med / o.int8_peak_macs;
     out.push_back(std::move(m));
   }
   return out;

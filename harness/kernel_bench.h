@@ -26,6 +26,10 @@ struct KernelBenchOptions {
   // in a slow moment (a case can still beat all three probes). bandwidth_gbps 0: no roofline and no probes; probe unset:
   // bandwidth_gbps alone.
   std::function<double()> probe;
+  // The measured int8 peak in multiply-adds per second (harness/compute_peak.h):
+  // the compute ceiling of the matmul cases with more than one token, which
+  // get derived["compute_fraction"]. 0: none (a GPU backend's cases).
+  double int8_peak_macs = 0;
 };
 
 // Runs every case on `be`; `progress(i, n, what)` is called before each case.

@@ -72,7 +72,7 @@ nlohmann::json make_context(const RunContext& rc) {
   json sensors = json::array();
   for (const SensorStatus& s : energy_sensors())
     sensors.push_back({{"name", s.name}, {"available", s.available}, {"reason", s.reason}});
-  return {
+  json ctx = {
       {"timestamp", utc_timestamp("%Y-%m-%dT%H:%M:%SZ")},
       {"bitlab_version", kBuildVersion},
       {"command", rc.command},
@@ -91,6 +91,11 @@ nlohmann::json make_context(const RunContext& rc) {
       {"gpus", gpus},
       {"energy_sensors", sensors},
   };
+  if (rc.int8_peak_gmacs > 0) {
+    ctx["int8_peak_gmacs"] = rc.int8_peak_gmacs;
+    ctx["int8_peak_isa"] = rc.int8_peak_isa;
+  }
+  return ctx;
 }
 
 nlohmann::json to_json(const Measurement& m) {

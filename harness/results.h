@@ -18,6 +18,11 @@ struct RunContext {
   std::string command;      // the command line
   int threads = 1;
   double bandwidth_gbps = 0;
+  // The measured int8 multiply-add peak (harness/compute_peak.h), 1e9 MAC/s,
+  // and the instruction path it was measured on; 0: not measured (the
+  // context then leaves both out).
+  double int8_peak_gmacs = 0;
+  std::string int8_peak_isa;
   std::string model;
   std::vector<DeviceInfo> gpus;
 };

@@ -9,6 +9,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include "harness/compute_peak.h"
 #include "kernels/registry.h"
 #include "tests/cli_test_util.h"
 
@@ -29,13 +30,36 @@ TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
       run_bitlab("bench --quick --model synthetic:tiny --threads 2 --heads bf16,int8 --backends " + all + " --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
   const auto doc = load(out);
+  // The int8 peak is measured where the CPU has a dot-product path; then prefill
+  // and the many-token matmuls of a CPU backend (not a GPU's) are held against it.
+  const bool peak = !bitlab::int8_peak_isa().empty();
+  EXPECT_EQ(doc["context"].contains("int8_peak_gmacs"), peak);
+  if (peak) {
+    EXPECT_GT(doc["context"]["int8_peak_gmacs"].get<double>(), 0.0);
+    EXPECT_EQ(doc["context"]["int8_peak_isa"], bitlab::int8_peak_isa());
+  }
   for (const std::string& b : bitlab::usable_backends()) {
-    int kernels = 0, e2e = 0;
+    const bool cpu = bitlab::make_backend(b)->info().kind == "cpu";
+    int kernels = 0, e2e = 0, compute_fractions = 0;
     for (const auto& m : doc["measurements"]) {
       if (m["backend"] != b) continue;
       kernels += m["kind"] == "kernel";
       e2e += m["kind"] == "e2e";
       EXPECT_GE(m["samples"].size(), 3u) << m["key"];
+      const auto d = m.value("derived", nlohmann::json::object());
+      const bool held = peak && cpu &&
+                        (m["name"] == "prefill" || (m["name"] == "matmul_w2a8" && m["shape"]["tokens"] > 1));
+      EXPECT_EQ(d.contains("compute_fraction"), held) << m["key"];
+      if (!held) continue;
+      ++compute_fractions;
+      EXPECT_GT(d["compute_fraction"].get<double>(), 0.0) << m["key"];
+      // ops counts a multiply-add as 2: the fraction is ops / 2 per second over the peak.
+      const double macs_per_s = m["ops"].get<double>() / 2.0 / m["stats"]["median"].get<double>();
+      const double expected = macs_per_s / (doc["context"]["int8_peak_gmacs"].get<double>() * 1e9);
+      EXPECT_NEAR(d["compute_fraction"].get<double>(), expected, 1e-6 * expected) << m["key"];
+    }
+    if (peak && cpu) {
+      EXPECT_EQ(compute_fractions, 4 + 2) << b << ": the 4 matmul shapes at T=8 and prefill per head";
     }
     EXPECT_EQ(kernels, 2 * 4 + 2) << b << ": 4 matmul shapes at T=1 and 8, plus the bf16 and int8 heads";
     EXPECT_EQ(e2e, 2 * 2) << b << ": prefill and decode per head";

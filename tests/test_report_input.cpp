@@ -132,6 +132,9 @@ TEST(ReportInput, WrongTypeNamesTheFileAndTheJsonPath) {
       {"flags.json", "$.context.host.isa_flags[1]", [](json& d) { d["context"]["host"]["isa_flags"][1] = 7; }},
       {"list.json", "$.measurements", [](json& d) { d["measurements"] = json::object(); }},
       {"negative.json", "$.measurements[0].bytes", [](json& d) { d["measurements"][0]["bytes"] = -5; }},
+      {"peak.json", "$.context.int8_peak_gmacs", [](json& d) { d["context"]["int8_peak_gmacs"] = "fast"; }},
+      {"compute.json", "$.measurements[2].derived.compute_fraction",
+       [](json& d) { d["measurements"][2]["derived"]["compute_fraction"] = -0.5; }},
   };
   for (const Case& c : cases) {
     json doc = fixture("result_a.json");
@@ -230,6 +233,42 @@ TEST(ReportInput, RefusesWhatCompareRefuses) {
   // Not JSON: the position in words, not Python's "(char 0)".
   expect_error(bitlab("report " + write(dir + "word.json", std::string("\n  nope")) + " -o " + dir + "out"), 1,
                {"word.json is not JSON: at line 2, column 3: expecting value"});
+}
+
+// The int8 peak in the context and the compute fraction of a many-token matmul
+// and of prefill: the schema takes them, the report shows them (the context
+// row, a column of the kernel and e2e tables, markers on the kernel chart); a
+// file from before the peak was measured shows a dash, not an error.
+TEST(ReportInput, Int8PeakAndComputeFractionAreShownAndOptional) {
+  if (!have_matplotlib()) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  doc["context"]["int8_peak_gmacs"] = 1234.5;
+  doc["context"]["int8_peak_isa"] = "avx512-vnni";
+  int held = 0;
+  for (json& m : doc["measurements"]) {
+    const bool matmul = m["name"] == "matmul_w2a8" && m["backend"] == "avx512" && held == 0;
+    if (matmul || (m["name"] == "prefill" && m["backend"] == "avx512")) {
+      m["derived"]["compute_fraction"] = matmul ? 0.4321 : 0.7654;
+      ++held;
+    }
+  }
+  ASSERT_EQ(held, 2);
+  const std::string file = write(dir + "peak.json", doc);
+  bitlab::test::expect_valid_result(file);
+  ASSERT_EQ(bitlab("compare " + file + " " + file).code, 0);
+  const CmdResult r = bitlab("report " + file + " -o " + dir + "out");
+  ASSERT_EQ(r.code, 0) << r.err;
+  const std::string md = slurp(dir + "out/report.md");
+  EXPECT_NE(md.find("| int8 peak | 1,234 GMAC/s (avx512-vnni) |"), std::string::npos) << md;
+  EXPECT_NE(md.find("| 43.2% |"), std::string::npos) << "the matmul's fraction is not in the kernel table";
+  EXPECT_NE(md.find("| 76.5% |"), std::string::npos) << "prefill's fraction is not in the e2e table";
+
+  // The fixture itself has neither field: valid, and reported with a dash.
+  bitlab::test::expect_valid_result(kFixtures + "result_a.json");
+  const CmdResult old = bitlab("report " + kFixtures + "result_a.json -o " + dir + "old");
+  ASSERT_EQ(old.code, 0) << old.err;
+  EXPECT_NE(slurp(dir + "old/report.md").find("| int8 peak | — (not measured) |"), std::string::npos);
 }
 
 // compare takes an e2e measurement of any name: the report tables it and plots

@@ -142,6 +142,12 @@ def roofline(m, doc):
     return finite(rate / bw) if rate is not None and bw else None
 
 
+def compute_fraction(m):
+    """Fraction of the measured int8 multiply-add peak (context int8_peak_gmacs) the case's
+    multiply-adds reach: the harness's figure, on prefill and the many-token matmuls only."""
+    return finite(derived(m, "compute_fraction"))
+
+
 def tokens_per_s(m, percentile="median"):
     """Tokens per second at a percentile of the time samples (p10 of time = p90 of speed)."""
     if percentile == "median" and derived(m, "tokens_per_s") is not None:

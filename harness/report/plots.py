@@ -87,6 +87,16 @@ def _bars(ax, categories, series, horizontal, log=False, annotate=None):
     ax.set_axisbelow(True)
 
 
+def _markers(ax, categories, series):
+    """A small black diamond per value, at the bar positions of _bars (horizontal)."""
+    width = 0.8 / max(len(series), 1)
+    for i, (_, values, _) in enumerate(series):
+        pts = [(values[cat], c - 0.4 + width * (i + 0.5)) for c, cat in enumerate(categories)
+               if values.get(cat) is not None]
+        if pts:
+            ax.plot([x for x, _ in pts], [y for _, y in pts], linestyle="none", marker="D", markersize=4, color="black")
+
+
 def _capped(cats, series):
     """The first categories, as many as MAX_BARS allows, and their series; the number left out."""
     limit = max(1, MAX_BARS // max(len(series), 1))
@@ -105,11 +115,13 @@ def _wide_range(series):
 
 def kernel_figure(docs, backend):
     """(PNG, number of keys left out): median latency (p10–p90 whiskers) and roofline
-    fraction of each kernel key of one backend, as many as MAX_BARS allows."""
-    cats, lat, roof = [], [], []
+    fraction of each kernel key of one backend, as many as MAX_BARS allows; a key held
+    against the measured int8 peak too (a many-token matmul) gets a marker at that
+    fraction on the same axis."""
+    cats, lat, roof, comp = [], [], [], []
     seen = set()  # beside cats: thousands of keys must not make this quadratic
     for d in docs:
-        values, spans, fracs = {}, {}, {}
+        values, spans, fracs, computes = {}, {}, {}, {}
         for m in d.measurements:
             if m.get("kind") != "kernel" or m.get("backend") != backend or D.stat(m, "median") is None:
                 continue
@@ -123,12 +135,18 @@ def kernel_figure(docs, backend):
             r = D.roofline(m, d)
             if r is not None:
                 fracs[cat] = r * 100
+            c = D.compute_fraction(m)
+            if c is not None:
+                computes[cat] = c * 100
         lat.append((d.label, values, spans))
         roof.append((d.label, fracs, {}))
+        comp.append((d.label, computes, {}))
     all_cats = cats
     cats, lat, omitted = _capped(all_cats, lat)
     roof = _capped(all_cats, roof)[1]
-    with_roof = any(f for _, f, _ in roof)
+    comp = _capped(all_cats, comp)[1]
+    with_comp = any(f for _, f, _ in comp)
+    with_roof = with_comp or any(f for _, f, _ in roof)
     height = max(2.2, 0.28 * len(cats) * max(len(docs), 1) + 1.2)
     fig, axes = plt.subplots(1, 2 if with_roof else 1, figsize=(11 if with_roof else 7, height), squeeze=False,
                              sharey=True, layout="constrained")
@@ -137,6 +155,9 @@ def kernel_figure(docs, backend):
     if with_roof:
         _bars(axes[0][1], cats, roof, horizontal=True)
         axes[0][1].set_xlabel("% of measured memory bandwidth (roofline)")
+    if with_comp:
+        _markers(axes[0][1], cats, comp)
+        axes[0][1].set_xlabel("% of measured memory bandwidth (bars) and of the int8 peak (◆)")
     fig.suptitle(text(f"kernels on {backend}"))
     if len(docs) > 1:
         axes[0][0].legend(fontsize=7, loc="best")

@@ -100,7 +100,8 @@ def build(docs, plots):
         s.items.append("No kernel measurements in these files.")
     for b in kernel_backends:
         s.items.append(f"Backend {b}: median latency per key, bytes moved per second at the median, "
-                       "and that rate as a fraction of the measured memory bandwidth.")
+                       "and that rate as a fraction of the measured memory bandwidth; the many-token matmuls "
+                       "also as a fraction of the measured int8 multiply-add peak.")
         s.items.append(T.kernel_table(docs, b))
         png, omitted = plots.kernel_figure(docs, b)
         s.items.append(Figure(png_name(f"kernels_{safe(b)}"), png, f"kernel latency on {b}"))

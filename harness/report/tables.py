@@ -75,6 +75,8 @@ def context_table(docs):
         # 0: the run did not measure it (a `bitlab check` document, say).
         "memory bandwidth": lambda d, c: num(c.get("memory_bandwidth_gbps"), " GB/s") if c.get("memory_bandwidth_gbps")
         else DASH + " (not measured)",
+        "int8 peak": lambda d, c: "{} ({})".format(num(c.get("int8_peak_gmacs"), " GMAC/s"), c.get("int8_peak_isa", "?"))
+        if c.get("int8_peak_gmacs") else DASH + " (not measured)",
         "GPUs": lambda d, c: _gpus(c),
         "energy sensors": lambda d, c: _sensors(c),
     }
@@ -82,14 +84,20 @@ def context_table(docs):
                  [[name] + [get(d, d.context) for d in docs] for name, get in rows.items()])
 
 
+def _percent(fraction):
+    return DASH if fraction is None else f"{fraction * 100:.1f}%"
+
+
 def _file_col(docs):
     return len(docs) > 1
 
 
 def kernel_table(docs, backend):
-    """Each kernel key of one backend: median latency, its spread, and how close to the roofline."""
+    """Each kernel key of one backend: median latency, its spread, and how close to the roofline
+    (and, for the many-token matmuls, to the measured int8 peak)."""
     many = _file_col(docs)
-    header = ["key"] + (["file"] if many else []) + ["variant", "median µs", "p10–p90 µs", "GB/s", "roofline"]
+    header = ["key"] + (["file"] if many else []) + ["variant", "median µs", "p10–p90 µs", "GB/s", "roofline",
+                                                      "int8 peak"]
     rows = []
     for d in docs:
         for m in d.measurements:
@@ -100,21 +108,22 @@ def kernel_table(docs, backend):
             rows.append([m.get("key", "?")] + ([d.label] if many else []) + [
                 m.get("variant", ""), num(med * 1e6 if med is not None else None),
                 f"{num(p10 * 1e6)}–{num(p90 * 1e6)}" if p10 is not None and p90 is not None else DASH,
-                num(D.gbps(m)), DASH if roof is None else f"{roof * 100:.1f}%"])
+                num(D.gbps(m)), DASH if roof is None else f"{roof * 100:.1f}%", _percent(D.compute_fraction(m))])
     # Keys in order of first appearance, as in the plot; files in argument order within a key.
     first_seen = {}
     for r in rows:
         first_seen.setdefault(r[0], len(first_seen))
     rows.sort(key=lambda r: first_seen[r[0]])
     first = 3 if many else 2
-    return Table(header, rows, numeric=list(range(first, first + 4)))
+    return Table(header, rows, numeric=list(range(first, first + 5)))
 
 
 def e2e_table(docs):
     """Prefill and decode speed per backend, with energy only where a sensor or model gave it."""
     many = _file_col(docs)
     header = (["backend"] + (["file"] if many else []) +
-              ["variant", "phase", "key", "tokens/s", "p10–p90 tokens/s", "roofline", "J/token", "energy source",
+              ["variant", "phase", "key", "tokens/s", "p10–p90 tokens/s", "roofline", "int8 peak", "J/token",
+               "energy source",
                "power", "net J/token", "tokens/J", "other sources"])
     rows = []
     for d in docs:
@@ -129,13 +138,13 @@ def e2e_table(docs):
             rows.append([m.get("backend", "?")] + ([d.label] if many else []) + [
                 m.get("variant", ""), m.get("name", "?"), D.short_key(m), num(D.tokens_per_s(m)),
                 f"{num(lo)}–{num(hi)}" if lo is not None and hi is not None else DASH,
-                DASH if roof is None else f"{roof * 100:.1f}%",
+                DASH if roof is None else f"{roof * 100:.1f}%", _percent(D.compute_fraction(m)),
                 num(e[0]) if e else DASH, _source(e[1]) if e else DASH, ", ".join(power) or DASH,
                 num(D.net_joules_per_token(m)), num(D.tokens_per_joule(m)),
                 "; ".join(f"{_source(src)} {num(j)} J/token" for j, src in D.other_energy(m)) or DASH])
     rows.sort(key=lambda r: (r[0], r[(3 if many else 2)]))
     first = 5 if many else 4
-    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3, first + 6, first + 7])
+    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3, first + 4, first + 7, first + 8])
 
 
 def _source(name):

@@ -57,6 +57,7 @@ ENERGY = {"source": STR, "method": STR, "joules_per_token": NONNEG, "tokens_per_
 DOCUMENT = {
     "context": {
         "timestamp": STR, "command": STR, "model": STR, "threads": COUNT, "memory_bandwidth_gbps": NONNEG,
+        "int8_peak_gmacs": NONNEG, "int8_peak_isa": STR,
         "git": {"commit": STR, "dirty": BOOL},
         "host": {"os": STR, "cpu_model": STR, "logical_cores": COUNT, "memory_bytes": NONNEG,
                  "isa_flags": ListOf(STR)},
@@ -67,7 +68,8 @@ DOCUMENT = {
     "measurements": ListOf({
         "key": STR, "kind": STR, "backend": STR, "variant": STR, "name": STR, "bytes": NONNEG, "tokens": NONNEG,
         "stats": {"median": NONNEG, "p10": NONNEG, "p90": NONNEG},
-        "derived": {"gbps": NONNEG, "roofline_fraction": NUM, "roofline_gbps": NUM, "tokens_per_s": NONNEG},
+        "derived": {"gbps": NONNEG, "roofline_fraction": NUM, "roofline_gbps": NUM, "tokens_per_s": NONNEG,
+                    "compute_fraction": NONNEG},
         "energy": ENERGY,
         "other_energy": ListOf(ENERGY),
     }),

@@ -1,0 +1,93 @@
+// The int8 compute-peak probe (harness/compute_peak.h): a usable rate on the
+// CPU's own dot-product path, and one that grows with threads where there are
+// cores to grow onto. No timing thresholds beyond that: the machine may be shared.
+#include <gtest/gtest.h>
+#include <sched.h>
+
+#include <chrono>
+#include <cmath>
+#include <fstream>
+#include <numeric>
+#include <sstream>
+#include <thread>
+#include <vector>
+#include <set>
+#include <string>
+#include <utility>
+
+#include "harness/compute_peak.h"
+
+namespace {
+
+using bitlab::int8_peak_isa;
+using bitlab::measure_int8_peak;
+
+// Physical cores this process may run on: distinct (package, core) pairs of
+// the CPUs in its affinity mask (two SMT siblings share one core's vector units).
+int physical_cores_available() {
+  cpu_set_t set;
+  CPU_ZERO(&set);
+  if (sched_getaffinity(0, sizeof(set), &set) != 0) return 1;
+  std::set<std::pair<int, int>> cores;
+  for (int cpu = 0; cpu < CPU_SETSIZE; ++cpu) {
+    if (!CPU_ISSET(cpu, &set)) continue;
+    const std::string dir = "/sys/devices/system/cpu/cpu" + std::to_string(cpu) + "/topology/";
+    int package = -1, core = cpu;  // no topology: count each CPU as its own core
+    std::ifstream(dir + "physical_package_id") >> package;
+    std::ifstream(dir + "core_id") >> core;
+    cores.insert({package, core});
+  }
+  return int(cores.size());
+}
+
+// How many CPUs sat idle over a short window, from /proc/stat (idle + iowait
+// time over all time); -1 where it cannot be read. A second thread only adds
+// work where a core is free: on a machine already busy (other processes, or a
+// CPU quota shared by this process's threads) two threads get no more than one.
+double idle_cpus(int cpus) {
+  auto sample = [] {
+    std::ifstream in("/proc/stat");
+    std::string line, label;
+    std::getline(in, line);
+    std::istringstream fields(line);
+    fields >> label;
+    std::vector<double> t;
+    for (double v; fields >> v;) t.push_back(v);
+    return t;
+  };
+  const std::vector<double> a = sample();
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  const std::vector<double> b = sample();
+  if (a.size() < 5 || b.size() != a.size()) return -1;
+  const double total = std::accumulate(b.begin(), b.end(), 0.0) - std::accumulate(a.begin(), a.end(), 0.0);
+  const double idle = (b[3] + b[4]) - (a[3] + a[4]);
+  return total > 0 ? double(cpus) * idle / total : -1;
+}
+
+TEST(ComputePeak, OneThreadGivesAPositiveFiniteRateOnTheCpusPath) {
+  if (int8_peak_isa().empty()) GTEST_SKIP() << "no int8 dot-product path on this CPU";
+  const bitlab::ComputePeak p = measure_int8_peak(1, 0.05, 3);
+  EXPECT_EQ(p.isa, int8_peak_isa());
+  EXPECT_EQ(p.threads, 1);
+  EXPECT_TRUE(std::isfinite(p.macs_per_s));
+  EXPECT_GT(p.macs_per_s, 0.0);
+}
+
+// Every thread runs its own chains: two cores give well over one core's rate.
+// Best of three tries, as another process may hold a core for a while.
+TEST(ComputePeak, TwoThreadsOnTwoCoresBeatOneByAFifth) {
+  if (int8_peak_isa().empty()) GTEST_SKIP() << "no int8 dot-product path on this CPU";
+  if (physical_cores_available() < 2) GTEST_SKIP() << "fewer than 2 physical cores available";
+  const int cpus = int(std::thread::hardware_concurrency());
+  const double idle = idle_cpus(cpus);
+  if (idle >= 0 && idle < 1.5) GTEST_SKIP() << "the machine is busy: " << idle << " of " << cpus << " CPUs idle";
+  double one = 0, two = 0;
+  for (int attempt = 0; attempt < 3; ++attempt) {
+    one = measure_int8_peak(1, 0.1, 3).macs_per_s;
+    two = measure_int8_peak(2, 0.1, 3).macs_per_s;
+    if (two > 1.2 * one) break;
+  }
+  EXPECT_GT(two, 1.2 * one) << "1 thread " << one / 1e9 << " GMAC/s, 2 threads " << two / 1e9 << " GMAC/s";
+}
+
+}  // namespace
