@@ -28,6 +28,7 @@ TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
   const auto r =
       run_bitlab("bench --quick --model synthetic:tiny --threads 2 --heads bf16,int8 --backends " + all + " --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("prefill by op: "), std::string::npos) << r.err;
   const auto doc = load(out);
   for (const std::string& b : bitlab::usable_backends()) {
     int kernels = 0, e2e = 0;
@@ -36,6 +37,13 @@ TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
       kernels += m["kind"] == "kernel";
       e2e += m["kind"] == "e2e";
       EXPECT_GE(m["samples"].size(), 3u) << m["key"];
+      // One profiled prefill per head: its ops' shares and "other" add up to 1.
+      EXPECT_EQ(m.contains("breakdown"), m["name"] == "prefill") << m["key"];
+      if (m.contains("breakdown")) {
+        double share = 0;
+        for (const auto& op : m["breakdown"]) share += op["share"].get<double>();
+        EXPECT_NEAR(share, 1.0, 1e-6) << m["key"];
+      }
     }
     EXPECT_EQ(kernels, 2 * 4 + 2) << b << ": 4 matmul shapes at T=1 and 8, plus the bf16 and int8 heads";
     EXPECT_EQ(e2e, 2 * 2) << b << ": prefill and decode per head";
