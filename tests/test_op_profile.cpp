@@ -136,7 +136,9 @@ TEST_P(OpProfile, PrefillMeasurementCarriesTheBreakdown) {
     calls += b[i].calls;
     others += b[i].op == "other";
     EXPECT_GE(b[i].share, 0.0) << b[i].op;
-    if (i > 0) EXPECT_GE(b[i - 1].seconds, b[i].seconds) << "sorted by time";
+    if (i > 0) {
+      EXPECT_GE(b[i - 1].seconds, b[i].seconds) << "sorted by time";
+    }
   }
   EXPECT_NEAR(share, 1.0, 1e-9);
   EXPECT_EQ(others, 1);
