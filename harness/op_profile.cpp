@@ -25,17 +25,21 @@ void OpProfiler::end_step() {
   if (!timing_) ForwardingBackend::end_step();
 }
 
-void OpProfiler::timed(const std::string& name, const std::function<void()>& op) {
+template <class Op>
+void OpProfiler::timed(std::string_view name, Op&& op) {
   if (!timing_) {
     op();
     return;
   }
   timer_->start();
   op();
-  const double seconds = timer_->stop_seconds();
+  record(name, timer_->stop_seconds());
+}
+
+void OpProfiler::record(std::string_view name, double seconds) {
   auto it = std::find_if(times_.begin(), times_.end(),
                          [&](const OpTime& t) { return t.layer == layer() && t.op == name; });
-  if (it == times_.end()) it = times_.insert(times_.end(), OpTime{name, layer(), 0.0, 0});
+  if (it == times_.end()) it = times_.insert(times_.end(), OpTime{std::string(name), layer(), 0.0, 0});
   it->seconds += seconds;
   ++it->calls;
 }
@@ -77,9 +81,10 @@ void OpProfiler::matmul_w2a8_impl(const QuantAct& x, const TernaryWeight& w, std
   // differ between checkpoint formats, and the breakdown sums over layers.
   static const char* const kLayerMatmuls[] = {"qkv", "o", "gate_up", "down"};
   const int n = matmuls_in_layer_++;
-  const std::string name = layer() >= 0 && n < 4 ? fmt::format("matmul_w2a8/{}", kLayerMatmuls[n])
-                                                 : fmt::format("matmul_w2a8/{}", w.name);
-  timed(name, [&] { ForwardingBackend::matmul_w2a8_impl(x, w, y); });
+  auto op = [&] { ForwardingBackend::matmul_w2a8_impl(x, w, y); };
+  if (!timing()) return op();
+  timed(layer() >= 0 && n < 4 ? fmt::format("matmul_w2a8/{}", kLayerMatmuls[n]) : fmt::format("matmul_w2a8/{}", w.name),
+        op);
 }
 void OpProfiler::rope_impl(Tensor& x, const RopeParams& p) {
   timed("rope", [&] { ForwardingBackend::rope_impl(x, p); });
