@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.h"
@@ -324,7 +325,7 @@ TEST(Report, WritesHtmlAndMarkdown) {
   size_t images = 0;
   for (size_t at = md.find("]("); at != std::string::npos; at = md.find("](", at + 1)) {
     const std::string name = md.substr(at + 2, md.find(')', at) - at - 2);
-    EXPECT_EQ(slurp(dir + "/" + name).substr(1, 3), "PNG") << name;
+    EXPECT_EQ(slurp((fs::path(dir) / name).string()).substr(1, 3), "PNG") << name;
     ++images;
   }
   EXPECT_GE(images, 3u);
