@@ -198,7 +198,9 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
         fmt::format("{}{}{}", name, head == HeadKind::BF16 ? "" : fmt::format(", {} head", head_name(head)), layout);
     Progress p("e2e " + what);
     p.update(0, "uploading weights");
-    Transformer model(*be, w, o.prompt_len + o.gen, {}, head);
+    // Built on the profiler, which forwards untimed until the one profiled prefill.
+    OpProfiler profiler(*be);
+    Transformer model(profiler, w, o.prompt_len + o.gen, {}, head);
     E2eOptions eo;
     eo.prompt_len = o.prompt_len;
     eo.gen = o.gen;
@@ -209,6 +211,7 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
     eo.model = o.model;
     eo.energy = energy;
     eo.weight_bits = bits;
+    eo.profiler = &profiler;
     const auto ms = run_e2e_benchmark(model, w, eo, [&](double f) { p.update(f, "prefill and decode"); });
     for (const Measurement& m : ms) measurements.push_back(to_json(m));
     std::string joules;
@@ -218,6 +221,7 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
     p.done(fmt::format("prefill {:.2f} tok/s, decode {:.2f} tok/s, {:.3g} GB/token at {:.1f} GB/s{}",
                        ms[0].derived.at("tokens_per_s"), ms[1].derived.at("tokens_per_s"), ms[1].bytes / 1e9,
                        ms[1].derived.at("gbps"), joules));
+    if (!ms[0].breakdown.empty()) fmt::print(stderr, "  prefill by op: {}\n", top_ops(ms[0].breakdown, 4));
   }
 }
 

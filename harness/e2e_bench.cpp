@@ -18,6 +18,22 @@ std::vector<int32_t> seeded_prompt(const ModelConfig& c, int64_t len, uint64_t s
   return p;
 }
 
+namespace {
+
+// One prefill with every op timed: the per-op breakdown, against the wall
+// time of this run (each op synchronizes, so it is slower than the timed ones).
+std::vector<OpShare> profile_prefill(Transformer& model, OpProfiler& profiler, std::span<const int32_t> prompt) {
+  model.reset();
+  profiler.start();
+  const auto t0 = std::chrono::steady_clock::now();
+  model.forward_argmax(prompt);
+  const double wall = std::chrono::duration<double>(std::chrono::steady_clock::now() - t0).count();
+  profiler.stop();
+  return op_breakdown(profiler.per_op(), wall);
+}
+
+}  // namespace
+
 std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeights& w, const E2eOptions& o,
                                            const std::function<void(double)>& progress) {
   using clock = std::chrono::steady_clock;
@@ -66,6 +82,7 @@ std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeight
   }
   prefill.energy = o.energy ? o.energy->figures(meters, prefill_window.stop(), prefill_runs * o.prompt_len)
                             : std::vector<EnergyFigure>{};
+  if (o.profiler) prefill.breakdown = profile_prefill(model, *o.profiler, prompt);
   prefill.tokens = o.prompt_len;
   prefill.ops = 2.0 * params * double(o.prompt_len) + 2.0 * double(c.vocab * c.hidden);
   prefill.bytes = ternary + head;

@@ -8,6 +8,7 @@
 #include <vector>
 
 #include "harness/energy/session.h"
+#include "harness/op_profile.h"
 #include "harness/results.h"
 #include "model/transformer.h"
 
@@ -29,6 +30,10 @@ struct E2eOptions {
   // window is long enough: prefill from the start again, decode over the same
   // positions again (the cache rewound to the prompt).
   const EnergySession* energy = nullptr;
+  // The profiler the model's Transformer was built on, if any: after the
+  // timed prefills, one more prefill runs with it timing each op, and the
+  // prefill measurement records the breakdown.
+  OpProfiler* profiler = nullptr;
 };
 
 // A prompt of BOS and seeded ids other than BOS/EOS.

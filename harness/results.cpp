@@ -111,6 +111,8 @@ nlohmann::json to_json(const Measurement& m) {
     j["energy"] = to_json(m.energy.front());
     for (size_t i = 1; i < m.energy.size(); ++i) j["other_energy"].push_back(to_json(m.energy[i]));
   }
+  for (const OpShare& b : m.breakdown)
+    j["breakdown"].push_back({{"op", b.op}, {"seconds", b.seconds}, {"calls", b.calls}, {"share", b.share}});
   return j;
 }
 

@@ -1,6 +1,7 @@
 // Result documents (results/schema/result.schema.json): the context a run
 // happened in, and measurements with their raw samples and statistics.
 #pragma once
+#include <cstdint>
 #include <map>
 #include <string>
 #include <vector>
@@ -30,6 +31,15 @@ struct RunContext {
 // Collects timestamp, git commit and dirty flag, build, host, sensors.
 nlohmann::json make_context(const RunContext& rc);
 
+// One op's part of a run (harness/op_profile.h): seconds over the run, calls,
+// and the fraction of the run's wall time. "other" is the time between ops.
+struct OpShare {
+  std::string op;
+  double seconds = 0;
+  int64_t calls = 0;
+  double share = 0;
+};
+
 struct Measurement {
   std::string key, kind, backend, variant, name;
   std::map<std::string, int64_t> shape;
@@ -40,6 +50,8 @@ struct Measurement {
   // e2e: the phase's energy, one figure per source. The first is the schema's
   // `energy` (a measurement where a sensor is in use), the rest `other_energy`.
   std::vector<EnergyFigure> energy;
+  // e2e prefill: where one extra, profiled prefill spent its time, the most first.
+  std::vector<OpShare> breakdown;
 };
 
 nlohmann::json to_json(const Measurement& m);

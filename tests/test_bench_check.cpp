@@ -29,6 +29,7 @@ TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
   const auto r =
       run_bitlab("bench --quick --model synthetic:tiny --threads 2 --heads bf16,int8 --backends " + all + " --out " + out);
   ASSERT_EQ(r.code, 0) << r.err;
+  EXPECT_NE(r.err.find("prefill by op: "), std::string::npos) << r.err;
   const auto doc = load(out);
   // The int8 peak is measured where the CPU has a dot-product path; then prefill
   // and the many-token matmuls of a CPU backend (not a GPU's) are held against it.
@@ -46,6 +47,13 @@ TEST(Bench, QuickTinyWritesAValidResultForEveryBackend) {
       kernels += m["kind"] == "kernel";
       e2e += m["kind"] == "e2e";
       EXPECT_GE(m["samples"].size(), 3u) << m["key"];
+      // One profiled prefill per head: its ops' shares and "other" add up to 1.
+      EXPECT_EQ(m.contains("breakdown"), m["name"] == "prefill") << m["key"];
+      if (m.contains("breakdown")) {
+        double share = 0;
+        for (const auto& op : m["breakdown"]) share += op["share"].get<double>();
+        EXPECT_NEAR(share, 1.0, 1e-6) << m["key"];
+      }
       const auto d = m.value("derived", nlohmann::json::object());
       const bool held = peak && cpu &&
                         (m["name"] == "prefill" || (m["name"] == "matmul_w2a8" && m["shape"]["tokens"] > 1));

@@ -15,6 +15,7 @@
 #include <string>
 #include <vector>
 
+#include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.h"
@@ -324,7 +325,7 @@ TEST(Report, WritesHtmlAndMarkdown) {
   size_t images = 0;
   for (size_t at = md.find("]("); at != std::string::npos; at = md.find("](", at + 1)) {
     const std::string name = md.substr(at + 2, md.find(')', at) - at - 2);
-    EXPECT_EQ(slurp(dir + "/" + name).substr(1, 3), "PNG") << name;
+    EXPECT_EQ(slurp((fs::path(dir) / name).string()).substr(1, 3), "PNG") << name;
     ++images;
   }
   EXPECT_GE(images, 3u);
@@ -359,6 +360,36 @@ TEST(Report, EndToEndRowsShowTheFloorAndTheRatio) {
     }
   }
   EXPECT_EQ(e2e, 2) << "the bf16 and the int8 head";
+}
+
+// A prefill that recorded where its time went gets a "Prefill time by op"
+// table (op, ms, share, calls); a file without one reports as before; a
+// breakdown of the wrong type is refused naming the field.
+TEST(Report, PrefillBreakdownTableWhereRecorded) {
+  if (!python_has("matplotlib")) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  measurement(doc, "e2e/prefill/avx512/prompt:16/gen:16/threads:2")["breakdown"] = json::array({
+      {{"op", "matmul_w2a8/gate_up"}, {"seconds", 0.0125}, {"calls", 30}, {"share", 0.5}},
+      {{"op", "other"}, {"seconds", 0.0075}, {"calls", 0}, {"share", 0.3}},
+      {{"op", "attention"}, {"seconds", 0.005}, {"calls", 30}, {"share", 0.2}}});
+  const Result r = bitlab("report " + write(dir + "with.json", doc) + " -o " + dir + "with");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string md = slurp(dir + "with/report.md");
+  EXPECT_NE(md.find("Prefill time by op"), std::string::npos) << md;
+  EXPECT_NE(md.find("Backend avx512, prefill/prompt:16/gen:16/threads:2"), std::string::npos) << md;
+  EXPECT_NE(md.find("| op | ms | share | calls |"), std::string::npos) << md;
+  EXPECT_EQ(line_with(md, "| matmul_w2a8/gate_up |"), "| matmul_w2a8/gate_up | 12.50 | 50.0% | 30 |");
+  EXPECT_EQ(line_with(md, "| other |"), "| other | 7.500 | 30.0% | — |");
+  EXPECT_NE(slurp(dir + "with/report.html").find("Prefill time by op"), std::string::npos);
+
+  const Result without = bitlab("report " + kFixtures + "result_b.json -o " + dir + "without");
+  ASSERT_EQ(without.code, 0) << without.out << without.err;
+  EXPECT_EQ(slurp(dir + "without/report.md").find("Prefill time by op"), std::string::npos);
+
+  measurement(doc, "e2e/prefill/avx512/prompt:16/gen:16/threads:2")["breakdown"][0]["share"] = "half";
+  expect_one_line_error(bitlab("report " + write(dir + "bad.json", doc) + " -o " + dir + "bad"), 1,
+                        "breakdown[0].share: expected a finite number");
 }
 
 TEST(Report, BadInputIsAUsageError) {

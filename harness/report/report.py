@@ -80,6 +80,21 @@ def plots_max():
     return plots.MAX_BARS
 
 
+def prefill_by_op_section(docs):
+    """Where prefill time goes, per backend: only for files that recorded a breakdown."""
+    found = T.breakdowns(docs)
+    if not found:
+        return None
+    s = Section("Prefill time by op", ["One extra prefill per run with each op timed on the backend's own clock "
+                                       "(synchronized around every op, so its total exceeds the timed prefill's); "
+                                       "\"other\" is the wall time between ops."])
+    for backend, d, m in found:
+        where = f" ({d.label})" if len(docs) > 1 else ""
+        s.items.append(f"Backend {backend}, {D.short_key(m)}{where}:")
+        s.items.append(T.breakdown_table(m))
+    return s
+
+
 def build(docs, plots):
     """The report's sections, tables and figures, in reading order."""
     sections = [Section("Context", [T.context_table(docs)])]
@@ -131,6 +146,9 @@ def build(docs, plots):
                            ". Modelled figures are estimates from the run's own operation and byte counts, "
                            "never measurements.")
     sections.append(s)
+    s = prefill_by_op_section(docs)
+    if s is not None:
+        sections.append(s)
 
     checks = [c for d in docs for c in d.correctness]
     failing = sum(1 for c in checks if not c.get("pass"))

@@ -170,3 +170,19 @@ def correctness_table(docs):
                 DASH if bit is None else ("yes" if bit else "no")])
     first = 5 if many else 4
     return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3])
+
+
+def breakdowns(docs):
+    """Each prefill measurement that recorded a per-op breakdown: (backend, doc, measurement), by backend."""
+    found = [(m.get("backend", "?"), d, m) for d in docs for m in d.measurements
+             if m.get("kind") == "e2e" and m.get("name") == "prefill" and m.get("breakdown")]
+    return sorted(found, key=lambda t: t[0])
+
+
+def breakdown_table(m):
+    """One profiled prefill, op by op, the most time first: ms, share of the prefill, calls."""
+    rows = [[b.get("op", "?"), num(b["seconds"] * 1e3 if "seconds" in b else None),
+             DASH if "share" not in b else f"{b['share'] * 100:.1f}%",
+             DASH if b.get("op") == "other" else str(b.get("calls", DASH))]
+            for b in sorted(m["breakdown"], key=lambda b: -b.get("seconds", 0))]
+    return Table(["op", "ms", "share", "calls"], rows, numeric=[1, 2, 3])

@@ -54,6 +54,8 @@ class ListOf:
 ENERGY = {"source": STR, "method": STR, "joules_per_token": NONNEG, "tokens_per_joule": NONNEG,
           "average_watts": NONNEG, "idle_watts": NONNEG, "net_joules_per_token": NUM}
 
+OP_SHARE = {"op": STR, "seconds": NONNEG, "calls": COUNT, "share": NONNEG}
+
 DOCUMENT = {
     "context": {
         "timestamp": STR, "command": STR, "model": STR, "threads": COUNT, "memory_bandwidth_gbps": NONNEG,
@@ -72,6 +74,7 @@ DOCUMENT = {
                     "compute_fraction": NONNEG},
         "energy": ENERGY,
         "other_energy": ListOf(ENERGY),
+        "breakdown": ListOf(OP_SHARE),
     }),
     "correctness": ListOf({"backend": STR, "variant": STR, "check": STR, "pass": BOOL, "nmse": NUM,
                            "threshold": NUM, "bit_exact": BOOL, "floor_nmse": NUM, "nmse_ratio": NUM}),
