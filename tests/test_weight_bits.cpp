@@ -157,14 +157,14 @@ TEST(WeightBits, ListingsMarkOnePointSixBitMatmulsAndNeverMakeThemDefault) {
       }
     }
   }
-  const KernelVariant* s = find_variant(kernel_variants("scalar"), "t1p6i8_matmul_b3__scalar");
+  const std::vector<KernelVariant> scalar = kernel_variants("scalar");  // find_variant points into it
+  const KernelVariant* s = find_variant(scalar, "t1p6i8_matmul_b3__scalar");
   ASSERT_NE(s, nullptr);
   EXPECT_TRUE(s->usable);
   // The SIMD backends list the scalar 1.6-bit matmul too.
   for (const char* backend : {"avx512", "neon"}) {
-    if (!kernel_variants(backend).empty()) {
-      EXPECT_NE(find_variant(kernel_variants(backend), "t1p6i8_matmul_b3__scalar"), nullptr) << backend;
-    }
+    const std::vector<KernelVariant> list = kernel_variants(backend);
+    if (!list.empty()) EXPECT_NE(find_variant(list, "t1p6i8_matmul_b3__scalar"), nullptr) << backend;
   }
 }
 
