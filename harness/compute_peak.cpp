@@ -1,5 +1,9 @@
 #include "harness/compute_peak.h"
 
+#if defined(__x86_64__)
+#include <cpuid.h>
+#endif
+
 #include <omp.h>
 
 #include <algorithm>
@@ -137,13 +141,22 @@ struct Path {
   double macs_per_iter = 0;
 };
 
+#if defined(__x86_64__)
+// AVX-VNNI: CPUID leaf 7, subleaf 1, EAX bit 4 (read directly: not every
+// compiler's __builtin_cpu_supports knows the name).
+bool has_avx_vnni() {
+  unsigned a = 0, b = 0, c = 0, d = 0;
+  return __get_cpuid_count(7, 1, &a, &b, &c, &d) != 0 && ((a >> 4) & 1u) != 0;
+}
+#endif
+
 // The widest path the CPU reports, as kernels/cpu picks its tables.
 Path pick_path() {
 #if defined(__x86_64__)
   __builtin_cpu_init();
   if (__builtin_cpu_supports("avx512f") && __builtin_cpu_supports("avx512vnni"))
     return {"avx512-vnni", run_avx512_vnni, kMacsAvx512Vnni};
-  if (__builtin_cpu_supports("avx2") && __builtin_cpu_supports("avxvnni"))
+  if (__builtin_cpu_supports("avx2") && has_avx_vnni())
     return {"avx-vnni", run_avx_vnni, kMacsAvxVnni};
   if (__builtin_cpu_supports("avx2")) return {"avx2", run_avx2, kMacsAvx2};
 #elif defined(__aarch64__) && defined(__linux__)

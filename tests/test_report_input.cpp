@@ -139,7 +139,7 @@ TEST(ReportInput, WrongTypeNamesTheFileAndTheJsonPath) {
   for (const Case& c : cases) {
     json doc = fixture("result_a.json");
     c.spoil(doc);
-    const CmdResult r = bitlab("report " + write(dir + c.file, doc) + " -o " + dir + "out");
+    const CmdResult r = bitlab(fmt::format("report {} -o {}out", write(dir + c.file, doc), dir));
     SCOPED_TRACE(c.file);
     expect_error(r, 1, {c.file, c.path + ":"});
   }
@@ -161,7 +161,7 @@ TEST(ReportInput, DeepNestingIsOneLineError) {
   in_extra.replace(in_extra.find("\"@@\""), 4, deep);
   for (const auto& [name, body] : {std::pair{"git.json", in_git}, std::pair{"extra.json", in_extra}}) {
     SCOPED_TRACE(name);
-    expect_error(bitlab("report " + write(dir + name, body) + " -o " + dir + "out"), 1, {name, "nested too deeply"});
+    expect_error(bitlab(fmt::format("report {} -o {}out", write(dir + name, body), dir)), 1, {name, "nested too deeply"});
   }
 }
 
@@ -221,8 +221,8 @@ TEST(ReportInput, RefusesWhatCompareRefuses) {
     if (c.file == "inf.json") text.replace(text.find("null"), 4, "1e999");  // json dumps inf as null
     const std::string file = write(dir + c.file, text);
     SCOPED_TRACE(c.file);
-    EXPECT_NE(bitlab("compare " + file + " " + file).code, 0) << "compare takes it: the case is wrong";
-    expect_error(bitlab("report " + file + " -o " + dir + "out"), 1, {c.file, c.words});
+    EXPECT_NE(bitlab(fmt::format("compare {} {}", file, file)).code, 0) << "compare takes it: the case is wrong";
+    expect_error(bitlab(fmt::format("report {} -o {}out", file, dir)), 1, {c.file, c.words});
   }
   EXPECT_FALSE(fs::exists(dir + "out"));
   // A byte order mark: compare skips it, and so does the report.
@@ -256,8 +256,8 @@ TEST(ReportInput, Int8PeakAndComputeFractionAreShownAndOptional) {
   ASSERT_EQ(held, 2);
   const std::string file = write(dir + "peak.json", doc);
   bitlab::test::expect_valid_result(file);
-  ASSERT_EQ(bitlab("compare " + file + " " + file).code, 0);
-  const CmdResult r = bitlab("report " + file + " -o " + dir + "out");
+  ASSERT_EQ(bitlab(fmt::format("compare {} {}", file, file)).code, 0);
+  const CmdResult r = bitlab(fmt::format("report {} -o {}out", file, dir));
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string md = slurp(dir + "out/report.md");
   EXPECT_NE(md.find("| int8 peak | 1,234 GMAC/s (avx512-vnni) |"), std::string::npos) << md;
@@ -280,8 +280,8 @@ TEST(ReportInput, UnknownE2ePhaseIsTabledNotPlotted) {
   for (json& m : doc["measurements"])
     if (m["kind"] == "e2e") m["name"] = "zz";
   const std::string file = write(dir + "zz.json", doc);
-  ASSERT_EQ(bitlab("compare " + file + " " + file).code, 0);
-  const CmdResult r = bitlab("report " + file + " -o " + dir + "out");
+  ASSERT_EQ(bitlab(fmt::format("compare {} {}", file, file)).code, 0);
+  const CmdResult r = bitlab(fmt::format("report {} -o {}out", file, dir));
   ASSERT_EQ(r.code, 0) << r.err;
   const std::string md = slurp(dir + "out/report.md");
   EXPECT_NE(md.find("| zz |"), std::string::npos) << "the measurements are not in the table";
@@ -355,7 +355,7 @@ TEST(ReportEscaping, MarkupPipesAndDollarsAreShownAsWritten) {
   size_t header = 0, rows = 0;
   std::istringstream lines(md);
   for (std::string line; std::getline(lines, line);) {
-    if (line.rfind("|", 0) != 0) {
+    if (line.rfind('|', 0) != 0) {
       header = 0;
       continue;
     }

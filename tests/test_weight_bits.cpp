@@ -164,7 +164,9 @@ TEST(WeightBits, ListingsMarkOnePointSixBitMatmulsAndNeverMakeThemDefault) {
   // The SIMD backends list the scalar 1.6-bit matmul too.
   for (const char* backend : {"avx512", "neon"}) {
     const std::vector<KernelVariant> list = kernel_variants(backend);
-    if (!list.empty()) EXPECT_NE(find_variant(list, "t1p6i8_matmul_b3__scalar"), nullptr) << backend;
+    if (!list.empty()) {
+      EXPECT_NE(find_variant(list, "t1p6i8_matmul_b3__scalar"), nullptr) << backend;
+    }
   }
 }
 
