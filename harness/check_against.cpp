@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cmath>
 #include <cstring>
+#include <functional>
 #include <vector>
 
 #include <fmt/format.h>
@@ -37,25 +38,30 @@ struct Against {
   std::vector<std::vector<float>> perturbed;  // kFloorRuns x [rows, vocab], the same quantity
 };
 
-// The logits of the oracle (run 0) and of its nudged copies (runs 1..kFloorRuns,
-// seeded as run_oracle seeds them) over `ids`, all rows.
-std::vector<std::vector<float>> oracle_logits(const ModelWeights& w, std::span<const int32_t> ids, int threads,
-                                              Progress& p, double from, double to) {
-  std::vector<std::vector<float>> out;
+// Runs the oracle (run 0) and its nudged copies (runs 1..kFloorRuns, seeded as
+// run_oracle seeds them) over every chunk of ids, each run's backend and
+// weights set up once for all chunks: use(run, chunk, logits of all its rows).
+void oracle_runs(const ModelWeights& w, const std::vector<std::vector<int32_t>>& chunks, int threads, Progress& p,
+                 const std::function<void(int, size_t, const std::vector<float>&)>& use) {
+  size_t longest = 0;
+  for (const auto& c : chunks) longest = std::max(longest, c.size());
   const int runs = 1 + kFloorRuns;
   for (int i = 0; i < runs; ++i) {
-    const double a = from + (to - from) * double(i) / runs, b = from + (to - from) * double(i + 1) / runs;
+    const double a = double(i) / runs, b = double(i + 1) / runs;
     std::unique_ptr<Backend> be = i == 0 ? make_reference_backend({.threads = threads})
                                          : make_perturbed_reference(0xf100'0000ull + uint64_t(i), 1);
-    Transformer m(*be, w, int64_t(ids.size()), [&](size_t done, size_t total) {
+    Transformer m(*be, w, int64_t(longest), [&](size_t done, size_t total) {
       p.update(a + 0.2 * (b - a) * double(done) / double(total), "uploading weights to the reference");
     });
-    p.update(a + 0.2 * (b - a), i == 0 ? fmt::format("reference forward over {} ids", ids.size())
-                                       : fmt::format("noise floor {} of {}: nudged reference over {} ids", i,
-                                                     kFloorRuns, ids.size()));
-    out.push_back(m.forward(ids, true));
+    for (size_t ch = 0; ch < chunks.size(); ++ch) {
+      p.update(a + (b - a) * (0.2 + 0.8 * double(ch) / double(chunks.size())),
+               i == 0 ? fmt::format("reference forward, chunk {} of {}", ch + 1, chunks.size())
+                      : fmt::format("noise floor {} of {}: nudged reference, chunk {} of {}", i, kFloorRuns, ch + 1,
+                                    chunks.size()));
+      m.reset();
+      use(i, ch, m.forward(chunks[ch], true));
+    }
   }
-  return out;
 }
 
 Against read_npy_against(const std::string& path, const std::string& ids_file, const ModelWeights& w, int threads,
@@ -69,9 +75,10 @@ Against read_npy_against(const std::string& path, const std::string& ids_file, c
   a.format = "npy";
   a.rows = int64_t(ids.size());
   a.values = read_npy_matrix(path, a.rows, w.config.vocab).data;
-  std::vector<std::vector<float>> runs = oracle_logits(w, ids, threads, p, 0.0, 1.0);
-  a.oracle = std::move(runs[0]);
-  a.perturbed.assign(std::make_move_iterator(runs.begin() + 1), std::make_move_iterator(runs.end()));
+  a.perturbed.resize(size_t(kFloorRuns));
+  oracle_runs(w, {ids}, threads, p, [&](int run, size_t, const std::vector<float>& logits) {
+    (run == 0 ? a.oracle : a.perturbed[size_t(run - 1)]) = logits;
+  });
   return a;
 }
 
@@ -101,19 +108,19 @@ Against read_llama_against(const std::shared_ptr<const MappedFile>& f, const std
   a.values.resize(size_t(a.rows * c.vocab));
   a.oracle.resize(a.values.size());
   a.perturbed.assign(size_t(kFloorRuns), std::vector<float>(a.values.size()));
+  std::vector<std::vector<int32_t>> chunks;
   for (int64_t ch = 0; ch < n_chunk; ++ch) {
-    std::vector<int32_t> chunk(file.ids().begin() + ch * n_ctx, file.ids().begin() + (ch + 1) * n_ctx - 1);
-    chunk[0] = c.bos;  // as llama-perplexity evaluates each chunk
-    const double from = double(ch) / double(n_chunk), to = double(ch + 1) / double(n_chunk);
-    const std::vector<std::vector<float>> logits = oracle_logits(w, chunk, threads, p, from, to);
-    for (int64_t r = 0; r < rows_per_chunk; ++r) {
-      const int64_t k = ch * rows_per_chunk + r;
-      file.row(k, a.values.data() + k * c.vocab);
-      floored_log_probs(logits[0].data() + (first + r) * c.vocab, c.vocab, a.oracle.data() + k * c.vocab);
-      for (size_t i = 1; i < logits.size(); ++i)
-        floored_log_probs(logits[i].data() + (first + r) * c.vocab, c.vocab, a.perturbed[i - 1].data() + k * c.vocab);
-    }
+    chunks.emplace_back(file.ids().begin() + ch * n_ctx, file.ids().begin() + (ch + 1) * n_ctx - 1);
+    chunks.back()[0] = c.bos;  // as llama-perplexity evaluates each chunk
   }
+  for (int64_t k = 0; k < a.rows; ++k) file.row(k, a.values.data() + k * c.vocab);
+  oracle_runs(w, chunks, threads, p, [&](int run, size_t ch, const std::vector<float>& logits) {
+    float* dst = run == 0 ? a.oracle.data() : a.perturbed[size_t(run - 1)].data();
+    for (int64_t r = 0; r < rows_per_chunk; ++r) {
+      const int64_t k = int64_t(ch) * rows_per_chunk + r;
+      floored_log_probs(logits.data() + (first + r) * c.vocab, c.vocab, dst + k * c.vocab);
+    }
+  });
   return a;
 }
 

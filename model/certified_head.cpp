@@ -128,8 +128,16 @@ std::vector<float> CertifiedHead::rescore(const Tensor& x, const std::vector<int
 int32_t CertifiedHead::finish(const Tensor& x, const QuantAct& xq, Tensor& approx) {
   ++stats_.steps;
   if (!norms_.finite) return full_head(x, approx);
-  std::vector<float> xs(static_cast<size_t>(d_)), a(static_cast<size_t>(vocab_));
-  std::vector<int8_t> q(static_cast<size_t>(d_));
+  // Per-step buffers kept between steps: a decode step should not allocate
+  // and fault in a vocabulary's worth of memory.
+  std::vector<float>& xs = host_x_;
+  std::vector<float>& a = host_approx_;
+  std::vector<int8_t>& q = host_xq_;
+  std::vector<double>& b = host_bound_;
+  xs.resize(size_t(d_));
+  q.resize(size_t(d_));
+  a.resize(size_t(vocab_));
+  b.resize(size_t(vocab_));
   float sx = 0;
   be_.download(x, xs.data());
   be_.download(xq.q, q.data());
@@ -159,17 +167,17 @@ int32_t CertifiedHead::finish(const Tensor& x, const QuantAct& xq, Tensor& appro
   auto bound = [&](int64_t v) {
     const auto r = size_t(v);
     const double quant = norms_.quant[r], exact = norms_.exact[r];
-    const double b = (double(norms_.err[r]) + g * exact) * xn + quant * dn + 4.0 * kUnit * std::fabs(double(a[r])) +
-                     tiny_fixed + kMinNormal * (quant + root_d * exact);
-    return b * kSafety;
+    const double sum = (double(norms_.err[r]) + g * exact) * xn + quant * dn +
+                       4.0 * kUnit * std::fabs(double(a[r])) + tiny_fixed + kMinNormal * (quant + root_d * exact);
+    return sum * kSafety;
   };
-  std::vector<double> b(static_cast<size_t>(vocab_));
   double m = -std::numeric_limits<double>::infinity();
   for (int64_t v = 0; v < vocab_; ++v) {
     b[size_t(v)] = bound(v);
     m = std::max(m, double(a[size_t(v)]) - b[size_t(v)]);
   }
-  std::vector<int32_t> cand;
+  std::vector<int32_t>& cand = candidates_;
+  cand.clear();
   for (int64_t v = 0; v < vocab_; ++v)
     if (double(a[size_t(v)]) + b[size_t(v)] >= m) cand.push_back(int32_t(v));
 

@@ -92,6 +92,11 @@ class CertifiedHead {
   HeadTable i8_;
   CertifiedRowNorms norms_;
   Tensor exact_;  // F32 [1, cap]: the rescored rows' logits
+  // finish()'s host copies and per-row bounds, reused from step to step.
+  std::vector<float> host_x_, host_approx_;
+  std::vector<int8_t> host_xq_;
+  std::vector<double> host_bound_;
+  std::vector<int32_t> candidates_;
   Tensor id_;     // I32 [1, 1]: the fallback's argmax
   CertifiedHeadStats stats_;
 };

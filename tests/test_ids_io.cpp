@@ -244,9 +244,9 @@ struct Scored {
   std::string ids_file, npy;
   bitlab::test::CmdResult result;
 };
-Scored score_reference(const std::string& stem) {
+Scored score_reference(const std::string& stem, const std::vector<int32_t>& ids = kIds) {
   Scored s{temp_path(stem + "-ids.txt"), temp_path(stem + ".npy"), {}};
-  write_text(s.ids_file, joined(kIds, " "));
+  write_text(s.ids_file, joined(ids, " "));
   s.result = run_bitlab("score --model synthetic:tiny --backend reference --ids-file " + s.ids_file +
                         " --logits-out " + s.npy);
   return s;
@@ -365,27 +365,35 @@ TEST(IdsCli, CheckAgainstRefusesFilesThatDoNotFit) {
 }
 
 // The file `llama-perplexity --kl-divergence-base` writes, built here the way
-// its source does from the oracle's own logits of one chunk of kIds: the check
-// must read it back as agreeing.
+// its source does from the oracle's own logits of each chunk (rows first..n_ctx-2
+// of chunk after chunk, each as a scale, a minimum and uint16 log-probabilities).
+Bytes llama_logits_file(const std::vector<std::vector<int32_t>>& chunks, const std::vector<std::string>& npys) {
+  const int32_t n_ctx = int32_t(chunks.at(0).size()), n_vocab = 512, first = n_ctx / 2;
+  Bytes b;
+  b.raw("_logits_").put(n_ctx).put(n_vocab).put(int32_t(chunks.size()));
+  for (const auto& chunk : chunks)
+    for (int32_t id : chunk) b.put(id);
+  for (const std::string& npy : npys) {
+    const bitlab::NpyMatrix m = bitlab::read_npy_matrix(npy, n_ctx, n_vocab);
+    for (int32_t j = first; j < n_ctx - 1; ++j) {
+      const float* l = m.data.data() + size_t(j) * n_vocab;
+      const float mx = *std::max_element(l, l + n_vocab);
+      const float lo = std::max(*std::min_element(l, l + n_vocab), mx - 16);
+      double z = 0;
+      for (int32_t i = 0; i < n_vocab; ++i) z += std::exp(l[i] - mx);
+      const float scale = (mx - lo) / 65535.f;
+      b.put(scale).put(float(lo - mx - float(std::log(z))));
+      for (int32_t i = 0; i < n_vocab; ++i) b.put(uint16_t(l[i] > lo ? std::lround((l[i] - lo) / scale) : 0));
+    }
+  }
+  return b;
+}
+
+// One chunk of kIds: the check must read it back as agreeing.
 TEST(IdsCli, CheckAgainstALlamaPerplexityLogitsFile) {
   const Scored s = score_reference("llama");
   ASSERT_EQ(s.result.code, 0) << s.result.err;
-  const int32_t n_ctx = int32_t(kIds.size()), n_vocab = 512, n_chunk = 1, first = n_ctx / 2;
-  const bitlab::NpyMatrix m = bitlab::read_npy_matrix(s.npy, n_ctx, n_vocab);
-  Bytes b;
-  b.raw("_logits_").put(n_ctx).put(n_vocab).put(n_chunk);
-  for (int32_t id : kIds) b.put(id);
-  for (int32_t j = first; j < n_ctx - 1; ++j) {
-    const float* l = m.data.data() + size_t(j) * n_vocab;
-    const float mx = *std::max_element(l, l + n_vocab);
-    const float lo = std::max(*std::min_element(l, l + n_vocab), mx - 16);
-    double z = 0;
-    for (int32_t i = 0; i < n_vocab; ++i) z += std::exp(l[i] - mx);
-    const float scale = (mx - lo) / 65535.f;
-    b.put(scale).put(float(lo - mx - float(std::log(z))));
-    for (int32_t i = 0; i < n_vocab; ++i)
-      b.put(uint16_t(l[i] > lo ? std::lround((l[i] - lo) / scale) : 0));
-  }
+  const Bytes b = llama_logits_file({kIds}, {s.npy});
   const std::string path = temp_path("llama.kld");
   write_file(path, b.span());
   const std::string out = temp_path("llama.json");
@@ -403,6 +411,29 @@ TEST(IdsCli, CheckAgainstALlamaPerplexityLogitsFile) {
   r = run_bitlab("check --model synthetic:tiny --against " + path);
   EXPECT_EQ(r.code, 1) << r.err;
   EXPECT_NE(r.err.find("(truncated)"), std::string::npos) << r.err;
+}
+
+// Two different chunks: each chunk's rows are compared with the oracle over
+// that chunk, in file order; the same two chunks in the other order with the
+// rows left as they were must fail.
+TEST(IdsCli, CheckAgainstALlamaPerplexityFileOfTwoChunks) {
+  const std::vector<int32_t> other = {1, 300, 17, 42, 5, 42, 0, 511, 256, 99};
+  const Scored s1 = score_reference("llama2-a");
+  const Scored s2 = score_reference("llama2-b", other);
+  ASSERT_EQ(s1.result.code, 0) << s1.result.err;
+  ASSERT_EQ(s2.result.code, 0) << s2.result.err;
+  const std::string path = temp_path("llama2.kld");
+  write_file(path, llama_logits_file({kIds, other}, {s1.npy, s2.npy}).span());
+  const std::string out = temp_path("llama2.json");
+  auto r = run_bitlab("check --model synthetic:tiny --against " + path + " --out " + out);
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const auto rec = correctness_record(out);
+  EXPECT_EQ(rec["check"], "against/tiny/tokens:8");  // positions 5..8 of each chunk
+  EXPECT_EQ(rec["top1_agreement"].get<double>(), 1.0);
+  EXPECT_LT(rec["max_abs_diff"].get<double>(), 1e-3);
+  write_file(path, llama_logits_file({other, kIds}, {s1.npy, s2.npy}).span());
+  r = run_bitlab("check --model synthetic:tiny --against " + path);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
 }
 
 }  // namespace

@@ -122,13 +122,7 @@ void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
     // The activations are read in place, except for a zero-padded copy of the
     // last partial block, so nothing past k is read.
     thread_local Scratch<int8_t> xpad;
-    const int8_t* x = a.xq;
-    if (kp != a.k) {
-      int8_t* p = xpad.get(size_t(kp));
-      std::memset(p + a.k, 0, size_t(kp - a.k));
-      std::memcpy(p, a.xq, size_t(a.k));
-      x = p;
-    }
+    const int8_t* x = padded_row(a.xq, a.k, kp, xpad);
     for (int64_t r0 = n0; r0 < n1; r0 += kRowGroup)
       gemv_group(a.packed + (r0 / kRowGroup) * group_bytes, nkb, x, xsum[0], a.s[0], w_scale, a.y + r0,
                  __mmask16((1u << std::min(kRowGroup, n1 - r0)) - 1u));
@@ -137,23 +131,9 @@ void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
 
   // Activations interleaved per tile of 16 tokens (see gemm_tile), zero past k
   // and past the last token.
-  const int64_t tiles = (a.t + kMaxTile - 1) / kMaxTile, tile_bytes = nkb * 4 * kBlockBytes;
+  const int64_t tiles = (a.t + kMaxTile - 1) / kMaxTile, tile_bytes = kp * 16;
   thread_local Scratch<int8_t> xt_scratch;
-  int8_t* xt = xt_scratch.get(size_t(tiles * tile_bytes));
-  std::memset(xt, 0, size_t(tiles * tile_bytes));
-  // Each 64 bytes of a token row are 16 four-byte groups, scattered 64 bytes apart.
-  const __m512i group_offsets =
-      _mm512_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960);
-  for (int64_t t = 0; t < a.t; ++t) {
-    int8_t* dst = xt + (t / kMaxTile) * tile_bytes + 4 * (t % kMaxTile);
-    const int8_t* src = a.xq + t * a.k;
-    for (int64_t i = 0; i < a.k; i += 64) {
-      const int64_t left = a.k - i;
-      const __mmask64 bytes = tail64(left);
-      const __m512i v = _mm512_maskz_loadu_epi8(bytes, src + i);
-      _mm512_mask_i32scatter_epi32(dst + i * 16, tail16((left + 3) / 4), group_offsets, v, 1);
-    }
-  }
+  const int8_t* xt = interleave_tiles(a.xq, a.t, a.k, kp, kMaxTile, xt_scratch);
   for (int64_t r0 = n0; r0 < n1; r0 += kRowGroup) {
     const auto store = __mmask16((1u << std::min(kRowGroup, n1 - r0)) - 1u);
     const uint8_t* w = a.packed + (r0 / kRowGroup) * group_bytes;

@@ -17,6 +17,7 @@
 
 #include <cstdint>
 #include <cstdlib>
+#include <cstring>
 #include <new>
 
 namespace bitlab::cpu::avx512 {
@@ -92,6 +93,42 @@ class Scratch {
   T* p_ = nullptr;
   size_t cap_ = 0;
 };
+
+// One token's activations for a GEMV over kp >= k columns: x itself when
+// kp == k, else a zero-padded copy in `pad`, so the kernel reads nothing past k.
+inline const int8_t* padded_row(const int8_t* x, int64_t k, int64_t kp, Scratch<int8_t>& pad) {
+  if (kp == k) return x;
+  int8_t* p = pad.get(size_t(kp));
+  std::memcpy(p, x, size_t(k));
+  std::memset(p + k, 0, size_t(kp - k));
+  return p;
+}
+
+// The GEMM kernels' activation tiles: t token rows of k int8 values (x, row
+// stride k) regrouped per tile of `tile` tokens so that the `tile` four-byte
+// groups of one column group are one 64-byte line:
+//   out[(t / tile) * tile_bytes + (c / 4) * 64 + 4 * (t % tile) + c % 4] = x[t, c],
+// tile_bytes = kp * 16 (kp: k padded to the layout's column block), zero past k
+// and past the last token. Returns the tiles, in `buf`.
+inline int8_t* interleave_tiles(const int8_t* x, int64_t t, int64_t k, int64_t kp, int64_t tile,
+                                Scratch<int8_t>& buf) {
+  const int64_t tiles = (t + tile - 1) / tile, tile_bytes = kp * 16;
+  int8_t* out = buf.get(size_t(tiles * tile_bytes));
+  std::memset(out, 0, size_t(tiles * tile_bytes));
+  // Each 64 bytes of a token row are 16 four-byte groups, scattered 64 bytes apart.
+  const __m512i group_offsets =
+      _mm512_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960);
+  for (int64_t r = 0; r < t; ++r) {
+    int8_t* dst = out + (r / tile) * tile_bytes + 4 * (r % tile);
+    const int8_t* src = x + r * k;
+    for (int64_t i = 0; i < k; i += 64) {
+      const int64_t left = k - i;
+      const __m512i v = _mm512_maskz_loadu_epi8(tail64(left), src + i);
+      _mm512_mask_i32scatter_epi32(dst + i * 16, tail16((left + 3) / 4), group_offsets, v, 1);
+    }
+  }
+  return out;
+}
 
 }  // namespace
 
