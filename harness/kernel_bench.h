@@ -30,6 +30,13 @@ struct KernelBenchOptions {
   // the compute ceiling of the matmul cases with more than one token, which
   // get derived["compute_fraction"]. 0: none (a GPU backend's cases).
   double int8_peak_macs = 0;
+  // When set, measures the int8 peak again just before and after each
+  // compute-bound case (one probe between two such cases serves both); the
+  // case's ceiling is the highest of int8_peak_macs and those probes, as the
+  // bandwidth probes do for the roofline: one probe at the start of a run can
+  // land in a busy moment and read far low, which would credit the GEMM with
+  // more than the machine has.
+  std::function<double()> peak_probe;
 };
 
 // Runs every case on `be`; `progress(i, n, what)` is called before each case.

@@ -16,6 +16,9 @@
 #include <utility>
 
 #include "harness/compute_peak.h"
+#include "harness/kernel_bench.h"
+#include "harness/op_cases/families.h"
+#include "kernels/registry.h"
 
 namespace {
 
@@ -88,6 +91,36 @@ TEST(ComputePeak, TwoThreadsOnTwoCoresBeatOneByAFifth) {
     if (two > 1.2 * one) break;
   }
   EXPECT_GT(two, 1.2 * one) << "1 thread " << one / 1e9 << " GMAC/s, 2 threads " << two / 1e9 << " GMAC/s";
+}
+
+// Each many-token matmul is held against the highest of the run's peak and
+// the probes just before and after it (a probe between two such cases serves
+// both); a one-token case is not compute-bound and gets neither a probe nor a
+// compute fraction. The probe's readings are scripted, so the ceilings follow.
+TEST(ComputePeak, KernelBenchHoldsEachManyTokenMatmulAgainstTheHighestProbeAroundIt) {
+  using bitlab::opcase::matmul_case;
+  const std::vector<bitlab::opcase::OpCase> cases = {matmul_case("a", {64}, 64, 8), matmul_case("b", {64}, 64, 8),
+                                                     matmul_case("c", {64}, 64, 1), matmul_case("d", {64}, 64, 8)};
+  const std::vector<double> readings = {1e12, 5e12, 2e12, 4e12, 0.5e12};
+  size_t calls = 0;
+  bitlab::KernelBenchOptions o;
+  o.repetitions = 1;
+  o.min_seconds = 0.001;
+  o.int8_peak_macs = 3e12;
+  o.peak_probe = [&] { return readings.at(calls++); };
+  std::unique_ptr<bitlab::Backend> be = bitlab::make_backend("scalar", {});
+  const std::vector<bitlab::Measurement> ms = bitlab::run_kernel_benchmarks(*be, cases, o);
+  ASSERT_EQ(ms.size(), 4u);
+  EXPECT_EQ(calls, readings.size());
+  EXPECT_DOUBLE_EQ(ms[0].derived.at("int8_peak_gmacs"), 5e3);  // max(3, 1 before, 5 after)
+  EXPECT_DOUBLE_EQ(ms[1].derived.at("int8_peak_gmacs"), 5e3);  // max(3, 5 shared, 2 after)
+  EXPECT_EQ(ms[2].derived.count("int8_peak_gmacs"), 0u);
+  EXPECT_EQ(ms[2].derived.count("compute_fraction"), 0u);
+  EXPECT_DOUBLE_EQ(ms[3].derived.at("int8_peak_gmacs"), 4e3);  // max(3, 4 before, 0.5 after)
+  for (size_t i : {0u, 1u, 3u}) {
+    const double med = bitlab::summarize(ms[i].samples).median;
+    EXPECT_DOUBLE_EQ(ms[i].derived.at("compute_fraction"), ms[i].ops / 2.0 / med / (ms[i].derived.at("int8_peak_gmacs") * 1e9));
+  }
 }
 
 }  // namespace
