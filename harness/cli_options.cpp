@@ -149,9 +149,20 @@ void forbid_empty_values(CLI::App& app) {
 
 namespace {
 
-// The value given to `opt` in argv[i] ("--opt=v") or argv[i + 1] ("--opt v").
+// The value given to `opt` in argv[i] ("--opt=v", "-ov") or argv[i + 1] ("--opt v", "-o v").
 bool list_value_at(const CLI::Option* opt, int argc, char** argv, int i, std::string* value) {
   const std::string arg = argv[i];
+  for (const std::string& name : opt->get_snames()) {
+    const std::string flag = "-" + name;
+    if (arg == flag && i + 1 < argc) {
+      *value = argv[i + 1];
+      return true;
+    }
+    if (arg.size() > flag.size() && arg.rfind(flag, 0) == 0) {
+      *value = arg.substr(flag.size());
+      return true;
+    }
+  }
   for (const std::string& name : opt->get_lnames()) {
     const std::string flag = "--" + name;
     if (arg == flag && i + 1 < argc) {

@@ -4,10 +4,14 @@
 // bandwidth (and, prefill and the many-token matmuls, the measured int8
 // multiply-add peak), with the joules of each phase and where they came from (rapl,
 // nvml or modelled). Writes one result file and prints one side-by-side table.
+// Models, thread counts, prompt lengths, decode steps and context depths take
+// comma lists (llama-bench's -m -t -p -n -d): every combination is measured.
 #include <algorithm>
+#include <cmath>
 #include <map>
 #include <memory>
 #include <optional>
+#include <set>
 #include <sstream>
 
 #include <fmt/format.h>
@@ -32,15 +36,18 @@ namespace {
 
 struct BenchOptions {
   std::vector<std::string> backends;  // empty: every usable one
-  std::string model = "synthetic:2b4t";
-  int threads = 0;
+  std::vector<std::string> models{"synthetic:2b4t"};  // each measured in turn
+  std::vector<int> threads{0};  // each measured in turn; 0 = all cores
   int device = 0;  // GPU index for the cuda and vulkan backends
   std::string out;
   bool quick = false;
+  // Kernel samples per case; given explicitly, also the timed prefills and
+  // decode passes of each end-to-end case (else 5 prefills, 3 with --quick, and one pass).
   int repetitions = 9;
   std::vector<int64_t> tokens{1, 8, 32, 128};
-  int64_t prompt_len = 128;
-  int64_t gen = 32;
+  std::vector<int64_t> prompt_lens{128};
+  std::vector<int64_t> gens{32};
+  std::vector<int64_t> depths{0};  // tokens in the KV cache before prefill and decode
   std::vector<std::string> heads{"bf16"};  // e2e runs once per head
   // Weight layouts, each run in turn (kernels: the matmul cases again for each
   // layout after the first). Not given: the backends' defaults.
@@ -52,7 +59,65 @@ struct BenchOptions {
   unsigned nvml_device = 0;
   // Which of the options --quick shrinks were given: an explicit value wins.
   bool tokens_given = false, prompt_len_given = false, gen_given = false, idle_seconds_given = false;
+  bool repetitions_given = false;
 };
+
+// The end-to-end repetitions: -r when given, else the long-standing defaults.
+int prefill_repetitions(const BenchOptions& o) { return o.repetitions_given ? o.repetitions : o.quick ? 3 : 5; }
+int decode_repetitions(const BenchOptions& o) { return o.repetitions_given ? o.repetitions : 1; }
+
+// Fails (UsageError) before any long work on a model, a list or a combination
+// that cannot run: each model's positions must hold its deepest case (context,
+// prompt and decode steps); returns the models' configurations.
+std::vector<ModelConfig> check_sweep(const BenchOptions& o) {
+  std::vector<ModelConfig> cfgs;
+  for (const std::string& spec : o.models) {
+    const ModelConfig cfg = model_config(spec);
+    const int64_t depth = *std::max_element(o.depths.begin(), o.depths.end());
+    const int64_t prompt = *std::max_element(o.prompt_lens.begin(), o.prompt_lens.end());
+    const int64_t gen = *std::max_element(o.gens.begin(), o.gens.end());
+    if (depth + prompt + gen > cfg.max_pos)
+      throw UsageError(fmt::format("{}--prompt-len + --gen = {} exceeds the model's {} positions ({}: {}--prompt-len {}, "
+                                   "--gen {}, the largest of each list)",
+                                   depth > 0 ? "--depth + " : "", depth + prompt + gen, cfg.max_pos, spec,
+                                   depth > 0 ? fmt::format("--depth {}, ", depth) : "", prompt, gen));
+    check_tokens(cfg, o.tokens, "--tokens");
+    cfgs.push_back(cfg);
+  }
+  return cfgs;
+}
+
+// The thread count a --threads item runs with (0: every core).
+int resolved_threads(int t) { return t > 0 ? t : logical_cores(); }
+
+// What a progress line adds for the swept dimensions: ", 2 threads", ", synthetic:tiny".
+std::string sweep_label(const BenchOptions& o, const std::string& model, int threads) {
+  std::string s;
+  if (o.models.size() > 1) s += ", " + model;
+  if (o.threads.size() > 1) s += fmt::format(", {} threads", threads);
+  return s;
+}
+
+// Median and mean ± standard deviation of a measurement's per-sample rate
+// (tokens/s for e2e) or time (kernels), in the table's units.
+struct Spread {
+  double mean = 0, sd = 0;
+};
+Spread spread(const std::vector<double>& values) {
+  Spread s;
+  for (double v : values) s.mean += v;
+  s.mean /= double(values.size());
+  double ss = 0;
+  for (double v : values) ss += (v - s.mean) * (v - s.mean);
+  s.sd = values.size() > 1 ? std::sqrt(ss / double(values.size() - 1)) : 0.0;
+  return s;
+}
+Spread sample_spread(const nlohmann::json& m, bool as_rate) {
+  std::vector<double> v;
+  const double tokens = double(m.value("tokens", int64_t(1)));
+  for (const auto& x : m["samples"]) v.push_back(as_rate ? tokens / x.get<double>() : x.get<double>());
+  return spread(v);
+}
 
 // "0.0123 J/tok rapl 41.2 W": the primary energy figure of an e2e row.
 std::string energy_cell(const nlohmann::json& m) {
@@ -70,12 +135,16 @@ std::string cell(const nlohmann::json& m) {
   const double med = m["stats"]["median"].get<double>();
   std::string s;
   if (m["kind"] == "kernel") {
-    s = fmt::format("{:>9.1f} us {:>6.1f} GB/s", med * 1e6, d.value("gbps", 0.0));
-  } else if (m["name"] == "prefill") {
-    s = fmt::format("{:>8.2f} tok/s ttft {:.0f} ms", d.value("tokens_per_s", 0.0), d.value("ttft_ms", 0.0));
+    const Spread t = sample_spread(m, false);
+    s = fmt::format("{:>9.1f} us ({:.1f} ± {:.1f}) {:>6.1f} GB/s", med * 1e6, t.mean * 1e6, t.sd * 1e6,
+                    d.value("gbps", 0.0));
   } else {
-    s = fmt::format("{:>8.2f} tok/s p90 {:.1f} ms", d.value("tokens_per_s", 0.0),
-                    m["stats"]["p90"].get<double>() * 1e3);
+    const Spread r = sample_spread(m, true);
+    s = fmt::format("{:>8.2f} tok/s ({:.2f} ± {:.2f})", d.value("tokens_per_s", 0.0), r.mean, r.sd);
+    if (m["name"] == "prefill")
+      s += fmt::format(" ttft {:.0f} ms", d.value("ttft_ms", 0.0));
+    else
+      s += fmt::format(" p90 {:.1f} ms", m["stats"]["p90"].get<double>() * 1e3);
   }
   if (d.contains("roofline_fraction")) s += fmt::format(" {:>3.0f}%", 100.0 * d["roofline_fraction"].get<double>());
   if (d.contains("compute_fraction"))
@@ -83,8 +152,41 @@ std::string cell(const nlohmann::json& m) {
   return s;
 }
 
+// The dimensions whose values differ between a document's measurements of
+// one kind: the rows name them so that no two cases share a row.
+struct SweptDims {
+  bool model = false, threads = false, depth = false, gen = false, prompt = false;
+};
+SweptDims swept_dims(const nlohmann::json& doc, const std::string& kind) {
+  std::set<std::string> models;
+  std::set<int64_t> threads, depths, gens, prompts;
+  for (const auto& m : doc["measurements"]) {
+    if (m["kind"] != kind) continue;
+    const auto shape = m.value("shape", nlohmann::json::object());
+    models.insert(m.value("model", std::string()));
+    threads.insert(shape.value("threads", int64_t(0)));
+    depths.insert(shape.value("depth", int64_t(0)));
+    prompts.insert(shape.value("prompt", int64_t(0)));
+    if (m["name"] == "decode") gens.insert(shape.value("gen", int64_t(0)));
+  }
+  return {models.size() > 1, threads.size() > 1, depths.size() > 1, gens.size() > 1, prompts.size() > 1};
+}
+
+// ", depth 512, gen 32, 2 threads, synthetic:tiny": the swept values of an e2e row or " threads:2" of a kernel row.
+std::string swept_cells(const nlohmann::json& m, const SweptDims& dims) {
+  const auto shape = m.value("shape", nlohmann::json::object());
+  std::string s;
+  if (m["kind"] == "kernel") return dims.threads ? fmt::format(" threads:{}", shape.value("threads", 0)) : "";
+  if (dims.depth) s += fmt::format(", depth {}", shape.value("depth", int64_t(0)));
+  if (dims.gen && m["name"] == "decode") s += fmt::format(", gen {}", shape.value("gen", int64_t(0)));
+  if (dims.threads) s += fmt::format(", threads {}", shape.value("threads", 0));
+  if (dims.model) s += ", " + m.value("model", std::string("?"));
+  return s;
+}
+
 // One row per measured case, one column per backend.
 void print_table(const nlohmann::json& doc, const std::vector<std::string>& backends) {
+  const SweptDims kernel_dims = swept_dims(doc, "kernel"), e2e_dims = swept_dims(doc, "e2e");
   std::vector<std::string> rows;
   std::map<std::pair<std::string, std::string>, std::string> cells;
   for (const auto& m : doc["measurements"]) {
@@ -92,6 +194,7 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
     // An e2e row's configuration beyond the defaults: ", int8 head", ", 1.6-bit weights".
     std::string config;
     if (m["kind"] == "e2e") {
+      config += swept_cells(m, e2e_dims);
       const size_t h = key.find("/head:");
       if (h != std::string::npos) config += fmt::format(", {} head", key.substr(h + 6, key.find('/', h + 6) - h - 6));
       const double bits = m.value("derived", nlohmann::json::object()).value("weight_bits", 2.0);
@@ -100,15 +203,17 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
     std::string row;
     if (m["kind"] == "kernel") {
       const size_t v = key.find("/variant:");
-      row = fmt::format("{} {}x{} T={}{}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
+      row = fmt::format("{} {}x{} T={}{}{}", m["name"].get<std::string>(), m["shape"]["n"].get<int64_t>(),
                         m["shape"]["k"].get<int64_t>(), m["shape"]["tokens"].get<int64_t>(),
-                        v == std::string::npos ? "" : " " + key.substr(v + 1));
+                        swept_cells(m, kernel_dims), v == std::string::npos ? "" : " " + key.substr(v + 1));
     } else {
       row = fmt::format("{} (prompt {}{})", m["name"].get<std::string>(), m["shape"]["prompt"].get<int64_t>(), config);
     }
     if (std::find(rows.begin(), rows.end(), row) == rows.end()) rows.push_back(row);
     cells[{row, m["backend"].get<std::string>()}] = cell(m);
     if (m["kind"] == "e2e" && m.contains("energy")) {
+      // The prompt length only where it differs between rows: a plain run's energy rows read as they always did.
+      if (e2e_dims.prompt) config = fmt::format(", prompt {}{}", m["shape"]["prompt"].get<int64_t>(), config);
       const std::string erow =
           fmt::format("{} energy{}", m["name"].get<std::string>(), config.empty() ? "" : " (" + config.substr(2) + ")");
       if (std::find(rows.begin(), rows.end(), erow) == rows.end()) rows.push_back(erow);
@@ -130,8 +235,8 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
     }
     fmt::print("\n");
   }
-  fmt::print("(kernels: median per call and weight+activation GB/s; e2e: median; % = fraction of the "
-             "memory-bandwidth roofline: the highest of {:.1f} GB/s and probes just before and after the case)\n",
+  fmt::print("(kernels: median per call (mean ± sd) and weight+activation GB/s; e2e: median tokens/s (mean ± sd of "
+             "the samples' tokens/s); % = fraction of the memory-bandwidth roofline: the highest of {:.1f} GB/s and probes just before and after the case)\n",
              doc["context"]["memory_bandwidth_gbps"].get<double>());
   const auto& ctx = doc["context"];
   if (ctx.contains("int8_peak_gmacs"))
@@ -150,7 +255,7 @@ std::vector<std::string> default_bench_backends(const BenchOptions& o) {
   std::vector<std::string> out;
   for (const std::string& name : usable_backends()) {
     if (name == "vulkan") {
-      const std::string device = make_backend(name, backend_options(name, o.threads, o.device, o.variants))->info().name;
+      const std::string device = make_backend(name, backend_options(name, o.threads.front(), o.device, o.variants))->info().name;
       if (device.find("llvmpipe") != std::string::npos) {
         fmt::print(stderr, "bench: skipping vulkan on {} (software rasterizer; --backends vulkan includes it)\n",
                    device);
@@ -162,66 +267,161 @@ std::vector<std::string> default_bench_backends(const BenchOptions& o) {
   return out;
 }
 
-// One backend with one weight layout: the kernel cases (all of them for the
-// first layout, only the matmul cases for the others), then e2e per head.
-void bench_backend(const BenchOptions& o, const std::string& name, const BackendOptions& bo,
-                   const std::vector<std::string>& pins, bool all_kernels, const ModelWeights& w,
-                   const ModelConfig& cfg, double bandwidth_gbps, const std::function<double()>& probe,
-                   const EnergySession* energy, RunContext& rc, std::vector<nlohmann::json>& measurements) {
-  std::unique_ptr<Backend> be = make_backend(name, bo);
-  const WeightBits bits = bo.weight_bits.value_or(WeightBits::Two);
-  const std::string layout = bo.weight_bits ? fmt::format(", {}-bit weights", weight_bits_name(bits)) : "";
-  if (be->info().kind == "gpu" && all_kernels) rc.gpus.push_back(be->info());
-  const bool cpu_backend = be->info().kind == "cpu";
-  if (!o.no_kernels) {
-    KernelBenchOptions ko;
-    ko.repetitions = o.repetitions;
-    ko.min_seconds = o.quick ? 0.005 : 0.1;
-    ko.pins = pins;
-    // The roofline is host memory: meaningless for a GPU's kernels (gpu-check
-    // measures device bandwidth with the CUDA and Vulkan benchmarks).
-    ko.bandwidth_gbps = cpu_backend ? bandwidth_gbps : 0;
-    ko.probe = probe;
-    ko.int8_peak_macs = cpu_backend ? rc.int8_peak_gmacs * 1e9 : 0;
-    std::vector<opcase::OpCase> cases = opcase::bench_cases(cfg, o.tokens);
-    if (!all_kernels) std::erase_if(cases, [](const opcase::OpCase& c) { return c.op != "matmul_w2a8"; });
-    Progress p("kernels " + name + layout);
-    for (const Measurement& m : run_kernel_benchmarks(*be, cases, ko, [&](size_t i, size_t n, const std::string& s) {
-           p.update(double(i) / double(n), s);
-         }))
-      measurements.push_back(to_json(m));
-    p.done(fmt::format("{} cases x {} repetitions", cases.size(), o.repetitions));
+// One backend with one weight layout and thread count on one model.
+struct BackendRun {
+  std::string name;
+  BackendOptions options;
+  std::vector<std::string> pins;
+  bool all_kernels = true;  // the first layout: every kernel case, else only the matmuls
+  std::string model;        // spec
+  std::string label;        // what progress lines add for the swept dimensions
+};
+
+// Where a run's measurements go, and what it is held against.
+struct BenchSink {
+  double bandwidth_gbps = 0;
+  std::function<double()> probe;
+  const EnergySession* energy = nullptr;
+  RunContext* rc = nullptr;
+  std::vector<nlohmann::json>* measurements = nullptr;
+  // Kernel cases measured so far, per backend, layout and thread count: a
+  // second model with the same shapes measures nothing new (kernel keys name
+  // shapes, not models).
+  std::set<std::string> kernel_cases;
+};
+
+void bench_kernels(const BenchOptions& o, const BackendRun& r, Backend& be, const ModelConfig& cfg,
+                   const std::string& layout, BenchSink& sink) {
+  const bool cpu_backend = be.info().kind == "cpu";
+  KernelBenchOptions ko;
+  ko.repetitions = o.repetitions;
+  ko.min_seconds = o.quick ? 0.005 : 0.1;
+  ko.pins = r.pins;
+  // The roofline is host memory: meaningless for a GPU's kernels (gpu-check
+  // measures device bandwidth with the CUDA and Vulkan benchmarks).
+  ko.bandwidth_gbps = cpu_backend ? sink.bandwidth_gbps : 0;
+  ko.probe = sink.probe;
+  ko.int8_peak_macs = cpu_backend ? sink.rc->int8_peak_gmacs * 1e9 : 0;
+  std::vector<opcase::OpCase> cases = opcase::bench_cases(cfg, o.tokens);
+  if (!r.all_kernels) std::erase_if(cases, [](const opcase::OpCase& c) { return c.op != "matmul_w2a8"; });
+  const std::string run_id = fmt::format("{}{}/threads:{}", r.name, layout, be.info().threads);
+  std::erase_if(cases, [&](const opcase::OpCase& c) { return !sink.kernel_cases.insert(run_id + c.key()).second; });
+  if (cases.empty()) return;
+  Progress p("kernels " + r.name + layout + r.label);
+  for (const Measurement& m : run_kernel_benchmarks(be, cases, ko, [&](size_t i, size_t n, const std::string& s) {
+         p.update(double(i) / double(n), s);
+       }))
+    sink.measurements->push_back(to_json(m));
+  p.done(fmt::format("{} cases x {} repetitions", cases.size(), o.repetitions));
+}
+
+// "prefill 12.3 tok/s, decode 4.56 tok/s, 0.123 GB/token at 7.8 GB/s": what one e2e case's progress line ends with.
+std::string e2e_summary(const std::vector<Measurement>& ms) {
+  std::string s = fmt::format("prefill {:.2f} tok/s", ms[0].derived.at("tokens_per_s"));
+  for (size_t i = 1; i < ms.size(); ++i) {
+    const Measurement& d = ms[i];
+    const std::string gen = ms.size() > 2 ? fmt::format(" ({} steps)", d.shape.at("gen")) : "";
+    s += fmt::format(", decode{} {:.2f} tok/s, {:.3g} GB/token at {:.1f} GB/s", gen, d.derived.at("tokens_per_s"),
+                     d.bytes / 1e9, d.derived.at("gbps"));
+    if (!d.energy.empty())
+      s += fmt::format("; decode {:.4g} J/token ({})", d.energy[0].joules_per_token(),
+                       d.energy[0].source == "modelled" ? "modelled estimate" : d.energy[0].source);
   }
-  for (const std::string& head_arg : o.no_e2e ? std::vector<std::string>{} : o.heads) {
-    const HeadKind head = parse_head(head_arg);
-    const std::string what =
-        fmt::format("{}{}{}", name, head == HeadKind::BF16 ? "" : fmt::format(", {} head", head_name(head)), layout);
-    Progress p("e2e " + what);
-    p.update(0, "uploading weights");
-    // Built on the profiler, which forwards untimed until the one profiled prefill.
-    OpProfiler profiler(*be);
-    Transformer model(profiler, w, o.prompt_len + o.gen, {}, head);
-    E2eOptions eo;
-    eo.prompt_len = o.prompt_len;
-    eo.gen = o.gen;
-    eo.prefill_repetitions = o.quick ? 3 : 5;
-    eo.bandwidth_gbps = cpu_backend ? bandwidth_gbps : 0;
-    eo.probe = probe;
-    eo.int8_peak_macs = cpu_backend ? rc.int8_peak_gmacs * 1e9 : 0;
-    eo.model = o.model;
-    eo.energy = energy;
-    eo.weight_bits = bits;
-    eo.profiler = &profiler;
-    const auto ms = run_e2e_benchmark(model, w, eo, [&](double f) { p.update(f, "prefill and decode"); });
-    for (const Measurement& m : ms) measurements.push_back(to_json(m));
-    std::string joules;
-    if (!ms[1].energy.empty())
-      joules = fmt::format("; decode {:.4g} J/token ({})", ms[1].energy[0].joules_per_token(),
-                           ms[1].energy[0].source == "modelled" ? "modelled estimate" : ms[1].energy[0].source);
-    p.done(fmt::format("prefill {:.2f} tok/s, decode {:.2f} tok/s, {:.3g} GB/token at {:.1f} GB/s{}",
-                       ms[0].derived.at("tokens_per_s"), ms[1].derived.at("tokens_per_s"), ms[1].bytes / 1e9,
-                       ms[1].derived.at("gbps"), joules));
-    if (!ms[0].breakdown.empty()) fmt::print(stderr, "  prefill by op: {}\n", top_ops(ms[0].breakdown, 4));
+  return s;
+}
+
+// Every e2e case of one head: each depth and prompt length, with every decode step count.
+void bench_e2e(const BenchOptions& o, const BackendRun& r, Backend& be, const ModelWeights& w, HeadKind head,
+               WeightBits bits, const std::string& layout, BenchSink& sink) {
+  const bool cpu_backend = be.info().kind == "cpu";
+  const std::string what = fmt::format("{}{}{}{}", r.name,
+                                       head == HeadKind::BF16 ? "" : fmt::format(", {} head", head_name(head)), layout,
+                                       r.label);
+  const int64_t max_seq = *std::max_element(o.depths.begin(), o.depths.end()) +
+                          *std::max_element(o.prompt_lens.begin(), o.prompt_lens.end()) +
+                          *std::max_element(o.gens.begin(), o.gens.end());
+  const bool one_case = o.depths.size() == 1 && o.prompt_lens.size() == 1;
+  // Built on the profiler, which forwards untimed until the one profiled prefill.
+  OpProfiler profiler(be);
+  std::unique_ptr<Transformer> model;
+  for (int64_t depth : o.depths) {
+    for (int64_t prompt_len : o.prompt_lens) {
+      Progress p("e2e " + what + (one_case ? "" : fmt::format(" (depth {}, prompt {})", depth, prompt_len)));
+      if (!model) {
+        p.update(0, "uploading weights");
+        model = std::make_unique<Transformer>(profiler, w, max_seq, ProgressFn{}, head);
+      }
+      E2eOptions eo;
+      eo.prompt_len = prompt_len;
+      eo.gens = o.gens;
+      eo.depth = depth;
+      eo.prefill_repetitions = prefill_repetitions(o);
+      eo.decode_repetitions = decode_repetitions(o);
+      eo.bandwidth_gbps = cpu_backend ? sink.bandwidth_gbps : 0;
+      eo.probe = sink.probe;
+      eo.int8_peak_macs = cpu_backend ? sink.rc->int8_peak_gmacs * 1e9 : 0;
+      eo.model = r.model;
+      eo.energy = sink.energy;
+      eo.weight_bits = bits;
+      eo.profiler = &profiler;
+      const auto ms = run_e2e_benchmark(*model, w, eo, [&](double f) {
+        p.update(f, depth > 0 ? "context, prefill and decode" : "prefill and decode");
+      });
+      for (const Measurement& m : ms) sink.measurements->push_back(to_json(m));
+      p.done(e2e_summary(ms));
+      if (!ms[0].breakdown.empty()) fmt::print(stderr, "  prefill by op: {}\n", top_ops(ms[0].breakdown, 4));
+    }
+  }
+}
+
+// One backend with one weight layout and thread count: the kernel cases, then e2e per head.
+void bench_backend(const BenchOptions& o, const BackendRun& r, const ModelWeights& w, BenchSink& sink) {
+  std::unique_ptr<Backend> be = make_backend(r.name, r.options);
+  const WeightBits bits = r.options.weight_bits.value_or(WeightBits::Two);
+  const std::string layout = r.options.weight_bits ? fmt::format(", {}-bit weights", weight_bits_name(bits)) : "";
+  if (!o.no_kernels) bench_kernels(o, r, *be, w.config, layout, sink);
+  for (const std::string& head_arg : o.no_e2e ? std::vector<std::string>{} : o.heads)
+    bench_e2e(o, r, *be, w, parse_head(head_arg), bits, layout, sink);
+}
+
+// Every backend on one model: each weight layout and thread count in turn (a
+// layout a backend has no kernel for is skipped with a note; a thread count
+// the backend runs as one it already ran, a GPU's for one, is not repeated).
+void bench_model(const BenchOptions& o, const std::string& spec, const std::vector<std::string>& backends,
+                 BenchSink& sink) {
+  ModelWeights w = load_model(spec, 1);
+  std::vector<std::optional<WeightBits>> layouts;
+  for (const std::string& b : o.weight_bits) layouts.emplace_back(parse_weight_bits(b));
+  if (layouts.empty()) layouts.emplace_back();
+  for (const std::string& name : backends) {
+    for (size_t li = 0; li < layouts.size(); ++li) {
+      std::set<int> threads_run;
+      for (int threads : o.threads) {
+        BackendRun r;
+        r.name = name;
+        r.options = backend_options(name, threads, o.device, o.variants, layouts[li]);
+        try {
+          r.pins = resolved_pins(name, r.options);
+        } catch (const DeviceError& e) {
+          if (layouts.size() == 1) throw;
+          fmt::print(stderr, "bench: skipping {} with {}-bit weights: {}\n", name, weight_bits_name(*layouts[li]),
+                     e.what());
+          break;
+        }
+        const DeviceInfo di = make_backend(name, r.options)->info();
+        if (!threads_run.insert(di.threads).second) {
+          fmt::print(stderr, "bench: {} runs --threads {} as {} threads, already measured\n", name, threads,
+                     di.threads);
+          continue;
+        }
+        if (di.kind == "gpu" && li == 0 && threads_run.size() == 1 && spec == o.models.front())
+          sink.rc->gpus.push_back(di);
+        r.all_kernels = li == 0;
+        r.model = spec;
+        r.label = sweep_label(o, spec, di.threads);
+        bench_backend(o, r, w, sink);
+      }
+    }
   }
 }
 
@@ -229,20 +429,19 @@ int run(BenchOptions o) {
   // --quick changes defaults only: what the user wrote is what runs.
   if (o.quick) {
     if (!o.tokens_given) o.tokens = {1, 8};
-    if (!o.prompt_len_given) o.prompt_len = 16;
-    if (!o.gen_given) o.gen = 8;
+    if (!o.prompt_len_given) o.prompt_lens = {16};
+    if (!o.gen_given) o.gens = {8};
     if (!o.idle_seconds_given) o.idle_seconds = 0.5;
   }
-  const ModelConfig cfg = model_config(o.model);
-  check_positions(cfg, o.prompt_len, o.gen);
-  check_tokens(cfg, o.tokens, "--tokens");
+  check_sweep(o);
   if (!o.out.empty()) check_result_path(o.out);
+  // The first thread count opens the backends for the checks below.
   std::vector<std::string> backends = o.backends.empty() ? default_bench_backends(o) : o.backends;
   // Fail on a bad name before any long work.
   check_variants(backends, o.variants);
   std::vector<std::string> kinds;
   for (const auto& b : backends)
-    kinds.push_back(make_backend(b, backend_options(b, o.threads, o.device, o.variants))->info().kind);
+    kinds.push_back(make_backend(b, backend_options(b, o.threads.front(), o.device, o.variants))->info().kind);
 
   std::unique_ptr<EnergySession> energy;
   if (!o.no_e2e) {
@@ -254,7 +453,9 @@ int run(BenchOptions o) {
     for (const std::string& note : energy->notes()) fmt::print(stderr, "energy: {}\n", note);
   }
 
-  const int threads = o.threads > 0 ? o.threads : logical_cores();
+  // Bandwidth and the int8 peak are probed once, with the most threads any case uses.
+  int threads = 1;
+  for (int t : o.threads) threads = std::max(threads, resolved_threads(t));
   BandwidthProbe bw;
   {
     Progress p("bandwidth");
@@ -270,17 +471,11 @@ int run(BenchOptions o) {
     p.done(peak.isa.empty() ? std::string("no int8 dot-product path on this CPU")
                             : fmt::format("{:.0f} GMAC/s ({}, {} threads)", peak.macs_per_s / 1e9, peak.isa, threads));
   }
-  ModelWeights w = load_model(o.model, 1);
   if (energy && energy->measures_hardware()) {
     Progress p("idle power");
     energy->measure_idle([&](const std::string& s) { p.update(0, s); });
     p.done("measured before any backend runs");
   }
-
-  // A short probe run again around each case (KernelBenchOptions::probe).
-  const std::function<double()> probe = [&] {
-    return measure_read_bandwidth(threads, size_t(o.quick ? 64 : 256) << 20, 3).read_gbps;
-  };
 
   RunContext rc;
   rc.command = command_line();
@@ -288,28 +483,17 @@ int run(BenchOptions o) {
   rc.bandwidth_gbps = bw.read_gbps;
   rc.int8_peak_gmacs = peak.macs_per_s / 1e9;
   rc.int8_peak_isa = peak.isa;
-  rc.model = o.model;
+  rc.model = fmt::format("{}", fmt::join(o.models, ","));
   std::vector<nlohmann::json> measurements;
 
-  // Each backend once per weight layout; a layout a backend has no kernel for is skipped with a note.
-  std::vector<std::optional<WeightBits>> layouts;
-  for (const std::string& b : o.weight_bits) layouts.emplace_back(parse_weight_bits(b));
-  if (layouts.empty()) layouts.emplace_back();
-  for (const std::string& name : backends) {
-    for (size_t li = 0; li < layouts.size(); ++li) {
-      const BackendOptions bo = backend_options(name, o.threads, o.device, o.variants, layouts[li]);
-      std::vector<std::string> pins;
-      try {
-        pins = resolved_pins(name, bo);
-      } catch (const DeviceError& e) {
-        if (layouts.size() == 1) throw;
-        fmt::print(stderr, "bench: skipping {} with {}-bit weights: {}\n", name, weight_bits_name(*layouts[li]),
-                   e.what());
-        continue;
-      }
-      bench_backend(o, name, bo, pins, li == 0, w, cfg, bw.read_gbps, probe, energy.get(), rc, measurements);
-    }
-  }
+  BenchSink sink;
+  sink.bandwidth_gbps = bw.read_gbps;
+  // A short probe run again around each case (KernelBenchOptions::probe).
+  sink.probe = [&] { return measure_read_bandwidth(threads, size_t(o.quick ? 64 : 256) << 20, 3).read_gbps; };
+  sink.energy = energy.get();
+  sink.rc = &rc;
+  sink.measurements = &measurements;
+  for (const std::string& spec : o.models) bench_model(o, spec, backends, sink);
 
   nlohmann::json doc = new_result(rc);
   doc["measurements"] = measurements;
@@ -327,19 +511,35 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   CLI::App* sub = app.add_subcommand(
       "bench", "Benchmark every usable backend: kernels of the model's shapes, then prefill and decode end to end");
   add_backends(sub, o->backends, "backends to run (default: every one usable here)");
-  add_model(sub, o->model, "model");
+  sub->add_option("-m,--model", o->models,
+                  std::string("models, a comma list or the option repeated, each measured in turn: ") + kModelSpecHelp)
+      ->delimiter(',')
+      ->capture_default_str();
   add_device(sub, o->device);
-  add_threads(sub, o->threads);
+  add_integers<int>(sub, "-t,--threads", o->threads,
+                    "CPU thread counts, each measured in turn (0 = all cores); bandwidth and the int8 peak are probed "
+                    "with the largest",
+                    0, 1024);
   sub->add_option("--out", o->out, "result file (default: results/bench-<UTC time>.json)");
   sub->add_flag("--quick", o->quick,
                 "small and fast (for CI): tokens 1 and 8, prompt 16, 8 decode steps, 0.5 s idle window and short "
                 "minimum times; --tokens, --prompt-len, --gen and --idle-seconds given explicitly still apply");
-  add_integer(sub, "--repetitions", o->repetitions, "kernel repetitions (samples per case)", 1, 1000);
+  CLI::Option* reps = add_integer(sub, "-r,--repetitions", o->repetitions,
+                                  "kernel repetitions (samples per case); given, also the timed prefills and decode "
+                                  "passes of each end-to-end case (else 5 prefills, 3 with --quick, and one pass)",
+                                  1, 1000);
   CLI::Option* tokens = add_integers<int64_t>(sub, "--tokens", o->tokens,
                                               "token counts for the kernel cases (each at most the model's positions)",
                                               1, kMaxTokenCount);
-  CLI::Option* prompt_len = add_token_count(sub, "--prompt-len", o->prompt_len, "prompt length for prefill");
-  CLI::Option* gen = add_token_count(sub, "--gen", o->gen, "decode steps to time");
+  CLI::Option* prompt_len = add_integers<int64_t>(sub, "-p,--prompt-len", o->prompt_lens,
+                                                  "prompt lengths for prefill, each measured in turn", 1,
+                                                  kMaxTokenCount);
+  CLI::Option* gen = add_integers<int64_t>(sub, "-n,--gen", o->gens, "decode steps to time, each count in turn", 1,
+                                           kMaxTokenCount);
+  add_integers<int64_t>(sub, "-d,--depth", o->depths,
+                        "tokens already in the KV cache (prefilled untimed) before each prefill and decode, each "
+                        "depth in turn",
+                        0, kMaxTokenCount);
   add_head_option(sub, "--heads", o->heads)->delimiter(',');
   add_weight_bits(sub, "--weight-bits", o->weight_bits);
   sub->add_flag("--no-kernels", o->no_kernels, "skip the kernel microbenchmarks");
@@ -352,11 +552,12 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   CLI::Option* idle = add_real(sub, "--idle-seconds", o->idle_seconds,
                                "idle-power baseline window before the runs (--quick: 0.5 unless given)", 0.01, 3600.0);
   add_integer(sub, "--nvml-device", o->nvml_device, "NVML index of the GPU to meter", 0u, 255u);
-  sub->callback([&action, o, tokens, prompt_len, gen, idle] {
+  sub->callback([&action, o, tokens, prompt_len, gen, idle, reps] {
     o->tokens_given = tokens->count() > 0;
     o->prompt_len_given = prompt_len->count() > 0;
     o->gen_given = gen->count() > 0;
     o->idle_seconds_given = idle->count() > 0;
+    o->repetitions_given = reps->count() > 0;
     action = [o] { return run(*o); };
   });
   return sub;

@@ -17,7 +17,18 @@ namespace bitlab {
 struct E2eOptions {
   int64_t prompt_len = 128;
   int64_t gen = 32;          // decode steps timed
+  // Decode step counts, one decode measurement each (empty: just `gen`). With
+  // more than one, each decode key names its count ("/gen:N").
+  std::vector<int64_t> gens;
+  // Tokens already in the KV cache before the timed work: a context of this
+  // many tokens is prefilled once, untimed; each timed prefill then runs the
+  // prompt after it, and decode continues after context and prompt. Keys name
+  // a depth other than 0 ("/depth:N").
+  int64_t depth = 0;
   int prefill_repetitions = 5;
+  // Timed passes over the `gen` decode steps (each from the same cache state);
+  // every step of every pass is one sample.
+  int decode_repetitions = 1;
   double bandwidth_gbps = 0;
   double int8_peak_macs = 0;  // as KernelBenchOptions::int8_peak_macs, for prefill
   std::function<double()> probe;  // as KernelBenchOptions::probe, around the decode phase
@@ -39,8 +50,11 @@ struct E2eOptions {
 // A prompt of BOS and seeded ids other than BOS/EOS.
 std::vector<int32_t> seeded_prompt(const ModelConfig& c, int64_t len, uint64_t seed);
 
-// Runs prefill `prefill_repetitions` times, then `gen` decode steps; returns
-// the "prefill" and "decode" measurements. `progress(fraction)` as it goes.
+// Fills the context (`depth`), runs prefill `prefill_repetitions` times, then
+// `decode_repetitions` passes of each decode step count; returns the "prefill"
+// measurement and one "decode" measurement per step count, in order.
+// `progress(fraction)` as it goes. The model needs depth + prompt_len + the
+// largest step count positions.
 std::vector<Measurement> run_e2e_benchmark(Transformer& model, const ModelWeights& w, const E2eOptions& o,
                                            const std::function<void(double)>& progress = {});
 

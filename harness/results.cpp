@@ -102,6 +102,7 @@ nlohmann::json to_json(const Measurement& m) {
   nlohmann::json j = {{"key", m.key},         {"kind", m.kind},   {"backend", m.backend},
                       {"variant", m.variant}, {"name", m.name},   {"unit", "s"},
                       {"samples", m.samples}, {"stats", to_json(summarize(m.samples))}};
+  if (!m.model.empty()) j["model"] = m.model;
   if (!m.shape.empty()) j["shape"] = m.shape;
   if (m.bytes > 0) j["bytes"] = m.bytes;
   if (m.ops > 0) j["ops"] = m.ops;

@@ -42,6 +42,7 @@ struct OpShare {
 
 struct Measurement {
   std::string key, kind, backend, variant, name;
+  std::string model;  // e2e: the model spec measured (a bench may sweep several)
   std::map<std::string, int64_t> shape;
   std::vector<double> samples;  // seconds
   double bytes = 0, ops = 0;    // per sample; 0 = not applicable

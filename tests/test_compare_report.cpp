@@ -392,6 +392,33 @@ TEST(Report, PrefillBreakdownTableWhereRecorded) {
                         "breakdown[0].share: expected a finite number");
 }
 
+// A bench that swept depth and threads gets a line figure of tokens/s
+// against each; a file with one depth and one thread count gets neither.
+TEST(Report, SweepsArePlottedAgainstDepthAndThreads) {
+  if (!python_has("matplotlib")) GTEST_SKIP() << kPython << " lacks matplotlib (Debian package python3-matplotlib)";
+  const std::string dir = scratch();
+  const Result b = bitlab("bench --quick --no-kernels --backends scalar --energy-source none -m synthetic:tiny "
+                          "-t 1,2 -d 0,8 -p 8 -n 2 --out " + dir + "sweep.json");
+  ASSERT_EQ(b.code, 0) << b.err;
+  const Result r = bitlab("report " + dir + "sweep.json -o " + dir + "out");
+  ASSERT_EQ(r.code, 0) << r.out << r.err;
+  const std::string md = slurp(dir + "out/report.md");
+  for (const char* png : {"e2e_tokens_per_s_by_depth.png", "e2e_tokens_per_s_by_threads.png"}) {
+    EXPECT_NE(md.find(std::string("](") + png + ")"), std::string::npos) << png << "\n" << md;
+    EXPECT_EQ(slurp(dir + "out/" + png).substr(1, 3), "PNG") << png;
+  }
+  const Result plain = bitlab("report " + kFixtures + "result_a.json -o " + dir + "plain");
+  ASSERT_EQ(plain.code, 0) << plain.out << plain.err;
+  EXPECT_EQ(slurp(dir + "plain/report.md").find("_by_"), std::string::npos);
+  // A swept value of the wrong type is refused naming the field, as every other.
+  json doc = json::parse(slurp(dir + "sweep.json"));
+  for (json& m : doc["measurements"]) m["shape"]["depth"] = "deep";
+  std::ofstream(dir + "bad.json") << doc.dump();
+  const Result bad = bitlab("report " + dir + "bad.json -o " + dir + "bad");
+  EXPECT_EQ(bad.code, 1) << bad.err;
+  EXPECT_NE(bad.err.find("depth"), std::string::npos) << bad.err;
+}
+
 TEST(Report, BadInputIsAUsageError) {
   const std::string dir = scratch();
   expect_one_line_error(bitlab("report " + dir + "nonesuch.json -o " + dir + "out"), 2, "nonesuch.json");

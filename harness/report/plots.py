@@ -7,6 +7,7 @@ import warnings
 import matplotlib
 import matplotlib.pyplot as plt
 from matplotlib.patches import Patch
+from matplotlib.ticker import FuncFormatter
 
 import docs as D
 
@@ -258,4 +259,79 @@ def energy_figure(docs):
     if len(docs) > 1:  # plain patches: a hatched bar must not make a file look modelled
         ax.legend(handles=[Patch(color=f"C{i % 10}", label=legend_label(label)) for i, (label, _, _) in enumerate(series)],
                   fontsize=7, loc="best")
+    return _png(fig), omitted
+
+
+# The sweeps a line figure plots tokens/s against: the shape field (and key component) and its axis label.
+# A document measured without depth has its decode after the prompt alone: depth 0.
+SWEEPS = {"depth": ("tokens already in the KV cache (depth)", 0), "threads": ("threads", None)}
+# Lines one axes draws at most; the rest are in the table.
+MAX_SERIES = 12
+
+
+def _swept_value(m, dim):
+    v = m.get("shape", {}).get(dim, SWEEPS[dim][1])
+    return v if isinstance(v, int) and not isinstance(v, bool) else None
+
+
+def _series_name(m, dim):
+    """The key without kind, backend and the swept component: the measurements of one line differ in `dim` only."""
+    parts = D.short_key(m).split("/")
+    if parts and parts[0] == m.get("name"):  # the phase: each axes shows one
+        parts = parts[1:]
+    rest = [p for p in parts if not p.startswith(dim + ":")]
+    return "/".join([m.get("backend", "?")] + rest)
+
+
+def sweeps(docs):
+    """The dimensions of SWEEPS that some file measured end to end at more than one value."""
+    found = []
+    for dim in SWEEPS:
+        for d in docs:
+            values = {_swept_value(m, dim) for m in d.measurements if m.get("kind") == "e2e"} - {None}
+            if len(values) > 1:
+                found.append(dim)
+                break
+    return found
+
+
+def sweep_figure(docs, dim):
+    """(PNG, number of lines left out) of prefill and decode tokens/s against `dim` (a key of SWEEPS):
+    one line per backend and configuration (the key less the swept part), per file where there are
+    several; None where no file sweeps `dim`."""
+    if dim not in sweeps(docs):
+        return None
+    phases = [p for p in PHASES if any(m.get("kind") == "e2e" and m.get("name") == p
+                                       for d in docs for m in d.measurements)]
+    omitted = 0
+    fig, axes = plt.subplots(1, len(phases), figsize=(5.5 * len(phases), 3.8), squeeze=False, layout="constrained")
+    for ax, phase in zip(axes[0], phases):
+        lines = {}  # (file label, series name) -> {x: tokens/s}, first seen first
+        for d in docs:
+            for m in d.measurements:
+                x, y = _swept_value(m, dim), D.tokens_per_s(m)
+                if m.get("kind") != "e2e" or m.get("name") != phase or x is None or y is None:
+                    continue
+                lines.setdefault((d.label, _series_name(m, dim)), {})[x] = y
+        # A line needs two points; a configuration measured at one value only is in the table.
+        drawn = [(k, pts) for k, pts in lines.items() if len(pts) > 1]
+        omitted = max(omitted, max(0, len(drawn) - MAX_SERIES))
+        for i, ((label, name), pts) in enumerate(drawn[:MAX_SERIES]):
+            xs = sorted(pts)
+            shown = name if len(docs) == 1 else f"{name} ({label})"
+            ax.plot(xs, [pts[x] for x in xs], marker="o", markersize=4, color=f"C{i % 10}",
+                    linestyle="-" if i < 10 else "--", label=legend_label(shown))
+        if dim == "threads":
+            ax.xaxis.get_major_locator().set_params(integer=True)
+        if _wide_range([(None, dict(enumerate(y for pts in lines.values() for y in pts.values())), {})]):
+            ax.set_yscale("log")
+            # Plain numbers: with mathtext off (above) the default 10^n labels would show as markup.
+            ax.yaxis.set_major_formatter(FuncFormatter(lambda v, _: f"{v:g}"))
+            ax.yaxis.set_minor_formatter(FuncFormatter(lambda v, _: ""))
+        ax.set_title(text(phase))
+        ax.set_xlabel(SWEEPS[dim][0])
+        ax.set_ylabel("tokens/s (median)")
+        ax.grid(alpha=0.3)
+        if drawn:
+            ax.legend(fontsize=6, loc="best")
     return _png(fig), omitted

@@ -134,6 +134,12 @@ def build(docs, plots):
         else:
             s.items.append(Figure("e2e_tokens_per_s.png", tokens[0], "prefill and decode tokens/s per backend"))
             s.items.append(left_out(tokens[1], "backends and shapes"))
+        for dim in plots.sweeps(docs):
+            png, omitted = plots.sweep_figure(docs, dim)
+            s.items.append(Figure(f"e2e_tokens_per_s_by_{dim}.png", png, f"prefill and decode tokens/s against {dim}"))
+            if omitted:
+                s.items.append(f"The plot above draws {plots.MAX_SERIES} lines per phase and leaves out {omitted}: "
+                               "the table shows them all.")
         energy = plots.energy_figure(docs)
         if energy is None:
             s.items.append("No energy figures in these files: J/token is shown as —, never estimated here.")

@@ -69,6 +69,7 @@ DOCUMENT = {
     },
     "measurements": ListOf({
         "key": STR, "kind": STR, "backend": STR, "variant": STR, "name": STR, "bytes": NONNEG, "tokens": NONNEG,
+        "model": STR, "shape": {"depth": COUNT, "threads": COUNT},
         "stats": {"median": NONNEG, "p10": NONNEG, "p90": NONNEG},
         "derived": {"gbps": NONNEG, "roofline_fraction": NUM, "roofline_gbps": NUM, "tokens_per_s": NONNEG,
                     "compute_fraction": NONNEG},
