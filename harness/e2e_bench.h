@@ -31,6 +31,7 @@ struct E2eOptions {
   int decode_repetitions = 1;
   double bandwidth_gbps = 0;
   double int8_peak_macs = 0;  // as KernelBenchOptions::int8_peak_macs, for prefill
+  std::function<double()> peak_probe;  // as KernelBenchOptions::peak_probe, around the timed prefills
   std::function<double()> probe;  // as KernelBenchOptions::probe, around the decode phase
   std::string model;         // spec, for the key
   std::string key_prefix = "e2e";

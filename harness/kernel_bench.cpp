@@ -46,7 +46,7 @@ std::vector<Measurement> run_kernel_benchmarks(
   // The probe after one case is also the probe before the next.
   const bool probing = o.bandwidth_gbps > 0 && o.probe;
   double last_probe = probing ? o.probe() : 0;
-  const bool peak_probing = o.int8_peak_macs > 0 && o.peak_probe;
+  const bool peak_probing = bool(o.peak_probe);
   double last_peak = 0;  // 0: the case before was not compute-bound (no probe to share)
   for (size_t i = 0; i < cases.size(); ++i) {
     const opcase::OpCase& oc = cases[i];
@@ -58,7 +58,7 @@ std::vector<Measurement> run_kernel_benchmarks(
     const size_t copies = opcase::cold_copies_for(oc);
     std::shared_ptr<opcase::Prepared> prep = oc.prepare(be, copies);
     double roof = std::max(o.bandwidth_gbps, last_probe);
-    const bool compute_bound = o.int8_peak_macs > 0 && oc.op == "matmul_w2a8" && oc.param("T") > 1;
+    const bool compute_bound = (o.int8_peak_macs > 0 || peak_probing) && oc.op == "matmul_w2a8" && oc.param("T") > 1;
     double ceiling = o.int8_peak_macs;
     if (compute_bound && peak_probing) {
       if (last_peak == 0) last_peak = o.peak_probe();
@@ -104,7 +104,7 @@ std::vector<Measurement> run_kernel_benchmarks(
     }
     // The many-token matmuls are compute-bound: achieved int8 MACs/s (ops
     // counts a multiply-add as 2) against the measured peak.
-    if (compute_bound) {
+    if (compute_bound && ceiling > 0) {
       m.derived["int8_peak_gmacs"] = ceiling / 1e9;
       m.derived["compute_fraction"] = m.ops / 2.0 / med / ceiling;
     }

@@ -35,7 +35,8 @@ struct KernelBenchOptions {
   // case's ceiling is the highest of int8_peak_macs and those probes, as the
   // bandwidth probes do for the roofline: one probe at the start of a run can
   // land in a busy moment and read far low, which would credit the GEMM with
-  // more than the machine has.
+  // more than the machine has. Set with int8_peak_macs 0, the probes alone are
+  // the ceiling (a case run with fewer threads than the run's probe).
   std::function<double()> peak_probe;
 };
 

@@ -16,7 +16,9 @@
 #include <utility>
 
 #include "harness/compute_peak.h"
+#include "harness/e2e_bench.h"
 #include "harness/kernel_bench.h"
+#include "model/weights/synthetic.h"
 #include "harness/op_cases/families.h"
 #include "kernels/registry.h"
 
@@ -121,6 +123,28 @@ TEST(ComputePeak, KernelBenchHoldsEachManyTokenMatmulAgainstTheHighestProbeAroun
     const double med = bitlab::summarize(ms[i].samples).median;
     EXPECT_DOUBLE_EQ(ms[i].derived.at("compute_fraction"), ms[i].ops / 2.0 / med / (ms[i].derived.at("int8_peak_gmacs") * 1e9));
   }
+}
+
+// Prefill likewise: probes just before the timed prefills and just after them.
+TEST(ComputePeak, PrefillIsHeldAgainstTheHighestProbeAroundIt) {
+  const bitlab::ModelWeights w = bitlab::synthetic_weights(bitlab::tiny_config(), 1);
+  auto be = bitlab::make_backend("scalar", bitlab::BackendOptions{.threads = 1, .device = 0});
+  bitlab::Transformer model(*be, w, 12);
+  bitlab::E2eOptions o;
+  o.prompt_len = 8;
+  o.gen = 2;
+  o.prefill_repetitions = 2;
+  o.model = "synthetic:tiny";
+  o.int8_peak_macs = 3e12;
+  const std::vector<double> readings = {2e12, 7e12};
+  size_t calls = 0;
+  o.peak_probe = [&] { return readings.at(calls++); };
+  const auto ms = bitlab::run_e2e_benchmark(model, w, o);
+  EXPECT_EQ(calls, 2u);
+  EXPECT_DOUBLE_EQ(ms.at(0).derived.at("int8_peak_gmacs"), 7e3);
+  const double med = bitlab::summarize(ms[0].samples).median;
+  EXPECT_DOUBLE_EQ(ms[0].derived.at("compute_fraction"), ms[0].ops / 2.0 / med / 7e12);
+  EXPECT_EQ(ms.at(1).derived.count("compute_fraction"), 0u);  // decode is bandwidth-bound
 }
 
 }  // namespace
