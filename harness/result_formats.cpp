@@ -282,8 +282,12 @@ std::string csv_value(const ordered_json& v) {
 
 std::string render_csv(const Table& t) {
   std::string out;
-  // The header from a row's columns: one list, the same as jsonl's.
-  const ordered_json shape = t.rows.empty() ? flat_row(Row{}) : flat_row(t.rows.front());
+  // The header from a row's columns: one list, the same as jsonl's (an empty
+  // row's where the documents have no measurement: a check result).
+  const RowContext none;
+  Row empty;
+  empty.ctx = &none;
+  const ordered_json shape = flat_row(t.rows.empty() ? empty : t.rows.front());
   std::vector<std::string> header;
   for (const auto& [k, v] : shape.items()) header.push_back(csv_field(k));
   out += fmt::format("{}\r\n", fmt::join(header, ","));
@@ -406,9 +410,10 @@ std::string render_md(const Table& t) {
     if (!w.llama_test) continue;
     cells.push_back({md_cell(model_type(w)), "-", "-", md_cell(w.backend), std::to_string(w.threads), w.test,
                      fmt::format("{:.2f} ± {:.2f}", w.avg_ts, w.stddev_ts)});
-    builds.insert(fmt::format("{}{} (bitlab {})", short_commit(*w.ctx), w.ctx->dirty ? "-dirty" : "",
-                              md_cell(w.ctx->version)));
   }
+  // llama-bench's footer: the build of every document, one line each.
+  for (const auto& c : t.contexts)
+    builds.insert(fmt::format("{}{} (bitlab {})", short_commit(*c), c->dirty ? "-dirty" : "", md_cell(c->version)));
   // Widths in characters: "±" is two bytes.
   const auto width = [](const std::string& s) {
     return size_t(std::count_if(s.begin(), s.end(), [](char c) { return (static_cast<unsigned char>(c) & 0xC0) != 0x80; }));

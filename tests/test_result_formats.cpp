@@ -281,6 +281,21 @@ TEST_F(ResultFormats, JsonIsTheDocumentAsWritten) {
   EXPECT_EQ(two.size(), 2u);
 }
 
+TEST_F(ResultFormats, AResultWithoutMeasurementsGivesTheHeadersAlone) {
+  // A `bitlab check` result holds correctness records only.
+  json doc = *doc_;
+  doc["measurements"] = json::array();
+  const std::string check = *dir_ + "check.json";
+  write_file(check, doc.dump());
+  const auto csv = parse_csv(results(check + " -o csv"));
+  ASSERT_EQ(csv.size(), 1u);
+  EXPECT_EQ(csv[0].front(), "commit");
+  EXPECT_EQ(results(check + " -o jsonl"), "");
+  EXPECT_EQ(lines_of(results(check + " -o md")).size(), 4u);  // header, rule, blank, build
+  EXPECT_EQ(results(check + " -o sql").find("INSERT"), std::string::npos);
+  EXPECT_EQ(json::parse(results(check + " -o gbench"))["benchmarks"], json::array());
+}
+
 TEST_F(ResultFormats, GbenchHasTheKernelCasesAsGoogleBenchmarkRunsThatCompareReads) {
   const std::string gb = *dir_ + "gbench.json";
   write_file(gb, results(*file_ + " -o gbench"));
