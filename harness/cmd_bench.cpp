@@ -26,6 +26,7 @@
 #include "harness/kernel_bench.h"
 #include "harness/model_spec.h"
 #include "harness/progress.h"
+#include "harness/result_formats.h"
 #include "harness/results.h"
 #include "model/error.h"
 #include "kernels/registry.h"
@@ -40,6 +41,7 @@ struct BenchOptions {
   std::vector<int> threads{0};  // each measured in turn; 0 = all cores
   int device = 0;  // GPU index for the cuda and vulkan backends
   std::string out;
+  std::string output;  // -o: a format (result_formats.h) for stdout; the table then goes to stderr
   bool quick = false;
   // Kernel samples per case; given explicitly, also the timed prefills and
   // decode passes of each end-to-end case (else 5 prefills, 3 with --quick, and one pass).
@@ -185,7 +187,7 @@ std::string swept_cells(const nlohmann::json& m, const SweptDims& dims) {
 }
 
 // One row per measured case, one column per backend.
-void print_table(const nlohmann::json& doc, const std::vector<std::string>& backends) {
+void print_table(std::FILE* out, const nlohmann::json& doc, const std::vector<std::string>& backends) {
   const SweptDims kernel_dims = swept_dims(doc, "kernel"), e2e_dims = swept_dims(doc, "e2e");
   std::vector<std::string> rows;
   std::map<std::pair<std::string, std::string>, std::string> cells;
@@ -224,27 +226,27 @@ void print_table(const nlohmann::json& doc, const std::vector<std::string>& back
   for (const auto& r : rows) w0 = std::max(w0, r.size());
   size_t wc = 40;
   for (const auto& [where, c] : cells) wc = std::max(wc, c.size());
-  fmt::print("\n{:<{}}", "case", w0);
-  for (const auto& b : backends) fmt::print("  {:<{}}", b, wc);
-  fmt::print("\n");
+  fmt::print(out, "\n{:<{}}", "case", w0);
+  for (const auto& b : backends) fmt::print(out, "  {:<{}}", b, wc);
+  fmt::print(out, "\n");
   for (const auto& r : rows) {
-    fmt::print("{:<{}}", r, w0);
+    fmt::print(out, "{:<{}}", r, w0);
     for (const auto& b : backends) {
       auto it = cells.find({r, b});
-      fmt::print("  {:<{}}", it == cells.end() ? "-" : it->second, wc);
+      fmt::print(out, "  {:<{}}", it == cells.end() ? "-" : it->second, wc);
     }
-    fmt::print("\n");
+    fmt::print(out, "\n");
   }
-  fmt::print("(kernels: median per call (mean ± sd) and weight+activation GB/s; e2e: median tokens/s (mean ± sd of "
+  fmt::print(out, "(kernels: median per call (mean ± sd) and weight+activation GB/s; e2e: median tokens/s (mean ± sd of "
              "the samples' tokens/s); % = fraction of the memory-bandwidth roofline: the highest of {:.1f} GB/s and probes just before and after the case)\n",
              doc["context"]["memory_bandwidth_gbps"].get<double>());
   const auto& ctx = doc["context"];
   if (ctx.contains("int8_peak_gmacs"))
-    fmt::print("(% of int8 peak = int8 multiply-adds per second (ops / 2) over the highest of the measured {} peak of "
+    fmt::print(out, "(% of int8 peak = int8 multiply-adds per second (ops / 2) over the highest of the measured {} peak of "
                "{:.0f} GMAC/s with {} threads and short probes just before and after the case, with its own threads)\n",
                ctx["int8_peak_isa"].get<std::string>(), ctx["int8_peak_gmacs"].get<double>(),
                ctx["threads"].get<int>());
-  fmt::print("(energy: gross joules per token over the phase's window, its source, average watts, and net of the "
+  fmt::print(out, "(energy: gross joules per token over the phase's window, its source, average watts, and net of the "
              "idle baseline; modelled = estimate from op and byte counts)\n");
 }
 
@@ -456,6 +458,8 @@ int run(BenchOptions o) {
   check_sweep(o);
   if (!o.out.empty()) check_result_path(o.out);
   // The first thread count opens the backends for the checks below.
+  std::optional<OutputFormat> format;
+  if (!o.output.empty()) format = parse_output_format(o.output, "--output");
   std::vector<std::string> backends = o.backends.empty() ? default_bench_backends(o) : o.backends;
   // Fail on a bad name before any long work.
   check_variants(backends, o.variants);
@@ -519,8 +523,11 @@ int run(BenchOptions o) {
   doc["measurements"] = measurements;
   const std::string path = o.out.empty() ? default_result_path("bench") : o.out;
   write_result(path, doc);
-  print_table(doc, backends);
-  fmt::print("result file: {}\n", printable(path));
+  // With -o the chosen format alone is stdout (`-o sql | sqlite3 db`).
+  std::FILE* human = format ? stderr : stdout;
+  print_table(human, doc, backends);
+  fmt::print(human, "result file: {}\n", printable(path));
+  if (format) fmt::print("{}", render_results({{path, doc}}, *format));
   return 0;
 }
 
@@ -541,6 +548,9 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
                     "with the largest",
                     0, 1024);
   sub->add_option("--out", o->out, "result file (default: results/bench-<UTC time>.json)");
+  sub->add_option("-o,--output", o->output,
+                  fmt::format("also print the result to stdout as {} (the table then goes to stderr)",
+                              output_format_list()));
   sub->add_flag("--quick", o->quick,
                 "small and fast (for CI): tokens 1 and 8, prompt 16, 8 decode steps, 0.5 s idle window and short "
                 "minimum times; --tokens, --prompt-len, --gen and --idle-seconds given explicitly still apply");

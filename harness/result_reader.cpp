@@ -138,7 +138,7 @@ ResultDoc parse_result(std::string_view bytes, const std::string& name) {
   return d;
 }
 
-ResultDoc read_result_file(const std::string& path) {
+std::string read_result_bytes(const std::string& path) {
   // O_NONBLOCK: opening a FIFO with no writer returns at once; fstat then
   // refuses anything that is not a regular file before a read could block.
   const int fd = ::open(path.c_str(), O_RDONLY | O_NONBLOCK | O_CLOEXEC);
@@ -163,7 +163,9 @@ ResultDoc read_result_file(const std::string& path) {
     got += size_t(n);
   }
   bytes.resize(got);
-  return parse_result(bytes, path);
+  return bytes;
 }
+
+ResultDoc read_result_file(const std::string& path) { return parse_result(read_result_bytes(path), path); }
 
 }  // namespace bitlab::cli

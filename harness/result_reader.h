@@ -33,8 +33,10 @@ inline constexpr size_t kMaxResultBytes = size_t(64) << 20;
 
 // Parses `bytes` as a result document; `name` (a path) is what errors call it.
 ResultDoc parse_result(std::string_view bytes, const std::string& name);
-// Reads `path`, a regular file (a FIFO or device is refused without blocking
-// on it), and parses it.
+// The bytes of `path`, a regular file of at most kMaxResultBytes (a FIFO or
+// device is refused without blocking on it); a UsageError names the path.
+std::string read_result_bytes(const std::string& path);
+// Reads `path` (read_result_bytes) and parses it.
 ResultDoc read_result_file(const std::string& path);
 
 }  // namespace bitlab::cli
