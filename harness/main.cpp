@@ -52,6 +52,7 @@ int main(int argc, char** argv) {
   cli::add_detokenize(app, action);
   cli::add_generate(app, action);
   cli::add_score(app, action);
+  cli::add_history(app, action);
   cli::forbid_empty_values(app);
 
   if (argc > 1 && argv[1][0] != '-') {
