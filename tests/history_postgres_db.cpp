@@ -24,6 +24,7 @@ void run_on_server(const std::string& sql) {
     PQfinish(conn);
     throw std::runtime_error("cannot connect to BITLAB_TEST_POSTGRES_URL: " + why);
   }
+  PQsetNoticeProcessor(conn, [](void*, const char*) {}, nullptr);  // "does not exist, skipping"
   PGresult* res = PQexec(conn, sql.c_str());
   const bool ok = PQresultStatus(res) == PGRES_COMMAND_OK;
   const std::string why = PQresultErrorMessage(res);

@@ -112,7 +112,7 @@ std::string write_doc(const std::string& path, const json& doc) {
   return path;
 }
 
-std::string quoted(const std::string& s) { return "'" + s + "'"; }
+std::string shell_quoted(const std::string& s) { return "'" + s + "'"; }
 
 // --- one suite, two databases --------------------------------------------------
 
@@ -151,7 +151,7 @@ class HistoryStore : public ::testing::Test {
   void TearDown() override {
     if (!db_.empty()) Db::close(name_);
   }
-  test::CmdResult history(const std::string& args) { return run_bitlab("history " + args + " --db " + quoted(db_)); }
+  test::CmdResult history(const std::string& args) { return run_bitlab("history " + args + " --db " + shell_quoted(db_)); }
   std::string doc(int i, double decode_s) {
     return write_doc(dir_ + fmt::format("run{}.json", i), result_doc(i, decode_s));
   }
@@ -297,7 +297,7 @@ TYPED_TEST(HistoryStore, TrendNamesTheCommitWhereTheMetricJumped) {
 
 TYPED_TEST(HistoryStore, EmptyHistorySaysSoAndUnknownRunIsAnError) {
   ASSERT_NO_THROW(history::open_store(this->db_, true));  // created, with no runs
-  for (const std::string& cmd : {"list", "show 1", fmt::format("trend {}", kDecodeKey)}) {
+  for (const std::string& cmd : std::vector<std::string>{"list", "show 1", fmt::format("trend {}", kDecodeKey)}) {
     const auto r = this->history(cmd);
     EXPECT_EQ(r.code, 0) << cmd << ": " << r.err;
     EXPECT_NE(r.out.find("is empty"), std::string::npos) << cmd << ": " << r.out;

@@ -66,6 +66,14 @@ auto SqlStore::in_transaction(F&& body) {
 }
 
 void SqlStore::migrate() {
+  // A database already at this version is only read: the read commands then
+  // work on a history they may not write (a read-only file, a read-only role).
+  try {
+    const auto rows = query("SELECT max(version) FROM bitlab_history_schema");
+    if (!rows.empty() && to_int(rows[0][0]) == kSchemaVersion) return;
+  } catch (const InputError&) {
+    // No schema table yet (or the database is unusable: the statements below say so).
+  }
   query("CREATE TABLE IF NOT EXISTS bitlab_history_schema (version INTEGER NOT NULL)");
   in_transaction([&] {
     if (const std::string lock = lock_schema_statement(); !lock.empty()) query(lock);
