@@ -73,6 +73,8 @@ std::string trend_text(const Trend& t) {
   }
   const std::string method = fmt::format("e-divisive means, {} permutations, alpha {}", t.method.permutations,
                                          t.method.alpha);
+  if (t.points.size() < 2 * t.method.min_segment)
+    return out + fmt::format("too few runs to look for change points (at least {})\n", 2 * t.method.min_segment);
   if (t.shifts.empty()) return out + fmt::format("no change points ({})\n", method);
   out += fmt::format("change points ({}):\n", method);
   for (const Shift& s : t.shifts) {
