@@ -103,7 +103,7 @@ json result_doc(int i, double decode_s, const std::string& cpu = "Test CPU 9000"
             {"energy_sensors", json::array()}}},
           {"measurements",
            {measurement(kDecodeKey, "e2e", decode_s, 0.01, uint64_t(i)),
-            measurement(kMatmulKey, "kernel", 2e-6, 0.01, uint64_t(100 + i))}},
+            measurement(kMatmulKey, "kernel", 2e-6, 0.01, uint64_t(i) + 100)}},
           {"correctness", json::array()}};
 }
 
@@ -240,7 +240,7 @@ TYPED_TEST(HistoryStore, BadFileAddsNothing) {
   ASSERT_NO_THROW(history::open_store(this->db_, true));
   // Bad input files are usage errors, as for bitlab compare (the same reader).
   for (const std::string& bad : {truncated, other, untimed, this->dir_ + "missing.json"}) {
-    const auto r = this->history("add " + good + " " + bad);
+    const auto r = this->history(fmt::format("add {} {}", good, bad));
     EXPECT_EQ(r.code, 2) << bad << ": " << r.out;
     EXPECT_NE(r.err.find(bad), std::string::npos) << r.err;
     EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
