@@ -16,6 +16,7 @@
 #include "harness/history/records.h"
 #include "harness/history/store.h"
 #include "harness/result_reader.h"
+#include "model/error.h"
 #include "tests/cli_test_util.h"
 #include "tests/history_postgres_db.h"
 
@@ -113,6 +114,39 @@ std::string write_doc(const std::string& path, const json& doc) {
 }
 
 std::string shell_quoted(const std::string& s) { return "'" + s + "'"; }
+
+// --- what the history reads from a result document ----------------------------
+
+TEST(HistoryRecord, ContextAndDerivedValuesAreReadAndChecked) {
+  const json doc = result_doc(3, 0.010);
+  const history::Record r = history::record_from(cli::parse_result(doc.dump(), "run.json"));
+  EXPECT_EQ(r.run.commit, commit_of(3));
+  EXPECT_EQ(r.run.timestamp, "2026-01-01T10:03:00Z");
+  EXPECT_EQ(r.run.command, "bitlab bench --quick");
+  EXPECT_EQ(r.run.threads, 2);
+  EXPECT_EQ(r.run.file_hash.size(), 16u);
+  ASSERT_EQ(r.measurements.size(), 2u);
+  EXPECT_EQ(r.measurements[0].backend, "scalar");
+  EXPECT_DOUBLE_EQ(r.measurements[0].tokens_per_s, 100.0);
+  EXPECT_DOUBLE_EQ(r.measurements[0].roofline_fraction, 0.5);
+  // A different byte layout of the same document is a different file.
+  EXPECT_NE(history::record_from(cli::parse_result(doc.dump(2), "run.json")).run.file_hash, r.run.file_hash);
+  // A thread count that is no count is refused, naming the field, before it
+  // is converted to an integer (1e300 does not fit).
+  for (const json& bad : {json(1e300), json(-2), json(1.5), json("two")}) {
+    json d = doc;
+    d["context"]["threads"] = bad;
+    try {
+      cli::parse_result(d.dump(), "run.json");
+      ADD_FAILURE() << "threads " << bad << " accepted";
+    } catch (const UsageError& e) {
+      EXPECT_NE(std::string(e.what()).find("context.threads"), std::string::npos) << e.what();
+    }
+  }
+  json d = doc;
+  d["measurements"][0]["derived"]["tokens_per_s"] = "fast";
+  EXPECT_THROW(cli::parse_result(d.dump(), "run.json"), UsageError);
+}
 
 // --- one suite, two databases --------------------------------------------------
 
