@@ -62,9 +62,10 @@ void print_runs(const std::vector<history::Run>& runs) {
   fmt::print("{:>6}  {:<18} {:<20} {:<28} {:>7} {:>8} {:>12}  {}\n", "run", "commit", "time", "machine", "threads",
              "GB/s", "measurements", "file");
   for (const history::Run& r : runs)
-    fmt::print("{:>6}  {:<18} {:<20} {:<28} {:>7} {:>8.1f} {:>12}  {}\n", r.id,
+    fmt::print("{:>6}  {:<18} {:<20} {:<28} {:>7} {:>8} {:>12}  {}\n", r.id,
                r.commit.substr(0, 12) + (r.dirty ? "-dirty" : ""), r.timestamp, r.cpu_model.substr(0, 28), r.threads,
-               r.bandwidth_gbps, r.measurement_count, r.source_path);
+               r.bandwidth_gbps > 0 ? fmt::format("{:.1f}", r.bandwidth_gbps) : "-", r.measurement_count,
+               r.source_path);
 }
 
 int say_empty(const std::string& db) {

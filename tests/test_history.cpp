@@ -317,7 +317,10 @@ TYPED_TEST(HistoryStore, TrendNamesTheCommitWhereTheMetricJumped) {
   const auto text = this->history(fmt::format("trend {} --plot {}", kDecodeKey, svg));
   ASSERT_EQ(text.code, 0) << text.err;
   EXPECT_NE(text.out.find("at commit " + commit_of(7).substr(0, 12)), std::string::npos) << text.out;
-  EXPECT_NE(test::slurp(svg).find("<svg"), std::string::npos);
+  const std::string drawn = test::slurp(svg);
+  EXPECT_NE(drawn.find("<svg"), std::string::npos);
+  EXPECT_EQ(std::count(drawn.begin(), drawn.end(), '\n') > 12, true) << "a point per run";
+  EXPECT_NE(drawn.find(">" + commit_of(7).substr(0, 12) + "</text>"), std::string::npos) << "the change point's label";
 
   // The kernel did not move: no change point.
   const auto flat = this->history(fmt::format("trend {} --format json", kMatmulKey));
