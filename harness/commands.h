@@ -23,6 +23,7 @@ CLI::App* add_detokenize(CLI::App& app, Action& action);
 CLI::App* add_generate(CLI::App& app, Action& action);
 CLI::App* add_score(CLI::App& app, Action& action);
 CLI::App* add_results(CLI::App& app, Action& action);
+CLI::App* add_history(CLI::App& app, Action& action);
 
 // The tied-head choice (--head on run and generate, --heads on bench): "bf16",
 // "int8" or "certified" (model/transformer.h HeadKind); `target` is one name or a list.

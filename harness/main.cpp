@@ -53,6 +53,7 @@ int main(int argc, char** argv) {
   cli::add_generate(app, action);
   cli::add_score(app, action);
   cli::add_results(app, action);
+  cli::add_history(app, action);
   cli::forbid_empty_values(app);
 
   if (argc > 1 && argv[1][0] != '-') {

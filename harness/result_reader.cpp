@@ -91,9 +91,21 @@ ResultDoc parse_result(std::string_view bytes, const std::string& name) {
   d.path = name;
   const json& ctx = f.at(j, "context", "");
   const json& git = f.at(ctx, "git", "context");
-  const std::string commit = f.text(git, "commit", "context.git");
-  d.label = commit.substr(0, 12) + (f.boolean(git, "dirty", "context.git") ? "-dirty" : "") + " on " +
-            f.text(f.at(ctx, "host", "context"), "cpu_model", "context.host");
+  d.commit = f.text(git, "commit", "context.git");
+  d.dirty = f.boolean(git, "dirty", "context.git");
+  d.cpu_model = f.text(f.at(ctx, "host", "context"), "cpu_model", "context.host");
+  d.label = d.commit.substr(0, 12) + (d.dirty ? "-dirty" : "") + " on " + d.cpu_model;
+  if (ctx.contains("timestamp")) d.timestamp = f.text(ctx, "timestamp", "context");
+  if (ctx.contains("command")) d.command = f.text(ctx, "command", "context");
+  if (ctx.contains("threads")) {
+    const double threads = f.number(ctx, "threads", "context");
+    if (!(threads >= 1 && threads <= 1 << 20) || threads != std::floor(threads))
+      f.fail("context.threads", fmt::format("expected a thread count, found {}", threads));
+    d.threads = int(threads);
+  }
+  if (ctx.contains("memory_bandwidth_gbps")) d.bandwidth_gbps = f.number(ctx, "memory_bandwidth_gbps", "context");
+  d.content_hash = 0xcbf29ce484222325ULL;
+  for (const char c : bytes) d.content_hash = (d.content_hash ^ uint8_t(c)) * 0x100000001b3ULL;
 
   std::set<std::string> keys;
   const json& ms = f.array(j, "measurements", "");
@@ -115,6 +127,15 @@ ResultDoc parse_result(std::string_view bytes, const std::string& name) {
       x.samples.push_back(v);
     }
     if (!keys.insert(x.key).second) f.fail(where, fmt::format("key {} appears twice", x.key));
+    if (ms[i].contains("kind")) x.kind = f.text(ms[i], "kind", where);
+    if (ms[i].contains("backend")) x.backend = f.text(ms[i], "backend", where);
+    if (ms[i].contains("variant")) x.variant = f.text(ms[i], "variant", where);
+    if (ms[i].contains("derived")) {
+      const json& derived = ms[i]["derived"];
+      const std::string at = where + ".derived";
+      if (derived.contains("tokens_per_s")) x.tokens_per_s = f.number(derived, "tokens_per_s", at);
+      if (derived.contains("roofline_fraction")) x.roofline_fraction = f.number(derived, "roofline_fraction", at);
+    }
     d.measurements.push_back(std::move(x));
   }
 

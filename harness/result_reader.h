@@ -3,6 +3,8 @@
 // with every problem a UsageError naming the file and the field. Kept free of
 // the rest of the harness so that the fuzz target links it alone.
 #pragma once
+#include <cstdint>
+#include <limits>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +14,10 @@ namespace bitlab::cli {
 struct ResultTiming {
   std::string key;
   std::vector<double> samples;  // seconds: finite and positive
+  // Read when present (`bitlab history` keys and values on them); "" / NaN when absent.
+  std::string kind, backend, variant;
+  double tokens_per_s = std::numeric_limits<double>::quiet_NaN();       // derived, e2e
+  double roofline_fraction = std::numeric_limits<double>::quiet_NaN();  // derived
 };
 
 struct ResultCheck {
@@ -22,6 +28,14 @@ struct ResultCheck {
 
 struct ResultDoc {
   std::string path, label;  // label: "<commit>[-dirty] on <cpu>"
+  std::string commit, cpu_model;
+  bool dirty = false;
+  // The run's context where the document has it ("" / 0 when absent): what
+  // `bitlab history` keys a run on.
+  std::string timestamp, command;
+  int threads = 0;
+  double bandwidth_gbps = 0;
+  uint64_t content_hash = 0;  // FNV-1a 64 of the document's bytes: the same file added twice
   std::vector<ResultTiming> measurements;
   std::vector<ResultCheck> checks;
 };
