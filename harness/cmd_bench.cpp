@@ -21,6 +21,7 @@
 #include "harness/energy/session.h"
 #include "harness/kernel_bench.h"
 #include "harness/model_spec.h"
+#include "harness/planted_slowdown.h"
 #include "harness/progress.h"
 #include "harness/results.h"
 #include "model/error.h"
@@ -50,6 +51,7 @@ struct BenchOptions {
   std::string energy_source = "auto";
   double idle_seconds = 2;
   unsigned nvml_device = 0;
+  std::string plant_slowdown;  // hidden: a known slowdown for testing compare --ab (planted_slowdown.h)
   // Which of the options --quick shrinks were given: an explicit value wins.
   bool tokens_given = false, prompt_len_given = false, gen_given = false, idle_seconds_given = false;
 };
@@ -168,7 +170,7 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
                    const std::vector<std::string>& pins, bool all_kernels, const ModelWeights& w,
                    const ModelConfig& cfg, double bandwidth_gbps, const std::function<double()>& probe,
                    const EnergySession* energy, RunContext& rc, std::vector<nlohmann::json>& measurements) {
-  std::unique_ptr<Backend> be = make_backend(name, bo);
+  std::unique_ptr<Backend> be = plant_slowdown(o.plant_slowdown, make_backend(name, bo));
   const WeightBits bits = bo.weight_bits.value_or(WeightBits::Two);
   const std::string layout = bo.weight_bits ? fmt::format(", {}-bit weights", weight_bits_name(bits)) : "";
   if (be->info().kind == "gpu" && all_kernels) rc.gpus.push_back(be->info());
@@ -352,6 +354,8 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   CLI::Option* idle = add_real(sub, "--idle-seconds", o->idle_seconds,
                                "idle-power baseline window before the runs (--quick: 0.5 unless given)", 0.01, 3600.0);
   add_integer(sub, "--nvml-device", o->nvml_device, "NVML index of the GPU to meter", 0u, 255u);
+  sub->add_option("--plant-slowdown", o->plant_slowdown, "OP:FRACTION: slow OP down (testing compare --ab)")
+      ->group("");
   sub->callback([&action, o, tokens, prompt_len, gen, idle] {
     o->tokens_given = tokens->count() > 0;
     o->prompt_len_given = prompt_len->count() > 0;

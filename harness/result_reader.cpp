@@ -66,6 +66,49 @@ class Fields {
   const std::string& name_;
 };
 
+double optional_number(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_number() ? it->get<double>() : NAN;
+}
+std::string optional_text(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+int64_t optional_integer(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+
+// A machine-load field at the top of the context or in one of its objects
+// (where a load probe may group them): a number, or an array's first number.
+double load_field(const json& ctx, const char* key) {
+  auto read = [key](const json& obj) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return double(NAN);
+    if (it->is_number()) return it->get<double>();
+    if (it->is_array() && !it->empty() && it->front().is_number()) return it->front().get<double>();
+    return double(NAN);
+  };
+  double v = read(ctx);
+  for (auto it = ctx.begin(); std::isnan(v) && it != ctx.end(); ++it)
+    if (it->is_object()) v = read(*it);
+  return v;
+}
+
+ResultContext read_context(const json& ctx, const std::string& cpu_model, bool dirty) {
+  ResultContext c;
+  c.command = optional_text(ctx, "command");
+  c.model = optional_text(ctx, "model");
+  c.cpu_model = cpu_model;
+  c.dirty = dirty;
+  c.threads = optional_integer(ctx, "threads");
+  if (const auto h = ctx.find("host"); h != ctx.end() && h->is_object()) c.logical_cores = optional_integer(*h, "logical_cores");
+  c.bandwidth_gbps = optional_number(ctx, "memory_bandwidth_gbps");
+  c.load_average = load_field(ctx, "load_average");
+  c.steal_fraction = load_field(ctx, "steal_fraction");
+  return c;
+}
+
 json parse_json(std::string_view bytes, const std::string& name) {
   // The depth limit is enforced while parsing, before a hostile nesting is built.
   const json::parser_callback_t limit_depth = [&name](int depth, json::parse_event_t, json&) {
@@ -92,14 +135,16 @@ ResultDoc parse_result(std::string_view bytes, const std::string& name) {
   const json& ctx = f.at(j, "context", "");
   const json& git = f.at(ctx, "git", "context");
   const std::string commit = f.text(git, "commit", "context.git");
-  d.label = commit.substr(0, 12) + (f.boolean(git, "dirty", "context.git") ? "-dirty" : "") + " on " +
-            f.text(f.at(ctx, "host", "context"), "cpu_model", "context.host");
+  const bool dirty = f.boolean(git, "dirty", "context.git");
+  const std::string cpu = f.text(f.at(ctx, "host", "context"), "cpu_model", "context.host");
+  d.label = commit.substr(0, 12) + (dirty ? "-dirty" : "") + " on " + cpu;
+  d.context = read_context(ctx, cpu, dirty);
 
   std::set<std::string> keys;
   const json& ms = f.array(j, "measurements", "");
   for (size_t i = 0; i < ms.size(); ++i) {
     const std::string where = fmt::format("measurements[{}]", i);
-    ResultTiming x{f.text(ms[i], "key", where), {}};
+    ResultTiming x{f.text(ms[i], "key", where), {}, optional_text(ms[i], "backend")};
     const json& samples = f.array(ms[i], "samples", where);
     if (samples.empty()) f.fail(where, fmt::format("measurement {} has no samples", x.key));
     for (size_t s = 0; s < samples.size(); ++s) {

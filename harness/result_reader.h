@@ -3,6 +3,8 @@
 // with every problem a UsageError naming the file and the field. Kept free of
 // the rest of the harness so that the fuzz target links it alone.
 #pragma once
+#include <cmath>
+#include <cstdint>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -12,6 +14,7 @@ namespace bitlab::cli {
 struct ResultTiming {
   std::string key;
   std::vector<double> samples;  // seconds: finite and positive
+  std::string backend;          // the measurement's "backend" ("" when absent)
 };
 
 struct ResultCheck {
@@ -20,8 +23,22 @@ struct ResultCheck {
   std::string detail;  // nmse / threshold, when the document has them
 };
 
+// What of the run's context decides whether two files' timings are
+// comparable (harness/context_diff.h). Read leniently: a field missing or of
+// another type is left unknown (NaN, -1, ""), since older files lack some and
+// the machine-load fields are optional.
+struct ResultContext {
+  std::string command, model, cpu_model;
+  bool dirty = false;
+  int64_t threads = -1, logical_cores = -1;
+  double bandwidth_gbps = NAN;
+  double load_average = NAN;    // "load_average": a number, or the first of an array (1-minute)
+  double steal_fraction = NAN;  // "steal_fraction": CPU time stolen by the hypervisor, 0..1
+};
+
 struct ResultDoc {
   std::string path, label;  // label: "<commit>[-dirty] on <cpu>"
+  ResultContext context;
   std::vector<ResultTiming> measurements;
   std::vector<ResultCheck> checks;
 };
