@@ -21,7 +21,10 @@ class SlowedBackend final : public ForwardingBackend {
   SlowedBackend(std::unique_ptr<Backend> inner, std::string op, double fraction)
       : ForwardingBackend(std::move(inner)), op_(std::move(op)), fraction_(fraction) {
     info_ = ForwardingBackend::info();
+    // The summary and every op's kernel name: kernel measurements record the
+    // op's kernel, end-to-end ones the summary, so every row says it.
     info_.variant += "+planted-slowdown";
+    for (auto& [kernel_op, name] : info_.kernels) name += "+planted-slowdown";
     gpu_ = info_.kind == "gpu";
   }
   const DeviceInfo& info() const override { return info_; }

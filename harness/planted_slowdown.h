@@ -6,7 +6,7 @@
 // the call as a slower kernel would, on whatever machine it runs. The results
 // stay exact: only time is added.
 //
-// The backend's variant gains "+planted-slowdown" so a result file measured
+// The backend's variant and kernel names gain "+planted-slowdown" so a result file measured
 // with it cannot pass for the real backend's.
 #pragma once
 #include <memory>
