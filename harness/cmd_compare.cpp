@@ -555,7 +555,8 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
       ->expected(2);
   sub->add_option("--backends", o->backends,
                   "BASE,NEW: compare two backends of one result file, case by case (ratios NEW/BASE)")
-      ->delimiter(',');
+      ->delimiter(',')
+      ->allow_extra_args(false);
   add_integer(sub, "--rounds", o->rounds, "--ab: rounds, each one run of each build", 1, 1000);
   sub->add_option("--work-dir", o->work_dir,
                   "--ab: keep the runs' result files here (default: a temporary folder, removed)");
@@ -563,7 +564,8 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
       ->capture_default_str();
   sub->add_option("--threshold-for", o->threshold_for,
                   "KEYGLOB=PCT: the threshold of the cases whose key matches the glob (repeatable; the last match "
-                  "applies), e.g. 'e2e/*=10%'");
+                  "applies), e.g. 'e2e/*=10%'")
+      ->allow_extra_args(false);
   add_real(sub, "--alpha", o->alpha, "significance level of the two-sided Mann-Whitney U test", 0.0, 1.0);
   add_real(sub, "--confidence", o->confidence, "confidence of the bootstrap interval of each ratio", 0.0, 1.0);
   add_integer(sub, "--resamples", o->resamples, "bootstrap resamples (fixed seed: the same inputs give the same verdict)",
