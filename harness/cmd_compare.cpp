@@ -214,6 +214,8 @@ Row judge(const std::string& key, const SampleGroups& base, const SampleGroups& 
   bo.confidence = o.confidence;
   bo.resamples = o.resamples;
   bo.seed = case_seed(bo.seed, key);
+  // --ab: round r of each build ran back to back (compare_stats.h, paired rounds).
+  bo.paired = o.ab.size() == 2 && base.size() == cur.size();
   r.ci = bootstrap_ratio(base, cur, bo);
   // x = new, y = base: U large when new is slower; p is two-sided either way.
   r.test = mann_whitney_u(pooled(cur), pooled(base));

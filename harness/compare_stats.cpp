@@ -29,11 +29,13 @@ void check_side(const SampleGroups& groups, const char* which) {
 // Uniform index in [0, n): n is a sample count, so the modulo bias (n / 2^64) is nil.
 size_t draw(SplitMix64& g, size_t n) { return size_t(g.next() % n); }
 
-// One hierarchical resample of a side (header comment), reduced to its centre.
-double resampled_centre(const SampleGroups& groups, SplitMix64& g, std::vector<double>& scratch) {
+// One hierarchical resample of a side (header comment), reduced to its
+// centre; `rounds` are the drawn group indices.
+double resampled_centre(const SampleGroups& groups, const std::vector<size_t>& rounds, SplitMix64& g,
+                        std::vector<double>& scratch) {
   double sum = 0;
-  for (size_t i = 0; i < groups.size(); ++i) {
-    const std::vector<double>& grp = groups[draw(g, groups.size())];
+  for (size_t i : rounds) {
+    const std::vector<double>& grp = groups[i];
     scratch.resize(grp.size());
     for (double& v : scratch) v = grp[draw(g, grp.size())];
     sum += median_of(scratch);
@@ -80,11 +82,19 @@ RatioInterval bootstrap_ratio(const SampleGroups& base, const SampleGroups& curr
   RatioInterval r;
   r.ratio = centre(current) / centre(base);
   r.replicates.reserve(size_t(o.resamples));
+  if (o.paired && base.size() != current.size())
+    throw std::invalid_argument("bootstrap: paired rounds need as many rounds on both sides");
   SplitMix64 g(o.seed);
   std::vector<double> scratch;
+  std::vector<size_t> base_rounds(base.size()), new_rounds(current.size());
   for (int i = 0; i < o.resamples; ++i) {
-    const double b = resampled_centre(base, g, scratch);
-    r.replicates.push_back(resampled_centre(current, g, scratch) / b);
+    for (size_t& k : base_rounds) k = draw(g, base.size());
+    if (o.paired)
+      new_rounds = base_rounds;
+    else
+      for (size_t& k : new_rounds) k = draw(g, current.size());
+    const double b = resampled_centre(base, base_rounds, g, scratch);
+    r.replicates.push_back(resampled_centre(current, new_rounds, g, scratch) / b);
   }
   set_interval(r, o.confidence);
   return r;

@@ -19,6 +19,11 @@
 // resampling pooled samples alone would hide. The generator is SplitMix64 with
 // a fixed seed, so the same files give the same interval on every machine.
 //
+// Paired rounds (compare --ab): round r of BASE and round r of NEW ran back to
+// back, so a slow spell of the machine hits both. Drawing the same round
+// indices for both sides keeps that pairing, and the shared shift cancels in
+// the ratio instead of widening the interval.
+//
 // The geometric mean of the case ratios summarises a whole comparison; its
 // interval takes, per resample, the geometric mean of every case's resampled
 // ratio (cases are resampled independently).
@@ -37,6 +42,7 @@ struct BootstrapOptions {
   double confidence = 0.95;  // in (0, 1)
   int resamples = 2000;
   uint64_t seed = 0x6269746c6162ull;  // fixed: the verdict is reproducible
+  bool paired = false;  // draw the same round indices for both sides (needs equal round counts)
 };
 
 struct RatioInterval {
