@@ -51,7 +51,8 @@ std::string last_line(const std::string& path) {
   size_t end = text.find_last_not_of("\r\n \t");
   if (end == std::string::npos) return "(no output on stderr)";
   const size_t start = text.find_last_of("\r\n", end);
-  return text.substr(start == std::string::npos ? 0 : start + 1, end + 1 - (start == std::string::npos ? 0 : start + 1));
+  return text.substr(start == std::string::npos ? 0 : start + 1,
+                     end + 1 - (start == std::string::npos ? 0 : start + 1));
 }
 
 // Runs `bin bench ARGS --out OUT`, stdout and stderr to files beside OUT.
@@ -114,7 +115,8 @@ AbResults run_ab(const AbOptions& o, const std::function<void(const std::string&
     const char* tmp = std::getenv("TMPDIR");
     std::string templ = fmt::format("{}/bitlab-ab-XXXXXX", tmp && *tmp ? tmp : "/tmp");
     if (!::mkdtemp(templ.data()))
-      throw DeviceError(fmt::format("compare --ab: cannot make a temporary folder {}: {}", templ, std::strerror(errno)));
+      throw DeviceError(
+          fmt::format("compare --ab: cannot make a temporary folder {}: {}", templ, std::strerror(errno)));
     dir = temp.path = templ;
   } else {
     std::error_code ec;

@@ -44,8 +44,8 @@ namespace bitlab::cli {
 namespace {
 
 struct CompareOptions {
-  std::vector<std::string> inputs;  // two result files, one with --backends, or the bench options with --ab
-  std::vector<std::string> ab;      // --ab BASE_BITLAB NEW_BITLAB
+  std::vector<std::string> inputs;    // two result files, one with --backends, or the bench options with --ab
+  std::vector<std::string> ab;        // --ab BASE_BITLAB NEW_BITLAB
   std::vector<std::string> backends;  // --backends BASE,NEW
   std::string threshold = "5%";
   std::vector<std::string> threshold_for;  // KEYGLOB=PCT
@@ -57,6 +57,7 @@ struct CompareOptions {
   std::string work_dir;
   bool warn_only = false;
   std::string format = "text";
+  bool ab_only_given = false;  // --rounds or --work-dir, which mean nothing without --ab
 };
 
 using Check = ResultCheck;
@@ -74,8 +75,7 @@ double parse_threshold(const std::string& s, const std::string& option = "--thre
   }
   if (used == 0 || used != num.size() || !std::isfinite(v) || v < 0)
     throw UsageError(fmt::format("{} {}: expected a fraction like 0.05 or a percentage like 5%", option, s));
-  if (!percent && v >= 1)
-    throw UsageError(fmt::format("{} {}: ambiguous, write {}% or {}", option, s, v, v / 100));
+  if (!percent && v >= 1) throw UsageError(fmt::format("{} {}: ambiguous, write {}% or {}", option, s, v, v / 100));
   return percent ? v / 100 : v;
 }
 
@@ -98,7 +98,8 @@ Thresholds parse_thresholds(const CompareOptions& o) {
     const size_t eq = s.rfind('=');
     if (eq == std::string::npos || eq == 0)
       throw UsageError(fmt::format("--threshold-for {}: expected KEYGLOB=PCT, e.g. 'kernel/lm_head/*=10%'", s));
-    t.by_glob.emplace_back(s.substr(0, eq), parse_threshold(s.substr(eq + 1), "--threshold-for " + s.substr(0, eq) + "="));
+    t.by_glob.emplace_back(s.substr(0, eq),
+                           parse_threshold(s.substr(eq + 1), "--threshold-for " + s.substr(0, eq) + "="));
   }
   return t;
 }
@@ -148,8 +149,10 @@ std::string without_backend(const std::string& key, const std::string& backend) 
   for (int i = 0; start <= key.size(); ++i) {
     const size_t slash = std::min(key.find('/', start), key.size());
     const std::string seg = key.substr(start, slash - start);
-    if (!(i > 0 && !dropped && seg == backend) && !seg.starts_with("variant:")) out += (out.empty() ? "" : "/") + seg;
-    else if (seg == backend) dropped = true;
+    if (!(i > 0 && !dropped && seg == backend) && !seg.starts_with("variant:"))
+      out += (out.empty() ? "" : "/") + seg;
+    else if (seg == backend)
+      dropped = true;
     start = slash + 1;
   }
   return out;
@@ -190,8 +193,8 @@ struct CheckLine {
 struct Comparison {
   std::vector<Row> rows;
   std::vector<std::string> added, removed;
-  std::vector<CheckLine> failures;  // each one fails the comparison
-  std::vector<CheckLine> notes;     // fixed checks: shown, not failures
+  std::vector<CheckLine> failures;    // each one fails the comparison
+  std::vector<CheckLine> notes;       // fixed checks: shown, not failures
   std::vector<std::string> warnings;  // context differences
   RatioInterval geomean;
   size_t checks = 0, regressions = 0, improvements = 0;
@@ -268,8 +271,9 @@ Comparison compare(const Side& base, const Side& cur, const Thresholds& th, cons
     if (k.pass) continue;
     auto b = base_checks.find({k.backend, k.check});
     const bool passed_before = b != base_checks.end() && all_pass(b->second);
-    c.failures.push_back({&k, passed_before ? "correctness loss: passed in BASE, fails in NEW"
-                                            : (b == base_checks.end() ? "fails in NEW" : "fails in NEW (failed in BASE too)")});
+    c.failures.push_back({&k, passed_before
+                                  ? "correctness loss: passed in BASE, fails in NEW"
+                                  : (b == base_checks.end() ? "fails in NEW" : "fails in NEW (failed in BASE too)")});
   }
   for (const auto& [key, v] : base_checks) {
     auto n = new_checks.find(key);
@@ -284,16 +288,15 @@ Comparison compare(const Side& base, const Side& cur, const Thresholds& th, cons
 std::string interval(const RatioInterval& r) { return fmt::format("[{:.3f}, {:.3f}]", r.low, r.high); }
 
 std::string rule(const CompareOptions& o, const Thresholds& th) {
-  return fmt::format("the {:g}% bootstrap interval of NEW/BASE lies wholly beyond {:g}%{} and Mann-Whitney U p < {:g} "
-                     "(two-sided)",
-                     o.confidence * 100, th.fallback * 100, th.by_glob.empty() ? "" : " (or the case's own threshold)",
-                     o.alpha);
+  return fmt::format(
+      "the {:g}% bootstrap interval of NEW/BASE lies wholly beyond {:g}%{} and Mann-Whitney U p < {:g} "
+      "(two-sided)",
+      o.confidence * 100, th.fallback * 100, th.by_glob.empty() ? "" : " (or the case's own threshold)", o.alpha);
 }
 
 // Fields of the documents (keys, paths, names) may hold control characters:
 // shown escaped (terminal_text.h) in the text report.
-void print_text(const CompareOptions& o, const Thresholds& th, const Side& base, const Side& cur,
-                const Comparison& c) {
+void print_text(const CompareOptions& o, const Thresholds& th, const Side& base, const Side& cur, const Comparison& c) {
   fmt::print("base  {}  ({})\nnew   {}  ({})\n", printable(base.path), printable(base.label), printable(cur.path),
              printable(cur.label));
   fmt::print("verdict: {}\n", rule(o, th));
@@ -311,8 +314,8 @@ void print_text(const CompareOptions& o, const Thresholds& th, const Side& base,
                  format_time(r.base_centre), format_time(r.new_centre), r.ci.ratio, interval(r.ci), r.test.p_value,
                  to_string(r.verdict),
                  r.threshold == th.fallback ? "" : fmt::format(" (threshold {:g}%)", r.threshold * 100));
-    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}\n", fmt::format("geomean of {} case(s)", c.rows.size()), w,
-               "", "", c.geomean.ratio, interval(c.geomean));
+    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}\n", fmt::format("geomean of {} case(s)", c.rows.size()), w, "",
+               "", c.geomean.ratio, interval(c.geomean));
   }
   for (const std::string& k : c.added) fmt::print("added    {}\n", printable(k));
   for (const std::string& k : c.removed) fmt::print("removed  {}\n", printable(k));
@@ -323,11 +326,11 @@ void print_text(const CompareOptions& o, const Thresholds& th, const Side& base,
     fmt::print("note     {} {} {}: {}\n", printable(l.check->backend), printable(l.check->variant),
                printable(l.check->check), l.what);
   for (const std::string& wn : c.warnings) fmt::print("warning  {}\n", printable(wn));
-  fmt::print("\nsummary: {} regression(s), {} improvement(s), {} same, {} added, {} removed; "
-             "correctness: {} check(s) in NEW, {} failure(s){}\n",
-             c.regressions, c.improvements, c.rows.size() - c.regressions - c.improvements, c.added.size(),
-             c.removed.size(), c.checks, c.failures.size(),
-             o.warn_only && c.regressions ? " (--warn-only: regressions do not fail)" : "");
+  fmt::print(
+      "\nsummary: {} regression(s), {} improvement(s), {} same, {} added, {} removed; "
+      "correctness: {} check(s) in NEW, {} failure(s){}\n",
+      c.regressions, c.improvements, c.rows.size() - c.regressions - c.improvements, c.added.size(), c.removed.size(),
+      c.checks, c.failures.size(), o.warn_only && c.regressions ? " (--warn-only: regressions do not fail)" : "");
 }
 
 // Any field of a document as inert Markdown text: a hostile result file must
@@ -345,7 +348,16 @@ std::string md(const std::string& s) {
       case '"': out += "&quot;"; break;
       case '\'': out += "&#39;"; break;
       case '|': out += "&#124;"; break;
-      case '\\': case '`': case '*': case '_': case '[': case ']': case '(': case ')': case '#': case '!':
+      case '\\':
+      case '`':
+      case '*':
+      case '_':
+      case '[':
+      case ']':
+      case '(':
+      case ')':
+      case '#':
+      case '!':
       case '~':
         out += '\\';
         out += ch;
@@ -363,8 +375,9 @@ void print_markdown(const CompareOptions& o, const Thresholds& th, const Side& b
   fmt::print("Base {} ({}) → new {} ({}). A change counts when {}.\n\n", md(base.path), md(base.label), md(cur.path),
              md(cur.label), rule(o, th));
   if (!c.rows.empty()) {
-    fmt::print("| key | base median | new median | ratio | {:g}% CI | p | verdict |\n|---|---:|---:|---:|---:|---:|---|\n",
-               o.confidence * 100);
+    fmt::print(
+        "| key | base median | new median | ratio | {:g}% CI | p | verdict |\n|---|---:|---:|---:|---:|---:|---|\n",
+        o.confidence * 100);
     for (const Row& r : c.rows) {
       const char* v = to_string(r.verdict);
       fmt::print("| {} | {} | {} | {:.3f} | {} | {:.2g} | {} |\n", md(r.key), format_time(r.base_centre),
@@ -432,8 +445,8 @@ void print_json(const CompareOptions& o, const Side& base, const Side& cur, cons
               {"improvements", c.improvements},
               {"exit_code", exit_code}};
   if (!c.rows.empty())
-    doc["geomean"] = {{"ratio", c.geomean.ratio}, {"ci_low", c.geomean.low}, {"ci_high", c.geomean.high},
-                      {"cases", c.rows.size()}};
+    doc["geomean"] = {
+        {"ratio", c.geomean.ratio}, {"ci_low", c.geomean.low}, {"ci_high", c.geomean.high}, {"cases", c.rows.size()}};
   // error_handler replace: keys and labels come from files and may hold invalid UTF-8.
   fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
 }
@@ -452,16 +465,16 @@ void require_overlap(const Side& base, const Side& cur, const Comparison& c) {
   if (!base.timings.empty() && c.rows.empty()) {
     constexpr size_t kShown = 3;
     std::string missing;
-    for (size_t i = 0; i < std::min(kShown, c.removed.size()); ++i)
-      missing += (i ? ", " : "") + c.removed[i];
+    for (size_t i = 0; i < std::min(kShown, c.removed.size()); ++i) missing += (i ? ", " : "") + c.removed[i];
     if (c.removed.size() > kShown) missing += fmt::format(" and {} more", c.removed.size() - kShown);
-    throw InputError(fmt::format("{} shares no measurement with {} (missing in NEW: {})", cur.path, base.path,
-                                 missing));
+    throw InputError(
+        fmt::format("{} shares no measurement with {} (missing in NEW: {})", cur.path, base.path, missing));
   }
 }
 
 // The two sides, as the options say (header comment).
 std::pair<Side, Side> load_sides(const CompareOptions& o) {
+  if (o.ab.empty() && o.ab_only_given) throw UsageError("compare: --rounds and --work-dir apply to --ab only");
   if (!o.ab.empty()) {
     if (!o.backends.empty()) throw UsageError("compare: --ab and --backends do not go together");
     AbOptions ab;
@@ -482,9 +495,10 @@ std::pair<Side, Side> load_sides(const CompareOptions& o) {
     return {backend_side(doc, o.backends[0]), backend_side(doc, o.backends[1])};
   }
   if (o.inputs.size() != 2)
-    throw UsageError(fmt::format("compare: expected the base and the new result file (BASE.json NEW.json), got {} "
-                                 "file(s); or FILE --backends BASE,NEW, or --ab BASE_BITLAB NEW_BITLAB",
-                                 o.inputs.size()));
+    throw UsageError(
+        fmt::format("compare: expected the base and the new result file (BASE.json NEW.json), got {} "
+                    "file(s); or FILE --backends BASE,NEW, or --ab BASE_BITLAB NEW_BITLAB",
+                    o.inputs.size()));
   const ResultDoc base = read_result_file(o.inputs[0]);
   const ResultDoc cur = read_result_file(o.inputs[1]);
   return {side_of({base}, base.path), side_of({cur}, cur.path)};
@@ -559,9 +573,9 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
                   "BASE,NEW: compare two backends of one result file, case by case (ratios NEW/BASE)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  add_integer(sub, "--rounds", o->rounds, "--ab: rounds, each one run of each build", 1, 1000);
-  sub->add_option("--work-dir", o->work_dir,
-                  "--ab: keep the runs' result files here (default: a temporary folder, removed)");
+  CLI::Option* rounds = add_integer(sub, "--rounds", o->rounds, "--ab: rounds, each one run of each build", 1, 1000);
+  CLI::Option* work_dir = sub->add_option(
+      "--work-dir", o->work_dir, "--ab: keep the runs' result files here (default: a temporary folder, removed)");
   sub->add_option("--threshold", o->threshold, "smallest change of the ratio that counts: 5% or 0.05")
       ->capture_default_str();
   sub->add_option("--threshold-for", o->threshold_for,
@@ -570,14 +584,17 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
       ->allow_extra_args(false);
   add_real(sub, "--alpha", o->alpha, "significance level of the two-sided Mann-Whitney U test", 0.0, 1.0);
   add_real(sub, "--confidence", o->confidence, "confidence of the bootstrap interval of each ratio", 0.0, 1.0);
-  add_integer(sub, "--resamples", o->resamples, "bootstrap resamples (fixed seed: the same inputs give the same verdict)",
-              100, 1000000);
+  add_integer(sub, "--resamples", o->resamples,
+              "bootstrap resamples (fixed seed: the same inputs give the same verdict)", 100, 1000000);
   sub->add_option("--filter", o->filter, "compare only the cases whose key matches this regular expression");
   sub->add_flag("--warn-only", o->warn_only, "report timing regressions but exit 0 for them");
   sub->add_option("--format", o->format, "text, markdown for a pull request, or json")
       ->capture_default_str()
       ->check(CLI::IsMember({"text", "markdown", "json"}));
-  sub->callback([&action, o] { action = [o] { return run_compare(*o); }; });
+  sub->callback([&action, o, rounds, work_dir] {
+    o->ab_only_given = rounds->count() > 0 || work_dir->count() > 0;
+    action = [o] { return run_compare(*o); };
+  });
   return sub;
 }
 

@@ -42,12 +42,12 @@ struct BootstrapOptions {
   double confidence = 0.95;  // in (0, 1)
   int resamples = 2000;
   uint64_t seed = 0x6269746c6162ull;  // fixed: the verdict is reproducible
-  bool paired = false;  // draw the same round indices for both sides (needs equal round counts)
+  bool paired = false;                // draw the same round indices for both sides (needs equal round counts)
 };
 
 struct RatioInterval {
-  double ratio = 1;             // the point estimate
-  double low = 1, high = 1;     // the percentile interval at the chosen confidence
+  double ratio = 1;                // the point estimate
+  double low = 1, high = 1;        // the percentile interval at the chosen confidence
   std::vector<double> replicates;  // the resampled ratios, in resample order (for the geometric mean)
 };
 

@@ -46,8 +46,9 @@ std::vector<std::string> context_differences(const ResultContext& base, const Re
   if (base.cpu_model != current.cpu_model)
     out.push_back(fmt::format("CPU models differ (BASE {}, NEW {})", base.cpu_model, current.cpu_model));
   if (base.dirty || current.dirty)
-    out.push_back(fmt::format("{} built from a dirty git tree: its commit does not say what ran",
-                              base.dirty && current.dirty ? "BASE and NEW were" : (base.dirty ? "BASE was" : "NEW was")));
+    out.push_back(
+        fmt::format("{} built from a dirty git tree: its commit does not say what ran",
+                    base.dirty && current.dirty ? "BASE and NEW were" : (base.dirty ? "BASE was" : "NEW was")));
   for (const auto& [c, who] : {std::pair{&base, "BASE"}, std::pair{&current, "NEW"}})
     if (std::string b = busy_machine(*c, who); !b.empty()) out.push_back(std::move(b));
   return out;

@@ -106,9 +106,9 @@ class SlowedBackend final : public ForwardingBackend {
 
 const std::vector<std::string>& slowdown_ops() {
   static const std::vector<std::string> ops = {
-      "embed",     "rmsnorm", "quantize_act", "rmsnorm_quant", "add_rmsnorm_quant", "relu2_mul_rmsnorm_quant",
-      "matmul_w2a8", "gemv",  "rope",         "rope_qk",       "attention",         "relu2_mul",
-      "add",       "lm_head", "lm_head_i8",   "argmax"};
+      "embed",       "rmsnorm", "quantize_act", "rmsnorm_quant", "add_rmsnorm_quant", "relu2_mul_rmsnorm_quant",
+      "matmul_w2a8", "gemv",    "rope",         "rope_qk",       "attention",         "relu2_mul",
+      "add",         "lm_head", "lm_head_i8",   "argmax"};
   return ops;
 }
 

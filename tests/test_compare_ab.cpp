@@ -81,7 +81,8 @@ TEST(CompareAb, PlantedSlowdownFailsNamingAGemv) {
 
 TEST(CompareAb, MissingBinaryIsNoVerdict) {
   const std::string dir = scratch();
-  const CmdResult r = run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + dir + "nonesuch --rounds 1 " + kBench);
+  const CmdResult r =
+      run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + dir + "nonesuch --rounds 1 " + kBench);
   EXPECT_EQ(r.code, 2) << r.out << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
   EXPECT_NE(r.err.find("NEW binary " + dir + "nonesuch"), std::string::npos) << r.err;
@@ -97,8 +98,8 @@ TEST(CompareAb, FailingRunNamesTheBuildTheRoundAndItsError) {
   EXPECT_NE(line.find("NEW (" + bad + ")"), std::string::npos) << r.err;
   EXPECT_NE(line.find("unknown op 'nonesuch'"), std::string::npos) << r.err;
   // --out among the bench options is refused before anything runs.
-  const CmdResult out = run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + BITLAB_BIN + " " + kBench +
-                                   " --out x.json");
+  const CmdResult out =
+      run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + BITLAB_BIN + " " + kBench + " --out x.json");
   EXPECT_EQ(out.code, 2);
   EXPECT_NE(out.err.find("--out"), std::string::npos) << out.err;
 }

@@ -368,6 +368,7 @@ TEST(Compare, TwoBackendsOfOneFile) {
   expect_one_line_error(bitlab("compare " + a + " --backends avx512,cuda"), 2, "no measurement of backend cuda");
   expect_one_line_error(bitlab("compare " + a + " --backends avx512"), 2, "--backends");
   expect_one_line_error(bitlab("compare " + a + " " + a + " --backends scalar,avx512"), 2, "one result file");
+  expect_one_line_error(bitlab("compare --rounds 3 " + a + " " + a), 2, "--rounds and --work-dir apply to --ab only");
 }
 
 // What makes two files' timings incomparable is warned about on stderr and in the JSON.

@@ -125,7 +125,7 @@ TEST(CompareStats, NoDifferenceContainsOne) {
 }
 
 TEST(CompareStats, CentreIsTheMeanOfRoundMedians) {
-  EXPECT_DOUBLE_EQ(centre({{1, 2, 100}}), 2.0);            // one round: its median
+  EXPECT_DOUBLE_EQ(centre({{1, 2, 100}}), 2.0);             // one round: its median
   EXPECT_DOUBLE_EQ(centre({{1, 2, 100}, {4, 4, 5}}), 3.0);  // (2 + 4) / 2
   EXPECT_THROW(centre({}), std::invalid_argument);
   EXPECT_THROW(centre({{1.0}, {}}), std::invalid_argument);
@@ -143,9 +143,7 @@ TEST(CompareStats, FixedSeedIsReproducible) {
 
 TEST(CompareStats, GeometricMeanOfKnownRatios) {
   // Constant samples: every resample gives the same ratio, so each interval is a point.
-  auto constant_ratio = [](double ratio) {
-    return bootstrap_ratio({{1.0, 1.0, 1.0}}, {{ratio, ratio, ratio}}, {});
-  };
+  auto constant_ratio = [](double ratio) { return bootstrap_ratio({{1.0, 1.0, 1.0}}, {{ratio, ratio, ratio}}, {}); };
   const std::vector<RatioInterval> cases = {constant_ratio(2), constant_ratio(8)};
   const RatioInterval gm = geometric_mean(cases, 0.95);
   EXPECT_NEAR(gm.ratio, 4.0, 1e-12);
