@@ -140,22 +140,13 @@ Side side_of(const std::vector<ResultDoc>& runs, const std::string& path) {
   return s;
 }
 
-// A key without its backend (and a pinned variant), so the same case of two
-// backends gets one key: kernel/matmul_w2a8/avx512/N:.. → kernel/matmul_w2a8/N:..
+// A key without its backend segment (the first after the kind), so the same
+// case of two backends gets one key: kernel/matmul_w2a8/avx512/N:.. →
+// kernel/matmul_w2a8/N:... A pinned variant's "/variant:" stays: variants
+// belong to one backend, so such a case is listed as added or removed.
 std::string without_backend(const std::string& key, const std::string& backend) {
-  std::string out;
-  bool dropped = false;
-  size_t start = 0;
-  for (int i = 0; start <= key.size(); ++i) {
-    const size_t slash = std::min(key.find('/', start), key.size());
-    const std::string seg = key.substr(start, slash - start);
-    if (!(i > 0 && !dropped && seg == backend) && !seg.starts_with("variant:"))
-      out += (out.empty() ? "" : "/") + seg;
-    else if (seg == backend)
-      dropped = true;
-    start = slash + 1;
-  }
-  return out;
+  const size_t at = key.find("/" + backend + "/");
+  return at == std::string::npos ? key : key.substr(0, at) + key.substr(at + backend.size() + 1);
 }
 
 // The measurements of one backend of a document, keyed without the backend.

@@ -363,6 +363,16 @@ TEST(Compare, TwoBackendsOfOneFile) {
   // The avx512-only cases are listed as added, not compared.
   EXPECT_NE(line_with(r.out, "added    kernel/lm_head/N:128256").size(), 0u) << r.out;
   EXPECT_EQ(r.err, "");  // one file: no context to differ
+  // A pinned variant belongs to its backend: its case is listed, not matched.
+  const std::string dir = scratch();
+  json pinned = fixture("result_a.json");
+  json extra = measurement(pinned, kKernelKey);
+  extra["key"] = kKernelKey + "/variant:other";
+  pinned["measurements"].push_back(extra);
+  const Result p = bitlab("compare --backends scalar,avx512 " + write(dir + "pinned.json", pinned));
+  EXPECT_EQ(p.code, 0) << p.out << p.err;
+  EXPECT_NE(p.out.find("added    kernel/matmul_w2a8/N:2560/K:2560/T:1/threads:2/variant:other"), std::string::npos)
+      << p.out;
   const Result rev = bitlab("compare " + a + " --backends avx512,scalar");
   EXPECT_EQ(rev.code, 1) << rev.out;
   expect_one_line_error(bitlab("compare " + a + " --backends avx512,cuda"), 2, "no measurement of backend cuda");
