@@ -39,8 +39,12 @@ std::string resolve_binary(const std::string& bin, const char* which) {
   }
   const char* path = std::getenv("PATH");
   std::stringstream dirs(path ? path : "");
-  for (std::string dir; std::getline(dirs, dir, ':');)
-    if (!dir.empty() && usable(dir + "/" + bin)) return dir + "/" + bin;
+  for (std::string dir; std::getline(dirs, dir, ':');) {
+    if (dir.empty()) continue;
+    std::string candidate = dir;
+    candidate.append("/").append(bin);
+    if (usable(candidate)) return candidate;
+  }
   throw UsageError(fmt::format("compare --ab: {} binary {}: not found in PATH", which, bin));
 }
 

@@ -27,7 +27,7 @@ std::string scratch() { return bitlab::test::scratch_dir("ab"); }
 
 // A script that runs this build's bitlab with extra arguments appended.
 std::string wrapper(const std::string& dir, const std::string& name, const std::string& extra) {
-  const std::string path = dir + name;
+  std::string path = dir + name;
   std::ofstream(path) << "#!/bin/sh\nexec " << BITLAB_BIN << " \"$@\" " << extra << "\n";
   chmod(path.c_str(), 0755);
   return path;

@@ -278,8 +278,8 @@ TEST(Compare, IntervalAndGeometricMean) {
   const std::string line = line_with(r.out, kKernelKey);
   // result_a's avx512 GEMV is 1.15x result_b's: the interval lies around it.
   EXPECT_NE(line.find("1.150"), std::string::npos) << line;
-  EXPECT_NE(line.find("["), std::string::npos) << line;
-  EXPECT_NE(line_with(r.out, "geomean of 8 case(s)").find("["), std::string::npos) << r.out;
+  EXPECT_NE(line.find('['), std::string::npos) << line;
+  EXPECT_NE(line_with(r.out, "geomean of 8 case(s)").find('['), std::string::npos) << r.out;
   const Result j = bitlab("compare --format json " + b + " " + a);
   EXPECT_EQ(j.code, 1) << j.err;
   const json doc = json::parse(j.out);
