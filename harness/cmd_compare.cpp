@@ -482,6 +482,7 @@ std::pair<Side, Side> load_sides(const CompareOptions& o) {
       throw UsageError("compare --backends: expected two different backends, BASE,NEW (e.g. scalar,avx512)");
     if (o.inputs.size() != 1)
       throw UsageError(fmt::format("compare --backends: expected one result file, got {}", o.inputs.size()));
+    if (o.inputs[0].empty()) throw UsageError("compare --backends: the result file name must not be empty");
     const ResultDoc doc = read_result_file(o.inputs[0]);
     return {backend_side(doc, o.backends[0]), backend_side(doc, o.backends[1])};
   }
@@ -490,6 +491,9 @@ std::pair<Side, Side> load_sides(const CompareOptions& o) {
         fmt::format("compare: expected the base and the new result file (BASE.json NEW.json), got {} "
                     "file(s); or FILE --backends BASE,NEW, or --ab BASE_BITLAB NEW_BITLAB",
                     o.inputs.size()));
+  for (size_t i = 0; i < 2; ++i)
+    if (o.inputs[i].empty())
+      throw UsageError(fmt::format("compare: {}: the result file name must not be empty", i ? "new" : "base"));
   const ResultDoc base = read_result_file(o.inputs[0]);
   const ResultDoc cur = read_result_file(o.inputs[1]);
   return {side_of({base}, base.path), side_of({cur}, cur.path)};
@@ -554,8 +558,9 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
       "Compare timings and correctness: two result files (BASE.json NEW.json), two backends of one file (FILE "
       "--backends BASE,NEW), or two builds run in interleaved rounds (--ab BASE_BITLAB NEW_BITLAB [-- bench "
       "options]); exit 1 on a regression or a correctness loss, 2 when there is no verdict");
-  sub->add_option("files", o->inputs,
-                  "BASE.json NEW.json; or FILE with --backends; with --ab, the bench options after --");
+  // Empty values are checked per mode in load_sides (a bench option may be empty).
+  allow_empty(sub->add_option("files", o->inputs,
+                  "BASE.json NEW.json; or FILE with --backends; with --ab, the bench options after --"));
   sub->add_option("--ab", o->ab,
                   "BASE_BITLAB NEW_BITLAB: run both builds' bench in alternating rounds (ABBA BAAB ...) with the "
                   "options after --, then compare the pooled rounds")

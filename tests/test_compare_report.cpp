@@ -187,6 +187,7 @@ TEST(Compare, BadInputIsAUsageError) {
   expect_one_line_error(bitlab("compare --alpha 2 " + a + " " + a), 2, "--alpha");
   expect_one_line_error(bitlab("compare --format html " + a + " " + a), 2, "--format");
   expect_one_line_error(bitlab("compare " + a), 2, "new");
+  expect_one_line_error(bitlab("compare " + a + " ''"), 2, "new: the result file name must not be empty");
 }
 
 // A comparison that compares nothing must fail a CI gate, naming what is missing.
