@@ -560,7 +560,7 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
       "options]); exit 1 on a regression or a correctness loss, 2 when there is no verdict");
   // Empty values are checked per mode in load_sides (a bench option may be empty).
   allow_empty(sub->add_option("files", o->inputs,
-                  "BASE.json NEW.json; or FILE with --backends; with --ab, the bench options after --"));
+                              "BASE.json NEW.json; or FILE with --backends; with --ab, the bench options after --"));
   sub->add_option("--ab", o->ab,
                   "BASE_BITLAB NEW_BITLAB: run both builds' bench in alternating rounds (ABBA BAAB ...) with the "
                   "options after --, then compare the pooled rounds")
