@@ -25,6 +25,7 @@
 #include "harness/energy/session.h"
 #include "harness/kernel_bench.h"
 #include "harness/model_spec.h"
+#include "harness/planted_slowdown.h"
 #include "harness/progress.h"
 #include "harness/result_formats.h"
 #include "harness/results.h"
@@ -59,6 +60,7 @@ struct BenchOptions {
   std::string energy_source = "auto";
   double idle_seconds = 2;
   unsigned nvml_device = 0;
+  std::string plant_slowdown;  // hidden: a known slowdown for testing compare --ab (planted_slowdown.h)
   // Which of the options --quick shrinks were given: an explicit value wins.
   bool tokens_given = false, prompt_len_given = false, gen_given = false, idle_seconds_given = false;
   bool repetitions_given = false;
@@ -398,7 +400,7 @@ void bench_e2e(const BenchOptions& o, const BackendRun& r, Backend& be, const Mo
 
 // One backend with one weight layout and thread count: the kernel cases, then e2e per head.
 void bench_backend(const BenchOptions& o, const BackendRun& r, const ModelWeights& w, BenchSink& sink) {
-  std::unique_ptr<Backend> be = make_backend(r.name, r.options);
+  std::unique_ptr<Backend> be = plant_slowdown(o.plant_slowdown, make_backend(r.name, r.options));
   const WeightBits bits = r.options.weight_bits.value_or(WeightBits::Two);
   const std::string layout = r.options.weight_bits ? fmt::format(", {}-bit weights", weight_bits_name(bits)) : "";
   if (!o.no_kernels) bench_kernels(o, r, *be, w.config, layout, sink);
@@ -582,6 +584,8 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   CLI::Option* idle = add_real(sub, "--idle-seconds", o->idle_seconds,
                                "idle-power baseline window before the runs (--quick: 0.5 unless given)", 0.01, 3600.0);
   add_integer(sub, "--nvml-device", o->nvml_device, "NVML index of the GPU to meter", 0u, 255u);
+  sub->add_option("--plant-slowdown", o->plant_slowdown, "OP:FRACTION: slow OP down (testing compare --ab)")
+      ->group("");
   sub->callback([&action, o, tokens, prompt_len, gen, idle, reps] {
     o->tokens_given = tokens->count() > 0;
     o->prompt_len_given = prompt_len->count() > 0;

@@ -66,6 +66,49 @@ class Fields {
   const std::string& name_;
 };
 
+double optional_number(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_number() ? it->get<double>() : NAN;
+}
+std::string optional_text(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_string() ? it->get<std::string>() : std::string();
+}
+int64_t optional_integer(const json& obj, const char* key) {
+  const auto it = obj.find(key);
+  return it != obj.end() && it->is_number_integer() ? it->get<int64_t>() : -1;
+}
+
+// A machine-load field at the top of the context or in one of its objects
+// (where a load probe may group them): a number, or an array's first number.
+double load_field(const json& ctx, const char* key) {
+  auto read = [key](const json& obj) {
+    const auto it = obj.find(key);
+    if (it == obj.end()) return double(NAN);
+    if (it->is_number()) return it->get<double>();
+    if (it->is_array() && !it->empty() && it->front().is_number()) return it->front().get<double>();
+    return double(NAN);
+  };
+  double v = read(ctx);
+  for (auto it = ctx.begin(); std::isnan(v) && it != ctx.end(); ++it)
+    if (it->is_object()) v = read(*it);
+  return v;
+}
+
+ResultContext read_context(const json& ctx, const std::string& cpu_model, bool dirty) {
+  ResultContext c;
+  c.command = optional_text(ctx, "command");
+  c.model = optional_text(ctx, "model");
+  c.cpu_model = cpu_model;
+  c.dirty = dirty;
+  c.threads = optional_integer(ctx, "threads");
+  if (const auto h = ctx.find("host"); h != ctx.end() && h->is_object()) c.logical_cores = optional_integer(*h, "logical_cores");
+  c.bandwidth_gbps = optional_number(ctx, "memory_bandwidth_gbps");
+  c.load_average = load_field(ctx, "load_average");
+  c.steal_fraction = load_field(ctx, "steal_fraction");
+  return c;
+}
+
 json parse_json(std::string_view bytes, const std::string& name) {
   // The depth limit is enforced while parsing, before a hostile nesting is built.
   const json::parser_callback_t limit_depth = [&name](int depth, json::parse_event_t, json&) {
@@ -106,12 +149,14 @@ ResultDoc parse_result(std::string_view bytes, const std::string& name) {
   if (ctx.contains("memory_bandwidth_gbps")) d.bandwidth_gbps = f.number(ctx, "memory_bandwidth_gbps", "context");
   d.content_hash = 0xcbf29ce484222325ULL;
   for (const char c : bytes) d.content_hash = (d.content_hash ^ uint8_t(c)) * 0x100000001b3ULL;
+  d.context = read_context(ctx, d.cpu_model, d.dirty);
 
   std::set<std::string> keys;
   const json& ms = f.array(j, "measurements", "");
   for (size_t i = 0; i < ms.size(); ++i) {
     const std::string where = fmt::format("measurements[{}]", i);
-    ResultTiming x{f.text(ms[i], "key", where), {}};
+    ResultTiming x;
+    x.key = f.text(ms[i], "key", where);
     const json& samples = f.array(ms[i], "samples", where);
     if (samples.empty()) f.fail(where, fmt::format("measurement {} has no samples", x.key));
     for (size_t s = 0; s < samples.size(); ++s) {
@@ -128,7 +173,7 @@ ResultDoc parse_result(std::string_view bytes, const std::string& name) {
     }
     if (!keys.insert(x.key).second) f.fail(where, fmt::format("key {} appears twice", x.key));
     if (ms[i].contains("kind")) x.kind = f.text(ms[i], "kind", where);
-    if (ms[i].contains("backend")) x.backend = f.text(ms[i], "backend", where);
+    x.backend = optional_text(ms[i], "backend");  // read leniently, as the context is
     if (ms[i].contains("variant")) x.variant = f.text(ms[i], "variant", where);
     if (ms[i].contains("derived")) {
       const json& derived = ms[i]["derived"];

@@ -3,6 +3,7 @@
 // with every problem a UsageError naming the file and the field. Kept free of
 // the rest of the harness so that the fuzz target links it alone.
 #pragma once
+#include <cmath>
 #include <cstdint>
 #include <limits>
 #include <string>
@@ -26,6 +27,19 @@ struct ResultCheck {
   std::string detail;  // nmse / threshold, when the document has them
 };
 
+// What of the run's context decides whether two files' timings are
+// comparable (harness/context_diff.h). Read leniently: a field missing or of
+// another type is left unknown (NaN, -1, ""), since older files lack some and
+// the machine-load fields are optional.
+struct ResultContext {
+  std::string command, model, cpu_model;
+  bool dirty = false;
+  int64_t threads = -1, logical_cores = -1;
+  double bandwidth_gbps = NAN;
+  double load_average = NAN;    // "load_average": a number, or the first of an array (1-minute)
+  double steal_fraction = NAN;  // "steal_fraction": CPU time stolen by the hypervisor, 0..1
+};
+
 struct ResultDoc {
   std::string path, label;  // label: "<commit>[-dirty] on <cpu>"
   std::string commit, cpu_model;
@@ -36,6 +50,7 @@ struct ResultDoc {
   int threads = 0;
   double bandwidth_gbps = 0;
   uint64_t content_hash = 0;  // FNV-1a 64 of the document's bytes: the same file added twice
+  ResultContext context;
   std::vector<ResultTiming> measurements;
   std::vector<ResultCheck> checks;
 };

@@ -7,6 +7,7 @@
 #include <unistd.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdio>
 #include <cstdlib>
 #include <filesystem>
@@ -157,8 +158,9 @@ TEST(Compare, AddedAndRemovedKeysAreListedNotFailed) {
 TEST(Compare, MarkdownTable) {
   const Result r = bitlab("compare --format markdown " + kFixtures + "result_b.json " + kFixtures + "result_a.json");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("| key | base median | new median | ratio | p | verdict |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| key | base median | new median | ratio | 95% CI | p | verdict |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("|---|---:|"), std::string::npos);
+  EXPECT_EQ(line_with(r.out, "| geomean of 8 case(s) |").rfind("| geomean", 0), 0u) << r.out;
   // Keys are escaped like every field (`_` would start emphasis).
   const std::string row = line_with(r.out, "kernel/matmul\\_w2a8/avx512/N:2560/K:2560/T:1/threads:2");
   EXPECT_EQ(row.rfind("| kernel/", 0), 0u) << r.out;
@@ -185,6 +187,7 @@ TEST(Compare, BadInputIsAUsageError) {
   expect_one_line_error(bitlab("compare --alpha 2 " + a + " " + a), 2, "--alpha");
   expect_one_line_error(bitlab("compare --format html " + a + " " + a), 2, "--format");
   expect_one_line_error(bitlab("compare " + a), 2, "new");
+  expect_one_line_error(bitlab("compare " + a + " ''"), 2, "new: the result file name must not be empty");
 }
 
 // A comparison that compares nothing must fail a CI gate, naming what is missing.
@@ -268,6 +271,162 @@ TEST(Compare, NonRegularFileIsRefusedWithoutBlocking) {
   expect_one_line_error(bitlab("compare " + kFixtures + "result_a.json " + dir), 2, "is not a regular file");
 }
 
+// The interval of each ratio and the geometric mean over all cases, in every
+// format; the same files give the same interval (fixed seed).
+TEST(Compare, IntervalAndGeometricMean) {
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  const Result r = bitlab("compare " + b + " " + a);
+  const std::string line = line_with(r.out, kKernelKey);
+  // result_a's avx512 GEMV is 1.15x result_b's: the interval lies around it.
+  EXPECT_NE(line.find("1.150"), std::string::npos) << line;
+  EXPECT_NE(line.find('['), std::string::npos) << line;
+  EXPECT_NE(line_with(r.out, "geomean of 8 case(s)").find('['), std::string::npos) << r.out;
+  const Result j = bitlab("compare --format json " + b + " " + a);
+  EXPECT_EQ(j.code, 1) << j.err;
+  const json doc = json::parse(j.out);
+  EXPECT_EQ(doc["exit_code"], 1);
+  EXPECT_EQ(doc["cases"].size(), 8u);
+  for (const json& c : doc["cases"]) {
+    EXPECT_LE(c["ci_low"].get<double>(), c["ratio"].get<double>()) << c.dump();
+    EXPECT_GE(c["ci_high"].get<double>(), c["ratio"].get<double>()) << c.dump();
+    if (c["key"] == kKernelKey) {
+      EXPECT_EQ(c["verdict"], "regression");
+      EXPECT_GT(c["ci_low"].get<double>(), 1.05);
+      EXPECT_LT(c["ci_high"].get<double>(), 1.25);
+    }
+  }
+  // Four of eight cases 1.15x slower, the others equal: 1.15^(4/8).
+  EXPECT_NEAR(doc["geomean"]["ratio"].get<double>(), std::sqrt(1.15), 0.01) << doc["geomean"].dump();
+  EXPECT_EQ(bitlab("compare --format json " + b + " " + a).out, j.out);  // reproducible
+  // A wider confidence gives a wider interval.
+  const json wide = json::parse(bitlab("compare --format json --confidence 0.999 " + b + " " + a).out);
+  EXPECT_LT(wide["geomean"]["ci_low"].get<double>(), doc["geomean"]["ci_low"].get<double>());
+  expect_one_line_error(bitlab("compare --confidence 1.5 " + a + " " + b), 2, "--confidence");
+}
+
+TEST(Compare, FilterKeepsMatchingKeys) {
+  const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
+  const Result r = bitlab("compare --filter '^kernel/.*/scalar/' " + b + " " + a);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;  // the regressed avx512 cases are left out
+  EXPECT_NE(r.out.find("kernel/matmul_w2a8/scalar/"), std::string::npos) << r.out;
+  EXPECT_EQ(r.out.find("avx512"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("geomean of 1 case(s)"), std::string::npos) << r.out;
+  expect_one_line_error(bitlab("compare --filter nonesuch " + a + " " + b), 1, "--filter nonesuch matches no");
+  expect_one_line_error(bitlab("compare --filter '(' " + a + " " + b), 2, "--filter (");
+}
+
+TEST(Compare, ThresholdPerCaseAndWarnOnly) {
+  const std::string dir = scratch();
+  json doc = fixture("result_a.json");
+  scale(doc, kKernelKey, 1.3);
+  const std::string a = kFixtures + "result_a.json", slow = write(dir + "slow.json", doc);
+  EXPECT_EQ(bitlab("compare " + a + " " + slow).code, 1);
+  const Result own = bitlab("compare --threshold-for 'kernel/matmul_w2a8/avx512/*=50%' " + a + " " + slow);
+  EXPECT_EQ(own.code, 0) << own.out << own.err;
+  EXPECT_NE(line_with(own.out, kKernelKey).find("same (threshold 50%)"), std::string::npos) << own.out;
+  // The last matching glob applies; a glob that matches nothing changes nothing.
+  EXPECT_EQ(bitlab("compare --threshold-for 'kernel/*=50%' --threshold-for 'kernel/matmul*=10%' " + a + " " + slow).code,
+            1);
+  EXPECT_EQ(bitlab("compare --threshold-for 'e2e/*=50%' " + a + " " + slow).code, 1);
+  expect_one_line_error(bitlab("compare --threshold-for kernel " + a + " " + slow), 2, "--threshold-for kernel");
+  expect_one_line_error(bitlab("compare --threshold-for 'kernel/*=5' " + a + " " + slow), 2, "ambiguous");
+  // 6 % slower in every sample: significant, but the interval of the ratio
+  // (samples spread ±2.5 %) reaches below 1.05, so it is no regression.
+  json mild = fixture("result_a.json");
+  scale(mild, kKernelKey, 1.06);
+  const Result m = bitlab("compare --format json " + a + " " + write(dir + "mild.json", mild));
+  EXPECT_EQ(m.code, 0) << m.out;
+  for (const json& c : json::parse(m.out)["cases"])
+    if (c["key"] == kKernelKey) {
+      EXPECT_NEAR(c["ratio"].get<double>(), 1.06, 1e-9);
+      EXPECT_LT(c["p_value"].get<double>(), 0.05);
+      EXPECT_LT(c["ci_low"].get<double>(), 1.05);
+      EXPECT_EQ(c["verdict"], "same");
+    }
+  // --warn-only: the regression is reported, the exit is 0.
+  const Result warn = bitlab("compare --warn-only " + a + " " + slow);
+  EXPECT_EQ(warn.code, 0) << warn.out;
+  EXPECT_NE(line_with(warn.out, kKernelKey).find("regression"), std::string::npos) << warn.out;
+  // A correctness loss still fails under --warn-only.
+  doc["correctness"][0]["pass"] = false;
+  EXPECT_EQ(bitlab("compare --warn-only " + a + " " + write(dir + "broken.json", doc)).code, 1);
+}
+
+// Two backends of one file: the same cases matched without the backend in the key.
+TEST(Compare, TwoBackendsOfOneFile) {
+  const std::string a = kFixtures + "result_a.json";
+  const Result r = bitlab("compare --backends scalar,avx512 " + a);
+  EXPECT_EQ(r.code, 0) << r.out << r.err;
+  const std::string line = line_with(r.out, "kernel/matmul_w2a8/N:2560/K:2560/T:1/threads:2");
+  EXPECT_NE(line.find("improvement"), std::string::npos) << r.out;
+  EXPECT_NE(line.find("0.060"), std::string::npos) << line;  // 115 µs / 1927.7 µs
+  EXPECT_NE(line_with(r.out, "e2e/decode/prompt:16/gen:16/threads:2").find("improvement"), std::string::npos) << r.out;
+  // The avx512-only cases are listed as added, not compared.
+  EXPECT_NE(line_with(r.out, "added    kernel/lm_head/N:128256").size(), 0u) << r.out;
+  EXPECT_EQ(r.err, "");  // one file: no context to differ
+  // A pinned variant belongs to its backend: its case is listed, not matched.
+  const std::string dir = scratch();
+  json pinned = fixture("result_a.json");
+  json extra = measurement(pinned, kKernelKey);
+  extra["key"] = kKernelKey + "/variant:other";
+  pinned["measurements"].push_back(extra);
+  const Result p = bitlab("compare --backends scalar,avx512 " + write(dir + "pinned.json", pinned));
+  EXPECT_EQ(p.code, 0) << p.out << p.err;
+  EXPECT_NE(p.out.find("added    kernel/matmul_w2a8/N:2560/K:2560/T:1/threads:2/variant:other"), std::string::npos)
+      << p.out;
+  const Result rev = bitlab("compare " + a + " --backends avx512,scalar");
+  EXPECT_EQ(rev.code, 1) << rev.out;
+  expect_one_line_error(bitlab("compare " + a + " --backends avx512,cuda"), 2, "no measurement of backend cuda");
+  expect_one_line_error(bitlab("compare " + a + " --backends avx512"), 2, "--backends");
+  expect_one_line_error(bitlab("compare " + a + " " + a + " --backends scalar,avx512"), 2, "one result file");
+  expect_one_line_error(bitlab("compare --rounds 3 " + a + " " + a), 2, "--rounds and --work-dir apply to --ab only");
+}
+
+// What makes two files' timings incomparable is warned about on stderr and in the JSON.
+TEST(Compare, ContextDifferencesWarn) {
+  const std::string dir = scratch();
+  const std::string a = kFixtures + "result_a.json";
+  auto warnings = [&](const json& cur) {
+    const Result r = bitlab("compare --format json " + a + " " + write(dir + "cur.json", cur));
+    EXPECT_EQ(r.code, 0) << r.err;
+    const json doc = json::parse(r.out);
+    // Each warning once on stderr too.
+    for (const json& w : doc["context_warnings"])
+      EXPECT_NE(r.err.find("compare: warning: " + w.get<std::string>()), std::string::npos) << r.err;
+    return doc["context_warnings"].dump();
+  };
+  json same = fixture("result_a.json");
+  EXPECT_EQ(warnings(same), "[]");
+  json c = fixture("result_a.json");
+  c["context"]["memory_bandwidth_gbps"] = 21.5;  // 16 % more: within the tolerance
+  EXPECT_EQ(warnings(c), "[]");
+  c["context"]["memory_bandwidth_gbps"] = 23.0;  // 24 % more
+  EXPECT_NE(warnings(c).find("memory bandwidth differs by 24%"), std::string::npos);
+  c = fixture("result_a.json");
+  c["context"]["command"] = "bitlab bench --quick --out results/x.json";
+  EXPECT_NE(warnings(c).find("--quick in NEW's command line only"), std::string::npos);
+  c = fixture("result_a.json");
+  c["context"]["threads"] = 4;
+  c["context"]["model"] = "synthetic:tiny";
+  c["context"]["host"]["cpu_model"] = "Other CPU";
+  const std::string w = warnings(c);
+  EXPECT_NE(w.find("thread counts differ (BASE 2, NEW 4)"), std::string::npos) << w;
+  EXPECT_NE(w.find("models differ"), std::string::npos) << w;
+  EXPECT_NE(w.find("CPU models differ"), std::string::npos) << w;
+  c = fixture("result_a.json");
+  c["context"]["git"]["dirty"] = true;
+  EXPECT_NE(warnings(c).find("NEW was built from a dirty git tree"), std::string::npos);
+  // Machine-load fields, read where present (top level or grouped in an object).
+  c = fixture("result_a.json");
+  c["context"]["load_average"] = json::array({3.5, 2.0, 1.0});  // 2 logical cores
+  EXPECT_NE(warnings(c).find("NEW ran on a busy machine: load average 3.50 on 2 logical cores"), std::string::npos);
+  c = fixture("result_a.json");
+  c["context"]["machine_load"] = {{"steal_fraction", 0.2}, {"load_average", 1.0}};
+  EXPECT_NE(warnings(c).find("NEW lost 20% of its CPU time to steal"), std::string::npos);
+  c["context"]["machine_load"] = {{"steal_fraction", "high"}};  // not a number: ignored, not an error
+  EXPECT_EQ(warnings(c), "[]");
+}
+
 // Fields of a hostile result file cannot inject HTML, links or table cells
 // into the Markdown of a pull-request comment.
 TEST(Compare, MarkdownEscapesEveryField) {
@@ -291,7 +450,7 @@ TEST(Compare, MarkdownEscapesEveryField) {
   EXPECT_NE(r.out.find("&lt;script&gt;"), std::string::npos) << r.out;
   const std::string row = line_with(r.out, "&lt;img src=x onerror=alert\\(1\\)&gt;&#124;\\[link\\]");
   ASSERT_FALSE(row.empty()) << r.out;
-  EXPECT_EQ(std::count(row.begin(), row.end(), '|'), 7) << row;  // six cells, no more
+  EXPECT_EQ(std::count(row.begin(), row.end(), '|'), 8) << row;  // seven cells, no more
   const std::string check_row = line_with(r.out, "&lt;b&gt;bold&lt;/b&gt;&#124;");
   ASSERT_FALSE(check_row.empty()) << r.out;
   EXPECT_NE(check_row.find("\\`code\\` \\*em\\* \\_em\\_\\\\nnext line"), std::string::npos) << check_row;
