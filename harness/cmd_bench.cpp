@@ -23,6 +23,7 @@
 #include "harness/model_spec.h"
 #include "harness/progress.h"
 #include "harness/results.h"
+#include "harness/run_warnings.h"
 #include "model/error.h"
 #include "kernels/registry.h"
 #include "common/sysinfo.h"
@@ -226,6 +227,7 @@ void bench_backend(const BenchOptions& o, const std::string& name, const Backend
 }
 
 int run(BenchOptions o) {
+  const LoadSample load_at_start = sample_load();
   // --quick changes defaults only: what the user wrote is what runs.
   if (o.quick) {
     if (!o.tokens_given) o.tokens = {1, 8};
@@ -311,12 +313,15 @@ int run(BenchOptions o) {
     }
   }
 
+  rc.load = machine_load_between(load_at_start, sample_load());
   nlohmann::json doc = new_result(rc);
   doc["measurements"] = measurements;
+  const std::vector<std::string> warnings = add_run_warnings(doc);
   const std::string path = o.out.empty() ? default_result_path("bench") : o.out;
   write_result(path, doc);
   print_table(doc, backends);
   fmt::print("result file: {}\n", printable(path));
+  print_run_warnings(warnings);
   return 0;
 }
 
