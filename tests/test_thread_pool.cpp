@@ -54,16 +54,22 @@ TEST(ThreadPool, WorkersThatSleptWakeForTheNextJob) {
   }
 }
 
-TEST(ThreadPool, UsesMoreThanOneThread) {
-  // Chunks that wait for each other can only finish if two threads run them at once.
+TEST(ThreadPool, UsesMoreThanOneThreadAndWaitsForIt) {
+  // Chunks that wait for each other can only finish if two threads run them
+  // at once; the worker's chunk then takes a while longer, and run() must not
+  // return before it has.
   ThreadPool pool(2);
-  std::atomic<int> arrived{0};
+  const std::thread::id caller = std::this_thread::get_id();
+  std::atomic<int> arrived{0}, finished{0};
   pool.run(2, [&](int64_t) {
     arrived.fetch_add(1);
     const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(10);
     while (arrived.load() < 2 && std::chrono::steady_clock::now() < deadline) std::this_thread::yield();
+    if (std::this_thread::get_id() != caller) std::this_thread::sleep_for(std::chrono::milliseconds(30));
+    finished.fetch_add(1);
   });
   EXPECT_EQ(arrived.load(), 2);
+  EXPECT_EQ(finished.load(), 2);
 }
 
 TEST(ThreadPool, ExceptionReachesTheCallerAfterEveryChunk) {
