@@ -9,7 +9,9 @@
 #include <thread>
 #include <vector>
 
+#include "harness/op_cases/op_case.h"
 #include "kernels/cpu/thread_pool.h"
+#include "kernels/registry.h"
 
 namespace bitlab::cpu {
 namespace {
@@ -115,6 +117,21 @@ TEST(ThreadPool, RefusesBadSizes) {
   EXPECT_THROW(ThreadPool(0), std::invalid_argument);
   ThreadPool pool(2);
   EXPECT_THROW(pool.run(ThreadPool::kMaxChunks + 1, [](int64_t) {}), std::invalid_argument);
+}
+
+TEST(ThreadPool, CpuBackendsMatchTheReferenceAtOddThreadCounts) {
+  // The op tests run two threads; 3 and 7 cut the loops (and the matmul's row
+  // groups) at other places, which must not change a bit.
+  for (const std::string& name : usable_backends()) {
+    for (int threads : {3, 7}) {
+      const auto be = make_backend(name, BackendOptions{.threads = threads, .device = 0});
+      if (be->info().kind != "cpu") break;
+      for (const opcase::OpCase& c : opcase::unit_cases()) {
+        const opcase::Outcome o = opcase::check_case(*be, c);
+        EXPECT_TRUE(o.pass) << name << " with " << threads << " threads: " << c.key() << ": " << o.detail;
+      }
+    }
+  }
 }
 
 }  // namespace
