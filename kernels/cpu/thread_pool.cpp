@@ -1,5 +1,6 @@
 #include "kernels/cpu/thread_pool.h"
 
+#include <algorithm>
 #include <chrono>
 #include <cstdlib>
 #include <stdexcept>
@@ -12,11 +13,11 @@
 namespace bitlab::cpu {
 namespace {
 
-// How long a waiting thread spins before it sleeps. Decode hands work over
-// hundreds of times per token, a few to tens of microseconds apart: a spin of
-// this length catches nearly every hand-over on an idle machine, while a
-// thread whose peer was descheduled gives its core away after this long
-// instead of for a whole time slice.
+// How long a waiting thread stays awake (spinning, then yielding) before it
+// sleeps on the futex. Decode hands work over hundreds of times per token, a
+// few to tens of microseconds apart: awake this long, a worker catches nearly
+// every hand-over on an idle machine without a futex wake-up. BITLAB_SPIN_US
+// overrides it (microseconds; 0: sleep at once) for measuring other budgets.
 std::chrono::nanoseconds spin_budget() {
   static const std::chrono::nanoseconds ns = [] {
     if (const char* s = std::getenv("BITLAB_SPIN_US"); s && *s) return std::chrono::nanoseconds(std::atoll(s) * 1000);
@@ -24,6 +25,9 @@ std::chrono::nanoseconds spin_budget() {
   }();
   return ns;
 }
+
+// The pure spin at the start of a wait (see spin_until).
+constexpr int64_t kPauseSpinNs = 3'000;
 
 inline void cpu_relax() {
 #if defined(__x86_64__) || defined(__i386__)
@@ -33,16 +37,25 @@ inline void cpu_relax() {
 #endif
 }
 
-// Spins until ready() or the budget is spent; true if ready.
+// Waits until ready() or the budget is spent, without sleeping; true if
+// ready. The first microseconds spin on the core (the usual hand-over on an
+// idle machine is that quick); after that the thread yields between checks:
+// on an idle core a yield returns at once, on a core shared with another
+// runnable process it lets that process (often the very peer this thread
+// waits for) run instead of burning the time slice.
 template <class Ready>
 bool spin_until(Ready&& ready) {
-  const auto deadline = std::chrono::steady_clock::now() + spin_budget();
+  const auto start = std::chrono::steady_clock::now();
+  const auto deadline = start + spin_budget();
+  const auto pause_until = start + std::min(spin_budget(), std::chrono::nanoseconds(kPauseSpinNs));
   for (;;) {
     for (int i = 0; i < 64; ++i) {
       if (ready()) return true;
       cpu_relax();
     }
-    if (std::chrono::steady_clock::now() >= deadline) return ready();
+    const auto now = std::chrono::steady_clock::now();
+    if (now >= deadline) return ready();
+    if (now >= pause_until) std::this_thread::yield();
   }
 }
 
