@@ -29,6 +29,7 @@
 #include "harness/progress.h"
 #include "harness/result_formats.h"
 #include "harness/results.h"
+#include "harness/run_warnings.h"
 #include "model/error.h"
 #include "kernels/registry.h"
 #include "common/sysinfo.h"
@@ -450,6 +451,7 @@ void bench_model(const BenchOptions& o, const std::string& spec, const std::vect
 }
 
 int run(BenchOptions o) {
+  const LoadSample load_at_start = sample_load();
   // --quick changes defaults only: what the user wrote is what runs.
   if (o.quick) {
     if (!o.tokens_given) o.tokens = {1, 8};
@@ -521,14 +523,17 @@ int run(BenchOptions o) {
   sink.measurements = &measurements;
   for (const std::string& spec : o.models) bench_model(o, spec, backends, sink);
 
+  rc.load = machine_load_between(load_at_start, sample_load());
   nlohmann::json doc = new_result(rc);
   doc["measurements"] = measurements;
+  const std::vector<std::string> warnings = add_run_warnings(doc);
   const std::string path = o.out.empty() ? default_result_path("bench") : o.out;
   write_result(path, doc);
   // With -o the chosen format alone is stdout (`-o sql | sqlite3 db`).
   std::FILE* human = format ? stderr : stdout;
   print_table(human, doc, backends);
   fmt::print(human, "result file: {}\n", printable(path));
+  print_run_warnings(warnings);  // stderr
   if (format) fmt::print("{}", render_results({{path, doc}}, *format));
   return 0;
 }

@@ -95,6 +95,7 @@ nlohmann::json make_context(const RunContext& rc) {
     ctx["int8_peak_gmacs"] = rc.int8_peak_gmacs;
     ctx["int8_peak_isa"] = rc.int8_peak_isa;
   }
+  if (rc.load) add_machine_load(ctx, *rc.load);
   return ctx;
 }
 

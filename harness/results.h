@@ -3,12 +3,14 @@
 #pragma once
 #include <cstdint>
 #include <map>
+#include <optional>
 #include <string>
 #include <vector>
 
 #include <nlohmann/json.hpp>
 
 #include "harness/energy/figure.h"
+#include "harness/machine_load.h"
 #include "harness/stats.h"
 #include "model/backend.h"
 #include "model/transformer.h"
@@ -26,6 +28,8 @@ struct RunContext {
   std::string int8_peak_isa;
   std::string model;
   std::vector<DeviceInfo> gpus;
+  // What else the machine did during the run (bench); absent: the context leaves it out.
+  std::optional<MachineLoad> load;
 };
 
 // Collects timestamp, git commit and dirty flag, build, host, sensors.

@@ -185,6 +185,8 @@ def render(docs):
              "Energy is shown only where a document holds it, with its source (rapl, nvml, or modelled = estimate); "
              "J/token and watts are gross (all the sensor sees), net J/token subtracts the idle power measured "
              "before the run."]
+    # bench's own warnings (machine busy, spread-out cases), before anything is read off the tables.
+    intro[1:1] = [f"Warning ({d.path}): {w}" for d in docs for w in d.data.get("warnings", [])]
     figures = [i for s in sections for i in s.items if isinstance(i, Figure)]
     return ([(f.filename, f.png) for f in figures] +
             [("report.html", to_html(title, intro, sections).encode("utf-8")),

@@ -77,6 +77,7 @@ DOCUMENT = {
         "other_energy": ListOf(ENERGY),
         "breakdown": ListOf(OP_SHARE),
     }),
+    "warnings": ListOf(STR),
     "correctness": ListOf({"backend": STR, "variant": STR, "check": STR, "pass": BOOL, "nmse": NUM,
                            "threshold": NUM, "bit_exact": BOOL, "floor_nmse": NUM, "nmse_ratio": NUM}),
 }

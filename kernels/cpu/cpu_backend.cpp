@@ -2,10 +2,13 @@
 
 #include <omp.h>
 
+#include <algorithm>
 #include <cstring>
+#include <memory>
 #include <vector>
 
 #include "common/sysinfo.h"
+#include "kernels/cpu/thread_pool.h"
 #include "model/host_tensor.h"
 
 namespace bitlab::cpu {
@@ -22,6 +25,7 @@ class CpuBackend final : public Backend {
     info_.kernels = table.chosen;
     info_.threads = threads_;
     info_.memory_bytes = total_memory_bytes();
+    if (threads_ > 1) pool_ = std::make_unique<ThreadPool>(threads_);
   }
   const DeviceInfo& info() const override { return info_; }
   std::shared_ptr<Buffer> alloc(size_t bytes) override { return std::make_shared<HostBuffer>(bytes); }
@@ -41,16 +45,23 @@ class CpuBackend final : public Backend {
   }
 
  protected:
-  // Runs f(i) for i in [0, n) on the backend's threads.
+  // Chunks per thread a parallel loop is cut into: threads take chunks as they
+  // come free, so a thread the OS deschedules (another process wants the core)
+  // delays only its current chunk, and the others take the rest.
+  static constexpr int64_t kChunksPerThread = 4;
+
+  // Runs f(i) for i in [0, n) on the backend's threads. Each i is one call on
+  // one thread whatever the split, so the split never changes the bits.
   template <class F>
   void parallel_for(int64_t n, F&& f) {
-    const int nt = int(std::min<int64_t>(threads_, n));
-    if (nt <= 1) {
+    if (!pool_ || n <= 1) {
       for (int64_t i = 0; i < n; ++i) f(i);
       return;
     }
-#pragma omp parallel for num_threads(nt) schedule(static)
-    for (int64_t i = 0; i < n; ++i) f(i);
+    const int64_t chunks = std::min({n, threads_ * kChunksPerThread, ThreadPool::kMaxChunks});
+    pool_->run(chunks, [&](int64_t c) {
+      for (int64_t i = n * c / chunks, end = n * (c + 1) / chunks; i < end; ++i) f(i);
+    });
   }
 
   void embed_impl(const Tensor& tokens, const Tensor& table, Tensor& out) override {
@@ -136,12 +147,15 @@ class CpuBackend final : public Backend {
       packed += k_.packed_bytes(a.n, a.k);
       for (int64_t n0 = 0; n0 < a.n; n0 += rb) items.push_back({p, n0, std::min(a.n, n0 + rb)});
     }
-    // Fewer, larger items per thread keep each thread's weight stream sequential;
-    // a thread's consecutive items of one part go to the kernel as one call, so
-    // per-call work (activation sums, padding) is done once per part per thread.
+    // Groups of consecutive items keep each weight stream sequential; a group's
+    // items of one part go to the kernel as one call, so per-call work
+    // (activation sums, padding) is done once per part per group. A few groups
+    // per thread (kChunksPerThread), taken as threads come free, let a running
+    // thread take over the work of a descheduled one.
     const auto n_items = int64_t(items.size());
     if (n_items == 0) return;
-    const int64_t per = (n_items + threads_ - 1) / threads_;
+    const int64_t groups = threads_ * kChunksPerThread;
+    const int64_t per = (n_items + groups - 1) / groups;
     parallel_for((n_items + per - 1) / per, [&](int64_t th) {
       const int64_t end = std::min(n_items, (th + 1) * per);
       for (int64_t i = th * per; i < end;) {
@@ -253,6 +267,7 @@ class CpuBackend final : public Backend {
   const CpuKernels k_;  // a copy: tables built from pins live no longer than their backend
   int threads_ = 1;
   DeviceInfo info_;
+  std::unique_ptr<ThreadPool> pool_;  // none with one thread
 };
 
 }  // namespace
