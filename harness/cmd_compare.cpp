@@ -188,7 +188,14 @@ struct Comparison {
   std::vector<CheckLine> notes;       // fixed checks: shown, not failures
   std::vector<std::string> warnings;  // context differences
   RatioInterval geomean;
+  // The geometric mean judged as a case is, against the default threshold: a
+  // change that slows every case a little (each interval too wide alone on a
+  // noisy machine) still fails when their geometric mean's interval lies
+  // wholly beyond the threshold. Only with two cases or more (one case's
+  // geometric mean is the case).
+  Verdict geomean_verdict = Verdict::Same;
   size_t checks = 0, regressions = 0, improvements = 0;
+  bool regressed() const { return regressions > 0 || geomean_verdict == Verdict::Regression; }
 };
 
 std::vector<double> pooled(const SampleGroups& g) {
@@ -244,6 +251,8 @@ Comparison compare(const Side& base, const Side& cur, const Thresholds& th, cons
     std::vector<RatioInterval> cis;
     for (const Row& r : c.rows) cis.push_back(r.ci);
     c.geomean = geometric_mean(cis, o.confidence);
+    if (c.rows.size() > 1 && c.geomean.low > 1 + th.fallback) c.geomean_verdict = Verdict::Regression;
+    if (c.rows.size() > 1 && c.geomean.high < 1 - th.fallback) c.geomean_verdict = Verdict::Improvement;
   }
 
   // Correctness matches on backend + check, not variant: a check that passed for
@@ -281,8 +290,9 @@ std::string interval(const RatioInterval& r) { return fmt::format("[{:.3f}, {:.3
 std::string rule(const CompareOptions& o, const Thresholds& th) {
   return fmt::format(
       "the {:g}% bootstrap interval of NEW/BASE lies wholly beyond {:g}%{} and Mann-Whitney U p < {:g} "
-      "(two-sided)",
-      o.confidence * 100, th.fallback * 100, th.by_glob.empty() ? "" : " (or the case's own threshold)", o.alpha);
+      "(two-sided); the geometric mean of two cases or more when its interval lies wholly beyond {:g}%",
+      o.confidence * 100, th.fallback * 100, th.by_glob.empty() ? "" : " (or the case's own threshold)", o.alpha,
+      th.fallback * 100);
 }
 
 // Fields of the documents (keys, paths, names) may hold control characters:
@@ -305,8 +315,8 @@ void print_text(const CompareOptions& o, const Thresholds& th, const Side& base,
                  format_time(r.base_centre), format_time(r.new_centre), r.ci.ratio, interval(r.ci), r.test.p_value,
                  to_string(r.verdict),
                  r.threshold == th.fallback ? "" : fmt::format(" (threshold {:g}%)", r.threshold * 100));
-    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}\n", fmt::format("geomean of {} case(s)", c.rows.size()), w, "",
-               "", c.geomean.ratio, interval(c.geomean));
+    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}  {:>8}  {}\n", fmt::format("geomean of {} case(s)", c.rows.size()),
+               w, "", "", c.geomean.ratio, interval(c.geomean), "", to_string(c.geomean_verdict));
   }
   for (const std::string& k : c.added) fmt::print("added    {}\n", printable(k));
   for (const std::string& k : c.removed) fmt::print("removed  {}\n", printable(k));
@@ -321,7 +331,7 @@ void print_text(const CompareOptions& o, const Thresholds& th, const Side& base,
       "\nsummary: {} regression(s), {} improvement(s), {} same, {} added, {} removed; "
       "correctness: {} check(s) in NEW, {} failure(s){}\n",
       c.regressions, c.improvements, c.rows.size() - c.regressions - c.improvements, c.added.size(), c.removed.size(),
-      c.checks, c.failures.size(), o.warn_only && c.regressions ? " (--warn-only: regressions do not fail)" : "");
+      c.checks, c.failures.size(), o.warn_only && c.regressed() ? " (--warn-only: regressions do not fail)" : "");
 }
 
 // Any field of a document as inert Markdown text: a hostile result file must
@@ -361,7 +371,7 @@ std::string md(const std::string& s) {
 
 void print_markdown(const CompareOptions& o, const Thresholds& th, const Side& base, const Side& cur,
                     const Comparison& c) {
-  const bool failed = (c.regressions > 0 && !o.warn_only) || !c.failures.empty();
+  const bool failed = (c.regressed() && !o.warn_only) || !c.failures.empty();
   fmt::print("### bitlab compare: {}\n\n", failed ? "**failed**" : "passed");
   fmt::print("Base {} ({}) → new {} ({}). A change counts when {}.\n\n", md(base.path), md(base.label), md(cur.path),
              md(cur.label), rule(o, th));
@@ -375,8 +385,8 @@ void print_markdown(const CompareOptions& o, const Thresholds& th, const Side& b
                  format_time(r.new_centre), r.ci.ratio, interval(r.ci), r.test.p_value,
                  r.verdict == Verdict::Same ? fmt::format("{}", v) : fmt::format("**{}**", v));
     }
-    fmt::print("| geomean of {} case(s) | | | {:.3f} | {} | | |\n\n", c.rows.size(), c.geomean.ratio,
-               interval(c.geomean));
+    fmt::print("| geomean of {} case(s) | | | {:.3f} | {} | | {} |\n\n", c.rows.size(), c.geomean.ratio,
+               interval(c.geomean), to_string(c.geomean_verdict));
   }
   for (const std::string& k : c.added) fmt::print("- added: {}\n", md(k));
   for (const std::string& k : c.removed) fmt::print("- removed: {}\n", md(k));
@@ -437,7 +447,8 @@ void print_json(const CompareOptions& o, const Side& base, const Side& cur, cons
               {"exit_code", exit_code}};
   if (!c.rows.empty())
     doc["geomean"] = {
-        {"ratio", c.geomean.ratio}, {"ci_low", c.geomean.low}, {"ci_high", c.geomean.high}, {"cases", c.rows.size()}};
+        {"ratio", c.geomean.ratio}, {"ci_low", c.geomean.low}, {"ci_high", c.geomean.high}, {"cases", c.rows.size()},
+        {"verdict", to_string(c.geomean_verdict)}};
   // error_handler replace: keys and labels come from files and may hold invalid UTF-8.
   fmt::print("{}\n", doc.dump(2, ' ', false, json::error_handler_t::replace));
 }
@@ -538,7 +549,7 @@ int run_compare(const CompareOptions& o) {
   require_overlap(base, cur, c);
   c.warnings = context_warnings(base, cur, !o.backends.empty());
   for (const std::string& w : c.warnings) fmt::print(stderr, "compare: warning: {}\n", printable(w));
-  const bool fails = (c.regressions > 0 && !o.warn_only) || !c.failures.empty();
+  const bool fails = (c.regressed() && !o.warn_only) || !c.failures.empty();
   const int code = fails ? 1 : 0;
   if (o.format == "markdown")
     print_markdown(o, th, base, cur, c);

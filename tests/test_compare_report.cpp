@@ -304,6 +304,39 @@ TEST(Compare, IntervalAndGeometricMean) {
   expect_one_line_error(bitlab("compare --confidence 1.5 " + a + " " + b), 2, "--confidence");
 }
 
+// A change that slows every case a little: each case's samples spread so
+// widely that its own interval reaches below the threshold, but the geometric
+// mean of sixteen such cases is narrow enough to lie wholly beyond it, and it
+// alone fails the comparison (exit 1), with --warn-only reporting it.
+TEST(Compare, GeometricMeanBeyondTheThresholdFailsWhenNoCaseDoesAlone) {
+  const std::string dir = scratch();
+  json base = fixture("result_a.json"), slow;
+  const json tmpl = base["measurements"][0];
+  base["measurements"] = json::array();
+  base["correctness"] = json::array();
+  for (int i = 0; i < 16; ++i) {
+    json m = tmpl;
+    m["key"] = "kernel/matmul_w2a8/scalar/N:" + std::to_string(64 * (i + 1)) + "/K:2560/T:1/threads:2";
+    m["samples"] = json::array();
+    for (int j = 0; j < 11; ++j) m["samples"].push_back(1e-3 * (1 + 0.1 * std::sin(1.7 * j + i)));
+    m.erase("stats");
+    base["measurements"].push_back(m);
+  }
+  slow = base;
+  for (json& m : slow["measurements"])
+    for (json& v : m["samples"]) v = v.get<double>() * 1.12;
+  const std::string a = write(dir + "base.json", base), b = write(dir + "slow.json", slow);
+  const Result r = bitlab("compare --format json " + a + " " + b);
+  EXPECT_EQ(r.code, 1) << r.out << r.err;
+  const json doc = json::parse(r.out);
+  for (const json& c : doc["cases"]) EXPECT_EQ(c["verdict"], "same") << c.dump();
+  EXPECT_EQ(doc["geomean"]["verdict"], "regression") << doc["geomean"].dump();
+  EXPECT_GT(doc["geomean"]["ci_low"].get<double>(), 1.05);
+  EXPECT_EQ(bitlab("compare --warn-only " + a + " " + b).code, 0);
+  // The same shift at a threshold the interval reaches below: no verdict either way.
+  EXPECT_EQ(bitlab("compare --threshold 20% " + a + " " + b).code, 0);
+}
+
 TEST(Compare, FilterKeepsMatchingKeys) {
   const std::string a = kFixtures + "result_a.json", b = kFixtures + "result_b.json";
   const Result r = bitlab("compare --filter '^kernel/.*/scalar/' " + b + " " + a);
