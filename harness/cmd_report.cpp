@@ -1,5 +1,6 @@
-// `bitlab report FILES... -o DIR`: DIR/report.html (self-contained) and
-// DIR/report.md with its PNGs beside it. The work is done by
+// `bitlab report FILES... [--trend TREND.json]... -o DIR`: DIR/report.html
+// (self-contained) and DIR/report.md with its PNGs beside it; each --trend file
+// (`bitlab history trend KEY --format json`) adds a plot to its History section. The work is done by
 // harness/report/report.py with matplotlib: plotting in C++ would mean a
 // dependency far heavier than Debian's python3-matplotlib. This file checks that
 // each FILE is a regular file (a FIFO would block the reader), finds the script
@@ -42,6 +43,7 @@ constexpr const char* kMissing = "install the Debian package python3-matplotlib"
 
 struct ReportOptions {
   std::vector<std::string> files;
+  std::vector<std::string> trends;
   std::string out;
 };
 
@@ -81,14 +83,14 @@ fs::path find_script() {
 
 // Usage errors are ours to report, before any interpreter is looked for. stat(),
 // not open(): opening a FIFO for reading waits for a writer.
-void check_input(const std::string& file) {
+void check_input(const std::string& file, const char* what) {
   struct stat st {};
   if (::stat(file.c_str(), &st) != 0)
     throw UsageError(fmt::format("report: cannot read {}: {}", file, std::strerror(errno)));
-  if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("report: {} is a directory, not a result file", file));
+  if (S_ISDIR(st.st_mode)) throw UsageError(fmt::format("report: {} is a directory, not {}", file, what));
   if (!S_ISREG(st.st_mode))
-    throw UsageError(fmt::format("report: {} is {}, not a result file", file,
-                                 S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file"));
+    throw UsageError(
+        fmt::format("report: {} is {}, not {}", file, S_ISFIFO(st.st_mode) ? "a FIFO" : "not a regular file", what));
   if (::access(file.c_str(), R_OK) != 0)
     throw UsageError(fmt::format("report: cannot read {}: {}", file, std::strerror(errno)));
 }
@@ -136,11 +138,15 @@ class ForwardSignals {
 
 int run_report(const ReportOptions& o) {
   if (o.out.empty()) throw UsageError("report: --out is empty: name the folder to write the report to");
-  for (const std::string& f : o.files) check_input(f);
+  if (o.files.empty() && o.trends.empty()) throw UsageError("report: name at least one result file or --trend file");
+  for (const std::string& f : o.files) check_input(f, "a result file");
+  for (const std::string& f : o.trends) check_input(f, "a history trend file");
   const std::string python = find_python();
   const std::string script = find_script().string();
 
-  std::vector<std::string> args{python, "-B", script, "-o", o.out, "--"};  // -B: no __pycache__ in the tree
+  std::vector<std::string> args{python, "-B", script, "-o", o.out};  // -B: no __pycache__ in the tree
+  for (const std::string& t : o.trends) args.insert(args.end(), {"--trend", t});
+  args.push_back("--");
   args.insert(args.end(), o.files.begin(), o.files.end());
   std::vector<char*> argv;
   for (std::string& a : args) argv.push_back(a.data());
@@ -178,7 +184,11 @@ CLI::App* add_report(CLI::App& app, Action& action) {
   auto o = std::make_shared<ReportOptions>();
   CLI::App* sub = app.add_subcommand(
       "report", "Turn result files into DIR/report.html (self-contained) and DIR/report.md with plots");
-  sub->add_option("files", o->files, "bitlab result documents (JSON); several are shown side by side")->required();
+  sub->add_option("files", o->files, "bitlab result documents (JSON); several are shown side by side");
+  sub->add_option("--trend", o->trends,
+                  "`bitlab history trend KEY --format json` output (repeatable): a plot and its change points "
+                  "in the History section")
+      ->allow_extra_args(false);
   sub->add_option("-o,--out", o->out, "output directory, created if missing")->required();
   sub->callback([&action, o] { action = [o] { return run_report(*o); }; });
   return sub;

@@ -43,9 +43,10 @@ def shown_path(path):
     return path.encode("utf-8", "surrogateescape").decode("utf-8", "replace")
 
 
-def _read(path):
-    """The bytes of a regular file. O_NONBLOCK: opening a FIFO must not wait for a writer;
-    the check is on the opened file itself, so nothing can swap it in between."""
+def read_regular(path, what="a result file"):
+    """The bytes of a regular file (`what` names what it should be, for the error). O_NONBLOCK:
+    opening a FIFO must not wait for a writer; the check is on the opened file itself, so
+    nothing can swap it in between."""
     try:
         fd = os.open(path, os.O_RDONLY | os.O_NONBLOCK | os.O_CLOEXEC)
     except OSError as e:
@@ -53,8 +54,8 @@ def _read(path):
     mode = os.fstat(fd).st_mode
     if not st.S_ISREG(mode):
         os.close(fd)
-        what = "a directory" if st.S_ISDIR(mode) else "a FIFO" if st.S_ISFIFO(mode) else "not a regular file"
-        raise UsageError(f"{shown_path(path)} is {what}, not a result file")
+        kind = "a directory" if st.S_ISDIR(mode) else "a FIFO" if st.S_ISFIFO(mode) else "not a regular file"
+        raise UsageError(f"{shown_path(path)} is {kind}, not {what}")
     with os.fdopen(fd, "rb") as f:
         try:
             return f.read()
@@ -66,10 +67,8 @@ def _no_constant(name):
     raise ValueError(f"{name} is not a JSON number")
 
 
-def load(path):
-    """The document in `path`, every field the report reads checked (validate.py)."""
-    raw = _read(path)
-    name = shown_path(path)
+def parse_json(raw, name, what="a result document"):
+    """The JSON value in `raw` (the bytes of file `name`), or a one-line InputError."""
     try:
         # utf-8-sig: a leading byte order mark is skipped, as compare's JSON reader skips it.
         text = raw.decode("utf-8-sig")
@@ -77,14 +76,21 @@ def load(path):
         raise InputError(f"{name} is not UTF-8 text (byte {e.start})")
     try:
         # NaN and Infinity are Python's extensions, not JSON: a number that cannot be plotted.
-        data = json.loads(text, parse_constant=_no_constant)
+        return json.loads(text, parse_constant=_no_constant)
     except RecursionError:
-        raise InputError(f"{name} is nested too deeply to read as a result document")
+        raise InputError(f"{name} is nested too deeply to read as {what}")
     except json.JSONDecodeError as e:
         # The position in words, not Python's "line 1 column 1 (char 0)" appended to its message.
         raise InputError(f"{name} is not JSON: at line {e.lineno}, column {e.colno}: {e.msg[:1].lower()}{e.msg[1:]}")
     except ValueError as e:
         raise InputError(f"{name} is not JSON: {e}")
+
+
+def load(path):
+    """The document in `path`, every field the report reads checked (validate.py)."""
+    raw = read_regular(path)
+    name = shown_path(path)
+    data = parse_json(raw, name)
     if not isinstance(data, dict) or data.get("schema") != SCHEMA_ID:
         raise UsageError(f'{name} is not a bitlab result document (expected "schema": "{SCHEMA_ID}")')
     try:

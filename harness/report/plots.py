@@ -335,3 +335,44 @@ def sweep_figure(docs, dim):
         if drawn:
             ax.legend(fontsize=6, loc="best")
     return _png(fig), omitted
+
+
+# Commit labels under a trend plot at most: at 50 runs and more every label would
+# overlap its neighbours, so every k-th run is labelled (the table names the change points).
+MAX_TREND_LABELS = 25
+UNITS = {"median": "s", "mean": "s", "sd": "s", "tokens_per_s": "tokens/s"}
+
+
+def trend_figure(trend):
+    """PNG of one history trend (trends.Trend): the metric against run order, x labels the
+    runs' short commits (thinned), a dashed line at each change point labelled with its
+    commit and the medians before and after it, and each segment's median drawn across it."""
+    n = len(trend.points)
+    xs = list(range(n))
+    fig, ax = plt.subplots(figsize=(9, 4), layout="constrained")
+    ax.plot(xs, [p["value"] for p in trend.points], color="C0", linewidth=1.2,
+            marker="o" if n <= 200 else None, markersize=3 if n > 50 else 4)
+    cps = trend.change_points
+    edges = [-0.5] + [cp["index"] - 0.5 for cp in cps] + [n - 0.5]
+    medians = [cps[0]["before"]] + [cp["after"] for cp in cps] if cps else []
+    for lo, hi, m in zip(edges, edges[1:], medians):
+        ax.hlines(m, lo, hi, colors="0.45", linestyles=":", linewidth=1)
+    for i, cp in enumerate(cps):
+        x = cp["index"] - 0.5
+        ax.axvline(x, color="firebrick", linestyle="--", linewidth=1)
+        # Staggered heights: change points close together would print over each other.
+        ax.annotate(f"{text(trend.commit(cp['index']))}\n{cp['before']:.4g} → {cp['after']:.4g}",
+                    (x, 0.97 - 0.13 * (i % 4)), xycoords=ax.get_xaxis_transform(), xytext=(3, 0),
+                    textcoords="offset points", va="top", fontsize=7, color="firebrick",
+                    bbox={"boxstyle": "round,pad=0.2", "facecolor": "white", "edgecolor": "none", "alpha": 0.8})
+    step = max(1, -(-n // MAX_TREND_LABELS))
+    ticks = xs[::step]
+    ax.set_xticks(ticks, [text(trend.commit(i)) for i in ticks], rotation=90, fontsize=7)
+    ax.set_xlim(-0.5 - 0.02 * n, n - 0.5 + 0.02 * n)
+    unit = UNITS.get(trend.metric)
+    ax.set_ylabel(text(trend.metric) + (f" ({unit})" if unit else ""))
+    ax.set_xlabel(f"runs in time order ({n}" + (f"; one in {step} labelled)" if step > 1 else ")"))
+    ax.set_title(text(trend.key), fontsize=9)
+    ax.grid(alpha=0.3)
+    ax.set_axisbelow(True)
+    return _png(fig)

@@ -3,11 +3,14 @@
 (with its PNGs beside it). Run by `bitlab report`, which finds this script and a
 python3 with matplotlib; it can also be run by hand:
 
-    /usr/bin/python3 harness/report/report.py -o DIR result.json...
+    /usr/bin/python3 harness/report/report.py -o DIR [--trend TREND.json]... result.json...
+
+A --trend file is what `bitlab history trend KEY --format json` writes: each one
+becomes a plot and a table of change points in the History section.
 
 Exit codes as bitlab's: 0 written; 1 failed (a broken result file, matplotlib
 missing, cannot write, interrupted); 2 bad usage (a file that is missing, not a
-regular file, or not a bitlab result document). Every error is one line on stderr,
+regular file, or not a bitlab result document or history trend). Every error is one line on stderr,
 never a traceback. Everything is rendered in memory first and written only then,
 all files together (outputs.py): a failure leaves a previous report as it was.
 """
@@ -20,6 +23,7 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helper mod
 
 import docs as D  # noqa: E402
 import tables as T  # noqa: E402
+import trends as TR  # noqa: E402
 from errors import InputError, Interrupted, SetupError, UsageError  # noqa: E402
 from model import Figure, Section  # noqa: E402
 from outputs import HELD, WriteError, check_targets, write_all  # noqa: E402
@@ -61,7 +65,7 @@ def _quiet_unraisable(info, default=sys.unraisablehook):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, as every other error, not the usage block
-        raise UsageError(f"{message} (usage: report.py -o DIR FILE...)")
+        raise UsageError(f"{message} (usage: report.py -o DIR [--trend TREND]... FILE...)")
 
 
 def safe(name):
@@ -95,10 +99,33 @@ def prefill_by_op_section(docs):
     return s
 
 
-def build(docs, plots):
-    """The report's sections, tables and figures, in reading order."""
-    sections = [Section("Context", [T.context_table(docs)])]
-    kernel_backends = D.backends(docs, "kernel")
+def history_section(trends, plots, png_name):
+    """One plot and one table of change points per history trend, in the order given."""
+    s = Section("History", ["Each case's metric across the runs of a result history (`bitlab history trend`), "
+                            "in time order; dashed lines mark the change points found in it, labelled with the "
+                            "commit of the first run after the change and the segment medians before and after, "
+                            "dotted lines each segment's median."])
+    for t in trends:
+        where = "".join(f", {name} {value}" for name, value in (("machine matching", t.machine), ("backend", t.backend))
+                        if value)
+        m = t.method
+        how = (f"{m['name']}, {m['permutations']} permutations, alpha {m['alpha']:g}"
+               if {"name", "permutations", "alpha"} <= m.keys() else "method not recorded")
+        s.items.append(f"{t.key}: {t.metric} over {len(t.points)} run(s){where} ({t.path}); change points by {how}.")
+        png = plots.trend_figure(t)
+        s.items.append(Figure(png_name(f"trend_{safe(t.key)}_{safe(t.metric)}"), png, f"{t.metric} of {t.key} by run"))
+        if t.change_points:
+            s.items.append(T.change_point_table(t))
+        elif "min_segment" in m and len(t.points) < 2 * m["min_segment"]:
+            s.items.append(f"Too few runs to look for change points (at least {2 * m['min_segment']}).")
+        else:
+            s.items.append("No change points: the metric did not move beyond its noise.")
+    return s
+
+
+def build(docs, trends, plots):
+    """The report's sections, tables and figures, in reading order: the result files'
+    sections where there are result files, then the History section where there are trends."""
     names = set()
 
     def png_name(stem):
@@ -110,6 +137,18 @@ def build(docs, plots):
         names.add(name)
         return name
 
+    sections = result_sections(docs, plots, png_name) if docs else []
+    if trends:
+        sections.append(history_section(trends, plots, png_name))
+    for s in sections:
+        s.items = [i for i in s.items if i is not None]  # left_out() of a figure that shows everything
+    return sections
+
+
+def result_sections(docs, plots, png_name):
+    """Context, kernels, end to end, prefill breakdown and correctness of the result files."""
+    sections = [Section("Context", [T.context_table(docs)])]
+    kernel_backends = D.backends(docs, "kernel")
     s = Section("Kernel latency")
     if not kernel_backends:
         s.items.append("No kernel measurements in these files.")
@@ -162,12 +201,10 @@ def build(docs, plots):
     if checks:
         s.items.append(T.correctness_table(docs))
     sections.append(s)
-    for s in sections:
-        s.items = [i for i in s.items if i is not None]  # left_out() of a figure that shows everything
     return sections
 
 
-def render(docs):
+def render(docs, trends):
     """[(file name, bytes)]: the whole report, in memory."""
     D.label_docs(docs)
     try:
@@ -178,9 +215,10 @@ def render(docs):
         raise SetupError(f"report needs matplotlib for {sys.executable}: install the Debian package python3-matplotlib")
     from render import to_html, to_markdown
 
-    sections = build(docs, plots)
+    sections = build(docs, trends, plots)
     title = "bitlab report"
-    intro = [f"{len(docs)} result file(s): " + "; ".join(f"{d.path} ({d.commit()} on {d.machine()})" for d in docs) + ".",
+    files = "; ".join(f"{d.path} ({d.commit()} on {d.machine()})" for d in docs)
+    intro = [f"{len(docs)} result file(s): {files}." if docs else "No result files: the history trends only.",
              "Times are medians of repeated samples; ranges are p10–p90. "
              "Energy is shown only where a document holds it, with its source (rapl, nvml, or modelled = estimate); "
              "J/token and watts are gross (all the sensor sees), net J/token subtracts the idle power measured "
@@ -196,11 +234,17 @@ def render(docs):
 def run(argv):
     parser = _Parser(prog="report.py", description=__doc__.split("\n")[0])
     parser.add_argument("-o", "--out", required=True, help="output directory (created if missing)")
-    parser.add_argument("files", nargs="+", help="bitlab result documents (JSON)")
+    parser.add_argument("--trend", action="append", default=[],
+                        help="`bitlab history trend KEY --format json` output, drawn in the History section")
+    parser.add_argument("files", nargs="*", help="bitlab result documents (JSON)")
     args = parser.parse_args(argv)
+    if not args.files and not args.trend:
+        raise UsageError("name at least one result file or --trend file "
+                         "(usage: report.py -o DIR [--trend TREND]... FILE...)")
     docs = [D.load(p) for p in args.files]
+    trends = [TR.load(p) for p in args.trend]
     check_targets(args.out, TEXT_FILES)  # before the rendering: a target that cannot be replaced fails fast
-    files = render(docs)
+    files = render(docs, trends)
     if _interrupted:  # raised where Python could only swallow it (_quiet_unraisable): acted on here
         raise Interrupted()
     write_all(args.out, files)  # returns with the signals blocked: nothing can interrupt what follows

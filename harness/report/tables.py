@@ -186,3 +186,18 @@ def breakdown_table(m):
              DASH if b.get("op") == "other" else str(b.get("calls", DASH))]
             for b in sorted(m["breakdown"], key=lambda b: -b.get("seconds", 0))]
     return Table(["op", "ms", "share", "calls"], rows, numeric=[1, 2, 3])
+
+
+def change_point_table(trend):
+    """One row per change point of a history trend (trends.Trend): where, the medians of
+    the segments either side, the step in percent, and the permutation test's p-value."""
+    rows = []
+    for cp in trend.change_points:
+        i = cp["index"]
+        before, after = cp["before"], cp["after"]
+        step = f"{100 * (after - before) / before:+.1f}%" if before else DASH
+        run = trend.points[i].get("run_id")
+        rows.append([str(i), trend.commit(i), DASH if run is None else str(run), trend.points[i].get("timestamp", DASH),
+                     num(before), num(after), step, sci(cp.get("p_value"))])
+    return Table(["point", "commit", "run", "time", "before (median)", "after (median)", "change", "p"], rows,
+                 numeric=[0, 2, 4, 5, 6, 7])

@@ -93,7 +93,7 @@ MUST_HAVE = {
 }
 
 
-def _describe(value):
+def describe(value):
     """What a value is, for an error message: short, one line."""
     if value is None:
         return "null"
@@ -113,7 +113,7 @@ def _expected(spec):
     return "an array" if isinstance(spec, ListOf) else "an object"
 
 
-def _check(value, spec, where):
+def check(value, spec, where):
     """Raises InputError naming `where` (a JSON path) at the first value that does not fit."""
     if isinstance(spec, Kind):
         ok = spec.test(value)
@@ -122,27 +122,27 @@ def _check(value, spec, where):
     else:
         ok = isinstance(value, dict)
     if not ok:
-        raise InputError(f"{where}: expected {_expected(spec)}, found {_describe(value)}")
+        raise InputError(f"{where}: expected {_expected(spec)}, found {describe(value)}")
     if isinstance(spec, ListOf):
         for i, item in enumerate(value):
-            _check(item, spec.item, f"{where}[{i}]")
+            check(item, spec.item, f"{where}[{i}]")
     elif isinstance(spec, dict):
         for name, sub in spec.items():
             if name in value:
-                _check(value[name], sub, f"{where}.{name}")
+                check(value[name], sub, f"{where}.{name}")
 
 
-def _present(value, spec, where):
+def present(value, spec, where):
     """Raises InputError("$.path: missing") for the first field of MUST_HAVE that is absent
-    (types are _check's concern: this runs after it)."""
+    (types are check's concern: this runs after it)."""
     if isinstance(spec, ListOf):
         for i, item in enumerate(value):
-            _present(item, spec.item, f"{where}[{i}]")
+            present(item, spec.item, f"{where}[{i}]")
     elif isinstance(spec, dict):
         for name, sub in spec.items():
             if name not in value:
                 raise InputError(f"{where}.{name}: missing")
-            _present(value[name], sub, f"{where}.{name}")
+            present(value[name], sub, f"{where}.{name}")
 
 
 def _sample(v):
@@ -159,14 +159,14 @@ def _samples_and_keys(measurements):
         key = m["key"]
         samples = m["samples"]
         if not isinstance(samples, list):
-            raise InputError(f"{where}.samples: expected an array, found {_describe(samples)}")
+            raise InputError(f"{where}.samples: expected an array, found {describe(samples)}")
         if not samples:
             raise InputError(f"{where}: measurement {key} has no samples")
         for s, v in enumerate(samples):
             if not _sample(v):
                 numeric = isinstance(v, (int, float)) and not isinstance(v, bool)
-                what = (f"sample {_describe(v)} is not a time (expected finite seconds > 0)" if numeric
-                        else f"expected a number of seconds, found {_describe(v)}")
+                what = (f"sample {describe(v)} is not a time (expected finite seconds > 0)" if numeric
+                        else f"expected a number of seconds, found {describe(v)}")
                 raise InputError(f"{where}.samples[{s}]: measurement {key}: {what}")
         if key in seen:
             raise InputError(f"{where}: key {key} appears twice")
@@ -178,10 +178,10 @@ def validate(data):
     document that the report cannot use. Descends only as deep as DOCUMENT: the
     nesting of fields it does not read never matters."""
     if not isinstance(data, dict):
-        raise InputError(f"$: expected an object, found {_describe(data)}")
+        raise InputError(f"$: expected an object, found {describe(data)}")
     for name in REQUIRED:
         if name not in data:
             raise InputError(f"$.{name}: missing")
-    _check(data, DOCUMENT, "$")
-    _present(data, MUST_HAVE, "$")
+    check(data, DOCUMENT, "$")
+    present(data, MUST_HAVE, "$")
     _samples_and_keys(data["measurements"])
