@@ -104,7 +104,7 @@ TEST(ReportTrend, HistorySectionPlotsTheTrendAndNamesTheChangePoint) {
   // Beside a result file, and alone.
   for (const std::string& files : {kFixtures + "result_a.json ", std::string()}) {
     const std::string out = dir + (files.empty() ? "alone" : "beside");
-    const Result r = bitlab("report " + files + "--trend " + trend + " -o " + out);
+    const Result r = bitlab(fmt::format("report {}--trend {} -o {}", files, trend, out));
     ASSERT_EQ(r.code, 0) << r.out << r.err;
     const std::string md = slurp(out + "/report.md"), html = slurp(out + "/report.html");
     ASSERT_NE(md.find("## History"), std::string::npos) << md;
@@ -115,7 +115,7 @@ TEST(ReportTrend, HistorySectionPlotsTheTrendAndNamesTheChangePoint) {
     const size_t at = history.find("](trend_");
     ASSERT_NE(at, std::string::npos) << history;
     const std::string png = history.substr(at + 2, history.find(')', at) - at - 2);
-    EXPECT_EQ(slurp(out + "/" + png).substr(1, 3), "PNG") << png;
+    EXPECT_EQ(slurp(fmt::format("{}/{}", out, png)).substr(1, 3), "PNG") << png;
     EXPECT_NE(html.find("alt=\"median of " + std::string(kDecodeKey)), std::string::npos);
     // The change point's row: its index, its commit, the medians either side.
     const std::string row = line_with(history, "| " + commit_of(7).substr(0, 7) + " |");

@@ -173,8 +173,9 @@ TEST_F(ResultFormats, SqlOfSeveralFilesCreatesTheTableOnceAndAppendsToAnExisting
   const std::string file = *dir_ + "two.sql", db = *dir_ + "two.db";
   write_file(file, sql);
   // Twice into one database: CREATE TABLE IF NOT EXISTS, then more rows.
+  const std::string load = "{ cat " + file + " | sqlite3 " + db + "; }";
   for (int i = 0; i < 2; ++i) {
-    const CmdResult r = run_command("{ cat " + file + " | sqlite3 " + db + "; }");
+    const CmdResult r = run_command(load);
     ASSERT_EQ(r.code, 0) << r.err;
     ASSERT_EQ(r.err, "");
   }
