@@ -136,7 +136,8 @@ TEST(BenchSweeps, PlainRunKeysAreUnchanged) {
                       "e2e/decode/scalar/synthetic:tiny/prompt:16/threads:1/head:int8",
                   }));
   // Without -r: five timed prefills (three with --quick) and one pass over the decode steps.
-  for (const auto& m : load(out)["measurements"]) {
+  const auto plain = load(out);  // kept alive: a range-for over a temporary's member dangles
+  for (const auto& m : plain["measurements"]) {
     if (m["kind"] != "e2e") continue;
     EXPECT_EQ(m["samples"].size(), m["name"] == "prefill" ? 3u : 8u) << m["key"];
   }

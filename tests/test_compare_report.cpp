@@ -369,7 +369,8 @@ TEST(Compare, ThresholdPerCaseAndWarnOnly) {
   scale(mild, kKernelKey, 1.06);
   const Result m = bitlab("compare --format json " + a + " " + write(dir + "mild.json", mild));
   EXPECT_EQ(m.code, 0) << m.out;
-  for (const json& c : json::parse(m.out)["cases"])
+  const json mild_doc = json::parse(m.out);  // kept alive: a range-for over a temporary's member dangles
+  for (const json& c : mild_doc["cases"])
     if (c["key"] == kKernelKey) {
       EXPECT_NEAR(c["ratio"].get<double>(), 1.06, 1e-9);
       EXPECT_LT(c["p_value"].get<double>(), 0.05);
