@@ -33,9 +33,14 @@ std::string wrapper(const std::string& dir, const std::string& name, const std::
   return path;
 }
 
+// This build as an executable file of its own: BITLAB_BIN may be a command
+// line (an emulator before the binary, in a cross build's tests), and --ab
+// takes paths.
+std::string base(const std::string& dir) { return wrapper(dir, "base-bitlab", ""); }
+
 TEST(CompareAb, BuildAgainstItselfPasses) {
   const std::string dir = scratch();
-  const CmdResult r = run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + BITLAB_BIN +
+  const CmdResult r = run_bitlab("compare --ab " + base(dir) + " " + base(dir) +
                                  " --rounds 2 --work-dir " + dir + " " + kBench);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("0 regression(s)"), std::string::npos) << r.out;
@@ -50,7 +55,7 @@ TEST(CompareAb, BuildAgainstItselfPasses) {
 TEST(CompareAb, PlantedSlowdownFailsNamingAGemv) {
   const std::string dir = scratch();
   const std::string slow = wrapper(dir, "slow-bitlab", "--plant-slowdown matmul_w2a8:1.0");
-  const CmdResult r = run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + slow +
+  const CmdResult r = run_bitlab("compare --ab " + base(dir) + " " + slow +
                                  " --rounds 4 --format json --work-dir " + dir + "runs " + kBench);
   EXPECT_EQ(r.code, 1) << r.out << r.err;
   const nlohmann::json doc = nlohmann::json::parse(r.out);
@@ -82,7 +87,7 @@ TEST(CompareAb, PlantedSlowdownFailsNamingAGemv) {
 TEST(CompareAb, MissingBinaryIsNoVerdict) {
   const std::string dir = scratch();
   const CmdResult r =
-      run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + dir + "nonesuch --rounds 1 " + kBench);
+      run_bitlab("compare --ab " + base(dir) + " " + dir + "nonesuch --rounds 1 " + kBench);
   EXPECT_EQ(r.code, 2) << r.out << r.err;
   EXPECT_EQ(r.err.find('\n'), r.err.size() - 1) << "not one line: " << r.err;
   EXPECT_NE(r.err.find("NEW binary " + dir + "nonesuch"), std::string::npos) << r.err;
@@ -92,14 +97,14 @@ TEST(CompareAb, FailingRunNamesTheBuildTheRoundAndItsError) {
   const std::string dir = scratch();
   // The NEW build refuses an option: its bench fails in round 1 with a one-line error.
   const std::string bad = wrapper(dir, "bad-bitlab", "--plant-slowdown nonesuch:0.1");
-  const CmdResult r = run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + bad + " --rounds 1 " + kBench);
+  const CmdResult r = run_bitlab("compare --ab " + base(dir) + " " + bad + " --rounds 1 " + kBench);
   EXPECT_EQ(r.code, 2) << r.out << r.err;
   const std::string line = line_with(r.err, "failed in round 1");
   EXPECT_NE(line.find("NEW (" + bad + ")"), std::string::npos) << r.err;
   EXPECT_NE(line.find("unknown op 'nonesuch'"), std::string::npos) << r.err;
   // --out among the bench options is refused before anything runs.
   const CmdResult out =
-      run_bitlab("compare --ab " + std::string(BITLAB_BIN) + " " + BITLAB_BIN + " " + kBench + " --out x.json");
+      run_bitlab("compare --ab " + base(dir) + " " + base(dir) + " " + kBench + " --out x.json");
   EXPECT_EQ(out.code, 2);
   EXPECT_NE(out.err.find("--out"), std::string::npos) << out.err;
 }
