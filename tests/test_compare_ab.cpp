@@ -40,8 +40,11 @@ std::string base(const std::string& dir) { return wrapper(dir, "base-bitlab", ""
 
 TEST(CompareAb, BuildAgainstItselfPasses) {
   const std::string dir = scratch();
+  // The mechanics, not the machine's noise (scripts/ab-selftest measures that):
+  // microsecond kernels of the tiny model, two rounds, under a sanitizer or
+  // beside other tests, can move a case's interval past 5 %; 50 % they cannot.
   const CmdResult r = run_bitlab("compare --ab " + base(dir) + " " + base(dir) +
-                                 " --rounds 2 --work-dir " + dir + " " + kBench);
+                                 " --rounds 2 --threshold 50% --work-dir " + dir + " " + kBench);
   EXPECT_EQ(r.code, 0) << r.out << r.err;
   EXPECT_NE(r.out.find("0 regression(s)"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("geomean of "), std::string::npos) << r.out;
