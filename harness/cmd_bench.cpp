@@ -29,6 +29,7 @@
 #include "harness/progress.h"
 #include "harness/result_formats.h"
 #include "harness/results.h"
+#include "harness/stats.h"
 #include "harness/run_warnings.h"
 #include "model/error.h"
 #include "kernels/registry.h"
@@ -103,25 +104,13 @@ std::string sweep_label(const BenchOptions& o, const std::string& model, int thr
   return s;
 }
 
-// Median and mean ± standard deviation of a measurement's per-sample rate
-// (tokens/s for e2e) or time (kernels), in the table's units.
-struct Spread {
-  double mean = 0, sd = 0;
-};
-Spread spread(const std::vector<double>& values) {
-  Spread s;
-  for (double v : values) s.mean += v;
-  s.mean /= double(values.size());
-  double ss = 0;
-  for (double v : values) ss += (v - s.mean) * (v - s.mean);
-  s.sd = values.size() > 1 ? std::sqrt(ss / double(values.size() - 1)) : 0.0;
-  return s;
-}
-Spread sample_spread(const nlohmann::json& m, bool as_rate) {
+// The statistics of a measurement's per-sample rate (tokens/s for e2e) or
+// time (kernels): the table shows their mean ± standard deviation.
+Stats sample_spread(const nlohmann::json& m, bool as_rate) {
   std::vector<double> v;
   const double tokens = double(m.value("tokens", int64_t(1)));
   for (const auto& x : m["samples"]) v.push_back(as_rate ? tokens / x.get<double>() : x.get<double>());
-  return spread(v);
+  return summarize(v);
 }
 
 // "0.0123 J/tok rapl 41.2 W": the primary energy figure of an e2e row.
@@ -140,12 +129,12 @@ std::string cell(const nlohmann::json& m) {
   const double med = m["stats"]["median"].get<double>();
   std::string s;
   if (m["kind"] == "kernel") {
-    const Spread t = sample_spread(m, false);
-    s = fmt::format("{:>9.1f} us ({:.1f} ± {:.1f}) {:>6.1f} GB/s", med * 1e6, t.mean * 1e6, t.sd * 1e6,
+    const Stats t = sample_spread(m, false);
+    s = fmt::format("{:>9.1f} us ({:.1f} ± {:.1f}) {:>6.1f} GB/s", med * 1e6, t.mean * 1e6, t.stddev * 1e6,
                     d.value("gbps", 0.0));
   } else {
-    const Spread r = sample_spread(m, true);
-    s = fmt::format("{:>8.2f} tok/s ({:.2f} ± {:.2f})", d.value("tokens_per_s", 0.0), r.mean, r.sd);
+    const Stats r = sample_spread(m, true);
+    s = fmt::format("{:>8.2f} tok/s ({:.2f} ± {:.2f})", d.value("tokens_per_s", 0.0), r.mean, r.stddev);
     if (m["name"] == "prefill")
       s += fmt::format(" ttft {:.0f} ms", d.value("ttft_ms", 0.0));
     else

@@ -115,21 +115,6 @@ std::string key_part(const std::string& key, const std::string& label, const std
   return key.substr(from, to == std::string::npos ? std::string::npos : to - from);
 }
 
-double mean_of(const std::vector<double>& v) {
-  double s = 0;
-  for (double x : v) s += x;
-  return s / double(v.size());
-}
-
-// Sample standard deviation (n - 1), 0 for one value: what llama-bench reports.
-double stddev_of(const std::vector<double>& v) {
-  if (v.size() < 2) return 0;
-  const double m = mean_of(v);
-  double s = 0;
-  for (double x : v) s += (x - m) * (x - m);
-  return std::sqrt(s / double(v.size() - 1));
-}
-
 RowContext read_context(const Reader& r, const json& doc) {
   const json& ctx = r.at(doc, "context", "");
   const json& git = r.at(ctx, "git", "context");
@@ -197,10 +182,12 @@ Row read_row(const Reader& r, const json& m, const std::string& where, const Row
       ns.push_back(s * 1e9 * scale);
     }
     row.llama_test = true;
-    row.avg_ts = mean_of(ts);
-    row.stddev_ts = stddev_of(ts);
-    row.avg_ns = std::llround(mean_of(ns));
-    row.stddev_ns = std::llround(stddev_of(ns));
+    // Sample standard deviations (n - 1), 0 for one sample: what llama-bench reports.
+    const Stats rate = summarize(ts), time = summarize(ns);
+    row.avg_ts = rate.mean;
+    row.stddev_ts = rate.stddev;
+    row.avg_ns = std::llround(time.mean);
+    row.stddev_ns = std::llround(time.stddev);
     row.test = row.n_gen == 0 ? fmt::format("pp{}", row.n_prompt) : fmt::format("tg{} @ d{}", row.n_gen, row.n_depth);
   } else {
     // A kernel case: its op and sizes, "matmul_w2a8 k=2560 n=3840 tokens=1".

@@ -18,6 +18,7 @@
 #include "harness/result_reader.h"
 #include "model/error.h"
 #include "tests/cli_test_util.h"
+#include "tests/history_docs.h"
 #include "tests/history_postgres_db.h"
 
 namespace bitlab {
@@ -73,39 +74,15 @@ TEST(ChangePoints, ShortOrConstantSeriesHasNone) {
 constexpr const char* kDecodeKey = "e2e/decode/scalar/synthetic:tiny/prompt:8/threads:2";
 constexpr const char* kMatmulKey = "kernel/matmul_w2a8/scalar/N:64/K:64/T:1/threads:2";
 
-std::string commit_of(int i) { return fmt::format("{:02x}{:038x}", 0xc0 + i, i); }
-
-json measurement(const std::string& key, const std::string& kind, double seconds, double spread, uint64_t seed) {
-  std::mt19937_64 rng(seed);
-  std::uniform_real_distribution<double> noise(-spread, spread);
-  json samples = json::array();
-  for (int s = 0; s < 5; ++s) samples.push_back(seconds * (1 + noise(rng)));
-  json m = {{"key", key},         {"kind", kind},        {"backend", "scalar"}, {"variant", "portable"},
-            {"name", kind == "e2e" ? "decode" : "matmul_w2a8"},           {"unit", "s"},
-            {"samples", samples}, {"stats", {{"count", 5}, {"min", 0}, {"median", 0}, {"mean", 0}, {"p10", 0}, {"p90", 0}, {"stddev", 0}}}};
-  if (kind == "e2e") m["derived"] = {{"tokens_per_s", 1.0 / seconds}, {"roofline_fraction", 0.5}};
-  return m;
-}
+using test::history_measurement;
+std::string commit_of(int i) { return test::history_commit(i); }
 
 // Run `i` of a series: commit i, minute i, decode taking `decode_s`.
 json result_doc(int i, double decode_s, const std::string& cpu = "Test CPU 9000") {
-  return {{"schema", "bitlab-result/1"},
-          {"context",
-           {{"timestamp", fmt::format("2026-01-01T10:{:02}:00Z", i)},
-            {"bitlab_version", "0.1.0"},
-            {"command", "bitlab bench --quick"},
-            {"git", {{"commit", commit_of(i)}, {"dirty", false}}},
-            {"build", {{"compiler", "GNU"}, {"flags", "-O3"}, {"build_type", "Release"}}},
-            {"host",
-             {{"os", "Linux"}, {"cpu_model", cpu}, {"isa_flags", json::array()}, {"logical_cores", 2}, {"memory_bytes", 1}}},
-            {"threads", 2},
-            {"memory_bandwidth_gbps", 30.5},
-            {"gpus", json::array()},
-            {"energy_sensors", json::array()}}},
-          {"measurements",
-           {measurement(kDecodeKey, "e2e", decode_s, 0.01, uint64_t(i)),
-            measurement(kMatmulKey, "kernel", 2e-6, 0.01, uint64_t(i) + 100)}},
-          {"correctness", json::array()}};
+  return test::history_result_doc(i,
+                                  {history_measurement(kDecodeKey, "e2e", decode_s, 0.01, uint64_t(i)),
+                                   history_measurement(kMatmulKey, "kernel", 2e-6, 0.01, uint64_t(i) + 100)},
+                                  cpu);
 }
 
 std::string write_doc(const std::string& path, const json& doc) {

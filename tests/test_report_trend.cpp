@@ -5,13 +5,13 @@
 
 #include <filesystem>
 #include <fstream>
-#include <random>
 #include <string>
 
 #include <fmt/format.h>
 #include <nlohmann/json.hpp>
 
 #include "tests/cli_test_util.h"
+#include "tests/history_docs.h"
 
 namespace {
 
@@ -28,42 +28,12 @@ constexpr const char* kDecodeKey = "e2e/decode/scalar/synthetic:tiny/prompt:8/th
 
 Result bitlab(const std::string& args) { return bitlab::test::run_bitlab(args); }
 
-std::string commit_of(int i) { return fmt::format("{:02x}{:038x}", 0xa0 + i, i); }
+std::string commit_of(int i) { return bitlab::test::history_commit(i); }
 
 // Run `i` of a history: commit i, minute i, one decode case taking about `seconds`.
 json result_doc(int i, double seconds) {
-  std::mt19937_64 rng{static_cast<uint64_t>(i)};
-  std::uniform_real_distribution<double> noise(-0.01, 0.01);
-  json samples = json::array();
-  for (int s = 0; s < 5; ++s) samples.push_back(seconds * (1 + noise(rng)));
-  const json m = {
-      {"key", kDecodeKey},
-      {"kind", "e2e"},
-      {"backend", "scalar"},
-      {"variant", "portable"},
-      {"name", "decode"},
-      {"unit", "s"},
-      {"samples", samples},
-      {"stats", {{"count", 5}, {"min", 0}, {"median", 0}, {"mean", 0}, {"p10", 0}, {"p90", 0}, {"stddev", 0}}}};
-  return {{"schema", "bitlab-result/1"},
-          {"context",
-           {{"timestamp", fmt::format("2026-01-01T10:{:02}:00Z", i)},
-            {"bitlab_version", "0.1.0"},
-            {"command", "bitlab bench --quick"},
-            {"git", {{"commit", commit_of(i)}, {"dirty", false}}},
-            {"build", {{"compiler", "GNU"}, {"flags", "-O3"}, {"build_type", "Release"}}},
-            {"host",
-             {{"os", "Linux"},
-              {"cpu_model", "Test CPU 9000"},
-              {"isa_flags", json::array()},
-              {"logical_cores", 2},
-              {"memory_bytes", 1}}},
-            {"threads", 2},
-            {"memory_bandwidth_gbps", 30.5},
-            {"gpus", json::array()},
-            {"energy_sensors", json::array()}}},
-          {"measurements", {m}},
-          {"correctness", json::array()}};
+  return bitlab::test::history_result_doc(
+      i, {bitlab::test::history_measurement(kDecodeKey, "e2e", seconds, 0.01, static_cast<uint64_t>(i))});
 }
 
 std::string write(const std::string& path, const json& doc) {

@@ -1,11 +1,8 @@
 #include "harness/history/records.h"
 
-#include <algorithm>
-#include <cmath>
-#include <numeric>
-
 #include <fmt/format.h>
 
+#include "harness/stats.h"
 #include "model/error.h"
 
 namespace bitlab::history {
@@ -20,15 +17,11 @@ Measurement summarise(const cli::ResultTiming& t) {
   m.kind = t.kind;
   m.backend = t.backend;
   m.variant = t.variant;
-  std::vector<double> v = t.samples;
-  std::sort(v.begin(), v.end());
-  const size_t n = v.size();
-  m.samples = int64_t(n);
-  m.median = n % 2 ? v[n / 2] : 0.5 * (v[n / 2 - 1] + v[n / 2]);
-  m.mean = std::accumulate(v.begin(), v.end(), 0.0) / double(n);
-  double ss = 0;
-  for (const double x : v) ss += (x - m.mean) * (x - m.mean);
-  m.sd = n > 1 ? std::sqrt(ss / double(n - 1)) : 0.0;
+  const Stats st = summarize(t.samples);
+  m.samples = st.count;
+  m.median = st.median;
+  m.mean = st.mean;
+  m.sd = st.stddev;
   m.tokens_per_s = t.tokens_per_s;
   m.roofline_fraction = t.roofline_fraction;
   return m;
