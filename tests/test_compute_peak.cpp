@@ -7,8 +7,6 @@
 #include <chrono>
 #include <cmath>
 #include <fstream>
-#include <numeric>
-#include <sstream>
 #include <thread>
 #include <vector>
 #include <set>
@@ -18,6 +16,7 @@
 #include "harness/compute_peak.h"
 #include "harness/e2e_bench.h"
 #include "harness/kernel_bench.h"
+#include "harness/machine_load.h"
 #include "model/weights/synthetic.h"
 #include "harness/op_cases/families.h"
 #include "kernels/registry.h"
@@ -45,28 +44,17 @@ int physical_cores_available() {
   return int(cores.size());
 }
 
-// How many CPUs sat idle over a short window, from /proc/stat (idle + iowait
-// time over all time); -1 where it cannot be read. A second thread only adds
-// work where a core is free: on a machine already busy (other processes, or a
-// CPU quota shared by this process's threads) two threads get no more than one.
+// How many CPUs sat idle over a short window (idle and iowait time, from
+// harness/machine_load.h's /proc/stat sampling); -1 where it cannot be read. A
+// second thread only adds work where a core is free: on a machine already busy
+// (other processes, or a CPU quota shared by this process's threads) two
+// threads get no more than one.
 double idle_cpus(int cpus) {
-  auto sample = [] {
-    std::ifstream in("/proc/stat");
-    std::string line, label;
-    std::getline(in, line);
-    std::istringstream fields(line);
-    fields >> label;
-    std::vector<double> t;
-    for (double v; fields >> v;) t.push_back(v);
-    return t;
-  };
-  const std::vector<double> a = sample();
+  const bitlab::LoadSample start = bitlab::sample_load();
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  const std::vector<double> b = sample();
-  if (a.size() < 5 || b.size() != a.size()) return -1;
-  const double total = std::accumulate(b.begin(), b.end(), 0.0) - std::accumulate(a.begin(), a.end(), 0.0);
-  const double idle = (b[3] + b[4]) - (a[3] + a[4]);
-  return total > 0 ? double(cpus) * idle / total : -1;
+  const bitlab::MachineLoad load = bitlab::load_fractions(start, bitlab::sample_load());
+  if (!load.busy_fraction) return -1;
+  return double(cpus) * (1.0 - *load.busy_fraction - load.steal_fraction.value_or(0.0));
 }
 
 TEST(ComputePeak, OneThreadGivesAPositiveFiniteRateOnTheCpusPath) {
