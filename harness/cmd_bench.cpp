@@ -49,6 +49,7 @@ struct BenchOptions {
   // Kernel samples per case; given explicitly, also the timed prefills and
   // decode passes of each end-to-end case (else 5 prefills, 3 with --quick, and one pass).
   int repetitions = 9;
+  double min_time = 0;  // --min-time: seconds a kernel repetition lasts at least; 0 = 0.1 s (--quick: 0.005 s)
   std::vector<int64_t> tokens{1, 8, 32, 128};
   std::vector<int64_t> prompt_lens{128};
   std::vector<int64_t> gens{32};
@@ -307,7 +308,7 @@ void bench_kernels(const BenchOptions& o, const BackendRun& r, Backend& be, cons
   const bool cpu_backend = be.info().kind == "cpu";
   KernelBenchOptions ko;
   ko.repetitions = o.repetitions;
-  ko.min_seconds = o.quick ? 0.005 : 0.1;
+  ko.min_seconds = o.min_time > 0 ? o.min_time : o.quick ? 0.005 : 0.1;
   ko.pins = r.pins;
   // The roofline is host memory: meaningless for a GPU's kernels (gpu-check
   // measures device bandwidth with the CUDA and Vulkan benchmarks).
@@ -554,6 +555,10 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
                                   "kernel repetitions (samples per case); given, also the timed prefills and decode "
                                   "passes of each end-to-end case (else 5 prefills, 3 with --quick, and one pass)",
                                   1, 1000);
+  sub->add_option("--min-time", o->min_time,
+                  "seconds each kernel repetition runs at least (its calls repeated until then): longer is steadier "
+                  "on a noisy machine; default 0.1, --quick 0.005")
+      ->check(CLI::Range(0.001, 60.0));
   CLI::Option* tokens = add_integers<int64_t>(sub, "--tokens", o->tokens,
                                               "token counts for the kernel cases (each at most the model's positions)",
                                               1, kMaxTokenCount);

@@ -5,8 +5,10 @@
 //   compare --ab BASE_BITLAB NEW_BITLAB [-- bench options]
 //                                              two builds run in interleaved rounds (ab_runner.h)
 // Per case: the ratio NEW/BASE of the sides' centres (the mean of per-round
-// medians, compare_stats.h) with a bootstrap confidence interval, and the
-// Mann–Whitney U p-value on the pooled samples (rank_test.h). A case is a
+// medians, compare_stats.h; under --ab the paired rounds' ratios combined,
+// paired_rounds.h) with a confidence interval, and the Mann–Whitney U p-value
+// on the pooled samples (rank_test.h; under --ab the combined estimate's own).
+// A case is a
 // regression when the whole interval lies above 1 + threshold AND p < alpha:
 // the interval says the change is larger than the threshold, the rank test
 // that it is not a few outliers. Improvements mirror it below 1 − threshold.
@@ -53,7 +55,7 @@ struct CompareOptions {
   double confidence = 0.95;
   int resamples = 2000;
   std::string filter;
-  int rounds = 4;
+  int rounds = 8;  // --ab: fewer cannot absorb one disturbed round (paired_rounds.h)
   std::string work_dir;
   bool warn_only = false;
   std::string format = "text";
@@ -218,8 +220,18 @@ Row judge(const std::string& key, const SampleGroups& base, const SampleGroups& 
   // --ab: round r of each build ran back to back (compare_stats.h, paired rounds).
   bo.paired = o.ab.size() == 2 && base.size() == cur.size();
   r.ci = bootstrap_ratio(base, cur, bo);
-  // x = new, y = base: U large when new is slower; p is two-sided either way.
-  r.test = mann_whitney_u(pooled(cur), pooled(base));
+  if (bo.paired && base.size() >= 2) {
+    // Paired rounds: the rank test on pooled samples would mix the rounds'
+    // shared shifts back in; the combined estimate's own two-sided p (from its
+    // t-distributed replicates, a Monte Carlo p) is the test instead.
+    const auto& reps = r.ci.replicates;
+    const auto below = double(std::count_if(reps.begin(), reps.end(), [](double x) { return x < 1; }));
+    const auto n = double(reps.size());
+    r.test.p_value = std::min(1.0, 2 * (std::min(below, n - below) + 1) / (n + 1));
+  } else {
+    // x = new, y = base: U large when new is slower; p is two-sided either way.
+    r.test = mann_whitney_u(pooled(cur), pooled(base));
+  }
   const bool significant = r.test.p_value < o.alpha;
   if (significant && r.ci.low > 1 + threshold)
     r.verdict = Verdict::Regression;
@@ -288,11 +300,13 @@ Comparison compare(const Side& base, const Side& cur, const Thresholds& th, cons
 std::string interval(const RatioInterval& r) { return fmt::format("[{:.3f}, {:.3f}]", r.low, r.high); }
 
 std::string rule(const CompareOptions& o, const Thresholds& th) {
+  const bool paired = o.ab.size() == 2;
   return fmt::format(
-      "the {:g}% bootstrap interval of NEW/BASE lies wholly beyond {:g}%{} and Mann-Whitney U p < {:g} "
-      "(two-sided); the geometric mean of two cases or more when its interval lies wholly beyond {:g}%",
-      o.confidence * 100, th.fallback * 100, th.by_glob.empty() ? "" : " (or the case's own threshold)", o.alpha,
-      th.fallback * 100);
+      "the {:g}% {} interval of NEW/BASE lies wholly beyond {:g}%{} and {} p < {:g} (two-sided); the geometric "
+      "mean of two cases or more when its interval lies wholly beyond {:g}%",
+      o.confidence * 100, paired ? "paired-rounds" : "bootstrap", th.fallback * 100,
+      th.by_glob.empty() ? "" : " (or the case's own threshold)", paired ? "the paired estimate's" : "Mann-Whitney U",
+      o.alpha, th.fallback * 100);
 }
 
 // Fields of the documents (keys, paths, names) may hold control characters:
@@ -301,7 +315,11 @@ void print_text(const CompareOptions& o, const Thresholds& th, const Side& base,
   fmt::print("base  {}  ({})\nnew   {}  ({})\n", printable(base.path), printable(base.label), printable(cur.path),
              printable(cur.label));
   fmt::print("verdict: {}\n", rule(o, th));
-  if (base.runs > 1 || cur.runs > 1)
+  if (o.ab.size() == 2)
+    fmt::print("centres: the mean of the per-round medians; ratio: the {} paired rounds' ratios of medians, "
+               "combined by a random-effects meta-analysis\n",
+               base.runs);
+  else if (base.runs > 1 || cur.runs > 1)
     fmt::print("centres: the mean of the per-round medians over {} round(s)\n", std::max(base.runs, cur.runs));
   fmt::print("\n");
   size_t w = 3;
@@ -580,7 +598,8 @@ CLI::App* add_compare(CLI::App& app, Action& action) {
                   "BASE,NEW: compare two backends of one result file, case by case (ratios NEW/BASE)")
       ->delimiter(',')
       ->allow_extra_args(false);
-  CLI::Option* rounds = add_integer(sub, "--rounds", o->rounds, "--ab: rounds, each one run of each build", 1, 1000);
+  CLI::Option* rounds = add_integer(sub, "--rounds", o->rounds, "--ab: rounds, each one run of each build (8 absorb one disturbed round)",
+                                          1, 1000);
   CLI::Option* work_dir = sub->add_option(
       "--work-dir", o->work_dir, "--ab: keep the runs' result files here (default: a temporary folder, removed)");
   sub->add_option("--threshold", o->threshold, "smallest change of the ratio that counts: 5% or 0.05")

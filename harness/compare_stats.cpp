@@ -6,6 +6,7 @@
 #include <string>
 
 #include "common/random.h"
+#include "harness/paired_rounds.h"
 #include "harness/stats.h"
 
 namespace bitlab {
@@ -80,11 +81,19 @@ RatioInterval bootstrap_ratio(const SampleGroups& base, const SampleGroups& curr
   check_confidence(o.confidence);
   if (o.resamples < 10) throw std::invalid_argument("bootstrap: at least 10 resamples");
   RatioInterval r;
-  r.ratio = centre(current) / centre(base);
   r.replicates.reserve(size_t(o.resamples));
   if (o.paired && base.size() != current.size())
     throw std::invalid_argument("bootstrap: paired rounds need as many rounds on both sides");
   SplitMix64 g(o.seed);
+  if (o.paired && base.size() >= 2) {
+    const PairedEstimate e = combine_paired_rounds(base, current, g.next());
+    r.ratio = std::exp(e.log_ratio);
+    for (int i = 0; i < o.resamples; ++i)
+      r.replicates.push_back(std::exp(e.log_ratio + e.standard_error * student_t_draw(g, e.degrees_of_freedom)));
+    set_interval(r, o.confidence);
+    return r;
+  }
+  r.ratio = centre(current) / centre(base);
   std::vector<double> scratch;
   std::vector<size_t> base_rounds(base.size()), new_rounds(current.size());
   for (int i = 0; i < o.resamples; ++i) {

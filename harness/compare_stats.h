@@ -20,9 +20,11 @@
 // a fixed seed, so the same files give the same interval on every machine.
 //
 // Paired rounds (compare --ab): round r of BASE and round r of NEW ran back to
-// back, so a slow spell of the machine hits both. Drawing the same round
-// indices for both sides keeps that pairing, and the shared shift cancels in
-// the ratio instead of widening the interval.
+// back, so a slow spell of the machine hits both. With two rounds or more the
+// ratio is then estimated per round and the rounds combined as paired_rounds.h
+// says (a random-effects meta-analysis), and the replicates are draws from
+// that estimate's Student-t sampling distribution (a parametric bootstrap), so
+// the geometric mean combines them as it does the others.
 //
 // The geometric mean of the case ratios summarises a whole comparison; its
 // interval takes, per resample, the geometric mean of every case's resampled
@@ -42,7 +44,7 @@ struct BootstrapOptions {
   double confidence = 0.95;  // in (0, 1)
   int resamples = 2000;
   uint64_t seed = 0x6269746c6162ull;  // fixed: the verdict is reproducible
-  bool paired = false;                // draw the same round indices for both sides (needs equal round counts)
+  bool paired = false;                // round r of both sides ran back to back (needs equal round counts)
 };
 
 struct RatioInterval {
@@ -61,7 +63,8 @@ uint64_t case_seed(uint64_t seed, std::string_view key);
 // there is no group or a group is empty.
 double centre(const SampleGroups& groups);
 
-// centre(current) / centre(base) with its bootstrap interval. Samples must be
+// centre(current) / centre(base) with its bootstrap interval (paired, two
+// rounds or more: the combined per-round ratio, see above). Samples must be
 // positive (times); throws std::invalid_argument otherwise or on bad options.
 RatioInterval bootstrap_ratio(const SampleGroups& base, const SampleGroups& current, const BootstrapOptions& o);
 
