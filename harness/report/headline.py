@@ -83,8 +83,8 @@ def _notes(row):
         if differs:
             notes.append("⚠ network differs: " + "; ".join(differs))
     fl = []
-    for m in row.phase.values():
-        fl += [f for f in F.of(m, row.doc, [C.bound(m, row.doc)[1]]) if f not in fl]
+    for phase, m in row.phase.items():
+        fl += [f"{phase} {f}" for f in F.of(m, row.doc, [C.bound(m, row.doc)[1]])]
     if fl:
         notes.append(F.text(fl))
     return "; ".join(notes) or ""
