@@ -1,5 +1,6 @@
-// `bitlab report FILES... [--trend TREND.json]... -o DIR`: DIR/report.html
-// (self-contained) and DIR/report.md with its PNGs beside it; each --trend file
+// `bitlab report FILES... [--trend TREND.json]... [--screenshot] -o DIR`: DIR/report.html
+// (self-contained) and DIR/report.md with its PNGs beside it (and DIR/report.png, the
+// page as headless Chromium draws it, with --screenshot); each --trend file
 // (`bitlab history trend KEY --format json`) adds a plot to its History section. The work is done by
 // harness/report/report.py with matplotlib: plotting in C++ would mean a
 // dependency far heavier than Debian's python3-matplotlib. This file checks that
@@ -45,6 +46,7 @@ struct ReportOptions {
   std::vector<std::string> files;
   std::vector<std::string> trends;
   std::string out;
+  bool screenshot = false;
 };
 
 bool executable(const fs::path& p) { return ::access(p.c_str(), X_OK) == 0 && !fs::is_directory(p); }
@@ -146,6 +148,7 @@ int run_report(const ReportOptions& o) {
 
   std::vector<std::string> args{python, "-B", script, "-o", o.out};  // -B: no __pycache__ in the tree
   for (const std::string& t : o.trends) args.insert(args.end(), {"--trend", t});
+  if (o.screenshot) args.emplace_back("--screenshot");
   args.push_back("--");
   args.insert(args.end(), o.files.begin(), o.files.end());
   std::vector<char*> argv;
@@ -190,6 +193,8 @@ CLI::App* add_report(CLI::App& app, Action& action) {
                   "in the History section")
       ->allow_extra_args(false);
   sub->add_option("-o,--out", o->out, "output directory, created if missing")->required();
+  sub->add_flag("--screenshot", o->screenshot,
+                "also save DIR/report.png: the page drawn by headless Chromium (Debian package chromium), 1280 px wide");
   sub->callback([&action, o] { action = [o] { return run_report(*o); }; });
   return sub;
 }

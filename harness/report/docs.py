@@ -212,8 +212,18 @@ def energy_methods(docs):
 
 def short_key(m):
     """The key without its kind and backend: what tells rows of one backend apart."""
-    parts = m.get("key", "?").split("/")
-    return "/".join(p for i, p in enumerate(parts) if not (i == 0 and p == m.get("kind")) and p != m.get("backend"))
+    key, kind, backend = m.get("key", "?"), m.get("kind"), m.get("backend")
+    if kind and key.startswith(f"{kind}/"):
+        key = key[len(kind) + 1:]
+    # Textually, not by component: a peer's backend ("llama.cpp/tq2_0") holds a slash.
+    if backend and key.startswith(f"{backend}/"):
+        return key[len(backend) + 1:]
+    if backend and f"/{backend}/" in key:
+        return key.replace(f"/{backend}/", "/", 1)
+    if backend and key.endswith(f"/{backend}"):
+        return key[:-len(backend) - 1]
+    parts = key.split("/")
+    return "/".join(p for p in parts if p != backend)
 
 
 def backends(docs, kind):

@@ -13,6 +13,8 @@ class Table:
     rows: List[List[str]]
     # Columns (by index) holding numbers: right-aligned in both formats.
     numeric: List[int] = field(default_factory=list)
+    # Shown in a smaller type under the table: what its short names stand for.
+    footnotes: List[str] = field(default_factory=list)
 
 
 @dataclass
@@ -23,6 +25,12 @@ class Figure:
 
 
 @dataclass
+class Bullets:
+    """A short list: the differences between files, the flags worth reading first."""
+    items: List[str]
+
+
+@dataclass
 class Section:
     title: str
-    items: List[Union[str, Table, Figure]] = field(default_factory=list)
+    items: List[Union[str, Table, Figure, Bullets]] = field(default_factory=list)

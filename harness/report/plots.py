@@ -10,6 +10,7 @@ from matplotlib.patches import Patch
 from matplotlib.ticker import FuncFormatter
 
 import docs as D
+import energy as E
 
 DPI = 110
 # Bars a plot draws at most (categories times files): a figure with thousands would
@@ -165,46 +166,28 @@ def kernel_figure(docs, backend):
     return _png(fig), omitted
 
 
-def _e2e_counts(d):
-    """How often each (backend, phase) occurs among a file's e2e measurements: counted once
-    per file, not per measurement (a file with thousands of them stays fast)."""
-    counts = getattr(d, "_e2e_counts", None)
-    if counts is None:
-        counts = {}
-        for x in d.measurements:
-            if x.get("kind") == "e2e":
-                k = (x.get("backend"), x.get("name"))
-                counts[k] = counts.get(k, 0) + 1
-        d._e2e_counts = counts
-    return counts
+def _file_series_label(d, docs):
+    """A file as a legend shows it: its tag (the Context table names it) where there are several."""
+    return d.tag if len(docs) > 1 else d.label
 
 
-def _e2e_category(m, d):
-    """The backend, plus the shape where one file measured a phase of a backend more than once."""
-    if _e2e_counts(d).get((m.get("backend"), m.get("name"))) == 1:
-        return m.get("backend", "?")
-    return m.get("backend", "?") + "\n" + D.short_key(m).split("/", 1)[-1]
-
-
-def e2e_figure(docs):
-    """(PNG, number of bars per phase left out) for prefill and decode tokens/s per backend
-    (whiskers from the p10/p90 of the time samples), or None where no e2e measurement is
-    one of PHASES."""
+def e2e_figure(docs, namer):
+    """(PNG, number of bars per phase left out) for prefill and decode tokens/s per configuration
+    (horizontal bars named by namer's short labels, whiskers from the p10/p90 of the time samples),
+    or None where no e2e measurement is one of PHASES."""
     phases = [p for p in PHASES if any(m.get("kind") == "e2e" and m.get("name") == p
                                        for d in docs for m in d.measurements)]
     if not phases:
         return None
-    omitted = 0
-    fig, axes = plt.subplots(1, len(phases), figsize=(5.5 * len(phases), 3.6), squeeze=False,
-                             layout="constrained")
-    for ax, phase in zip(axes[0], phases):
+    omitted, panels = 0, []
+    for phase in phases:
         cats, series, seen = [], [], set()
         for d in docs:
             values, spans = {}, {}
             for m in d.measurements:
                 if m.get("kind") != "e2e" or m.get("name") != phase or D.tokens_per_s(m) is None:
                     continue
-                cat = _e2e_category(m, d)
+                cat = namer.of(m) + (" (peer)" if isinstance(m.get("peer"), dict) else "")
                 if cat not in seen:
                     seen.add(cat)
                     cats.append(cat)
@@ -212,53 +195,59 @@ def e2e_figure(docs):
                 lo, hi = D.tokens_per_s(m, "p90"), D.tokens_per_s(m, "p10")
                 if lo is not None and hi is not None:
                     spans[cat] = (lo, hi)
-            series.append((d.label, values, spans))
+            series.append((_file_series_label(d, docs), values, spans))
         cats, series, left = _capped(cats, series)
         omitted = max(omitted, left)
-        _bars(ax, cats, series, horizontal=False, log=_wide_range(series))
+        panels.append((phase, cats, series))
+    rows = max(len(c) for _, c, _ in panels) * max(len(docs), 1)
+    fig, axes = plt.subplots(1, len(phases), figsize=(5.5 * len(phases), max(2.4, 0.26 * rows + 1.2)),
+                             squeeze=False, layout="constrained")
+    for ax, (phase, cats, series) in zip(axes[0], panels):
+        _bars(ax, cats, series, horizontal=True, log=_wide_range(series))
         ax.set_title(text(phase))
-        ax.set_ylabel("tokens/s")
+        ax.set_xlabel("tokens/s (whiskers p10–p90)")
     if len(docs) > 1:
         axes[0][0].legend(fontsize=7, loc="best")
     return _png(fig), omitted
 
 
-def energy_figure(docs):
-    """(PNG, number of bars left out): joules per token where a document has them, each bar
-    labelled with its source; modelled figures are hatched: they are estimates, not
-    measurements. None: no energy anywhere."""
-    cats, series, sources, seen = [], [], {}, set()
+def energy_figure(docs, namer):
+    """(PNG, number of bars left out): joules per token of the figures a bar chart may compare
+    (energy.chartable: measured, or modelled with its static share), each bar labelled with its
+    energy label. None: no such figure."""
+    cats, series, labels, seen = [], [], {}, set()
     for d in docs:
         values = {}
         for m in d.measurements:
-            e = D.energy(m) if m.get("kind") == "e2e" else None
-            if e is None:
+            e = E.of(m) if m.get("kind") == "e2e" else None
+            if e is None or not E.chartable(e):
                 continue
-            cat = _e2e_category(m, d) + f"\n{m.get('name', '?')}"
+            cat = namer.of(m, phase=True)
             if cat not in seen:
                 seen.add(cat)
                 cats.append(cat)
-            values[cat] = e[0]
-            sources[(d.label, cat)] = e[1]
-        series.append((d.label, values, {}))
+            values[cat] = e["joules_per_token"]
+            labels[(_file_series_label(d, docs), cat)] = E.label(e)
+        series.append((_file_series_label(d, docs), values, {}))
     if not cats:
         return None
     cats, series, omitted = _capped(cats, series)
 
     def annotate(ax, bar, label, cat):
-        src = sources[(label, cat)]
-        if src == "modelled":
+        how = labels[(label, cat)]
+        if E.MODELLED_LABEL == how or "modelled" in how:
             bar.set_hatch("//")
-        ax.annotate(text(src), (bar.get_x() + bar.get_width() / 2, bar.get_height()), ha="center", va="bottom",
-                    fontsize=7, xytext=(0, 2), textcoords="offset points")
+        ax.annotate(text(how), (bar.get_width(), bar.get_y() + bar.get_height() / 2), ha="left", va="center",
+                    fontsize=7, xytext=(3, 0), textcoords="offset points")
 
-    fig, ax = plt.subplots(figsize=(max(5.0, 1.1 * len(cats) * max(len(docs), 1)), 3.6), layout="constrained")
-    _bars(ax, cats, series, horizontal=False, annotate=annotate)
-    ax.set_ylabel("J/token")
-    ax.set_title("energy per token (hatched: modelled estimate)")
+    fig, ax = plt.subplots(figsize=(9, max(2.4, 0.3 * len(cats) * max(len(docs), 1) + 1.2)), layout="constrained")
+    _bars(ax, cats, series, horizontal=True, annotate=annotate)
+    ax.margins(x=0.45)  # room for the labels right of the bars
+    ax.set_xlabel("J/token")
+    ax.set_title("energy per token (hatched: modelled)")
     if len(docs) > 1:  # plain patches: a hatched bar must not make a file look modelled
         ax.legend(handles=[Patch(color=f"C{i % 10}", label=legend_label(label)) for i, (label, _, _) in enumerate(series)],
-                  fontsize=7, loc="best")
+                  fontsize=7, loc="lower right")
     return _png(fig), omitted
 
 

@@ -1,34 +1,27 @@
-"""Writes a report (model.Section list) as self-contained HTML and as Markdown.
+"""Writes a report (model.Section list) as self-contained HTML and as Markdown, each
+from its Jinja2 template (templates/).
 
 HTML: inline CSS and images as base64 data URIs, nothing fetched from anywhere, so
 the file can be mailed or attached to a CI run as is. Markdown: GitHub-flavoured
 tables, images referenced by file name (report.py writes them beside report.md).
 
 Every text of the report is plain text, much of it taken from result files: each
-format escapes all of it as it writes it (html.escape; md_text), so a name like
-"<script>" or "a|b" is shown as written and never becomes markup; control characters
-are shown escaped in both (visible), as `bitlab compare` shows them, so that an ESC
-or a C1 control from a file never reaches a terminal that views the report.
+format escapes all of it as it writes it (HTML: the template's autoescaping; Markdown:
+md_text), so a name like "<script>" or "a|b" is shown as written and never becomes
+markup; control characters are shown escaped in both (visible), as `bitlab compare`
+shows them, so that an ESC or a C1 control from a file never reaches a terminal that
+views the report.
 """
 import base64
 import html
+import os
 import re
 
-from model import Figure, Table
+from model import Bullets, Figure, Table
 
-FAIL = "FAIL"  # a cell with exactly this text is emphasised in both formats
-
-CSS = """
-body { font: 14px/1.45 system-ui, -apple-system, "Segoe UI", sans-serif; margin: 2em auto; max-width: 1200px;
-       padding: 0 1em; color: #1b1f24; }
-h1 { font-size: 1.6em; } h2 { font-size: 1.25em; border-bottom: 1px solid #d0d7de; padding-bottom: .2em; }
-table { border-collapse: collapse; margin: .6em 0 1.2em; font-size: 13px; }
-th, td { border: 1px solid #d0d7de; padding: 3px 8px; text-align: left; vertical-align: top; }
-th { background: #f6f8fa; } td.num { text-align: right; font-variant-numeric: tabular-nums; }
-td.fail { color: #b42318; font-weight: bold; }
-figure { margin: .6em 0 1.4em; } figure img { max-width: 100%; } figcaption { color: #57606a; font-size: 12px; }
-"""
-
+FAIL = "FAIL"  # a cell with exactly this text (or starting "FAIL (") is emphasised in both formats
+FLAG = "⚠"  # a cell starting with this is a warning: coloured in HTML
+TEMPLATES = os.path.join(os.path.dirname(os.path.abspath(__file__)), "templates")
 
 _NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
@@ -52,47 +45,6 @@ def visible(text):
     return _CONTROL.sub(lambda m: _visible_char(m.group(0)), text)
 
 
-def _esc(text):
-    return html.escape(visible(text))
-
-
-def _html_table(t):
-    out = ["<table>", "<thead><tr>" + "".join(f"<th>{_esc(h)}</th>" for h in t.header) + "</tr></thead>",
-           "<tbody>"]
-    for row in t.rows:
-        cells = []
-        for i, cell in enumerate(row):
-            cls = [c for c, on in (("num", i in t.numeric), ("fail", cell == FAIL)) if on]
-            attr = f' class="{" ".join(cls)}"' if cls else ""
-            cells.append(f"<td{attr}>{_esc(cell)}</td>")
-        out.append("<tr>" + "".join(cells) + "</tr>")
-    out.append("</tbody></table>")
-    return "\n".join(out)
-
-
-def _html_figure(f):
-    data = base64.b64encode(f.png).decode("ascii")
-    cap = _esc(f.caption)
-    return f'<figure><img alt="{cap}" src="data:image/png;base64,{data}"><figcaption>{cap}</figcaption></figure>'
-
-
-def to_html(title, intro, sections):
-    body = [f"<h1>{_esc(title)}</h1>"] + [f"<p>{_esc(p)}</p>" for p in intro]
-    for s in sections:
-        body.append(f"<section><h2>{_esc(s.title)}</h2>")
-        for item in s.items:
-            if isinstance(item, Table):
-                body.append(_html_table(item))
-            elif isinstance(item, Figure):
-                body.append(_html_figure(item))
-            else:
-                body.append(f"<p>{_esc(item)}</p>")
-        body.append("</section>")
-    return ("<!DOCTYPE html>\n<html lang=\"en\">\n<head>\n<meta charset=\"utf-8\">\n"
-            f"<title>{_esc(title)}</title>\n<style>{CSS}</style>\n</head>\n<body>\n"
-            + "\n".join(body) + "\n</body>\n</html>\n")
-
-
 # Markdown's own punctuation, backslash-escaped: emphasis (*, and _ at a word's edge,
 # where it can open or close emphasis; inside a word, as in matmul_w2a8, it cannot),
 # links ([ ]), code (`), strikethrough (~), math ($, which GitHub renders) and table
@@ -108,26 +60,45 @@ def md_text(text):
     return _MD_PUNCT.sub(lambda m: "\\" + m.group(0), html.escape(one_line, quote=False))
 
 
+def _is_fail(cell):
+    return cell == FAIL or cell.startswith(FAIL + " (")
+
+
 def _md_cell(cell):
-    return "**FAIL**" if cell == FAIL else md_text(cell)
+    return f"**{md_text(cell)}**" if _is_fail(cell) else md_text(cell)
 
 
-def _md_table(t):
-    align = ["---:" if i in t.numeric else "---" for i in range(len(t.header))]
-    lines = ["| " + " | ".join(_md_cell(h) or " " for h in t.header) + " |", "|" + "|".join(align) + "|"]
-    lines += ["| " + " | ".join(_md_cell(c) for c in row) + " |" for row in t.rows]
-    return "\n".join(lines)
+def _env(markdown):
+    try:
+        import jinja2
+    except ImportError:
+        from errors import SetupError
+        raise SetupError("report needs Jinja2: install the Debian package python3-jinja2")
+    from markupsafe import Markup
+
+    def shown(value):  # before autoescaping: control characters made visible
+        return visible(value) if isinstance(value, str) and not isinstance(value, Markup) else value
+
+    env = jinja2.Environment(loader=jinja2.FileSystemLoader(TEMPLATES), autoescape=not markdown,
+                             finalize=None if markdown else shown, trim_blocks=True, lstrip_blocks=True,
+                             keep_trailing_newline=True, undefined=jinja2.StrictUndefined)
+    env.tests.update(table=lambda i: isinstance(i, Table), figure=lambda i: isinstance(i, Figure),
+                     bullets=lambda i: isinstance(i, Bullets))
+    env.filters.update(md=md_text, mdcell=_md_cell, mdhead=lambda h: _md_cell(h) or " ",
+                       b64=lambda png: base64.b64encode(png).decode("ascii"))
+
+    def cell_class(i, cell, table):
+        cls = [c for c, on in (("num", i in table.numeric), ("fail", _is_fail(cell)), ("flag", cell.startswith(FLAG)))
+               if on]
+        return Markup(f' class="{" ".join(cls)}"') if cls else ""
+
+    env.globals["cell_class"] = cell_class
+    return env
+
+
+def to_html(title, intro, sections):
+    return _env(False).get_template("report.html.j2").render(title=title, intro=intro, sections=sections)
 
 
 def to_markdown(title, intro, sections):
-    out = [f"# {md_text(title)}", ""] + [md_text(p) + "\n" for p in intro]
-    for s in sections:
-        out += [f"## {md_text(s.title)}", ""]
-        for item in s.items:
-            if isinstance(item, Table):
-                out += [_md_table(item), ""]
-            elif isinstance(item, Figure):
-                out += [f"![{md_text(item.caption)}]({item.filename})", ""]
-            else:
-                out += [md_text(item), ""]
-    return "\n".join(out)
+    return _env(True).get_template("report.md.j2").render(title=title, intro=intro, sections=sections)

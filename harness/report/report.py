@@ -3,7 +3,9 @@
 (with its PNGs beside it). Run by `bitlab report`, which finds this script and a
 python3 with matplotlib; it can also be run by hand:
 
-    /usr/bin/python3 harness/report/report.py -o DIR [--trend TREND.json]... result.json...
+    /usr/bin/python3 harness/report/report.py -o DIR [--screenshot] [--trend TREND.json]... result.json...
+
+--screenshot also saves DIR/report.png, the page as headless Chromium draws it.
 
 A --trend file is what `bitlab history trend KEY --format json` writes: each one
 becomes a plot and a table of change points in the History section.
@@ -21,11 +23,17 @@ import sys
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the helper modules beside this file
 
+import browser as B  # noqa: E402
+import contexts as CX  # noqa: E402
 import docs as D  # noqa: E402
+import energy as E  # noqa: E402
+import flags as F  # noqa: E402
+import headline as H  # noqa: E402
+import labels as L  # noqa: E402
 import tables as T  # noqa: E402
 import trends as TR  # noqa: E402
 from errors import InputError, Interrupted, SetupError, UsageError  # noqa: E402
-from model import Figure, Section  # noqa: E402
+from model import Bullets, Figure, Section  # noqa: E402
 from outputs import HELD, WriteError, check_targets, write_all  # noqa: E402
 
 TEXT_FILES = ("report.html", "report.md")
@@ -65,7 +73,7 @@ def _quiet_unraisable(info, default=sys.unraisablehook):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message):  # one line, as every other error, not the usage block
-        raise UsageError(f"{message} (usage: report.py -o DIR [--trend TREND]... FILE...)")
+        raise UsageError(f"{message} (usage: report.py -o DIR [--screenshot] [--trend TREND]... FILE...)")
 
 
 def safe(name):
@@ -145,68 +153,140 @@ def build(docs, trends, plots):
     return sections
 
 
-def result_sections(docs, plots, png_name):
-    """Context, kernels, end to end, prefill breakdown and correctness of the result files."""
-    sections = [Section("Context", [T.context_table(docs)])]
-    kernel_backends = D.backends(docs, "kernel")
+def headline_section(docs, namer):
+    """What to read first: the headline table, the peer ratios, the differences between files."""
+    s = Section("Headline")
+    found = H.headline(docs, namer)
+    if found is None:
+        s.items.append("No prefill or decode measurements in these files.")
+    else:
+        table, sentences = found
+        table.footnotes = ["× best: the ratio to the fastest row of the phase. Roofline: the fraction of the binding "
+                           "ceiling at the case's operations per byte (measured memory bandwidth, or the measured "
+                           "int8 peak where compute binds); above 100 % is flagged \"" + F.ABOVE_ROOFLINE + "\". "
+                           "Configurations are named by backend and the key parts that differ; the End to end "
+                           "table has their full keys."]
+        s.items += [table] + sentences
+    diffs = CX.differences(docs)
+    if diffs:
+        s.items += ["Differences between the files' contexts:", Bullets(diffs)]
+    return s
+
+
+def kernel_section(docs, plots, png_name):
     s = Section("Kernel latency")
+    kernel_backends = D.backends(docs, "kernel")
     if not kernel_backends:
         s.items.append("No kernel measurements in these files.")
+        return s
+    import kernel_plots as KP
+    lat = KP.latency_figure(docs)
+    if lat is not None:
+        s.items.append(Figure(png_name("kernels_by_tokens"), lat[0], "median kernel latency against tokens, per shape"))
+        s.items.append(left_out_shapes(lat[1]))
+    up = KP.speedup_figure(docs)
+    if up is not None:
+        s.items.append(Figure(png_name("kernels_speedup_over_scalar"), up[0],
+                              "speedup over scalar on the same case, against tokens, per shape"))
+        s.items.append(left_out_shapes(up[1]))
     for b in kernel_backends:
-        s.items.append(f"Backend {b}: median latency per key, bytes moved per second at the median, "
-                       "and that rate as a fraction of the measured memory bandwidth; the many-token matmuls "
-                       "also as a fraction of the measured int8 multiply-add peak.")
+        s.items.append(f"Backend {b}: median latency per key, bytes moved per second at the median, that rate as a "
+                       "fraction of the measured memory bandwidth, the multiply-adds as a fraction of the measured "
+                       "int8 peak, and which of the two binds at the case's operations per byte.")
         s.items.append(T.kernel_table(docs, b))
         png, omitted = plots.kernel_figure(docs, b)
         s.items.append(Figure(png_name(f"kernels_{safe(b)}"), png, f"kernel latency on {b}"))
         s.items.append(left_out(omitted, "keys"))
-    sections.append(s)
+    return s
 
+
+def left_out_shapes(omitted):
+    import kernel_plots as KP
+    return (f"The plot above draws {KP.MAX_SHAPES} shapes and leaves out {omitted}: the tables show them all."
+            if omitted else None)
+
+
+def roofline_section(docs):
+    import roofline_plot as RP
+    png = RP.figure(docs)
+    if png is None:
+        return None
+    return Section("Roofline", [
+        "Each case's operations per byte against the operations per second it reached (medians), log-log. "
+        "The sloped line is the measured memory bandwidth (bandwidth × intensity), the flat one the measured int8 "
+        "multiply-add peak (two operations per multiply-add); a case can reach at most the lower of the two. "
+        "A point above them is " + F.ABOVE_ROOFLINE + ".",
+        Figure("roofline.png", png, "roofline: operations per byte against achieved operations per second")])
+
+
+def e2e_section(docs, plots, namer):
     s = Section("End to end")
     if not D.backends(docs, "e2e"):
         s.items.append("No end-to-end measurements in these files.")
+        return s
+    s.items.append(T.e2e_table(docs))
+    tokens = plots.e2e_figure(docs, namer)
+    if tokens is None:
+        s.items.append(f"No {' or '.join(plots.PHASES)} measurements to plot: the table shows them all.")
     else:
-        s.items.append(T.e2e_table(docs))
-        tokens = plots.e2e_figure(docs)
-        if tokens is None:
-            s.items.append(f"No {' or '.join(plots.PHASES)} measurements to plot: the table shows them all.")
-        else:
-            s.items.append(Figure("e2e_tokens_per_s.png", tokens[0], "prefill and decode tokens/s per backend"))
-            s.items.append(left_out(tokens[1], "backends and shapes"))
-        for dim in plots.sweeps(docs):
-            png, omitted = plots.sweep_figure(docs, dim)
-            s.items.append(Figure(f"e2e_tokens_per_s_by_{dim}.png", png, f"prefill and decode tokens/s against {dim}"))
-            if omitted:
-                s.items.append(f"The plot above draws {plots.MAX_SERIES} lines per phase and leaves out {omitted}: "
-                               "the table shows them all.")
-        energy = plots.energy_figure(docs)
-        if energy is None:
-            s.items.append("No energy figures in these files: J/token is shown as —, never estimated here.")
-        else:
-            s.items.append(Figure("e2e_joules_per_token.png", energy[0], "joules per token, labelled with their source"))
-            s.items.append(left_out(energy[1], "backends and phases"))
-        methods = D.energy_methods(docs)
-        if methods:
-            s.items.append("How each energy figure was obtained: " + "; ".join(f"{src}: {how}" for src, how in methods) +
-                           ". Modelled figures are estimates from the run's own operation and byte counts, "
-                           "never measurements.")
-    sections.append(s)
-    s = prefill_by_op_section(docs)
-    if s is not None:
-        sections.append(s)
+        s.items.append(Figure("e2e_tokens_per_s.png", tokens[0], "prefill and decode tokens/s per configuration"))
+        s.items.append(left_out(tokens[1], "backends and shapes"))
+        s.items.append(T.label_table(docs, namer))
+    for dim in plots.sweeps(docs):
+        png, omitted = plots.sweep_figure(docs, dim)
+        s.items.append(Figure(f"e2e_tokens_per_s_by_{dim}.png", png, f"prefill and decode tokens/s against {dim}"))
+        if omitted:
+            s.items.append(f"The plot above draws {plots.MAX_SERIES} lines per phase and leaves out {omitted}: "
+                           "the table shows them all.")
+    s.items += energy_items(docs, plots, namer)
+    return s
 
-    checks = [c for d in docs for c in d.correctness]
-    failing = sum(1 for c in checks if not c.get("pass"))
-    s = Section("Correctness", [f"{len(checks)} checks, {failing} failing."])
-    if checks:
+
+def energy_items(docs, plots, namer):
+    if not any(E.of(m) for d in docs for m in d.measurements if m.get("kind") == "e2e"):
+        return ["No energy figures in these files: J/token is shown as —, never estimated here."]
+    out = []
+    energy = plots.energy_figure(docs, namer)
+    if energy is not None:
+        out.append(Figure("e2e_joules_per_token.png", energy[0], "joules per token, each labelled with its source"))
+        out.append(left_out(energy[1], "backends and phases"))
+    if any(E.of(m) and not E.chartable(E.of(m)) for d in docs for m in d.measurements):
+        out.append("Modelled J/token without a static (time) share counts operations and bytes only: it is the same "
+                   "for a fast and a slow backend doing the same work, so it is shown in the tables with its label "
+                   "and never drawn as bars comparing backends; no watts are shown for an estimate.")
+    methods = D.energy_methods(docs)
+    if methods:
+        out.append("How each energy figure was obtained: " + "; ".join(f"{src}: {how}" for src, how in methods) + ".")
+    return out
+
+
+def correctness_section(docs):
+    s = Section("Correctness")
+    for d in docs:
+        where = f"{d.tag} ({d.path}): " if len(docs) > 1 else ""
+        if not d.correctness:
+            s.items.append(f"{where}no correctness checks in this file.")
+            continue
+        failing = sum(1 for c in d.correctness if not c.get("pass"))
+        s.items.append(f"{where}{len(d.correctness)} checks, {failing} failing.")
+    if any(d.correctness for d in docs):
         s.items.append(T.correctness_table(docs))
-    sections.append(s)
-    return sections
+    return s
+
+
+def result_sections(docs, plots, png_name):
+    """Headline, context, kernels, roofline, end to end, prefill breakdown and correctness of the result files."""
+    namer = L.Namer(docs)
+    sections = [headline_section(docs, namer), Section("Context", [T.context_table(docs)]),
+                kernel_section(docs, plots, png_name), roofline_section(docs), e2e_section(docs, plots, namer),
+                prefill_by_op_section(docs), correctness_section(docs)]
+    return [s for s in sections if s is not None]
 
 
 def render(docs, trends):
     """[(file name, bytes)]: the whole report, in memory."""
     D.label_docs(docs)
+    L.tag_docs(docs)
     try:
         import matplotlib
         matplotlib.use("Agg")  # files only: no display, no GUI toolkit
@@ -217,12 +297,13 @@ def render(docs, trends):
 
     sections = build(docs, trends, plots)
     title = "bitlab report"
-    files = "; ".join(f"{d.path} ({d.commit()} on {d.machine()})" for d in docs)
+    files = "; ".join((f"{d.tag} " if len(docs) > 1 else "") + f"{d.path} ({d.commit()} on {d.machine()})"
+                      for d in docs)
     intro = [f"{len(docs)} result file(s): {files}." if docs else "No result files: the history trends only.",
              "Times are medians of repeated samples; ranges are p10–p90. "
-             "Energy is shown only where a document holds it, with its source (rapl, nvml, or modelled = estimate); "
-             "J/token and watts are gross (all the sensor sees), net J/token subtracts the idle power measured "
-             "before the run."]
+             "Energy is shown only where a document holds it, every J/token with its label (measured by a sensor, "
+             "or modelled = an estimate); watts only for measured figures. Measured J/token and watts are gross "
+             "(all the sensor sees), net J/token subtracts the idle power measured before the run."]
     # bench's own warnings (machine busy, spread-out cases), before anything is read off the tables.
     intro[1:1] = [f"Warning ({d.path}): {w}" for d in docs for w in d.data.get("warnings", [])]
     figures = [i for s in sections for i in s.items if isinstance(i, Figure)]
@@ -236,6 +317,8 @@ def run(argv):
     parser.add_argument("-o", "--out", required=True, help="output directory (created if missing)")
     parser.add_argument("--trend", action="append", default=[],
                         help="`bitlab history trend KEY --format json` output, drawn in the History section")
+    parser.add_argument("--screenshot", action="store_true",
+                        help="also save DIR/report.png, the page as headless Chromium draws it 1280 px wide")
     parser.add_argument("files", nargs="*", help="bitlab result documents (JSON)")
     args = parser.parse_args(argv)
     if not args.files and not args.trend:
@@ -243,13 +326,32 @@ def run(argv):
                          "(usage: report.py -o DIR [--trend TREND]... FILE...)")
     docs = [D.load(p) for p in args.files]
     trends = [TR.load(p) for p in args.trend]
-    check_targets(args.out, TEXT_FILES)  # before the rendering: a target that cannot be replaced fails fast
+    if args.screenshot and B.find() is None:  # before anything is written
+        raise SetupError(f"--screenshot {B.MISSING}")
+    check_targets(args.out, TEXT_FILES + (("report.png",) if args.screenshot else ()))
     files = render(docs, trends)
     if _interrupted:  # raised where Python could only swallow it (_quiet_unraisable): acted on here
         raise Interrupted()
     write_all(args.out, files)  # returns with the signals blocked: nothing can interrupt what follows
     plots = len(files) - len(TEXT_FILES)
-    return f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)"
+    done = f"wrote {os.path.join(args.out, 'report.html')} and report.md with {plots} plot(s)"
+    if args.screenshot:
+        take_screenshot(args.out, done)
+        done += " and report.png"
+    return done
+
+
+def take_screenshot(out, done):
+    """DIR/report.png from the report just written: drawn to a temporary beside it, then renamed over it."""
+    tmp = os.path.join(out, f".report.png.{os.getpid()}.tmp.png")
+    try:
+        B.screenshot(os.path.join(out, "report.html"), tmp)
+        os.replace(tmp, os.path.join(out, "report.png"))
+    except SetupError as e:
+        raise SetupError(f"{done}, but the screenshot failed: {e}")
+    finally:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
 
 
 def outcome(argv):

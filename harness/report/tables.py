@@ -1,5 +1,8 @@
 """Tables of the report, from loaded result documents (docs.Doc). Pure data: no plotting."""
+import ceilings as C
 import docs as D
+import energy as E
+import flags as F
 from model import Table
 
 DASH = "—"
@@ -80,7 +83,7 @@ def context_table(docs):
         "GPUs": lambda d, c: _gpus(c),
         "energy sensors": lambda d, c: _sensors(c),
     }
-    return Table([""] + [d.label for d in docs],
+    return Table([""] + [f"{d.tag}: {d.label}" if len(docs) > 1 else d.label for d in docs],
                  [[name] + [get(d, d.context) for d in docs] for name, get in rows.items()])
 
 
@@ -92,23 +95,28 @@ def _file_col(docs):
     return len(docs) > 1
 
 
+def _bound(m, d):
+    which, _ = C.bound(m, d)
+    return which or DASH
+
+
 def kernel_table(docs, backend):
-    """Each kernel key of one backend: median latency, its spread, and how close to the roofline
-    (and, for the many-token matmuls, to the measured int8 peak)."""
+    """Each kernel key of one backend: median latency, its spread, its fractions of the measured
+    bandwidth and int8 peak, which of the two binds at its intensity, and its flags."""
     many = _file_col(docs)
-    header = ["key"] + (["file"] if many else []) + ["variant", "median µs", "p10–p90 µs", "GB/s", "roofline",
-                                                      "int8 peak"]
+    header = ["key"] + (["file"] if many else []) + ["variant", "median µs", "p10–p90 µs", "GB/s", "% bandwidth",
+                                                      "% int8 peak", "bound", "flags"]
     rows = []
     for d in docs:
         for m in d.measurements:
             if m.get("kind") != "kernel" or m.get("backend") != backend:
                 continue
             med, p10, p90 = (D.stat(m, s) for s in ("median", "p10", "p90"))
-            roof = D.roofline(m, d)
+            roof, comp = D.roofline(m, d), D.compute_fraction(m)
             rows.append([m.get("key", "?")] + ([d.label] if many else []) + [
                 m.get("variant", ""), num(med * 1e6 if med is not None else None),
                 f"{num(p10 * 1e6)}–{num(p90 * 1e6)}" if p10 is not None and p90 is not None else DASH,
-                num(D.gbps(m)), DASH if roof is None else f"{roof * 100:.1f}%", _percent(D.compute_fraction(m))])
+                num(D.gbps(m)), _percent(roof), _percent(comp), _bound(m, d), F.text(F.of(m, d, [roof, comp]))])
     # Keys in order of first appearance, as in the plot; files in argument order within a key.
     first_seen = {}
     for r in rows:
@@ -118,38 +126,44 @@ def kernel_table(docs, backend):
     return Table(header, rows, numeric=list(range(first, first + 5)))
 
 
+def _energy_cells(m):
+    """J/token, its label (with any other source's figure for the same window), and watts (measured only)."""
+    e = E.of(m)
+    if e is None:
+        return [DASH, DASH, DASH]
+    how = E.label(e)
+    others = [f"{E.label(o)} {num(o['joules_per_token'])} J/token" for o in m.get("other_energy", []) or []
+              if isinstance(o, dict) and isinstance(o.get("joules_per_token"), (int, float)) and o.get("source")]
+    if others:
+        how += "; also " + "; ".join(others)
+    power = [f"{name} {num(w, ' W')}" for name, w in E.watts(e)]
+    net = D.net_joules_per_token(m)
+    if power and net is not None:
+        power.append(f"net {num(net)} J/token")
+    return [num(e["joules_per_token"]), how, ", ".join(power) or DASH]
+
+
 def e2e_table(docs):
     """Prefill and decode speed per backend, with energy only where a sensor or model gave it."""
     many = _file_col(docs)
     header = (["backend"] + (["file"] if many else []) +
-              ["variant", "phase", "key", "tokens/s", "p10–p90 tokens/s", "roofline", "int8 peak", "J/token",
-               "energy source",
-               "power", "net J/token", "tokens/J", "other sources"])
+              ["phase", "key", "tokens/s", "p10–p90 tokens/s", "% bandwidth", "% int8 peak", "J/token",
+               "energy source", "power", "flags"])
     rows = []
     for d in docs:
         for m in d.measurements:
             if m.get("kind") != "e2e":
                 continue
-            e = D.energy(m)
             lo, hi = D.tokens_per_s(m, "p90"), D.tokens_per_s(m, "p10")
-            power = [f"{w} {num(m['energy'][k], ' W')}" for k, w in (("average_watts", "average"), ("idle_watts", "idle"))
-                     if e and isinstance(m["energy"].get(k), (int, float))]
-            roof = D.roofline(m, d)
-            rows.append([m.get("backend", "?")] + ([d.label] if many else []) + [
-                m.get("variant", ""), m.get("name", "?"), D.short_key(m), num(D.tokens_per_s(m)),
+            roof, comp = D.roofline(m, d), D.compute_fraction(m)
+            backend = m.get("backend", "?") + (" (peer)" if isinstance(m.get("peer"), dict) else "")
+            rows.append([backend] + ([d.label] if many else []) + [
+                m.get("name", "?"), D.short_key(m), num(D.tokens_per_s(m)),
                 f"{num(lo)}–{num(hi)}" if lo is not None and hi is not None else DASH,
-                DASH if roof is None else f"{roof * 100:.1f}%", _percent(D.compute_fraction(m)),
-                num(e[0]) if e else DASH, _source(e[1]) if e else DASH, ", ".join(power) or DASH,
-                num(D.net_joules_per_token(m)), num(D.tokens_per_joule(m)),
-                "; ".join(f"{_source(src)} {num(j)} J/token" for j, src in D.other_energy(m)) or DASH])
-    rows.sort(key=lambda r: (r[0], r[(3 if many else 2)]))
-    first = 5 if many else 4
-    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3, first + 4, first + 7, first + 8])
-
-
-def _source(name):
-    """Energy source as shown: a modelled figure always says it is an estimate."""
-    return "modelled (estimate)" if name == "modelled" else name
+                _percent(roof), _percent(comp)] + _energy_cells(m) + [F.text(F.of(m, d, [roof, comp]))])
+    rows.sort(key=lambda r: (r[0], r[(2 if many else 1)]))
+    first = 4 if many else 3
+    return Table(header, rows, numeric=[first, first + 1, first + 2, first + 3, first + 4])
 
 
 def correctness_table(docs):
@@ -201,3 +215,14 @@ def change_point_table(trend):
                      num(before), num(after), step, sci(cp.get("p_value"))])
     return Table(["point", "commit", "run", "time", "before (median)", "after (median)", "change", "p"], rows,
                  numeric=[0, 2, 4, 5, 6, 7])
+
+
+def label_table(docs, namer):
+    """The short names of the end-to-end figures and headline, with the full keys they stand for."""
+    keys = {}
+    for d in docs:
+        for m in d.measurements:
+            if m.get("kind") == "e2e":
+                keys.setdefault(namer.of(m, d), []).append(m.get("key", "?"))
+    rows = [[name, ", ".join(dict.fromkeys(ks))] for name, ks in keys.items()]
+    return Table(["short name", "result keys"], rows)

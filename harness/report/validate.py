@@ -51,8 +51,13 @@ class ListOf:
         self.item = item
 
 
-ENERGY = {"source": STR, "method": STR, "joules_per_token": NONNEG, "tokens_per_joule": NONNEG,
-          "average_watts": NONNEG, "idle_watts": NONNEG, "net_joules_per_token": NUM}
+ENERGY = {"source": STR, "method": STR, "label": STR, "estimate": BOOL, "joules_per_token": NONNEG,
+          "tokens_per_joule": NONNEG, "average_watts": NONNEG, "idle_watts": NONNEG, "net_joules_per_token": NUM,
+          "static_joules": NONNEG}
+
+# An e2e row measured on another engine (llama.cpp, say): shown as a peer in the headline.
+PEER = {"engine": STR, "format": STR, "build_commit": STR, "network_differs": ListOf(STR),
+        "correctness": {"pass": BOOL}}
 
 OP_SHARE = {"op": STR, "seconds": NONNEG, "calls": COUNT, "share": NONNEG}
 
@@ -69,10 +74,12 @@ DOCUMENT = {
     },
     "measurements": ListOf({
         "key": STR, "kind": STR, "backend": STR, "variant": STR, "name": STR, "bytes": NONNEG, "tokens": NONNEG,
-        "model": STR, "shape": {"depth": COUNT, "threads": COUNT},
-        "stats": {"median": NONNEG, "p10": NONNEG, "p90": NONNEG},
+        "model": STR, "ops": NONNEG,
+        "shape": {"depth": COUNT, "threads": COUNT, "n": COUNT, "k": COUNT, "tokens": COUNT},
+        "stats": {"median": NONNEG, "p10": NONNEG, "p90": NONNEG, "stddev": NONNEG},
         "derived": {"gbps": NONNEG, "roofline_fraction": NUM, "roofline_gbps": NUM, "tokens_per_s": NONNEG,
-                    "compute_fraction": NONNEG},
+                    "compute_fraction": NONNEG, "int8_peak_gmacs": NONNEG, "gops": NONNEG},
+        "peer": PEER,
         "energy": ENERGY,
         "other_energy": ListOf(ENERGY),
         "breakdown": ListOf(OP_SHARE),
