@@ -128,7 +128,7 @@ void add_metadata(GgufWriter& out, const ModelWeights& w, const std::string& a, 
 }  // namespace
 
 const std::vector<GgufExportFormat>& gguf_export_formats() {
-  const std::string f16_engines = fmt::format(
+  static const std::string f16_engines = fmt::format(
       "llama.cpp, {} (their llama-quantize makes TQ1_0/TQ2_0 or IQ1_BN/IQ2_BN of it)", kIkQuantize);
   static const std::vector<GgufExportFormat> formats = {
       {"gguf-i2s", "bitnet.cpp I2_S: 2 bits per weight, one fp32 scale per tensor", "bitnet-b1.58", "I2_S",
