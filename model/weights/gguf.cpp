@@ -121,6 +121,10 @@ const char* ggml_type_name(uint32_t type) {
     case GgmlType::I64: return "I64";
     case GgmlType::F64: return "F64";
     case GgmlType::I2_S: return "I2_S";
+    case GgmlType::TQ1_0: return "TQ1_0";
+    case GgmlType::TQ2_0: return "TQ2_0";
+    case GgmlType::IQ1_BN: return "IQ1_BN";
+    case GgmlType::IQ2_BN: return "IQ2_BN";
   }
   return "unknown";
 }
@@ -137,9 +141,32 @@ uint64_t ggml_tensor_bytes(uint32_t type, uint64_t elements, std::string_view te
       if (elements % 128 != 0)
         throw InputError(fmt::format("tensor '{}': I2_S needs a multiple of 128 elements, has {}", tensor, elements));
       return elements / 4 + 32;
+    case GgmlType::TQ1_0: case GgmlType::TQ2_0: case GgmlType::IQ1_BN: case GgmlType::IQ2_BN:
+      throw InputError(fmt::format("tensor '{}': the size of a {} tensor depends on its row length", tensor,
+                                   ggml_type_name(type)));
   }
   if (size == 0) throw InputError(fmt::format("tensor '{}': unsupported ggml type {}", tensor, type));
   return checked_mul(elements, size, fmt::format("tensor '{}'", tensor));
+}
+
+uint64_t ggml_tensor_bytes(uint32_t type, std::span<const uint64_t> dims, std::string_view tensor) {
+  uint64_t rows = 1;
+  for (size_t i = 1; i < dims.size(); ++i) rows = checked_mul(rows, dims[i], fmt::format("tensor '{}'", tensor));
+  const uint64_t row = dims.empty() ? 1 : dims[0];
+  // Bytes of one row: whole blocks (block weights, block bytes) after `meta` bytes of row scale.
+  auto blocked = [&](uint64_t block, uint64_t block_bytes, uint64_t meta) {
+    if (row % block != 0)
+      throw InputError(fmt::format("tensor '{}': {} needs rows of a multiple of {} elements, has {}", tensor,
+                                   ggml_type_name(type), block, row));
+    return checked_mul(rows, meta + row / block * block_bytes, fmt::format("tensor '{}'", tensor));
+  };
+  switch (GgmlType(type)) {
+    case GgmlType::TQ1_0: return blocked(256, 54, 0);
+    case GgmlType::TQ2_0: return blocked(256, 66, 0);
+    case GgmlType::IQ1_BN: return blocked(64, 13, 2);
+    case GgmlType::IQ2_BN: return blocked(64, 16, 4);
+    default: return ggml_tensor_bytes(type, checked_mul(rows, row, fmt::format("tensor '{}'", tensor)), tensor);
+  }
 }
 
 bool GgufValue::is_integer() const {
@@ -313,7 +340,7 @@ GgufFile parse_gguf_header(std::span<const uint8_t> bytes, uint64_t file_size, s
   for (GgufTensor& ti : g.tensors) {
     uint64_t nbytes;
     try {
-      nbytes = ggml_tensor_bytes(ti.type, ti.elements, ti.name);
+      nbytes = ggml_tensor_bytes(ti.type, ti.dims, ti.name);
     } catch (const InputError& e) {
       throw InputError(fmt::format("{}: {}", g.what, e.what()));
     }

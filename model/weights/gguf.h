@@ -42,12 +42,20 @@ uint64_t gguf_scalar_size(GgufType t);
 // ggml tensor types this reader knows the size of.
 enum class GgmlType : uint32_t {
   F32 = 0, F16 = 1, I8 = 24, I16 = 25, I32 = 26, I64 = 27, F64 = 28, BF16 = 30,
+  TQ1_0 = 34,  // llama.cpp: base-3 ternary, 256-weight blocks of 54 bytes with an fp16 scale (tq_formats.h)
+  TQ2_0 = 35,  // llama.cpp: 2-bit ternary, 256-weight blocks of 66 bytes with an fp16 scale
   I2_S = 36,  // bitnet.cpp: 2-bit ternary codes in 128-code blocks, then one fp32 scale (docs/design.md §3)
+  // ik_llama.cpp's own ids (bn_formats.h): every row starts with its scale.
+  IQ1_BN = 134,  // fp16 row scale, then 64-weight blocks of 13 bytes
+  IQ2_BN = 135,  // fp32 row scale, then 64-weight blocks of 16 bytes
 };
 const char* ggml_type_name(uint32_t type);
 // Bytes a tensor of `elements` elements of `type` occupies; throws InputError
 // naming `tensor` for an unknown type or an element count the type cannot hold.
 uint64_t ggml_tensor_bytes(uint32_t type, uint64_t elements, std::string_view tensor);
+// The same from the dims (innermost first), which the block types need: their
+// blocks may not straddle rows, and IQ1_BN / IQ2_BN rows carry a scale each.
+uint64_t ggml_tensor_bytes(uint32_t type, std::span<const uint64_t> dims, std::string_view tensor);
 
 // The largest header (metadata plus tensor table) a file may have: real ones
 // are a few MB (the Llama-3 vocabulary is about 8 MB); the cap bounds what a
@@ -83,7 +91,7 @@ struct GgufTensor {
   uint32_t type = 0;
   uint64_t offset = 0;         // from the start of the data section
   uint64_t elements = 0;
-  uint64_t nbytes = 0;       // exactly ggml_tensor_bytes(type, elements)
+  uint64_t nbytes = 0;       // exactly ggml_tensor_bytes(type, dims)
   uint64_t file_offset = 0;  // where the data starts in the file
 };
 

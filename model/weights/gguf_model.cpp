@@ -8,7 +8,7 @@
 
 #include "model/error.h"
 #include "model/weights/float_read.h"
-#include "model/weights/gguf_writer.h"
+#include "model/weights/gguf_export.h"
 #include "model/weights/ternary_formats.h"
 
 namespace bitlab {
@@ -198,70 +198,8 @@ ModelWeights load_gguf_model(const GgufFile& g) {
 }
 
 void export_gguf_i2s(const ModelWeights& w, const std::string& path, const GgufFile* vocab) {
-  w.validate();
-  const ModelConfig& c = w.config;
-  GgufWriter out;
-  const std::string a = kArch;
-  out.add_string("general.architecture", a);
-  out.add_string("general.name", c.name);
-  out.add_u32(a + ".vocab_size", uint32_t(c.vocab));
-  out.add_u32(a + ".context_length", uint32_t(c.max_pos));
-  out.add_u32(a + ".embedding_length", uint32_t(c.hidden));
-  out.add_u32(a + ".block_count", uint32_t(c.n_layers));
-  out.add_u32(a + ".feed_forward_length", uint32_t(c.ffn));
-  out.add_u32(a + ".rope.dimension_count", uint32_t(c.head_dim));
-  out.add_u32(a + ".attention.head_count", uint32_t(c.n_heads));
-  out.add_u32(a + ".attention.head_count_kv", uint32_t(c.n_kv_heads));
-  out.add_f32(a + ".rope.freq_base", float(c.rope_theta));
-  out.add_f32(a + ".attention.layer_norm_rms_epsilon", c.norm_eps);
-  out.add_string("bitlab.weights.source", w.source);
-  out.add_u64("bitlab.weights.digest", w.digest());
-  if (vocab != nullptr) {
-    const GgufValue& tokens = vocab->get_array("tokenizer.ggml.tokens", GgufType::String);
-    if (int64_t(tokens.count) != c.vocab)
-      throw UsageError(fmt::format("vocabulary '{}' has {} tokens, the model has {}", vocab->what, tokens.count,
-                                   c.vocab));
-    for (const auto& [key, value] : vocab->metadata)
-      if (key.rfind("tokenizer.", 0) == 0) out.add_value(std::string(key), value);
-  } else {
-    out.add_string("tokenizer.ggml.model", "no_vocab");
-    out.add_u32("tokenizer.ggml.bos_token_id", uint32_t(c.bos));
-    out.add_u32("tokenizer.ggml.eos_token_id", uint32_t(c.eos));
-  }
-
-  auto floats = [](const std::vector<float>& v) {
-    return [&v](const GgufWriter::Emit& emit) { emit(v.data(), v.size() * 4); };
-  };
-  auto ternary = [](const CanonicalTernary& t) {
-    return [&t](const GgufWriter::Emit& emit) {
-      std::vector<uint8_t> buf(size_t(uint64_t(t.n) * uint64_t(t.k) / 4 + 32));
-      encode_i2s(t, buf);
-      emit(buf.data(), buf.size());
-    };
-  };
-  auto u = [](int64_t x) { return uint64_t(x); };
-  out.add_tensor("token_embd.weight", {u(c.hidden), u(c.vocab)}, GgmlType::BF16,
-                 [&](const GgufWriter::Emit& emit) { emit(w.embedding.data.data(), w.embedding.data.size_bytes()); });
-  out.add_tensor("output_norm.weight", {u(c.hidden)}, GgmlType::F32, floats(w.final_norm));
-  for (int64_t l = 0; l < c.n_layers; ++l) {
-    const LayerWeights& L = w.layers[size_t(l)];
-    const CanonicalTernary* mats[] = {&L.q, &L.k, &L.v, &L.o, &L.gate, &L.up, &L.down};
-    const std::vector<float>* norms[] = {&L.attn_norm, &L.attn_sub_norm, &L.ffn_norm, &L.ffn_sub_norm};
-    int mi = 0, ni = 0;
-    for (const LayerTensor& lt : kLayerTensors) {
-      if (lt.ternary) {
-        const CanonicalTernary& t = *mats[mi++];
-        if ((u(t.n) * u(t.k)) % 128 != 0)
-          throw UsageError(fmt::format("'{}' [{}, {}] cannot be stored as I2_S: needs a multiple of 128 weights",
-                                       t.name, t.n, t.k));
-        out.add_tensor(layer_name(l, lt.gguf), {u(t.k), u(t.n)}, GgmlType::I2_S, ternary(t));
-      } else {
-        const std::vector<float>& v = *norms[ni++];
-        out.add_tensor(layer_name(l, lt.gguf), {u(int64_t(v.size()))}, GgmlType::F32, floats(v));
-      }
-    }
-  }
-  out.write(path);
+  // One writer for every GGUF dialect (gguf_export.h).
+  export_gguf(w, "gguf-i2s", path, vocab);
 }
 
 }  // namespace bitlab

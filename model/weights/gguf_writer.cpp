@@ -131,9 +131,7 @@ void GgufWriter::add_value(std::string key, const GgufValue& value) {
 void GgufWriter::add_tensor(std::string name, std::vector<uint64_t> dims, GgmlType type, Producer producer) {
   for (const TensorEntry& t : tensors_)
     if (t.name == name) throw UsageError(fmt::format("GGUF writer: tensor '{}' added twice", name));
-  uint64_t elements = 1;
-  for (uint64_t d : dims) elements *= d;
-  const uint64_t bytes = ggml_tensor_bytes(uint32_t(type), elements, name);
+  const uint64_t bytes = ggml_tensor_bytes(uint32_t(type), dims, name);
   tensors_.push_back({std::move(name), std::move(dims), type, bytes, std::move(producer)});
 }
 

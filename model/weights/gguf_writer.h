@@ -34,7 +34,7 @@ class GgufWriter {
   void add_value(std::string key, const GgufValue& value);
 
   // dims innermost first (ggml order); `producer` must emit exactly
-  // ggml_tensor_bytes(type, product of dims) bytes.
+  // ggml_tensor_bytes(type, dims) bytes.
   void add_tensor(std::string name, std::vector<uint64_t> dims, GgmlType type, Producer producer);
 
   // Writes the file through write_file_atomically (atomic_write.h): whole or
