@@ -41,8 +41,11 @@ struct EnergyFigure {
     return static_watts ? std::optional(domains.count("static") ? domains.at("static") : 0.0) : std::nullopt;
   }
   std::optional<double> dynamic_joules() const {
-    const auto s = static_joules();
-    return s ? std::optional(joules - *s) : std::nullopt;
+    if (!static_watts) return std::nullopt;
+    double sum = 0;  // the parts themselves: joules - static would lose them when static dominates
+    for (const auto& [domain, j] : domains)
+      if (domain != "static") sum += j;
+    return sum;
   }
   // Gross minus idle power over the window: what the work added. Can fall
   // below zero when the work is small against the noise in the baseline.
