@@ -7,6 +7,7 @@
 // `bitlab energy --calibrate`: fits the modelled meter's constants on this
 // machine against RAPL or NVML (harness/energy/calibration.h) and writes the
 // profile the model then uses on the same CPU or GPU model.
+#include <algorithm>
 #include <cmath>
 #include <ctime>
 #include <filesystem>
@@ -121,9 +122,13 @@ int calibrate(const EnergyCmdOptions& o) {
                      "or HOME)");
   if (o.backends.size() > 1) throw UsageError("energy --calibrate runs its kernels on one backend (one --backend)");
   CalibrationMeter cm = open_calibration_meter(o);
-  // The backend whose device the meter sees: the one named, else the first usable of that kind.
+  // The backend whose device the meter sees: the one named, else the first
+  // usable of that kind other than scalar (the plain loops spend their energy
+  // on instruction overhead the model's backends do not have), scalar last.
+  std::vector<std::string> candidates = o.backends.empty() ? usable_backends() : o.backends;
+  std::stable_partition(candidates.begin(), candidates.end(), [](const std::string& b) { return b != "scalar"; });
   std::string backend;
-  for (const std::string& b : o.backends.empty() ? usable_backends() : o.backends) {
+  for (const std::string& b : candidates) {
     if (make_backend(b, BackendOptions{.threads = o.threads, .device = o.device})->info().kind == cm.kind) {
       backend = b;
       break;
