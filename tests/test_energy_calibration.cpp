@@ -251,8 +251,8 @@ TEST(Profile, CorruptFilesAreOneLineErrors) {
   const fs::path dir = profile_dir("profiles_corrupt");
   const std::string cpu = bitlab::cpu_model_name();
   const fs::path path = bitlab::profile_path(dir, cpu);
-  nlohmann::json good = bitlab::to_json(
-      bitlab::calibration_profile(calibrate_fake(kRaplTruth, 0), "cpu", cpu, "rapl", "2026-12-06"));
+  nlohmann::json good =
+      bitlab::to_json(bitlab::calibration_profile(calibrate_fake(kRaplTruth, 0), "cpu", cpu, "rapl", "2026-12-06"));
   auto with = [&](const std::string& pointer, const nlohmann::json& v) {
     nlohmann::json j = good;
     j[nlohmann::json::json_pointer(pointer)] = v;

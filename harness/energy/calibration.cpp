@@ -123,7 +123,8 @@ Interval interval(const std::vector<double>& v) {
   mean /= double(v.size());
   double ss = 0;
   for (double x : v) ss += (x - mean) * (x - mean);
-  const double half = student_t95(int(v.size()) - 1) * std::sqrt(ss / double(v.size() - 1)) / std::sqrt(double(v.size()));
+  const double half =
+      student_t95(int(v.size()) - 1) * std::sqrt(ss / double(v.size() - 1)) / std::sqrt(double(v.size()));
   return {mean, mean - half, mean + half};
 }
 
@@ -147,8 +148,9 @@ LinearFit least_squares(const Matrix& x, const std::vector<double>& y) {
   LinearFit f;
   f.coef = aty;
   if (!solve(ata, f.coef))
-    throw DeviceError("least squares: the observations do not separate the unknowns (the kernels' counts are "
-                      "proportional to one another)");
+    throw DeviceError(
+        "least squares: the observations do not separate the unknowns (the kernels' counts are "
+        "proportional to one another)");
   double mean_y = 0;
   for (double v : y) mean_y += v / double(n);
   double ss_res = 0, ss_tot = 0;
@@ -240,8 +242,10 @@ CalibrationResult fit_calibration(const std::vector<CalibrationWindow>& windows)
   nlohmann::json intervals = nlohmann::json::object();
   for (const auto& [name, v] : per_rep) {
     r.intervals[name] = interval(v);
-    intervals[name] = {{"mean", r.intervals[name].estimate}, {"low", r.intervals[name].low},
-                       {"high", r.intervals[name].high}, {"per_repetition", v}};
+    intervals[name] = {{"mean", r.intervals[name].estimate},
+                       {"low", r.intervals[name].low},
+                       {"high", r.intervals[name].high},
+                       {"per_repetition", v}};
   }
 
   r.worst_r2 = 1;
@@ -256,14 +260,19 @@ CalibrationResult fit_calibration(const std::vector<CalibrationWindow>& windows)
       coef[names[j]] = f.coef[j];
       if (std::isfinite(f.std_error[j])) se[names[j]] = f.std_error[j];
     }
-    fits.push_back({{"group", g.name}, {"domains", g.domains}, {"coefficients", coef}, {"standard_errors", se},
-                    {"r2", f.r2}, {"residuals_joules", f.residuals}});
+    fits.push_back({{"group", g.name},
+                    {"domains", g.domains},
+                    {"coefficients", coef},
+                    {"standard_errors", se},
+                    {"r2", f.r2},
+                    {"residuals_joules", f.residuals}});
   }
   std::vector<std::string> kernels;
   for (const auto& w : windows)
     if (std::find(kernels.begin(), kernels.end(), w.kernel) == kernels.end()) kernels.push_back(w.kernel);
-  r.report = {{"windows", windows.size()}, {"repetitions", reps}, {"kernels", kernels}, {"fits", fits},
-              {"confidence", 0.95}, {"intervals_over_repetitions", intervals}};
+  r.report = {{"windows", windows.size()}, {"repetitions", reps},
+              {"kernels", kernels},        {"fits", fits},
+              {"confidence", 0.95},        {"intervals_over_repetitions", intervals}};
   return r;
 }
 
@@ -274,9 +283,10 @@ EnergyProfile calibration_profile(const CalibrationResult& r, const std::string&
                                                    {"static power (W)", r.static_watts()}};
   for (const auto& [what, v] : fitted)
     if (!(v >= 0) || !std::isfinite(v))
-      throw DeviceError(fmt::format("calibration: the fitted {} is {:.4g}, not a usable constant: the windows are "
-                                    "too noisy (try longer windows or more repetitions)",
-                                    what, v));
+      throw DeviceError(
+          fmt::format("calibration: the fitted {} is {:.4g}, not a usable constant: the windows are "
+                      "too noisy (try longer windows or more repetitions)",
+                      what, v));
   EnergyProfile p;
   p.device_kind = kind;
   p.device_model = model;

@@ -36,8 +36,8 @@ ModelConstants textbook_constants(const std::string& kind, int sockets) {
   c.costs = kHorowitz45nm;
   if (kind == "gpu") {
     c.static_watts = kStatedGpuWatts;
-    c.label = fmt::format("modelled (textbook constants: Horowitz 45 nm, static {:g} W per GPU stated)",
-                          kStatedGpuWatts);
+    c.label =
+        fmt::format("modelled (textbook constants: Horowitz 45 nm, static {:g} W per GPU stated)", kStatedGpuWatts);
   } else {
     c.static_watts = kStatedCpuSocketWatts * sockets;
     c.label = fmt::format("modelled (textbook constants: Horowitz 45 nm, static {:g} W per CPU socket x {} stated)",

@@ -29,8 +29,10 @@ std::string sanitise_model_name(const std::string& model) {
   std::string out;
   for (const char ch : model) {
     const auto c = static_cast<unsigned char>(ch);
-    if (std::isalnum(c) && c < 128) out += char(std::tolower(c));
-    else if (!out.empty() && out.back() != '-') out += '-';
+    if (std::isalnum(c) && c < 128)
+      out += char(std::tolower(c));
+    else if (!out.empty() && out.back() != '-')
+      out += '-';
     if (out.size() >= 100) break;  // a file name, not the model's whole story
   }
   while (!out.empty() && out.back() == '-') out.pop_back();
@@ -145,9 +147,10 @@ ModelConstants constants_from(const EnergyProfile& p) {
   c.costs.int8_mac_pj = p.int8_mac_pj;
   c.costs.dram_byte_pj = p.dram_byte_pj;
   c.costs.float_op_pj = p.float_op_pj;
-  c.costs.citation = fmt::format("calibrated on {} with {}, {}: int8 MAC {:.4g} pJ, DRAM {:.4g} pJ/byte; fp32 op "
-                                 "{:.4g} pJ (textbook)",
-                                 p.device_model, p.meter, p.date, p.int8_mac_pj, p.dram_byte_pj, p.float_op_pj);
+  c.costs.citation = fmt::format(
+      "calibrated on {} with {}, {}: int8 MAC {:.4g} pJ, DRAM {:.4g} pJ/byte; fp32 op "
+      "{:.4g} pJ (textbook)",
+      p.device_model, p.meter, p.date, p.int8_mac_pj, p.dram_byte_pj, p.float_op_pj);
   c.static_watts = p.static_watts;
   c.label = fmt::format("modelled (calibrated on {} with {}, {})", p.device_model, p.meter, p.date);
   return c;

@@ -17,15 +17,15 @@ namespace bitlab {
 inline constexpr const char* kEnergyProfileFormat = "bitlab-energy-profile/1";
 
 struct EnergyProfile {
-  std::string device_kind;   // "cpu" or "gpu"
-  std::string device_model;  // the CPU's model name (/proc/cpuinfo) or the GPU's NVML name
-  std::string meter;         // what it was calibrated against: "rapl" or "nvml"
-  std::string date;          // YYYY-MM-DD (UTC)
-  double int8_mac_pj = 0;    // fitted
-  double dram_byte_pj = 0;   // fitted (against the DRAM domain where RAPL has one)
-  double static_watts = 0;   // fitted: idle power + the power of being busy that no count explains
-  double idle_watts = 0;     // measured: the part of static_watts drawn when idle
-  double float_op_pj = 0;    // textbook: the calibration kernels do too few float ops to fit it
+  std::string device_kind;                        // "cpu" or "gpu"
+  std::string device_model;                       // the CPU's model name (/proc/cpuinfo) or the GPU's NVML name
+  std::string meter;                              // what it was calibrated against: "rapl" or "nvml"
+  std::string date;                               // YYYY-MM-DD (UTC)
+  double int8_mac_pj = 0;                         // fitted
+  double dram_byte_pj = 0;                        // fitted (against the DRAM domain where RAPL has one)
+  double static_watts = 0;                        // fitted: idle power + the power of being busy that no count explains
+  double idle_watts = 0;                          // measured: the part of static_watts drawn when idle
+  double float_op_pj = 0;                         // textbook: the calibration kernels do too few float ops to fit it
   nlohmann::json fit = nlohmann::json::object();  // the fit's report (R², residuals, confidence intervals)
 };
 
