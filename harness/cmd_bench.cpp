@@ -114,13 +114,14 @@ Stats sample_spread(const nlohmann::json& m, bool as_rate) {
   return summarize(v);
 }
 
-// "0.0123 J/tok rapl 41.2 W": the primary energy figure of an e2e row.
+// "0.0123 J/tok rapl 41.2 W": the primary energy figure of an e2e row
+// ("0.0123 J/tok modelled (est.)": a model's figure shows no watts).
 std::string energy_cell(const nlohmann::json& m) {
   if (!m.contains("energy")) return "-";
   const auto& e = m["energy"];
   std::string s = fmt::format("{:.4g} J/tok {}", e["joules_per_token"].get<double>(), e["source"].get<std::string>());
   if (e.value("estimate", false)) s += " (est.)";
-  s += fmt::format(" {:.3g} W", e["average_watts"].get<double>());
+  if (e.contains("average_watts")) s += fmt::format(" {:.3g} W", e["average_watts"].get<double>());
   if (e.contains("net_joules_per_token")) s += fmt::format(" net {:.3g}", e["net_joules_per_token"].get<double>());
   return s;
 }

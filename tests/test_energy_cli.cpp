@@ -10,7 +10,9 @@
 #include <cstdlib>
 #include <filesystem>
 #include <fstream>
+#include <iterator>
 #include <sstream>
+#include <vector>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -65,7 +67,7 @@ TEST(EnergyCli, BenchRecordsEnergyWithItsSource) {
   const std::string args = "bench --quick --no-kernels --model synthetic:tiny --backends scalar --threads 1 "
                            "--idle-seconds 0.05 --out " + dir + "bench.json";
   // No sensor: the model alone, labelled an estimate.
-  Result r = run_bitlab(args, "BITLAB_POWERCAP_ROOT=" + dir + "none");
+  Result r = run_bitlab(args, "BITLAB_POWERCAP_ROOT=" + dir + "none BITLAB_ENERGY_PROFILE_DIR=" + dir + "profiles");
   ASSERT_EQ(r.code, 0) << r.err;
   EXPECT_NE(r.err.find("energy: rapl unavailable: no " + dir + "none"), std::string::npos) << r.err;
   json doc = json::parse(slurp(dir + "bench.json"));
@@ -74,6 +76,11 @@ TEST(EnergyCli, BenchRecordsEnergyWithItsSource) {
     ASSERT_TRUE(m.contains("energy")) << m["key"];
     EXPECT_EQ(m["energy"]["source"], "modelled");
     EXPECT_EQ(m["energy"]["estimate"], true);
+    // Its label and parts, and no watts that would read as measured.
+    EXPECT_EQ(m["energy"]["label"].get<std::string>().rfind("modelled (textbook constants: Horowitz 45 nm, static 10 W "
+                                                            "per CPU socket x ", 0), 0u) << m["energy"].dump();
+    EXPECT_FALSE(m["energy"].contains("average_watts"));
+    EXPECT_GT(m["energy"]["static_joules"].get<double>(), 0.0);
     EXPECT_GT(m["energy"]["joules_per_token"].get<double>(), 0.0);
     EXPECT_FALSE(m.contains("other_energy"));
     ++rows;
@@ -118,10 +125,20 @@ TEST(EnergyCli, EnergyCommandMeasuresLongWindowsFromEachSource) {
     EXPECT_EQ(m["key"].get<std::string>().rfind("energy/", 0), 0u) << m["key"];
     EXPECT_EQ(m["energy"]["source"], "rapl");
     EXPECT_EQ(m["energy"]["domains"].size(), 2u);
+    EXPECT_EQ(m["energy"]["label"], "measured (rapl: dram-0 + package-0, gross; net figures subtract the idle baseline)");
     EXPECT_GE(m["energy"]["seconds"].get<double>(), 0.2);  // RAPL's own minimum is longer than --seconds
     EXPECT_EQ(m["other_energy"][0]["source"], "modelled");
   }
-  EXPECT_NE(line_with(r.out, "scalar    decode   modelled*").size(), 0u) << r.out;
+  // The modelled row shows no watts ("-" in the avg W column) and its label is printed.
+  const std::string row = line_with(r.out, "scalar    decode   modelled*");
+  ASSERT_NE(row.size(), 0u) << r.out;
+  EXPECT_EQ(row.find(" W"), std::string::npos);
+  std::istringstream cols(row);
+  std::vector<std::string> col{std::istream_iterator<std::string>(cols), {}};
+  ASSERT_EQ(col.size(), 10u) << row;
+  EXPECT_EQ(col[5], "-") << row;
+  EXPECT_NE(line_with(r.out, "  modelled (").size(), 0u) << r.out;
+
   expect_valid(dir + "energy.json");
 
   // NVML named outright, from the fake library: the GPU's counter over the same windows.
@@ -153,6 +170,25 @@ TEST(EnergyCli, ReportShowsGrossNetAndTheEstimate) {
   EXPECT_NE(decode.find("| rapl | average 0.000 W, idle 0.000 W | 0.000 |"), std::string::npos) << decode;
   EXPECT_NE(decode.find("modelled (estimate) "), std::string::npos) << decode;
   EXPECT_NE(md.find("modelled: estimate: op and byte counts x Horowitz ISSCC 2014, 45 nm"), std::string::npos);
+}
+
+// --calibrate needs RAPL or NVML: without either, one line naming both and exit 1.
+TEST(EnergyCli, CalibrateWithoutAMeterIsOneLineError) {
+  const std::string dir = scratch();
+  const std::string env = "BITLAB_POWERCAP_ROOT=" + dir + "none BITLAB_NVML_LIBRARY=/nonexistent/libnvml.so "
+                          "BITLAB_ENERGY_PROFILE_DIR=" + dir + "profiles";
+  Result r = run_bitlab("energy --calibrate", env);
+  EXPECT_EQ(r.code, 1);
+  EXPECT_NE(r.err.find("energy --calibrate needs a hardware energy meter and none is usable here (rapl: no " + dir +
+                       "none"),
+            std::string::npos)
+      << r.err;
+  EXPECT_NE(r.err.find("nvml: /nonexistent/libnvml.so not loadable"), std::string::npos) << r.err;
+  EXPECT_EQ(std::count(r.err.begin(), r.err.end(), '\n'), 1) << r.err;
+  EXPECT_FALSE(fs::exists(dir + "profiles"));
+  r = run_bitlab("energy --calibrate --source modelled", env);
+  EXPECT_EQ(r.code, 2);
+  EXPECT_NE(r.err.find("--source modelled is not a hardware meter"), std::string::npos) << r.err;
 }
 
 TEST(EnergyCli, BadSourcesAreOneLineErrors) {

@@ -117,9 +117,30 @@ TEST(Modelled, MeterSumsTheCountedWork) {
   m.count({1e6, 0, 0});
   m.count({0, 1e6, 1e3});
   const auto r = m.stop();
-  EXPECT_DOUBLE_EQ(r.total_joules(), 1e6 * 0.3e-12 + 1e6 * 2.3e-12 + 1e3 * 162.5e-12);
+  ASSERT_TRUE(r.static_watts.has_value());
+  EXPECT_DOUBLE_EQ(r.joules.at("static"), *r.static_watts * r.seconds);
+  EXPECT_DOUBLE_EQ(r.total_joules() - r.joules.at("static"), 1e6 * 0.3e-12 + 1e6 * 2.3e-12 + 1e3 * 162.5e-12);
   m.start();  // a new window starts from nothing
-  EXPECT_DOUBLE_EQ(m.stop().total_joules(), 0.0);
+  const auto empty = m.stop();
+  EXPECT_DOUBLE_EQ(empty.total_joules(), empty.joules.at("static"));
+}
+
+// The same work taking longer costs more: static power is paid over the time.
+TEST(Modelled, SlowerWorkCostsMore) {
+  bitlab::ModelledMeter m(bitlab::textbook_constants("cpu", 2));
+  EXPECT_DOUBLE_EQ(m.constants().static_watts, 2 * bitlab::kStatedCpuSocketWatts);
+  EXPECT_EQ(m.constants().label,
+            "modelled (textbook constants: Horowitz 45 nm, static 10 W per CPU socket x 2 stated)");
+  m.start();
+  m.count({1e9, 1e6, 1e8});
+  const auto fast = m.stop();
+  m.start();
+  m.count({1e9, 1e6, 1e8});
+  std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  const auto slow = m.stop();
+  EXPECT_GT(slow.total_joules() - fast.total_joules(), 20.0 * 0.045);  // 20 W over at least 45 ms more
+  EXPECT_EQ(slow.label, m.constants().label);
+  EXPECT_EQ(bitlab::textbook_constants("gpu").static_watts, bitlab::kStatedGpuWatts);
 }
 
 TEST(Figure, GrossNetAndRates) {
@@ -131,7 +152,8 @@ TEST(Figure, GrossNetAndRates) {
   const bitlab::EnergyFigure f = bitlab::make_figure(r, 50, 20.0);  // 20 W idle: 40 J of the 100
   EXPECT_DOUBLE_EQ(f.joules, 100.0);
   EXPECT_DOUBLE_EQ(f.joules_per_token(), 2.0);
-  EXPECT_DOUBLE_EQ(f.average_watts(), 50.0);
+  EXPECT_DOUBLE_EQ(*f.average_watts(), 50.0);
+  EXPECT_EQ(f.label, "measured (rapl: dram-0 + package-0, gross; net figures subtract the idle baseline)");
   EXPECT_DOUBLE_EQ(*f.net_joules(), 60.0);
   const auto j = bitlab::to_json(f);
   EXPECT_EQ(j["source"], "rapl");
@@ -141,8 +163,24 @@ TEST(Figure, GrossNetAndRates) {
   EXPECT_DOUBLE_EQ(j["net_joules_per_token"].get<double>(), 1.2);
   EXPECT_DOUBLE_EQ(j["domains"]["dram-0"].get<double>(), 10.0);
   EXPECT_THROW(bitlab::make_figure(r, 0, std::nullopt), bitlab::UsageError);
-  const auto modelled = bitlab::to_json(bitlab::make_figure(bitlab::model_energy({1, 1, 1}), 1, std::nullopt));
+  EXPECT_DOUBLE_EQ(j["average_watts"].get<double>(), 50.0);
+  EXPECT_EQ(j["label"], f.label);
+  EXPECT_FALSE(j.contains("static_watts"));
+  // A modelled figure: its parts and label, and never watts that would read as measured.
+  bitlab::ModelledMeter meter(bitlab::textbook_constants("cpu", 1));
+  meter.start();
+  meter.count({1, 1, 1});
+  const auto modelled_fig = bitlab::make_figure(meter.stop(), 1, std::nullopt);
+  EXPECT_FALSE(modelled_fig.average_watts().has_value());
+  const auto modelled = bitlab::to_json(modelled_fig);
   EXPECT_EQ(modelled["estimate"], true);
+  EXPECT_FALSE(modelled.contains("average_watts")) << modelled.dump();
+  EXPECT_EQ(modelled["label"], "modelled (textbook constants: Horowitz 45 nm, static 10 W per CPU socket x 1 stated)");
+  EXPECT_DOUBLE_EQ(modelled["static_watts"].get<double>(), 10.0);
+  EXPECT_DOUBLE_EQ(modelled["static_joules"].get<double>(), 10.0 * modelled["seconds"].get<double>());
+  EXPECT_DOUBLE_EQ(modelled["dynamic_joules"].get<double>(), 0.3e-12 + 2.3e-12 + 162.5e-12);
+  EXPECT_NEAR(modelled["static_joules"].get<double>() + modelled["dynamic_joules"].get<double>(),
+              modelled["joules"].get<double>(), 1e-15);
   EXPECT_FALSE(modelled.contains("idle_watts"));
   EXPECT_FALSE(modelled.contains("net_joules_per_token"));
 }
@@ -246,6 +284,7 @@ TEST(EnergyE2e, WindowsAroundPrefillAndDecode) {
   // The checks below allow 20 %, widened by the worst lag the writer saw (each
   // end of a window may lag by it).
   bitlab::EnergyOptions eo;
+  eo.profile_dir.clear();  // textbook constants, whatever profiles this machine has
   eo.idle_seconds = 0.5;
   eo.min_window_s = 1.0;
   bitlab::EnergySession energy(eo, {"cpu"});
@@ -274,7 +313,7 @@ TEST(EnergyE2e, WindowsAroundPrefillAndDecode) {
     EXPECT_GE(rapl.seconds, 1.0);  // short phases repeated to fill the window
     EXPECT_EQ(rapl.tokens, model_fig.tokens);
     // The fake package draws 30 W throughout: gross near 30 W, idle too, net near zero.
-    EXPECT_NEAR(rapl.average_watts(), 30.0, 6.0 + lag_j / rapl.seconds);
+    EXPECT_NEAR(*rapl.average_watts(), 30.0, 6.0 + lag_j / rapl.seconds);
     ASSERT_TRUE(rapl.idle_watts.has_value());
     EXPECT_NEAR(*rapl.idle_watts, 30.0, 6.0 + lag_j / eo.idle_seconds);
     EXPECT_LT(std::abs(*rapl.net_joules()), 0.25 * rapl.joules + lag_j * (1.0 + rapl.seconds / eo.idle_seconds));
@@ -285,12 +324,14 @@ TEST(EnergyE2e, WindowsAroundPrefillAndDecode) {
   const bitlab::EnergyFigure& pf = ms[0].energy[1];
   ASSERT_EQ(pf.tokens % 8, 0);
   const double per_prefill = bitlab::model_energy(bitlab::count_forward(w.config, 8, 0)).total_joules();
-  EXPECT_NEAR(pf.joules, per_prefill * double(pf.tokens / 8), 1e-12 * pf.joules);
+  EXPECT_NEAR(*pf.dynamic_joules(), per_prefill * double(pf.tokens / 8), 1e-9 * pf.joules);
+  // ... and static power over the window: the same model constants, its own wall time.
+  EXPECT_DOUBLE_EQ(*pf.static_joules(), *pf.static_watts * pf.seconds);
   const bitlab::EnergyFigure& df = ms[1].energy[1];
   double expect = 0;
   for (int64_t i = 0; i < df.tokens; ++i)
     expect += bitlab::model_energy(bitlab::count_forward(w.config, 1, 8 + i % 4)).total_joules();
-  EXPECT_NEAR(df.joules, expect, 1e-9 * expect);
+  EXPECT_NEAR(*df.dynamic_joules(), expect, 1e-9 * df.joules);
 }
 
 TEST(EnergyE2e, NoSessionNoEnergy) {

@@ -1,8 +1,10 @@
 #include "harness/energy/figure.h"
 
 #include <thread>
+#include <vector>
 
 #include <fmt/format.h>
+#include <fmt/ranges.h>
 
 #include "model/error.h"
 
@@ -28,19 +30,36 @@ EnergyFigure make_figure(const EnergyReading& r, int64_t tokens, std::optional<d
   f.joules = r.total_joules();
   f.domains = r.joules;
   f.idle_watts = idle_watts;
+  f.static_watts = r.static_watts;
+  if (f.estimate()) {
+    f.label = r.label.empty() ? "modelled (estimate)" : r.label;
+  } else {
+    std::vector<std::string> names;
+    for (const auto& [domain, j] : r.joules) names.push_back(domain);
+    f.label = fmt::format("measured ({}: {}, gross; {})", r.source, fmt::join(names, " + "),
+                          idle_watts ? "net figures subtract the idle baseline" : "no idle baseline");
+  }
   return f;
 }
 
 nlohmann::json to_json(const EnergyFigure& f) {
   nlohmann::json j = {{"source", f.source},
                       {"method", f.method},
-                      {"estimate", f.source == "modelled"},
+                      {"label", f.label},
+                      {"estimate", f.estimate()},
                       {"joules_per_token", f.joules_per_token()},
-                      {"average_watts", f.average_watts()},
                       {"seconds", f.seconds},
                       {"tokens", f.tokens},
                       {"joules", f.joules},
                       {"domains", f.domains}};
+  // An estimate carries its parts instead of watts: a model's watts are its
+  // own constant, and printed as "average W" they would read as measured.
+  if (const auto w = f.average_watts()) j["average_watts"] = *w;
+  if (f.estimate() && f.static_watts) {
+    j["static_watts"] = *f.static_watts;
+    j["static_joules"] = *f.static_joules();
+    j["dynamic_joules"] = *f.dynamic_joules();
+  }
   if (const auto tpj = f.tokens_per_joule()) j["tokens_per_joule"] = *tpj;
   if (const auto net = f.net_joules()) {
     j["idle_watts"] = *f.idle_watts;

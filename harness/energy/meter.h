@@ -6,6 +6,7 @@
 // Never a utilisation-times-TDP guess.
 #pragma once
 #include <map>
+#include <optional>
 #include <string>
 
 #include "harness/energy/op_counts.h"
@@ -17,6 +18,11 @@ struct EnergyReading {
   std::string method;                    // how: "energy counters", "power samples", ...
   double seconds = 0;                    // the window, wall clock
   std::map<std::string, double> joules;  // per domain: "package-0", "dram-0", "gpu-0", ...
+  // Modelled readings: what made the figure, shown verbatim by the report
+  // ("modelled (textbook constants: ...)"), and the static power in it (its
+  // "static" domain is static_watts x seconds). Measured readings leave both empty.
+  std::string label;
+  std::optional<double> static_watts;
 
   double total_joules() const {
     double sum = 0;

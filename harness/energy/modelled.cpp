@@ -1,6 +1,11 @@
 #include "harness/energy/modelled.h"
 
 #include <chrono>
+#include <filesystem>
+#include <fstream>
+#include <set>
+
+#include <fmt/format.h>
 
 #include "model/error.h"
 
@@ -10,6 +15,36 @@ double now_seconds() {
   return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
 }
 }  // namespace
+
+int cpu_sockets() {
+  namespace fs = std::filesystem;
+  std::set<std::string> packages;
+  std::error_code ec;
+  for (const auto& e : fs::directory_iterator("/sys/devices/system/cpu", ec)) {
+    const std::string name = e.path().filename().string();
+    if (name.rfind("cpu", 0) != 0 || name.size() == 3 || name.find_first_not_of("0123456789", 3) != std::string::npos)
+      continue;
+    std::ifstream in(e.path() / "topology" / "physical_package_id");
+    std::string id;
+    if (in >> id) packages.insert(id);
+  }
+  return packages.empty() ? 1 : int(packages.size());
+}
+
+ModelConstants textbook_constants(const std::string& kind, int sockets) {
+  ModelConstants c;
+  c.costs = kHorowitz45nm;
+  if (kind == "gpu") {
+    c.static_watts = kStatedGpuWatts;
+    c.label =
+        fmt::format("modelled (textbook constants: Horowitz 45 nm, static {:g} W per GPU stated)", kStatedGpuWatts);
+  } else {
+    c.static_watts = kStatedCpuSocketWatts * sockets;
+    c.label = fmt::format("modelled (textbook constants: Horowitz 45 nm, static {:g} W per CPU socket x {} stated)",
+                          kStatedCpuSocketWatts, sockets);
+  }
+  return c;
+}
 
 EnergyReading model_energy(const OpCounts& n, const EnergyCosts& costs) {
   EnergyReading r;
@@ -30,8 +65,12 @@ void ModelledMeter::start() {
 EnergyReading ModelledMeter::stop() {
   if (!running_) throw UsageError("ModelledMeter::stop without start");
   running_ = false;
-  EnergyReading r = model_energy(counts_, costs_);
-  r.seconds = now_seconds() - started_;  // the work's wall time: average_watts of the modelled energy
+  EnergyReading r = model_energy(counts_, c_.costs);
+  r.seconds = now_seconds() - started_;  // the work's wall time: what static power is paid over
+  r.joules["static"] = c_.static_watts * r.seconds;
+  r.method += fmt::format(" + static {:.4g} W x the window's wall time", c_.static_watts);
+  r.label = c_.label;
+  r.static_watts = c_.static_watts;
   return r;
 }
 

@@ -8,6 +8,7 @@
 #include "harness/energy/modelled.h"
 #include "harness/energy/nvml.h"
 #include "harness/energy/rapl.h"
+#include "common/sysinfo.h"
 #include "model/error.h"
 
 namespace bitlab {
@@ -26,7 +27,6 @@ EnergySession::EnergySession(EnergyOptions o, const std::vector<std::string>& ki
   check_energy_source(o_.source);
   if (o_.idle_seconds <= 0) throw UsageError("the idle baseline needs a window longer than 0 s");
   if (o_.source == "none") return;
-  model_ = std::make_unique<ModelledMeter>();
   const bool cpu = std::count(kinds.begin(), kinds.end(), "cpu") > 0;
   const bool gpu = std::count(kinds.begin(), kinds.end(), "gpu") > 0;
   const bool want_rapl = o_.source == "rapl" || (o_.source == "auto" && cpu);
@@ -49,6 +49,22 @@ EnergySession::EnergySession(EnergyOptions o, const std::vector<std::string>& ki
       notes_.push_back(fmt::format("nvml unavailable: {}", e.what()));
     }
   }
+  // The model of each kind: calibrated on this CPU (GPU) model where a profile
+  // names it (a GPU is known by name only through NVML), else textbook.
+  auto constants = [&](const std::string& kind, const std::string& model) {
+    std::string note;
+    const auto p = model.empty() ? std::nullopt : find_profile(o_.profile_dir, kind, model, &note);
+    if (!note.empty()) notes_.push_back(note);
+    return p ? constants_from(*p) : textbook_constants(kind);
+  };
+  model_cpu_ = std::make_unique<ModelledMeter>(constants("cpu", cpu_model_name()));
+  const auto* gpu_meter = dynamic_cast<const NvmlMeter*>(nvml_.get());
+  model_gpu_ = std::make_unique<ModelledMeter>(constants("gpu", gpu_meter ? gpu_meter->device_name() : ""));
+}
+
+const ModelConstants& EnergySession::model_constants(const std::string& kind) const {
+  if (!model_cpu_) throw UsageError("energy source none: no model");
+  return (kind == "gpu" ? model_gpu_ : model_cpu_)->constants();
 }
 
 EnergySession::~EnergySession() = default;
@@ -64,13 +80,13 @@ void EnergySession::measure_idle(const std::function<void(const std::string&)>& 
 
 std::vector<EnergyMeter*> EnergySession::meters_for(const std::string& kind) const {
   std::vector<EnergyMeter*> out;
-  if (!model_) return out;
+  if (!model_cpu_) return out;
   EnergyMeter* hw = nullptr;
   if (o_.source == "rapl") hw = rapl_.get();
   else if (o_.source == "nvml") hw = nvml_.get();
   else if (o_.source == "auto") hw = kind == "gpu" ? nvml_.get() : rapl_.get();
   if (hw) out.push_back(hw);
-  out.push_back(model_.get());
+  out.push_back(kind == "gpu" ? model_gpu_.get() : model_cpu_.get());
   return out;
 }
 

@@ -4,8 +4,11 @@
 // source "auto": CPU backends get RAPL (package + DRAM), GPU backends NVML
 // (the board); where that sensor is not usable here, the note says why and
 // only the model remains. Every backend also gets the model, labelled an
-// estimate, beside any measurement.
+// estimate, beside any measurement: CPU backends the CPU's, GPU backends the
+// GPU's, each with the calibrated constants of its model where a profile
+// (profile.h) names it, else the textbook ones.
 #pragma once
+#include <filesystem>
 #include <functional>
 #include <memory>
 #include <optional>
@@ -14,6 +17,8 @@
 
 #include "harness/energy/figure.h"
 #include "harness/energy/meter.h"
+#include "harness/energy/modelled.h"
+#include "harness/energy/profile.h"
 #include "model/backend.h"
 
 namespace bitlab {
@@ -23,6 +28,7 @@ struct EnergyOptions {
   double idle_seconds = 2;      // idle baseline per hardware meter, before any run
   double min_window_s = 0;      // shortest window per phase (never below the meters' own minimum)
   unsigned nvml_device = 0;
+  std::filesystem::path profile_dir = default_profile_dir();  // calibrated profiles (empty: none)
 };
 
 // "auto, rapl, nvml, modelled, none": throws UsageError on anything else.
@@ -48,12 +54,15 @@ class EnergySession {
                                     int64_t tokens) const;
   // The idle power measured for `m`, if measure_idle() ran.
   std::optional<double> idle_watts(const EnergyMeter& m) const;
+  // The modelled meter's constants for a backend kind ("cpu", "gpu").
+  const ModelConstants& model_constants(const std::string& backend_kind) const;
   // Why a sensor a backend would use is not in use, one line each.
   const std::vector<std::string>& notes() const { return notes_; }
 
  private:
   EnergyOptions o_;
-  std::unique_ptr<EnergyMeter> rapl_, nvml_, model_;
+  std::unique_ptr<EnergyMeter> rapl_, nvml_;
+  std::unique_ptr<ModelledMeter> model_cpu_, model_gpu_;
   std::vector<std::pair<const EnergyMeter*, double>> idle_;  // meter, idle watts
   std::vector<std::string> notes_;
 };
