@@ -69,7 +69,13 @@ PeerCaseResult run_peer_case(const PeerSpec& p, const std::string& model, const 
                                              : fmt::format("exited with status {}", cr.exit_code),
                                    base + ".log", said.empty() ? "" : ": " + said));
     }
-    for (const LlamaBenchTest& t : parse_llama_bench_json(slurp(base + ".json"), what + " (" + base + ".json)")) {
+    std::vector<LlamaBenchTest> tests;
+    try {
+      tests = parse_llama_bench_json(slurp(base + ".json"), what);
+    } catch (const InputError& e) {
+      throw InputError(fmt::format("{} (in {})", e.what(), base + ".json"));
+    }
+    for (const LlamaBenchTest& t : tests) {
       if (t.decode()) {
         r.decode = t;
         have_decode = true;
