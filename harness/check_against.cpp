@@ -143,23 +143,19 @@ std::shared_ptr<AgainstOptions> add_against_options(CLI::App* check) {
   return a;
 }
 
-int run_check_against(const AgainstOptions& o, const std::string& model, int threads, const std::string& out) {
-  if (!out.empty()) check_result_path(out);
-  const auto file = MappedFile::open(o.against);
+CheckRecord compare_against_oracle(const std::string& against, const std::string& ids_file, const ModelWeights& w,
+                                   int threads) {
+  const auto file = MappedFile::open(against);
   char magic[8] = {};
   if (file->size() >= sizeof magic) file->copy(0, magic, sizeof magic);
   const bool npy = std::memcmp(magic, "\x93NUMPY", 6) == 0;
   const bool llama = std::memcmp(magic, kLlamaLogitsMagic, 8) == 0;
   if (!npy && !llama)
-    throw InputError(fmt::format("'{}' is neither a .npy file nor a llama-perplexity logits file", o.against));
-  if (npy) model_config(model);  // a bad --model before the ids and the weights
-  const ModelWeights w = load_model(model, 1);
-
+    throw InputError(fmt::format("'{}' is neither a .npy file nor a llama-perplexity logits file", against));
   Against a;
   {
-    Progress p("check against " + o.against);
-    a = npy ? read_npy_against(o.against, o.ids_file, w, threads, p)
-            : read_llama_against(file, o.ids_file, w, threads, p);
+    Progress p("check against " + against);
+    a = npy ? read_npy_against(against, ids_file, w, threads, p) : read_llama_against(file, ids_file, w, threads, p);
     p.done(fmt::format("{} positions", a.rows));
   }
   // The floor: how far the nudged oracle's rows lie from its own, in the same
@@ -178,16 +174,31 @@ int run_check_against(const AgainstOptions& o, const std::string& model, int thr
   r.check = fmt::format("against/{}/tokens:{}", w.config.name, a.rows);
   // A file with non-finite values has no metrics: compare_logits failed it already.
   if (r.nmse && r.kl_divergence && r.top1_agreement) judge_end_to_end(r, floor, a.rows);
+  return r;
+}
+
+int run_check_against(const AgainstOptions& o, const std::string& model, int threads, const std::string& out) {
+  if (!out.empty()) check_result_path(out);
+  const auto file = MappedFile::open(o.against);
+  char magic[8] = {};
+  if (file->size() >= sizeof magic) file->copy(0, magic, sizeof magic);
+  const bool npy = std::memcmp(magic, "\x93NUMPY", 6) == 0;
+  const bool llama = std::memcmp(magic, kLlamaLogitsMagic, 8) == 0;
+  if (!npy && !llama)
+    throw InputError(fmt::format("'{}' is neither a .npy file nor a llama-perplexity logits file", o.against));
+  if (npy) model_config(model);  // a bad --model before the ids and the weights
+  const ModelWeights w = load_model(model, 1);
+  const CheckRecord r = compare_against_oracle(o.against, o.ids_file, w, threads);
 
   fmt::print("{:<18} {:<32} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6} {:>10} {:>8}\n", "file", "check", "result", "nmse",
              "max|diff|", "cosine", "KL", "top1", "floor", "ratio");
-  fmt::print("{:<18} {:<32} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6} {:>10} {:>8}\n", a.format, r.check,
+  fmt::print("{:<18} {:<32} {:>6} {:>10} {:>10} {:>9} {:>10} {:>6} {:>10} {:>8}\n", r.variant, r.check,
              r.pass ? "pass" : "FAIL", metric(r.nmse, "{:.2e}"), metric(r.max_abs_diff, "{:.2e}"),
              metric(r.cosine, "{:.7f}"), metric(r.kl_divergence, "{:.2e}"), metric(r.top1_agreement, "{:.3f}"),
              metric(r.floor_nmse, "{:.2e}"), metric(r.nmse_ratio, "{:.3g}x"));
   fmt::print("(floor: the NMSE of the reference against itself nudged by one ulp per float op, worst of {} runs; "
              "pass: NMSE and KL within {:g}x the floor's, top-1 within its margin)\n",
-             floor.runs, kFloorMultiple);
+             kFloorRuns, kFloorMultiple);
   if (!npy) fmt::print("(log-probabilities as the file stores them, the reference's floored alike)\n");
 
   RunContext rc;

@@ -23,6 +23,9 @@
 
 #include <CLI/CLI.hpp>
 
+#include "harness/correctness.h"
+#include "model/weights/canonical.h"
+
 namespace bitlab::cli {
 
 struct AgainstOptions {
@@ -39,6 +42,12 @@ std::shared_ptr<AgainstOptions> add_against_options(CLI::App* check);
 // Runs the comparison; `model`, `threads` and `out` are check's own options.
 // Returns 0 when the file agrees with the oracle within the end-to-end
 // contract, 1 when not.
+// The comparison itself, without printing or a result file: FILE (either
+// format; the ids of a .npy come from `ids_file`) against the oracle on `w`,
+// judged by the end-to-end rule. `bitlab bench --peer` checks a peer with it.
+CheckRecord compare_against_oracle(const std::string& against, const std::string& ids_file, const ModelWeights& w,
+                                   int threads);
+
 int run_check_against(const AgainstOptions& o, const std::string& model, int threads, const std::string& out);
 
 }  // namespace bitlab::cli

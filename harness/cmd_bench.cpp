@@ -25,6 +25,7 @@
 #include "harness/energy/session.h"
 #include "harness/kernel_bench.h"
 #include "harness/model_spec.h"
+#include "harness/peers/peer_bench.h"
 #include "harness/planted_slowdown.h"
 #include "harness/progress.h"
 #include "harness/result_formats.h"
@@ -67,6 +68,7 @@ struct BenchOptions {
   // Which of the options --quick shrinks were given: an explicit value wins.
   bool tokens_given = false, prompt_len_given = false, gen_given = false, idle_seconds_given = false;
   bool repetitions_given = false;
+  peers::PeerOptions peers;  // --peer and its options
 };
 
 // The end-to-end repetitions: -r when given, else the long-standing defaults.
@@ -284,6 +286,7 @@ struct BenchSink {
   // second model with the same shapes measures nothing new (kernel keys name
   // shapes, not models).
   std::set<std::string> kernel_cases;
+  peers::PeerBench* peers = nullptr;  // run after each e2e case of a CPU backend
 };
 
 // The int8 peak a CPU backend's compute-bound cases start from: the run's
@@ -386,6 +389,8 @@ void bench_e2e(const BenchOptions& o, const BackendRun& r, Backend& be, const Mo
       for (const Measurement& m : ms) sink.measurements->push_back(to_json(m));
       p.done(e2e_summary(ms));
       if (!ms[0].breakdown.empty()) fmt::print(stderr, "  prefill by op: {}\n", top_ops(ms[0].breakdown, 4));
+      if (sink.peers && cpu_backend)
+        sink.peers->after_e2e_case(w, r.model, prompt_len, o.gens, depth, be.info().threads, prefill_repetitions(o));
     }
   }
 }
@@ -439,6 +444,7 @@ void bench_model(const BenchOptions& o, const std::string& spec, const std::vect
       }
     }
   }
+  if (sink.peers) sink.peers->check_model(w, spec, resolved_threads(o.threads.front()));
 }
 
 int run(BenchOptions o) {
@@ -452,6 +458,7 @@ int run(BenchOptions o) {
   }
   check_sweep(o);
   if (!o.out.empty()) check_result_path(o.out);
+  peers::PeerBench peer_bench(o.peers);
   // The first thread count opens the backends for the checks below.
   std::optional<OutputFormat> format;
   if (!o.output.empty()) format = parse_output_format(o.output, "--output");
@@ -512,7 +519,9 @@ int run(BenchOptions o) {
   sink.energy = energy.get();
   sink.rc = &rc;
   sink.measurements = &measurements;
+  if (peer_bench.active()) sink.peers = &peer_bench;
   for (const std::string& spec : o.models) bench_model(o, spec, backends, sink);
+  peer_bench.append_rows(measurements);
 
   rc.load = machine_load_between(load_at_start, sample_load());
   nlohmann::json doc = new_result(rc);
@@ -522,7 +531,10 @@ int run(BenchOptions o) {
   write_result(path, doc);
   // With -o the chosen format alone is stdout (`-o sql | sqlite3 db`).
   std::FILE* human = format ? stderr : stdout;
-  print_table(human, doc, backends);
+  std::vector<std::string> columns = backends;
+  for (const std::string& p : peer_bench.names()) columns.push_back(p);
+  print_table(human, doc, columns);
+  peers::print_peer_ratios(human, doc, peer_bench.names());
   fmt::print(human, "result file: {}\n", printable(path));
   print_run_warnings(warnings);  // stderr
   if (format) fmt::print("{}", render_results({{path, doc}}, *format));
@@ -584,6 +596,7 @@ CLI::App* add_bench(CLI::App& app, Action& action) {
   CLI::Option* idle = add_real(sub, "--idle-seconds", o->idle_seconds,
                                "idle-power baseline window before the runs (--quick: 0.5 unless given)", 0.01, 3600.0);
   add_integer(sub, "--nvml-device", o->nvml_device, "NVML index of the GPU to meter", 0u, 255u);
+  peers::add_peer_options(sub, o->peers);
   sub->add_option("--plant-slowdown", o->plant_slowdown, "OP:FRACTION: slow OP down (testing compare --ab)")
       ->group("");
   sub->callback([&action, o, tokens, prompt_len, gen, idle, reps] {
