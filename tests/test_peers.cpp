@@ -7,6 +7,8 @@
 
 #include <filesystem>
 #include <fstream>
+#include <set>
+#include <sstream>
 #include <string>
 
 #include <nlohmann/json.hpp>
@@ -103,7 +105,8 @@ TEST(Peers, CorrectnessFromTheOracle) {
   EXPECT_EQ(c["verdict"], "pass") << c.dump();
   EXPECT_LT(c["kl_divergence"].get<double>(), 1e-3);
   EXPECT_EQ(c["top1_agreement"], 1.0);
-  const BenchRun wrong = bench(dir, "--peer-check kl --peer bitnet.cpp=" + kFakes + "/llama-bench", "FAKE_PPL_MODE=wrong");
+  const BenchRun wrong =
+      bench(dir, "--peer-check kl --peer bitnet.cpp=" + kFakes + "/llama-bench", "FAKE_PPL_MODE=wrong");
   ASSERT_EQ(wrong.r.code, 0) << wrong.r.err;
   EXPECT_EQ(peer_rows(wrong.doc)[0]["peer"]["correctness"]["verdict"], "fail");
 }
@@ -123,6 +126,26 @@ TEST(Peers, FailingPeerIsOneLineNamingIt) {
   EXPECT_EQ(ppl.r.code, 1);
   EXPECT_NE(ppl.r.err.find("peer bitnet.cpp/i2s: llama-perplexity exited with status 1"), std::string::npos)
       << ppl.r.err;
+}
+
+// --peer-args: an engine's own llama-bench options (ik_llama.cpp's run-time
+// repacking), on every run of that engine's peers only, and in the peer's name.
+TEST(Peers, PeerArgsReachThatEngineOnly) {
+  const std::string dir = bitlab::test::scratch_dir("peers");
+  const BenchRun run =
+      bench(dir, "--peer-check none --peer ik_llama.cpp:i2s=" + kFakes + "/llama-bench --peer bitnet.cpp=" + kFakes +
+                     "/llama-bench --peer-args 'ik_llama.cpp=-rtr 1'");
+  ASSERT_EQ(run.r.code, 0) << run.r.err;
+  std::set<std::string> names;
+  for (const auto& m : peer_rows(run.doc)) names.insert(m["backend"].get<std::string>());
+  EXPECT_EQ(names, (std::set<std::string>{"ik_llama.cpp/i2s+rtr1", "bitnet.cpp/i2s"}));
+  std::istringstream calls(bitlab::test::slurp(dir + "calls"));
+  int with = 0, without = 0;
+  for (std::string line; std::getline(calls, line);) (line.find(" -rtr 1") != std::string::npos ? with : without)++;
+  EXPECT_EQ(with, 2);     // ik: its prefill and its decode
+  EXPECT_EQ(without, 2);  // bitnet.cpp: the same two, untouched
+  EXPECT_EQ(bench(dir, "--peer bitnet.cpp=" + kFakes + "/llama-bench --peer-args 'vllm=-x 1'").r.code, 2);
+  EXPECT_EQ(bench(dir, "--peer bitnet.cpp=" + kFakes + "/llama-bench --peer-args bitnet.cpp").r.code, 2);
 }
 
 TEST(Peers, BadPeerArgumentsAreUsageErrors) {

@@ -11,10 +11,10 @@
 
 namespace bitlab::peers {
 
-std::vector<std::vector<std::string>> llama_bench_args(const PeerSpec& p, const std::string& model,
-                                                       const PeerCase& c) {
-  const std::vector<std::string> common = {"-m", model, "-t", std::to_string(c.threads), "-r",
-                                           std::to_string(c.repetitions), "-o", "json"};
+std::vector<std::vector<std::string>> llama_bench_args(const PeerSpec& p, const std::string& model, const PeerCase& c) {
+  std::vector<std::string> common = {"-m", model, "-t", std::to_string(c.threads), "-r", std::to_string(c.repetitions),
+                                     "-o", "json"};
+  common.insert(common.end(), p.extra_args.begin(), p.extra_args.end());
   auto with = [&](std::vector<std::string> a) {
     a.insert(a.begin(), common.begin(), common.end());
     return a;

@@ -21,13 +21,18 @@ void add_peer_options(CLI::App* bench, PeerOptions& o) {
                     "a peer engine to measure beside bitlab, NAME[:FORMAT]=PATH to its llama-bench (repeatable): "
                     "bitnet.cpp (default format i2s), llama.cpp (tq2_0), ik_llama.cpp (iq2_bn); scripts/peers builds "
                     "them");
-  bench->add_option("--peer-check", o.check,
-                    "peer correctness with llama-perplexity beside llama-bench: auto (when the exports carry a "
-                    "tokenizer, --peer-vocab), kl (always) or none")
+  bench->add_option("--peer-args", o.args,
+                    "NAME[:FORMAT]=ARGS: more llama-bench options for the peers of that engine (and format), split "
+                    "at spaces, e.g. 'ik_llama.cpp=-rtr 1' (repeatable; the peer's name gains them)");
+  bench
+      ->add_option("--peer-check", o.check,
+                   "peer correctness with llama-perplexity beside llama-bench: auto (when the exports carry a "
+                   "tokenizer, --peer-vocab), kl (always) or none")
       ->check(CLI::IsMember({"auto", "kl", "none"}))
       ->capture_default_str();
-  bench->add_option("--peer-vocab", o.vocab,
-                    "GGUF file whose tokenizer the peers' exports carry (llama-perplexity tokenizes text)")
+  bench
+      ->add_option("--peer-vocab", o.vocab,
+                   "GGUF file whose tokenizer the peers' exports carry (llama-perplexity tokenizes text)")
       ->check(CLI::ExistingFile);
   bench->add_option("--peer-cache", o.cache_dir,
                     "where exported peer models are kept (default: $XDG_CACHE_HOME/bitlab/peers)");
@@ -37,6 +42,7 @@ PeerBench::PeerBench(const PeerOptions& o) : o_(o) {
   for (const std::string& s : o.specs) {
     PeerSpec p = parse_peer_spec(s);
     check_peer_format(p);
+    p.extra_args = peer_extra_args(o.args, p);
     if (access(p.binary.c_str(), X_OK) != 0)
       throw InputError(fmt::format("peer {}: llama-bench '{}' is not an executable file", p.display(), p.binary));
     for (const PeerSpec& q : peers_)
@@ -46,9 +52,10 @@ PeerBench::PeerBench(const PeerOptions& o) : o_(o) {
   if (o_.check == "kl")
     for (const PeerSpec& p : peers_)
       if (access(perplexity_tool(p).c_str(), X_OK) != 0)
-        throw InputError(fmt::format("peer {}: no llama-perplexity beside its llama-bench ('{}'; --peer-check none "
-                                     "skips the check)",
-                                     p.display(), perplexity_tool(p)));
+        throw InputError(
+            fmt::format("peer {}: no llama-perplexity beside its llama-bench ('{}'; --peer-check none "
+                        "skips the check)",
+                        p.display(), perplexity_tool(p)));
   if (o_.cache_dir.empty()) o_.cache_dir = default_peer_cache_dir();
   if (active()) {
     work_dir_ = (std::filesystem::temp_directory_path() / fmt::format("bitlab-peers-{}", getpid())).string();
@@ -108,8 +115,8 @@ void PeerBench::after_e2e_case(const ModelWeights& w, const std::string& model, 
   for (const PeerSpec& p : peers_) {
     const std::string& file = model_file(p, w);
     for (size_t gi = 0; gi < gens.size(); ++gi) {
-      cli::Progress progress(fmt::format("peer {} (prompt {}, gen {}, depth {}, {} threads)", p.display(), prompt, gens[gi],
-                                    depth, threads));
+      cli::Progress progress(fmt::format("peer {} (prompt {}, gen {}, depth {}, {} threads)", p.display(), prompt,
+                                         gens[gi], depth, threads));
       progress.update(0, "llama-bench");
       const PeerCase c{prompt, gens[gi], depth, threads, repetitions};
       const PeerCaseResult r = run_peer_case(p, file, c, work_dir_);
@@ -145,7 +152,8 @@ void PeerBench::after_e2e_case(const ModelWeights& w, const std::string& model, 
       };
       if (gi == 0 && r.prefill) add("prefill", *r.prefill, depth, r.commands.front());
       add("decode", r.decode, depth + prompt, r.commands.back());
-      progress.done(fmt::format("{}decode {:.2f} tok/s", r.prefill && gi == 0 ? fmt::format("prefill {:.2f} tok/s, ", r.prefill->avg_ts) : "",
+      progress.done(fmt::format("{}decode {:.2f} tok/s",
+                                r.prefill && gi == 0 ? fmt::format("prefill {:.2f} tok/s, ", r.prefill->avg_ts) : "",
                                 r.decode.avg_ts));
     }
   }

@@ -22,6 +22,7 @@ namespace bitlab::peers {
 
 struct PeerOptions {
   std::vector<std::string> specs;  // --peer, each NAME[:FORMAT]=PATH
+  std::vector<std::string> args;   // --peer-args, each NAME[:FORMAT]=ARGS
   std::string check = "auto";      // --peer-check: auto, kl or none
   std::string vocab;               // --peer-vocab: a GGUF whose tokenizer the exports carry
   std::string cache_dir;           // --peer-cache: "" = default_peer_cache_dir()

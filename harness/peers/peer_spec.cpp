@@ -1,5 +1,7 @@
 #include "harness/peers/peer_spec.h"
 
+#include <sstream>
+
 #include <fmt/format.h>
 
 #include "model/error.h"
@@ -16,7 +18,11 @@ const std::vector<EngineDefault>& engine_defaults() {
 
 std::string PeerSpec::display() const {
   const std::string_view f = format.starts_with("gguf-") ? std::string_view(format).substr(5) : format;
-  return fmt::format("{}/{}", engine, f);
+  std::string suffix;
+  for (const std::string& a : extra_args)
+    for (char c : a)
+      if (c != '-' && c != ' ') suffix += c;
+  return fmt::format("{}/{}{}{}", engine, f, suffix.empty() ? "" : "+", suffix);
 }
 
 std::string PeerSpec::arch() const {
@@ -50,7 +56,8 @@ bool PeerSpec::different_network() const { return arch() == "bitnet"; }
 PeerSpec parse_peer_spec(std::string_view arg) {
   const size_t eq = arg.find('=');
   if (eq == std::string_view::npos || eq == 0 || eq + 1 == arg.size())
-    throw UsageError(fmt::format("--peer '{}': expected NAME[:FORMAT]=PATH, e.g. llama.cpp=/opt/llama.cpp/build/bin/llama-bench", arg));
+    throw UsageError(fmt::format(
+        "--peer '{}': expected NAME[:FORMAT]=PATH, e.g. llama.cpp=/opt/llama.cpp/build/bin/llama-bench", arg));
   std::string_view name = arg.substr(0, eq);
   PeerSpec p;
   p.binary = std::string(arg.substr(eq + 1));
@@ -79,6 +86,27 @@ void check_peer_format(const PeerSpec& p) {
   } catch (const UsageError& e) {
     throw UsageError(fmt::format("--peer {}: {}", p.engine, e.what()));
   }
+}
+
+std::vector<std::string> peer_extra_args(const std::vector<std::string>& entries, const PeerSpec& p) {
+  std::vector<std::string> out;
+  for (const std::string& e : entries) {
+    const size_t eq = e.find('=');
+    if (eq == std::string::npos || eq == 0 || eq + 1 == e.size())
+      throw UsageError(fmt::format("--peer-args '{}': expected NAME[:FORMAT]=ARGS, e.g. 'ik_llama.cpp=-rtr 1'", e));
+    // The same NAME[:FORMAT] grammar as --peer (a stand-in path to parse it).
+    PeerSpec who;
+    try {
+      who = parse_peer_spec(e.substr(0, eq) + "=-");
+    } catch (const UsageError&) {
+      throw UsageError(fmt::format("--peer-args '{}': unknown engine '{}'", e, e.substr(0, e.find_first_of(":="))));
+    }
+    const bool format_named = e.substr(0, eq).find(':') != std::string::npos;
+    if (who.engine != p.engine || (format_named && who.format != p.format)) continue;
+    std::istringstream words(e.substr(eq + 1));
+    for (std::string w; words >> w;) out.push_back(w);
+  }
+  return out;
 }
 
 }  // namespace bitlab::peers

@@ -18,7 +18,12 @@ struct PeerSpec {
   std::string engine;  // "bitnet.cpp", "llama.cpp" or "ik_llama.cpp"
   std::string format;  // a gguf_export format name, "gguf-i2s", ...
   std::string binary;  // the peer's llama-bench
-  // "llama.cpp/tq2_0": the backend column and the rows' `backend`.
+  // --peer-args: more llama-bench options for this peer (e.g. ik_llama.cpp's
+  // "-rtr 1", run-time repacking), added to every run of it.
+  std::vector<std::string> extra_args;
+  // "llama.cpp/tq2_0": the backend column and the rows' `backend`; with
+  // extra arguments they follow a '+' without dashes or spaces
+  // ("ik_llama.cpp/iq2_bn+rtr1"), so two settings of one engine stay apart.
   std::string display() const;
   // The GGUF architecture the export writes (the format's default).
   std::string arch() const;
@@ -45,5 +50,10 @@ PeerSpec parse_peer_spec(std::string_view arg);
 
 // UsageError naming the peer when its format is not one export_gguf writes.
 void check_peer_format(const PeerSpec& p);
+
+// The llama-bench options --peer-args gives `p`: every NAME[:FORMAT]=ARGS whose
+// engine is p's (and format, where named), ARGS split at spaces, in order. An
+// entry without '=' or ARGS, or naming an unknown engine, is a UsageError.
+std::vector<std::string> peer_extra_args(const std::vector<std::string>& entries, const PeerSpec& p);
 
 }  // namespace bitlab::peers
