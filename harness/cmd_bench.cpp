@@ -242,8 +242,9 @@ void print_table(std::FILE* out, const nlohmann::json& doc, const std::vector<st
                "{:.0f} GMAC/s with {} threads and short probes just before and after the case, with its own threads)\n",
                ctx["int8_peak_isa"].get<std::string>(), ctx["int8_peak_gmacs"].get<double>(),
                ctx["threads"].get<int>());
-  fmt::print(out, "(energy: gross joules per token over the phase's window, its source, average watts, and net of the "
-             "idle baseline; modelled = estimate from op and byte counts)\n");
+  fmt::print(out, "(energy: joules per token over the phase's window and its source; measured: gross, with average "
+             "watts and net of the idle baseline; modelled: an estimate from op and byte counts plus static power "
+             "over the window's time, never shown in watts)\n");
 }
 
 // Every usable backend, except a Vulkan device that is a software rasterizer
