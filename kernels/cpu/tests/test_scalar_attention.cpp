@@ -1,0 +1,11 @@
+// The scalar attention_group against the scalar attention_head, bit for bit
+// (attention_group_cases.h).
+#include "kernels/cpu/tests/attention_group_cases.h"
+
+namespace bitlab {
+namespace {
+
+TEST(ScalarAttention, GroupIsBitIdenticalToHead) { test::expect_group_matches_head(cpu::scalar_kernels()); }
+
+}  // namespace
+}  // namespace bitlab
