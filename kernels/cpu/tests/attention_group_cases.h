@@ -4,7 +4,9 @@
 // width not a multiple of 64 or 32), key counts around the 16-key vectors,
 // group sizes of 1, 4 and 5 heads, blocks of several rows whose key counts
 // differ (the causal tail) given in any order, and blocks of more queries than
-// the kernel holds at once.
+// the kernel holds at once. And the backend's attention op, which hands the
+// kernel blocks of (kv head, rows), gives each (row, head) exactly what
+// attention_head gives it over that row's causal prefix of the cache.
 #pragma once
 #include <gtest/gtest.h>
 
@@ -13,6 +15,7 @@
 #include <vector>
 
 #include "kernels/cpu/cpu_kernels.h"
+#include "kernels/registry.h"
 #include "tests/test_util.h"
 
 namespace bitlab::test {
@@ -66,6 +69,52 @@ inline void expect_group_matches_head(const cpu::CpuKernels& k) {
                    << ": " << outs[c][i] << " vs " << want[size_t(i)];
           }
         }
+}
+
+// The `backend` op at 1 and 3 threads against `k`, its kernel table, one
+// attention_head call per (row, head): decode deep in the cache, a prefill
+// from position 0 and one from the middle of the cache, with row counts that
+// are not a multiple of the row block.
+inline void expect_backend_matches_heads(const std::string& backend, const cpu::CpuKernels& k) {
+  struct Case {
+    int64_t heads, kv_heads, hd, pos0, t;
+  };
+  constexpr Case kCases[] = {{20, 5, 128, 2047, 1}, {20, 5, 128, 0, 13}, {20, 5, 128, 37, 6}, {6, 2, 72, 5, 9},
+                             {3, 3, 16, 0, 1}};
+  uint64_t seed = 100;
+  for (int threads : {1, 3}) {
+    std::unique_ptr<Backend> be = make_backend(backend, BackendOptions{.threads = threads, .device = 0});
+    for (const Case& c : kCases) {
+      SCOPED_TRACE(testing::Message() << "threads=" << threads << " heads=" << c.heads << "/" << c.kv_heads
+                                      << " head_dim=" << c.hd << " pos0=" << c.pos0 << " rows=" << c.t);
+      const int64_t qd = c.heads * c.hd, kvd = c.kv_heads * c.hd, max_pos = c.pos0 + c.t + 2;
+      const std::vector<float> q = random_floats(size_t(c.t * qd), seed++, 2.0f);
+      const std::vector<float> kn = random_floats(size_t(c.t * kvd), seed++, 1.0f);
+      const std::vector<float> vn = random_floats(size_t(c.t * kvd), seed++, 1.0f);
+      const std::vector<float> k0 = random_floats(size_t(max_pos * kvd), seed++, 1.0f);
+      const std::vector<float> v0 = random_floats(size_t(max_pos * kvd), seed++, 1.0f);
+      KvLayer cache{be->upload_tensor(k0.data(), DType::F32, {max_pos, kvd}),
+                    be->upload_tensor(v0.data(), DType::F32, {max_pos, kvd})};
+      Tensor qt = be->upload_tensor(q.data(), DType::F32, {c.t, qd});
+      Tensor kt = be->upload_tensor(kn.data(), DType::F32, {c.t, kvd});
+      Tensor vt = be->upload_tensor(vn.data(), DType::F32, {c.t, kvd});
+      Tensor ot = be->new_tensor(DType::F32, {c.t, qd});
+      be->attention(qt, kt, vt, cache, AttentionParams{c.heads, c.kv_heads, c.hd, c.pos0}, ot);
+      std::vector<float> got(size_t(c.t * qd)), kc(size_t(max_pos * kvd)), vc(kc.size());
+      be->download(ot, got.data());
+      be->download(cache.k, kc.data());
+      be->download(cache.v, vc.data());
+      std::vector<float> want(static_cast<size_t>(c.hd)), scratch(static_cast<size_t>(max_pos));
+      for (int64_t r = 0; r < c.t; ++r)
+        for (int64_t h = 0; h < c.heads; ++h) {
+          const int64_t kvh = h / (c.heads / c.kv_heads);
+          k.attention_head(q.data() + r * qd + h * c.hd, kc.data() + kvh * c.hd, vc.data() + kvh * c.hd,
+                           c.pos0 + r + 1, c.hd, kvd, want.data(), scratch.data());
+          ASSERT_EQ(std::memcmp(got.data() + r * qd + h * c.hd, want.data(), size_t(c.hd) * sizeof(float)), 0)
+              << "row " << r << " head " << h;
+        }
+    }
+  }
 }
 
 }  // namespace bitlab::test
