@@ -117,7 +117,8 @@ void weighted_sums(const float* const* p, const int64_t* nk, const float* v, int
   for (int c = 0; c < NQ; ++c)
     for (int r = 0; r < NR; ++r) a[c][r] = _mm512_setzero_ps();
   const auto load = [&](int64_t j, __m512* vr) {
-    for (int r = 0; r < NR; ++r) vr[r] = _mm512_maskz_loadu_ps(r == NR - 1 ? last : __mmask16(0xffff), v + j * stride + 16 * r);
+    for (int r = 0; r < NR; ++r)
+      vr[r] = _mm512_maskz_loadu_ps(r == NR - 1 ? last : __mmask16(0xffff), v + j * stride + 16 * r);
   };
   int64_t j = 0;
   for (; j < nk[NQ - 1]; ++j) {  // keys every query sees
@@ -138,7 +139,8 @@ void weighted_sums(const float* const* p, const int64_t* nk, const float* v, int
     }
   }
   for (int c = 0; c < NQ; ++c)
-    for (int r = 0; r < NR; ++r) _mm512_mask_storeu_ps(out[c] + 16 * r, r == NR - 1 ? last : __mmask16(0xffff), a[c][r]);
+    for (int r = 0; r < NR; ++r)
+      _mm512_mask_storeu_ps(out[c] + 16 * r, r == NR - 1 ? last : __mmask16(0xffff), a[c][r]);
 }
 
 using SumsFn = void (*)(const float* const*, const int64_t*, const float*, int64_t, __mmask16, float* const*);
