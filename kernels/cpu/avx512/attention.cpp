@@ -13,10 +13,11 @@
 // attention_group is bit-identical to attention_head on each of its queries:
 // every query keeps the same operations in the same order (two dot-product
 // accumulators over 32-float steps, the masked 16-float tail, the max, exp and
-// denominator sweeps, the weighted sum over keys in ascending order); only the
+// denominator sweeps, the weighted sum over keys in ascending order); the
 // loops are interchanged, key rows outermost, so a key or value row is loaded
 // once into registers for up to 4 queries (and stays in L1 for the rest of
-// the block) instead of streaming the cache again per query.
+// the block) instead of streaming the cache again per query, and four
+// queries' dot products share the shuffles of one horizontal-sum tree.
 #include <algorithm>
 #include <cmath>
 
@@ -81,6 +82,23 @@ constexpr int kPass = 4;
 // Queries a block is cut into (their order and pointers live on the stack).
 constexpr int64_t kChunk = 32;
 
+// The sums of four vectors, in lanes 0, 4, 8 and 12, each added in the tree
+// of _mm512_reduce_add_ps (halves of 8, then of 4, 2 and 1 lanes), so each
+// is that reduction's result bit for bit; the four share the shuffles.
+__m512 reduce_add4(__m512 x0, __m512 x1, __m512 x2, __m512 x3) {
+  // Lanes 0-7: x0's low 8 + high 8, lanes 8-15: x1's (then x2, x3).
+  const __m512 h01 = _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2)));
+  const __m512 h23 = _mm512_add_ps(_mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(1, 0, 1, 0)),
+                                   _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(3, 2, 3, 2)));
+  // Block c (4 lanes): vector c's low 4 + high 4 of those 8.
+  const __m512 q = _mm512_add_ps(_mm512_shuffle_f32x4(h01, h23, _MM_SHUFFLE(2, 0, 2, 0)),
+                                 _mm512_shuffle_f32x4(h01, h23, _MM_SHUFFLE(3, 1, 3, 1)));
+  // Lanes 0, 1 of each block: [0] + [2], [1] + [3]; then lane 0: [0] + [1].
+  const __m512 d = _mm512_add_ps(q, _mm512_permute_ps(q, _MM_SHUFFLE(1, 0, 3, 2)));
+  return _mm512_add_ps(d, _mm512_permute_ps(d, _MM_SHUFFLE(2, 3, 0, 1)));
+}
+
 // score[c][j] = dot(q[c], k) * scale for NQ queries: the arithmetic of dot()
 // per query, with each key vector loaded once for all of them.
 template <int NQ>
@@ -100,7 +118,15 @@ void dots(const float* const* q, const float* k, int64_t n, float scale, float* 
     const __m512 k0 = _mm512_maskz_loadu_ps(m, k + i);
     for (int c = 0; c < NQ; ++c) s0[c] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[c] + i), k0, s0[c]);
   }
-  for (int c = 0; c < NQ; ++c) score[c][j] = _mm512_reduce_add_ps(_mm512_add_ps(s0[c], s1[c])) * scale;
+  if constexpr (NQ == 4) {
+    const __m512 sums = reduce_add4(_mm512_add_ps(s0[0], s1[0]), _mm512_add_ps(s0[1], s1[1]),
+                                    _mm512_add_ps(s0[2], s1[2]), _mm512_add_ps(s0[3], s1[3]));
+    alignas(64) float r[16];
+    _mm512_store_ps(r, _mm512_mul_ps(sums, _mm512_set1_ps(scale)));
+    for (int c = 0; c < 4; ++c) score[c][j] = r[4 * c];
+  } else {
+    for (int c = 0; c < NQ; ++c) score[c][j] = _mm512_reduce_add_ps(_mm512_add_ps(s0[c], s1[c])) * scale;
+  }
 }
 
 using DotsFn = void (*)(const float* const*, const float*, int64_t, float, float* const*, int64_t);
