@@ -49,6 +49,10 @@ class CpuBackend final : public Backend {
   // come free, so a thread the OS deschedules (another process wants the core)
   // delays only its current chunk, and the others take the rest.
   static constexpr int64_t kChunksPerThread = 4;
+  // Token rows per attention work item: with 2B4T's 4 query heads per kv head,
+  // 16 queries share each key and value row read (more would only grow the
+  // score rows, which the weighted sum reads back from cache).
+  static constexpr int64_t kAttentionRows = 4;
 
   // Runs f(i) for i in [0, n) on the backend's threads. Each i is one call on
   // one thread whatever the split, so the split never changes the bits.
@@ -193,17 +197,33 @@ class CpuBackend final : public Backend {
     std::memcpy(vc + p.pos0 * kvd, host_ptr<float>(v), size_t(t * kvd) * sizeof(float));
     const float* qp = host_ptr<float>(q);
     float* op = host_ptr<float>(out);
+    // Work items are (block of rows, kv head): the GQA group's heads of up to
+    // kAttentionRows rows in one attention_group call, which reads each cached
+    // key and value row once for all of them. A decode step (one row) has one
+    // item per kv head.
     const int64_t group = p.n_heads / p.n_kv_heads;
-    parallel_for(t * p.n_heads, [&](int64_t i) {
-      // Row r sees pos0 + r + 1 keys: items take rows in the order 0, t-1, 1, t-2, ...
-      // so that each thread's contiguous share of a prefill costs about the same.
-      const int64_t j = i / p.n_heads, h = i % p.n_heads, kvh = h / group;
-      const int64_t r = j % 2 == 0 ? j / 2 : t - 1 - j / 2;
+    const int64_t blocks = (t + kAttentionRows - 1) / kAttentionRows;
+    parallel_for(blocks * p.n_kv_heads, [&](int64_t i) {
+      // Row r sees pos0 + r + 1 keys: items take row blocks in the order 0,
+      // last, 1, last - 1, ... so that each thread's contiguous share of a
+      // prefill costs about the same.
+      const int64_t jb = i / p.n_kv_heads, kvh = i % p.n_kv_heads;
+      const int64_t b = jb % 2 == 0 ? jb / 2 : blocks - 1 - jb / 2;
+      const int64_t r0 = b * kAttentionRows, r1 = std::min(t, r0 + kAttentionRows);
+      thread_local std::vector<const float*> qs;
+      thread_local std::vector<float*> outs;
+      thread_local std::vector<int64_t> n_keys;
       thread_local std::vector<float> scratch;
-      const int64_t n_keys = p.pos0 + r + 1;
-      scratch.resize(size_t(n_keys));
-      k_.attention_head(qp + r * qd + h * hd, kc + kvh * hd, vc + kvh * hd, n_keys, hd, kvd, op + r * qd + h * hd,
-                        scratch.data());
+      qs.clear(), outs.clear(), n_keys.clear();
+      for (int64_t r = r0; r < r1; ++r)
+        for (int64_t h = kvh * group; h < (kvh + 1) * group; ++h) {
+          qs.push_back(qp + r * qd + h * hd);
+          outs.push_back(op + r * qd + h * hd);
+          n_keys.push_back(p.pos0 + r + 1);
+        }
+      scratch.resize(qs.size() * size_t(p.pos0 + r1));
+      k_.attention_group(qs.data(), outs.data(), n_keys.data(), int64_t(qs.size()), kc + kvh * hd, vc + kvh * hd, hd,
+                         kvd, scratch.data());
     });
   }
 

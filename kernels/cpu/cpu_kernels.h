@@ -45,6 +45,14 @@ struct CpuKernels {
   // width in floats; scratch holds n_keys floats.
   void (*attention_head)(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys,
                          int64_t head_dim, int64_t kv_stride, float* out, float* scratch);
+  // A block of n_queries query heads that share one kv head (the GQA group's
+  // heads of one or more token rows), query c over the first n_keys[c] cached
+  // positions; each key and value row is read once for the whole block, and
+  // each out[c] is bit-identical to attention_head on q[c]. scratch holds
+  // n_queries * max(n_keys) floats.
+  void (*attention_group)(const float* const* q, float* const* out, const int64_t* n_keys, int64_t n_queries,
+                          const float* k_cache, const float* v_cache, int64_t head_dim, int64_t kv_stride,
+                          float* scratch);
 
   // Elementwise over n.
   void (*relu2_mul)(const float* g, const float* u, int64_t n, float* y);

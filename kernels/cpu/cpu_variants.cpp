@@ -20,8 +20,8 @@ constexpr std::array<std::string_view, 12> kOps{"embed",     "rmsnorm",   "quant
 // Every slot a table must have before a backend runs it.
 bool complete(const CpuKernels& k) {
   return k.matmul_row_block > 0 && k.packed_bytes && k.repack && k.matmul && k.quantize_row && k.rmsnorm_row &&
-         k.rmsnorm_quant_row && k.rope_row && k.embed_row && k.attention_head && k.relu2_mul && k.add && k.lm_head &&
-         k.lm_head_i8 && k.argmax;
+         k.rmsnorm_quant_row && k.rope_row && k.embed_row && k.attention_head && k.attention_group && k.relu2_mul &&
+         k.add && k.lm_head && k.lm_head_i8 && k.argmax;
 }
 
 }  // namespace

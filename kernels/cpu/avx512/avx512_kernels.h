@@ -36,6 +36,8 @@ void quantize_row(const float* x, int64_t k, int8_t* q, float* s);
 void rmsnorm_quant_row(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s);
 void attention_head(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys, int64_t head_dim,
                     int64_t kv_stride, float* out, float* scratch);
+void attention_group(const float* const* q, float* const* out, const int64_t* n_keys, int64_t n_queries,
+                     const float* k_cache, const float* v_cache, int64_t head_dim, int64_t kv_stride, float* scratch);
 void relu2_mul(const float* g, const float* u, int64_t n, float* y);
 void add(const float* a, const float* b, int64_t n, float* y);
 void embed_row(const uint16_t* table_row, int64_t d, float* out);

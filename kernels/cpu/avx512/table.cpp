@@ -48,7 +48,10 @@ constexpr CpuVariant kAvx512[] = {
      },
      "avx512-vnni-b3", WeightBits::OnePointSix},
     {"f32_attention_head__avx512", "attention", avx512_base,
-     [](CpuKernels& k) { k.attention_head = avx512::attention_head; }},
+     [](CpuKernels& k) {
+       k.attention_head = avx512::attention_head;
+       k.attention_group = avx512::attention_group;
+     }},
     {"f32_relu2_mul__avx512", "relu2_mul", avx512_base, [](CpuKernels& k) { k.relu2_mul = avx512::relu2_mul; }},
     {"f32_add__avx512", "add", avx512_base, [](CpuKernels& k) { k.add = avx512::add; }},
     {"bf16_f32_lm_head__avx512", "lm_head", avx512_base, [](CpuKernels& k) { k.lm_head = avx512::lm_head; }},

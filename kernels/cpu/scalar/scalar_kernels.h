@@ -21,6 +21,8 @@ void rope_row(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, double t
 void embed_row(const uint16_t* table_row, int64_t d, float* out);
 void attention_head(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys, int64_t head_dim,
                     int64_t kv_stride, float* out, float* scratch);
+void attention_group(const float* const* q, float* const* out, const int64_t* n_keys, int64_t n_queries,
+                     const float* k_cache, const float* v_cache, int64_t head_dim, int64_t kv_stride, float* scratch);
 void relu2_mul(const float* g, const float* u, int64_t n, float* y);
 void add(const float* a, const float* b, int64_t n, float* y);
 void lm_head_i8(const int8_t* xq, const float* s_x, int64_t t, int64_t d, const int8_t* q, const float* s_v,

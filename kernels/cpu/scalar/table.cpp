@@ -34,7 +34,10 @@ constexpr CpuVariant kScalar[] = {
      "scalar", WeightBits::OnePointSix},
     {"f32_rope__scalar", "rope", runs_anywhere, [](CpuKernels& k) { k.rope_row = scalar::rope_row; }},
     {"f32_attention_head__scalar", "attention", runs_anywhere,
-     [](CpuKernels& k) { k.attention_head = scalar::attention_head; }},
+     [](CpuKernels& k) {
+       k.attention_head = scalar::attention_head;
+       k.attention_group = scalar::attention_group;
+     }},
     {"f32_relu2_mul__scalar", "relu2_mul", runs_anywhere, [](CpuKernels& k) { k.relu2_mul = scalar::relu2_mul; }},
     {"f32_add__scalar", "add", runs_anywhere, [](CpuKernels& k) { k.add = scalar::add; }},
     {"bf16_f32_lm_head__scalar", "lm_head", runs_anywhere, [](CpuKernels& k) { k.lm_head = scalar::lm_head; }},
