@@ -182,7 +182,7 @@ TEST(Calibration, RefusesWhatCannotBeFitted) {
 
 // A fresh folder for profiles.
 fs::path profile_dir(const std::string& name) {
-  const fs::path d = fs::path(::testing::TempDir()) / (name + "_" + std::to_string(getpid()));
+  fs::path d = fs::path(::testing::TempDir()) / (name + "_" + std::to_string(getpid()));
   fs::remove_all(d);
   return d;
 }

@@ -38,7 +38,7 @@ uint64_t file_digest(const std::string& path) {
 std::string peer_model(const ModelWeights& w, const std::string& format, const std::string& vocab,
                        const std::string& cache_dir) {
   const std::string tag = vocab.empty() ? "" : fmt::format("-vocab-{:016x}", file_digest(vocab));
-  const std::string path = fmt::format("{}/{}-{:016x}-{}{}.gguf", cache_dir, w.config.name, w.digest(), format, tag);
+  std::string path = fmt::format("{}/{}-{:016x}-{}{}.gguf", cache_dir, w.config.name, w.digest(), format, tag);
   if (std::filesystem::is_regular_file(path)) return path;
   std::error_code ec;
   std::filesystem::create_directories(cache_dir, ec);

@@ -130,10 +130,10 @@ class GgufFile {
 // Parses and validates GGUF bytes; views in the result point into `bytes`,
 // which the caller keeps alive.
 GgufFile parse_gguf(std::span<const uint8_t> bytes, std::string what);
-// Parses the header from `prefix`, the first bytes of a file of `file_size`
-// bytes; throws NeedMoreBytes when the header runs past the prefix. Tensor
+// Parses the header from `bytes`, the first bytes of a file of `file_size`
+// bytes; throws NeedMoreBytes when the header runs past them. Tensor
 // bounds are checked against `file_size`; `source` is left for the caller.
-GgufFile parse_gguf_header(std::span<const uint8_t> prefix, uint64_t file_size, std::string what);
+GgufFile parse_gguf_header(std::span<const uint8_t> bytes, uint64_t file_size, std::string what);
 // Maps `path`, copies its header out and parses it; tensor data is read from
 // the mapping through guarded copies. Errors name `path`.
 GgufFile open_gguf(const std::string& path);

@@ -71,7 +71,7 @@ void GgufWriter::add_encoded(std::string key, std::vector<uint8_t> encoded) {
   kvs_.push_back({std::move(key), std::move(encoded)});
 }
 
-void GgufWriter::add_string(std::string key, std::string value) {
+void GgufWriter::add_string(std::string key, const std::string& value) {
   auto e = tagged(GgufType::String);
   put_string(e, value);
   add_encoded(std::move(key), std::move(e));
@@ -101,21 +101,21 @@ void GgufWriter::add_bool(std::string key, bool value) {
   put<uint8_t>(e, value ? 1 : 0);
   add_encoded(std::move(key), std::move(e));
 }
-void GgufWriter::add_string_array(std::string key, std::vector<std::string> values) {
+void GgufWriter::add_string_array(std::string key, const std::vector<std::string>& values) {
   auto e = tagged(GgufType::Array);
   put<uint32_t>(e, uint32_t(GgufType::String));
   put<uint64_t>(e, values.size());
   for (const auto& s : values) put_string(e, s);
   add_encoded(std::move(key), std::move(e));
 }
-void GgufWriter::add_i32_array(std::string key, std::vector<int32_t> values) {
+void GgufWriter::add_i32_array(std::string key, const std::vector<int32_t>& values) {
   auto e = tagged(GgufType::Array);
   put<uint32_t>(e, uint32_t(GgufType::I32));
   put<uint64_t>(e, values.size());
   for (int32_t v : values) put(e, v);
   add_encoded(std::move(key), std::move(e));
 }
-void GgufWriter::add_f32_array(std::string key, std::vector<float> values) {
+void GgufWriter::add_f32_array(std::string key, const std::vector<float>& values) {
   auto e = tagged(GgufType::Array);
   put<uint32_t>(e, uint32_t(GgufType::F32));
   put<uint64_t>(e, values.size());

@@ -21,15 +21,15 @@ class GgufWriter {
   using Emit = ByteSink;
   using Producer = std::function<void(const Emit& emit)>;
 
-  void add_string(std::string key, std::string value);
+  void add_string(std::string key, const std::string& value);
   void add_u32(std::string key, uint32_t value);
   void add_i32(std::string key, int32_t value);
   void add_u64(std::string key, uint64_t value);
   void add_f32(std::string key, float value);
   void add_bool(std::string key, bool value);
-  void add_string_array(std::string key, std::vector<std::string> values);
-  void add_i32_array(std::string key, std::vector<int32_t> values);
-  void add_f32_array(std::string key, std::vector<float> values);
+  void add_string_array(std::string key, const std::vector<std::string>& values);
+  void add_i32_array(std::string key, const std::vector<int32_t>& values);
+  void add_f32_array(std::string key, const std::vector<float>& values);
   // Copies a value read from another GGUF file (any type, arrays included).
   void add_value(std::string key, const GgufValue& value);
 
