@@ -174,7 +174,8 @@ struct Row {
   std::string key;
   double base_centre = 0, new_centre = 0, threshold = 0;
   RatioInterval ci;
-  RankTestResult test;
+  RankTestResult test;  // the verdict's test: Mann–Whitney, or under --ab the paired estimate's p
+  double rank_p = 1;    // Mann–Whitney U on the pooled samples, shown in every mode
   Verdict verdict = Verdict::Same;
 };
 
@@ -228,9 +229,11 @@ Row judge(const std::string& key, const SampleGroups& base, const SampleGroups& 
     const auto below = double(std::count_if(reps.begin(), reps.end(), [](double x) { return x < 1; }));
     const auto n = double(reps.size());
     r.test.p_value = std::min(1.0, 2 * (std::min(below, n - below) + 1) / (n + 1));
+    r.rank_p = mann_whitney_u(pooled(cur), pooled(base)).p_value;
   } else {
     // x = new, y = base: U large when new is slower; p is two-sided either way.
     r.test = mann_whitney_u(pooled(cur), pooled(base));
+    r.rank_p = r.test.p_value;
   }
   const bool significant = r.test.p_value < o.alpha;
   if (significant && r.ci.low > 1 + threshold)
@@ -326,15 +329,16 @@ void print_text(const CompareOptions& o, const Thresholds& th, const Side& base,
   for (const Row& r : c.rows) w = std::max(w, printable(r.key).size());
   if (!c.rows.empty()) {
     const std::string ci_head = fmt::format("{:g}% CI", o.confidence * 100);
-    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7}  {:>16}  {:>8}  {}\n", "key", w, "base median", "new median", "ratio",
-               ci_head, "p", "verdict");
+    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7}  {:>16}  {:>8}  {:>8}  {}\n", "key", w, "base median", "new median",
+               "ratio", ci_head, "p", "rank p", "verdict");
     for (const Row& r : c.rows)
-      fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}  {:>8.2g}  {}{}\n", printable(r.key), w,
+      fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}  {:>8.2g}  {:>8.2g}  {}{}\n", printable(r.key), w,
                  format_time(r.base_centre), format_time(r.new_centre), r.ci.ratio, interval(r.ci), r.test.p_value,
-                 to_string(r.verdict),
+                 r.rank_p, to_string(r.verdict),
                  r.threshold == th.fallback ? "" : fmt::format(" (threshold {:g}%)", r.threshold * 100));
-    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}  {:>8}  {}\n", fmt::format("geomean of {} case(s)", c.rows.size()),
-               w, "", "", c.geomean.ratio, interval(c.geomean), "", to_string(c.geomean_verdict));
+    fmt::print("{:<{}}  {:>12}  {:>12}  {:>7.3f}  {:>16}  {:>8}  {:>8}  {}\n",
+               fmt::format("geomean of {} case(s)", c.rows.size()), w, "", "", c.geomean.ratio, interval(c.geomean), "",
+               "", to_string(c.geomean_verdict));
   }
   for (const std::string& k : c.added) fmt::print("added    {}\n", printable(k));
   for (const std::string& k : c.removed) fmt::print("removed  {}\n", printable(k));
@@ -395,15 +399,16 @@ void print_markdown(const CompareOptions& o, const Thresholds& th, const Side& b
              md(cur.label), rule(o, th));
   if (!c.rows.empty()) {
     fmt::print(
-        "| key | base median | new median | ratio | {:g}% CI | p | verdict |\n|---|---:|---:|---:|---:|---:|---|\n",
+        "| key | base median | new median | ratio | {:g}% CI | p | rank p | verdict |\n"
+        "|---|---:|---:|---:|---:|---:|---:|---|\n",
         o.confidence * 100);
     for (const Row& r : c.rows) {
       const char* v = to_string(r.verdict);
-      fmt::print("| {} | {} | {} | {:.3f} | {} | {:.2g} | {} |\n", md(r.key), format_time(r.base_centre),
-                 format_time(r.new_centre), r.ci.ratio, interval(r.ci), r.test.p_value,
+      fmt::print("| {} | {} | {} | {:.3f} | {} | {:.2g} | {:.2g} | {} |\n", md(r.key), format_time(r.base_centre),
+                 format_time(r.new_centre), r.ci.ratio, interval(r.ci), r.test.p_value, r.rank_p,
                  r.verdict == Verdict::Same ? fmt::format("{}", v) : fmt::format("**{}**", v));
     }
-    fmt::print("| geomean of {} case(s) | | | {:.3f} | {} | | {} |\n\n", c.rows.size(), c.geomean.ratio,
+    fmt::print("| geomean of {} case(s) | | | {:.3f} | {} | | | {} |\n\n", c.rows.size(), c.geomean.ratio,
                interval(c.geomean), to_string(c.geomean_verdict));
   }
   for (const std::string& k : c.added) fmt::print("- added: {}\n", md(k));
@@ -437,6 +442,7 @@ void print_json(const CompareOptions& o, const Side& base, const Side& cur, cons
                      {"ci_low", r.ci.low},
                      {"ci_high", r.ci.high},
                      {"p_value", r.test.p_value},
+                     {"rank_p_value", r.rank_p},
                      {"threshold", r.threshold},
                      {"verdict", to_string(r.verdict)}});
   auto checks = [](const std::vector<CheckLine>& v) {

@@ -158,7 +158,7 @@ TEST(Compare, AddedAndRemovedKeysAreListedNotFailed) {
 TEST(Compare, MarkdownTable) {
   const Result r = bitlab("compare --format markdown " + kFixtures + "result_b.json " + kFixtures + "result_a.json");
   EXPECT_EQ(r.code, 1);
-  EXPECT_NE(r.out.find("| key | base median | new median | ratio | 95% CI | p | verdict |"), std::string::npos) << r.out;
+  EXPECT_NE(r.out.find("| key | base median | new median | ratio | 95% CI | p | rank p | verdict |"), std::string::npos) << r.out;
   EXPECT_NE(r.out.find("|---|---:|"), std::string::npos);
   EXPECT_EQ(line_with(r.out, "| geomean of 8 case(s) |").rfind("| geomean", 0), 0u) << r.out;
   // Keys are escaped like every field (`_` would start emphasis).
@@ -484,7 +484,7 @@ TEST(Compare, MarkdownEscapesEveryField) {
   EXPECT_NE(r.out.find("&lt;script&gt;"), std::string::npos) << r.out;
   const std::string row = line_with(r.out, "&lt;img src=x onerror=alert\\(1\\)&gt;&#124;\\[link\\]");
   ASSERT_FALSE(row.empty()) << r.out;
-  EXPECT_EQ(std::count(row.begin(), row.end(), '|'), 8) << row;  // seven cells, no more
+  EXPECT_EQ(std::count(row.begin(), row.end(), '|'), 9) << row;  // eight cells, no more
   const std::string check_row = line_with(r.out, "&lt;b&gt;bold&lt;/b&gt;&#124;");
   ASSERT_FALSE(check_row.empty()) << r.out;
   EXPECT_NE(check_row.find("\\`code\\` \\*em\\* \\_em\\_\\\\nnext line"), std::string::npos) << check_row;
