@@ -66,6 +66,10 @@ json with_peer(bool network_differs) {
     m.erase("energy");
     m["peer"] = {{"engine", "llama.cpp"}, {"format", "TQ2_0"}, {"build_commit", "abc1234def"},
                  {"network_differs", network_differs ? json::array({"SiLU-gated FFN instead of relu²"}) : json::array()}};
+    // The correctness object as bench --peer writes it.
+    m["peer"]["correctness"] = {{"verdict", network_differs ? "different network" : "pass"},
+                                {"kl_divergence", network_differs ? 1.22 : 0.0113},
+                                {"top1_agreement", network_differs ? 0.323 : 0.774}};
     doc["measurements"].push_back(m);
   }
   return doc;
@@ -81,12 +85,15 @@ TEST(ReportHeadline, ComesFirstWithPeersAndTheirRatio) {
   EXPECT_NE(peer.find("(0.50×)"), std::string::npos) << peer;
   EXPECT_NE(peer.find("network differs: SiLU-gated FFN instead of relu²"), std::string::npos) << peer;
   EXPECT_NE(peer.find("llama.cpp TQ2_0 @ abc1234def"), std::string::npos) << peer;
+  EXPECT_NE(peer.find("| different network (KL 1.22, top-1 32%) |"), std::string::npos) << peer;
   EXPECT_NE(line_with(md, "| avx512 |").find("19.43 (1.00×)"), std::string::npos) << md;
   EXPECT_NE(md.find("decode: bitlab's best is 2.00× the best peer"), std::string::npos) << md;
   EXPECT_NE(md.find("prefill: bitlab's best is 2.00× the best peer"), std::string::npos) << md;
   // A peer running the same network is not flagged.
   const std::string same = report_md(scratch() + "same_", {with_peer(false)});
   EXPECT_EQ(same.find("network differs"), std::string::npos) << same;
+  EXPECT_NE(line_with(same, "| peer: llama.cpp/tq2_0 |").find("| pass (KL 0.0113, top-1 77%) |"), std::string::npos)
+      << same;
 }
 
 TEST(ReportHeadline, EnergyCarriesItsLabelAndNoWattsForAnEstimate) {

@@ -54,7 +54,17 @@ def _speed(row, phase, best):
 def _verdict(row):
     if row.peer is not None:
         c = row.peer.get("correctness")
-        if isinstance(c, dict) and isinstance(c.get("pass"), bool):
+        if not isinstance(c, dict):
+            return "not checked"
+        # bench --peer writes `verdict` ("pass", "fail", "different network",
+        # "skipped") with the KL and top-1 agreement it was judged on.
+        v = c.get("verdict")
+        if isinstance(v, str):
+            kl, top1 = c.get("kl_divergence"), c.get("top1_agreement")
+            measured = (f" (KL {kl:.3g}, top-1 {top1:.0%})"
+                        if isinstance(kl, (int, float)) and isinstance(top1, (int, float)) else "")
+            return ("FAIL" if v == "fail" else v) + measured
+        if isinstance(c.get("pass"), bool):
             return "pass" if c["pass"] else "FAIL"
         return "not checked"
     checks = [c for c in row.doc.correctness if c.get("backend") == row.backend]
