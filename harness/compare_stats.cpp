@@ -12,11 +12,6 @@
 namespace bitlab {
 namespace {
 
-double median_of(std::vector<double>& v) {
-  std::sort(v.begin(), v.end());
-  return percentile(v, 0.5);
-}
-
 void check_side(const SampleGroups& groups, const char* which) {
   if (groups.empty()) throw std::invalid_argument(std::string("bootstrap: no samples in ") + which);
   for (const auto& g : groups) {
@@ -39,7 +34,7 @@ double resampled_centre(const SampleGroups& groups, const std::vector<size_t>& r
     const std::vector<double>& grp = groups[i];
     scratch.resize(grp.size());
     for (double& v : scratch) v = grp[draw(g, grp.size())];
-    sum += median_of(scratch);
+    sum += median_in_place(scratch);
   }
   return sum / double(groups.size());
 }
@@ -70,7 +65,7 @@ double centre(const SampleGroups& groups) {
   for (const auto& g : groups) {
     if (g.empty()) throw std::invalid_argument("centre: an empty group");
     std::vector<double> v = g;
-    sum += median_of(v);
+    sum += median_in_place(v);
   }
   return sum / double(groups.size());
 }

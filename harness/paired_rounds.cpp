@@ -10,11 +10,6 @@
 namespace bitlab {
 namespace {
 
-double median_of(std::vector<double>& v) {
-  std::sort(v.begin(), v.end());
-  return percentile(v, 0.5);
-}
-
 void check_round(const std::vector<double>& g) {
   if (g.empty()) throw std::invalid_argument("paired rounds: an empty round");
   for (double v : g)
@@ -34,12 +29,12 @@ double standard_normal(SplitMix64& g) {
 std::pair<double, double> round_estimate(const std::vector<double>& base, const std::vector<double>& cur, SplitMix64& g,
                                          int resamples) {
   std::vector<double> b = base, c = cur;
-  const double d = std::log(median_of(c) / median_of(b));
+  const double d = std::log(median_in_place(c) / median_in_place(b));
   double sum = 0, sum2 = 0;
   for (int i = 0; i < resamples; ++i) {
     for (double& v : b) v = base[size_t(g.next() % base.size())];
     for (double& v : c) v = cur[size_t(g.next() % cur.size())];
-    const double x = std::log(median_of(c) / median_of(b));
+    const double x = std::log(median_in_place(c) / median_in_place(b));
     sum += x;
     sum2 += x * x;
   }

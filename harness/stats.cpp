@@ -10,6 +10,11 @@
 
 namespace bitlab {
 
+double median_in_place(std::span<double> samples) {
+  std::sort(samples.begin(), samples.end());
+  return percentile(samples, 0.5);
+}
+
 double percentile(std::span<const double> sorted, double q) {
   if (sorted.empty()) throw UsageError("percentile of no samples");
   const double pos = q * double(sorted.size() - 1);

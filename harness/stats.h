@@ -16,6 +16,8 @@ struct Stats {
 // Throws UsageError on no samples.
 Stats summarize(std::span<const double> samples);
 double percentile(std::span<const double> sorted, double q);
+// Sorts `samples` in place and returns their median (percentile 0.5).
+double median_in_place(std::span<double> samples);
 
 nlohmann::json to_json(const Stats& s);
 

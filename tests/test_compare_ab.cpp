@@ -75,10 +75,10 @@ TEST(CompareAb, PlantedSlowdownFailsNamingAGemv) {
       gemv_flagged = true;
       EXPECT_GT(c["ci_low"].get<double>(), 1.05) << key;
       // The verdict's p is the paired estimate's; the rank test on the pooled
-      // samples is reported beside it.
+      // samples, reported beside it, sees a fourfold slowdown as well.
       EXPECT_LT(c["p_value"].get<double>(), 0.05) << key;
-      EXPECT_GE(c["rank_p_value"].get<double>(), 0.0) << key;
-      EXPECT_LE(c["rank_p_value"].get<double>(), 1.0) << key;
+      EXPECT_LT(c["rank_p_value"].get<double>(), 0.05) << key;
+      EXPECT_NE(c["rank_p_value"], c["p_value"]) << key;  // two tests, not one value twice
     }
   }
   EXPECT_TRUE(gemv_flagged) << r.out;

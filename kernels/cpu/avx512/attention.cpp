@@ -231,26 +231,11 @@ void attention_chunk(const float* const* q, float* const* out, const int64_t* nk
 void attention_head(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys, int64_t head_dim,
                     int64_t kv_stride, float* out, float* scratch) {
   const float scale = 1.0f / std::sqrt(float(head_dim));
-  __m512 vmax = _mm512_set1_ps(-INFINITY);
   for (int64_t j = 0; j < n_keys; ++j) scratch[j] = dot(q, k_cache + j * kv_stride, head_dim) * scale;
-  for (int64_t j = 0; j < n_keys; j += 16)
-    vmax = _mm512_max_ps(vmax, _mm512_mask_loadu_ps(vmax, tail16(n_keys - j), scratch + j));
-  const __m512 mx = _mm512_set1_ps(_mm512_reduce_max_ps(vmax));
-  __m512 den = _mm512_setzero_ps();
-  for (int64_t j = 0; j < n_keys; j += 16) {
-    const __mmask16 m = tail16(n_keys - j);
-    const __m512 e = _mm512_maskz_mov_ps(m, exp_ps(_mm512_sub_ps(_mm512_maskz_loadu_ps(m, scratch + j), mx)));
-    _mm512_mask_storeu_ps(scratch + j, m, e);
-    den = _mm512_add_ps(den, e);
-  }
-  const float inv_den = 1.0f / _mm512_reduce_add_ps(den);
+  const float inv_den = softmax(scratch, n_keys);
   for (int64_t i = 0; i < head_dim; i += 64)
     weighted_sum64(scratch, v_cache + i, n_keys, kv_stride, std::min<int64_t>(64, head_dim - i), out + i);
-  const __m512 r = _mm512_set1_ps(inv_den);
-  for (int64_t i = 0; i < head_dim; i += 16) {
-    const __mmask16 m = tail16(head_dim - i);
-    _mm512_mask_storeu_ps(out + i, m, _mm512_mul_ps(_mm512_maskz_loadu_ps(m, out + i), r));
-  }
+  scale_row(out, head_dim, inv_den);
 }
 
 void attention_group(const float* const* q, float* const* out, const int64_t* n_keys, int64_t n_queries,
