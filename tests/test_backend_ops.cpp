@@ -396,6 +396,36 @@ TEST_P(BackendOps, AttentionRejectsRowsPastTheCache) {
   }
 }
 
+// Backends may keep a call's angles for the next call at the same positions
+// (every layer of a step rotates the same ones): a call at other positions,
+// another theta or another head size must not reuse them, for rope and rope_qk.
+TEST_P(BackendOps, RopeFollowsEachCallsPositions) {
+  const int64_t rows = 3;
+  const RopeParams calls[] = {{2, 16, 0, 500000.0}, {2, 16, 0, 500000.0}, {2, 16, 5, 500000.0},
+                              {2, 16, 5, 10000.0},  {4, 8, 5, 10000.0},   {2, 16, 0, 500000.0}};
+  uint64_t seed = 1;
+  for (const RopeParams& p : calls) {
+    SCOPED_TRACE(testing::Message() << "pos0=" << p.pos0 << " theta=" << p.theta << " head_dim=" << p.head_dim);
+    const int64_t w = p.n_heads * p.head_dim;
+    const std::vector<float> x = random_floats(size_t(rows * w), seed++, 2.0f);
+    std::vector<float> want = x;
+    ref::rope(want.data(), rows, p);
+    Tensor t = be_->upload_tensor(x.data(), DType::F32, {rows, w});
+    be_->rope(t, p);
+    EXPECT_LT(test::nmse(download<float>(*be_, t), want), opcase::kNmseReordered) << "rope";
+    // q and k of one call at the same positions, k with a head count of its own.
+    const RopeParams pk{1, p.head_dim, p.pos0, p.theta};
+    const std::vector<float> kx = random_floats(size_t(rows * p.head_dim), seed++, 2.0f);
+    std::vector<float> kwant = kx;
+    ref::rope(kwant.data(), rows, pk);
+    Tensor qt = be_->upload_tensor(x.data(), DType::F32, {rows, w});
+    Tensor kt = be_->upload_tensor(kx.data(), DType::F32, {rows, p.head_dim});
+    be_->rope_qk(qt, p, kt, pk);
+    EXPECT_LT(test::nmse(download<float>(*be_, qt), want), opcase::kNmseReordered) << "rope_qk q";
+    EXPECT_LT(test::nmse(download<float>(*be_, kt), kwant), opcase::kNmseReordered) << "rope_qk k";
+  }
+}
+
 TEST_P(BackendOps, ElementwiseRejectsMismatchedShapes) {
   Tensor a = be_->new_tensor(DType::F32, {2, 3}), b = be_->new_tensor(DType::F32, {3, 2});
   EXPECT_THROW(be_->add(a, b, a), UsageError);

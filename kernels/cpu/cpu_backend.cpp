@@ -3,6 +3,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <memory>
 #include <vector>
@@ -137,6 +138,7 @@ class CpuBackend final : public Backend {
     std::vector<Item> items;
     const uint8_t* packed = host_ptr<uint8_t>(w.packed);
     const int64_t rb = k_.matmul_row_block;
+    const uint8_t* prepared = prepare_activations(x, w.k);
     for (size_t p = 0; p < y.size(); ++p) {
       MatmulArgs& a = args[p];
       a.packed = packed;
@@ -148,6 +150,7 @@ class CpuBackend final : public Backend {
       a.t = x.q.shape.rows;
       a.y = host_ptr<float>(y[p]);
       a.ldy = y[p].shape.cols;
+      a.prepared = prepared;
       packed += k_.packed_bytes(a.n, a.k);
       for (int64_t n0 = 0; n0 < a.n; n0 += rb) items.push_back({p, n0, std::min(a.n, n0 + rb)});
     }
@@ -174,19 +177,23 @@ class CpuBackend final : public Backend {
 
   void rope_impl(Tensor& x, const RopeParams& p) override {
     float* xp = host_ptr<float>(x);
-    const int64_t w = x.shape.cols;
-    parallel_for(x.shape.rows,
-                 [&](int64_t r) { k_.rope_row(xp + r * w, p.n_heads, p.head_dim, p.pos0 + r, p.theta); });
+    const int64_t w = x.shape.cols, stride = p.head_dim / 2 * 2;
+    const double* cs = rope_q_.angles(p, x.shape.rows, *this);
+    parallel_for(x.shape.rows, [&](int64_t r) { k_.rope_row(xp + r * w, p.n_heads, p.head_dim, cs + r * stride); });
   }
 
   void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override {
     float *qp = host_ptr<float>(q), *kp = host_ptr<float>(k);
-    const int64_t wq = q.shape.cols, wk = k.shape.cols;
-    parallel_for(q.shape.rows, [&](int64_t r) {
-      k_.rope_row(qp + r * wq, pq.n_heads, pq.head_dim, pq.pos0 + r, pq.theta);
-      k_.rope_row(kp + r * wk, pk.n_heads, pk.head_dim, pk.pos0 + r, pk.theta);
+    const int64_t wq = q.shape.cols, wk = k.shape.cols, rows = q.shape.rows;
+    const int64_t sq = pq.head_dim / 2 * 2, sk = pk.head_dim / 2 * 2;
+    const double* cq = rope_q_.angles(pq, rows, *this);
+    const double* ck = rope_k_.angles(pk, rows, *this);
+    parallel_for(rows, [&](int64_t r) {
+      k_.rope_row(qp + r * wq, pq.n_heads, pq.head_dim, cq + r * sq);
+      k_.rope_row(kp + r * wk, pk.n_heads, pk.head_dim, ck + r * sk);
     });
   }
+
 
   void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
                       Tensor& out) override {
@@ -276,6 +283,46 @@ class CpuBackend final : public Backend {
                  [&](int64_t b) { f(b * kBlock, std::min(vocab, (b + 1) * kBlock)); });
   }
 
+  // The variant's activation preparation for a GEMM (CpuKernels::prepare),
+  // once per matmul, token blocks spread over the threads; null where there
+  // is none (a GEMV, or a kernel that reads xq as it is). Every row block's
+  // kernel call then reads it, instead of each preparing its own copy.
+  const uint8_t* prepare_activations(const QuantAct& x, int64_t k) {
+    const int64_t t = x.q.shape.rows;
+    if (t <= 1 || !k_.prepare) return nullptr;
+    const size_t bytes = k_.prepared_bytes(t, k) + 64;
+    if (prepared_.size() < bytes) prepared_.resize(bytes);
+    const auto base = reinterpret_cast<uintptr_t>(prepared_.data());
+    uint8_t* out = prepared_.data() + ((64 - base % 64) % 64);
+    const int8_t* xq = host_ptr<int8_t>(x.q);
+    constexpr int64_t kBlock = CpuKernels::kPrepareTokens;
+    parallel_for((t + kBlock - 1) / kBlock,
+                 [&](int64_t b) { k_.prepare(xq, t, k, b * kBlock, std::min(t, (b + 1) * kBlock), out); });
+    return out;
+  }
+
+  // RoPE's angles for the positions of one call (rope_angles per row), kept
+  // while the next call asks for the same positions: every layer of a prefill
+  // or decode step rotates the same positions, so the sines and cosines are
+  // computed once per step instead of twice per layer.
+  class RopeAngles {
+   public:
+    const double* angles(const RopeParams& p, int64_t rows, CpuBackend& be) {
+      if (rows != rows_ || p.pos0 != pos0_ || p.head_dim != head_dim_ || p.theta != theta_ || table_.empty()) {
+        const int64_t stride = p.head_dim / 2 * 2;
+        table_.resize(size_t(std::max<int64_t>(1, rows * stride)));
+        be.parallel_for(rows, [&](int64_t r) { rope_angles(p.pos0 + r, p.head_dim, p.theta, table_.data() + r * stride); });
+        rows_ = rows, pos0_ = p.pos0, head_dim_ = p.head_dim, theta_ = p.theta;
+      }
+      return table_.data();
+    }
+
+   private:
+    std::vector<double> table_;
+    int64_t rows_ = -1, pos0_ = 0, head_dim_ = 0;
+    double theta_ = 0;
+  };
+
   // Splits n elements into per-thread chunks of whole cache lines.
   template <class F>
   void elementwise(const Tensor& t, F&& f) {
@@ -288,6 +335,8 @@ class CpuBackend final : public Backend {
   int threads_ = 1;
   DeviceInfo info_;
   std::unique_ptr<ThreadPool> pool_;  // none with one thread
+  std::vector<uint8_t> prepared_;     // prepare_activations' block (64 bytes of slack to align it)
+  RopeAngles rope_q_, rope_k_;        // one per operand, in case q and k differ in head_dim or theta
 };
 
 }  // namespace

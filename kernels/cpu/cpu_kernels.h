@@ -21,6 +21,9 @@ struct MatmulArgs {
   int64_t t = 0;
   float* y = nullptr;               // [t, ldy]
   int64_t ldy = 0;
+  // For t > 1, where the variant has a prepare step: the activations as it
+  // wrote them for this call (null: the kernel prepares them itself).
+  const uint8_t* prepared = nullptr;
 };
 
 struct CpuKernels {
@@ -33,12 +36,22 @@ struct CpuKernels {
   void (*repack)(const CanonicalTernary& w, uint8_t* out);
   // Rows [n0, n1) of one part for all t tokens; n0 is a multiple of matmul_row_block.
   void (*matmul)(const MatmulArgs& a, int64_t n0, int64_t n1);
+  // Optional (null where the kernel reads xq as it is): for t > 1 tokens, a
+  // rearrangement of the activations (tiles, sums) that every row block's call
+  // reads. The backend writes it once per matmul, before the rows are split,
+  // into prepared_bytes(t, k) bytes, 64-byte aligned; prepare writes tokens
+  // [t0, t1) with t0 a multiple of kPrepareTokens and t1 = t or a multiple of
+  // it, so threads can share the work.
+  static constexpr int64_t kPrepareTokens = 16;
+  size_t (*prepared_bytes)(int64_t t, int64_t k) = nullptr;
+  void (*prepare)(const int8_t* xq, int64_t t, int64_t k, int64_t t0, int64_t t1, uint8_t* out) = nullptr;
 
   // One token row each.
   void (*quantize_row)(const float* x, int64_t k, int8_t* q, float* s);
   void (*rmsnorm_row)(const float* x, const float* w, int64_t d, float eps, float* y);
   void (*rmsnorm_quant_row)(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s);
-  void (*rope_row)(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, double theta);
+  // cs: the row's position's cosine and sine pairs (rope_angles, below).
+  void (*rope_row)(float* x, int64_t n_heads, int64_t head_dim, const double* cs);
   void (*embed_row)(const uint16_t* table_row, int64_t d, float* out);
 
   // One query head over n_keys cached positions; kv_stride is the cache row
@@ -68,6 +81,11 @@ struct CpuKernels {
   // Index of the largest of v values, lowest on ties.
   int64_t (*argmax)(const float* logits, int64_t v);
 };
+
+// RoPE's angles at one position, as the reference computes them (in double):
+// cs[2i], cs[2i + 1] = cos, sin of pos * theta^(-2i / head_dim), i < head_dim / 2.
+// One function for every variant: the angles are part of the numeric contract.
+void rope_angles(int64_t pos, int64_t head_dim, double theta, double* cs);
 
 // The default tables (no pins).
 const CpuKernels& scalar_kernels();

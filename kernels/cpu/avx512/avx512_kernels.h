@@ -16,8 +16,11 @@ void repack(const CanonicalTernary& w, uint8_t* out);
 // The code (T + 1) stored for row r, column i of the packed layout; r and i may
 // run into the padding (r < 16 * ceil(n/16), i < 16 * ceil(k/16)), which holds 1.
 int code_at(const uint8_t* packed, int64_t n, int64_t k, int64_t r, int64_t i);
-// t2i8_matmul_r16k16__avx512vnni (matmul_w2a8.cpp): needs VNNI.
+// t2i8_matmul_r16k16__avx512vnni (matmul_w2a8.cpp): needs VNNI. Its GEMM
+// (t > 1) reads the activations as prepare writes them (CpuKernels::prepare).
 void matmul(const MatmulArgs& a, int64_t n0, int64_t n1);
+size_t prepared_bytes(int64_t t, int64_t k);
+void prepare(const int8_t* xq, int64_t t, int64_t k, int64_t t0, int64_t t1, uint8_t* out);
 // t2i8_matmul_r16k16__avx512bw (matmul_w2a8_bw.cpp): AVX-512 BW only.
 void matmul_bw(const MatmulArgs& a, int64_t n0, int64_t n1);
 
@@ -27,6 +30,8 @@ size_t packed_bytes_b3(int64_t n, int64_t k);
 void repack_b3(const CanonicalTernary& w, uint8_t* out);
 // t1p6i8_matmul_b3r16k20__avx512vnni (matmul_b3r16k20.cpp): needs VNNI.
 void matmul_b3(const MatmulArgs& a, int64_t n0, int64_t n1);
+size_t prepared_bytes_b3(int64_t t, int64_t k);
+void prepare_b3(const int8_t* xq, int64_t t, int64_t k, int64_t t0, int64_t t1, uint8_t* out);
 
 // --- row-wise float ops ----------------------------------------------------------
 // 1 / sqrt(mean(x^2) + eps), summed in double as the reference does.

@@ -36,10 +36,11 @@
 //           arithmetic, so at 128 tokens it runs at the 2-bit GEMM's speed.
 //           Activations are interleaved per tile exactly as r16k16's GEMM does
 //           (4-column groups are 64 bytes apart), so the 16 broadcasts of one
-//           code register read one 64-byte line.
+//           code register read one 64-byte line, and prepared once per matmul
+//           by the backend the same way (prepare_b3).
 //
 // Since codes are T + 1, acc = sum(c * x) - sum(x), sum(x) computed once per
-// token per call. Activations past k are read from a zero-padded copy, so the
+// token (for t > 1, prepared with the tiles). Activations past k are read from a zero-padded copy, so the
 // kernel never reads past the end of xq.
 //
 // Epilogue: store_b3_rows, y = float(acc - sum(x)) / s[t] * w_scale, a
@@ -55,7 +56,7 @@
 namespace bitlab::cpu::avx512 {
 namespace {
 
-constexpr int kMaxTile = 16;            // tokens per GEMM tile
+constexpr int kMaxTile = int(kGemmTileTokens);  // tokens per GEMM tile
 constexpr int64_t kChunkBlocks = 1638;  // 32760 columns: 256 * 2 * 128 * 32760 < 2^31
 
 // acc += sum_i c[4l+i] * x[i] per dword lane l, x = four int8 at p broadcast to
@@ -161,29 +162,39 @@ constexpr TileTable kTiles = make_tiles(std::make_index_sequence<kMaxTile>{});
 
 }  // namespace
 
+size_t prepared_bytes_b3(int64_t t, int64_t k) { return prepared_size(t, b3_col_blocks(k) * kB3ColBlock); }
+
+void prepare_b3(const int8_t* xq, int64_t t, int64_t k, int64_t t0, int64_t t1, uint8_t* out) {
+  prepare_tiles(xq, t, k, b3_col_blocks(k) * kB3ColBlock, t0, t1, out);
+}
+
 void matmul_b3(const MatmulArgs& a, int64_t n0, int64_t n1) {
   const int64_t nkb = b3_col_blocks(a.k), kp = nkb * kB3ColBlock, group_bytes = nkb * kB3BlockBytes;
-  const __m512 w_scale = _mm512_set1_ps(a.w_scale);
-  thread_local Scratch<int32_t> xsum_scratch;
-  int32_t* xsum = xsum_scratch.get(size_t(a.t));
-  for (int64_t t = 0; t < a.t; ++t) xsum[t] = row_sum(a.xq + t * a.k, a.k);
-
   if (a.t == 1) {
     // The activations are read in place, except for a zero-padded copy when k
     // is not a multiple of 20, so nothing past k is read.
     thread_local Scratch<int8_t> xpad;
     const int8_t* x = padded_row(a.xq, a.k, kp, xpad);
+    const int32_t xsum = row_sum(a.xq, a.k);
+    const __m512 w_scale = _mm512_set1_ps(a.w_scale);
     for (int64_t r0 = n0; r0 < n1; r0 += kRowGroup)
-      gemv_group(a.packed + (r0 / kRowGroup) * group_bytes, nkb, x, xsum[0], a.s[0], w_scale, a.y + r0,
+      gemv_group(a.packed + (r0 / kRowGroup) * group_bytes, nkb, x, xsum, a.s[0], w_scale, a.y + r0,
                  __mmask16((1u << std::min(kRowGroup, n1 - r0)) - 1u));
     return;
   }
 
-  // Activations interleaved per tile of 16 tokens (see gemm_tile), zero past k
-  // and past the last token.
-  const int64_t tiles = (a.t + kMaxTile - 1) / kMaxTile, tile_bytes = kp * 16;
-  thread_local Scratch<int8_t> xt_scratch;
-  const int8_t* xt = interleave_tiles(a.xq, a.t, a.k, kp, kMaxTile, xt_scratch);
+  // Activations interleaved per tile of 16 tokens (see gemm_tile), with their
+  // sums: prepared once per call by the backend, else here.
+  const uint8_t* prep = a.prepared;
+  if (!prep) {
+    thread_local Scratch<uint8_t> own;
+    uint8_t* p = own.get(prepared_size(a.t, kp));
+    prepare_tiles(a.xq, a.t, a.k, kp, 0, a.t, p);
+    prep = p;
+  }
+  const int32_t* xsum = prepared_sums(prep);
+  const int8_t* xt = prepared_tiles(prep, a.t);
+  const int64_t tiles = (a.t + kMaxTile - 1) / kMaxTile, tile_bytes = kp * kMaxTile;
   thread_local Scratch<uint8_t> codes_scratch;
   uint8_t* codes = codes_scratch.get(size_t(tile_bytes));
   for (int64_t r0 = n0; r0 < n1; r0 += kRowGroup) {

@@ -104,30 +104,71 @@ inline const int8_t* padded_row(const int8_t* x, int64_t k, int64_t kp, Scratch<
   return p;
 }
 
-// The GEMM kernels' activation tiles: t token rows of k int8 values (x, row
-// stride k) regrouped per tile of `tile` tokens so that the `tile` four-byte
-// groups of one column group are one 64-byte line:
-//   out[(t / tile) * tile_bytes + (c / 4) * 64 + 4 * (t % tile) + c % 4] = x[t, c],
-// tile_bytes = kp * 16 (kp: k padded to the layout's column block), zero past k
-// and past the last token. Returns the tiles, in `buf`.
-inline int8_t* interleave_tiles(const int8_t* x, int64_t t, int64_t k, int64_t kp, int64_t tile,
-                                Scratch<int8_t>& buf) {
-  const int64_t tiles = (t + tile - 1) / tile, tile_bytes = kp * 16;
-  int8_t* out = buf.get(size_t(tiles * tile_bytes));
-  std::memset(out, 0, size_t(tiles * tile_bytes));
-  // Each 64 bytes of a token row are 16 four-byte groups, scattered 64 bytes apart.
-  const __m512i group_offsets =
-      _mm512_setr_epi32(0, 64, 128, 192, 256, 320, 384, 448, 512, 576, 640, 704, 768, 832, 896, 960);
-  for (int64_t r = 0; r < t; ++r) {
-    int8_t* dst = out + (r / tile) * tile_bytes + 4 * (r % tile);
-    const int8_t* src = x + r * k;
-    for (int64_t i = 0; i < k; i += 64) {
-      const int64_t left = k - i;
-      const __m512i v = _mm512_maskz_loadu_epi8(tail64(left), src + i);
-      _mm512_mask_i32scatter_epi32(dst + i * 16, tail16((left + 3) / 4), group_offsets, v, 1);
+// The GEMM kernels' prepared activations (MatmulArgs::prepared), written once
+// per matmul call and read by every row block's call:
+//   - the t per-token sums Σx (int32), in a region padded to 64 bytes per 16 tokens;
+//   - the t token rows of k int8 values regrouped per tile of 16 tokens so that
+//     the 16 four-byte groups of one column group are one 64-byte line:
+//       tiles[(t / 16) * kp * 16 + (c / 4) * 64 + 4 * (t % 16) + c % 4] = x[t, c],
+//     kp: k padded to the layout's column block (a multiple of 4), zero past k
+//     and past the last token.
+inline constexpr int64_t kGemmTileTokens = 16;
+inline int64_t prepared_sums_bytes(int64_t t) { return (t + kGemmTileTokens - 1) / kGemmTileTokens * 64; }
+inline size_t prepared_size(int64_t t, int64_t kp) {
+  return size_t(prepared_sums_bytes(t) + (t + kGemmTileTokens - 1) / kGemmTileTokens * kp * kGemmTileTokens);
+}
+inline const int32_t* prepared_sums(const uint8_t* p) { return reinterpret_cast<const int32_t*>(p); }
+inline const int8_t* prepared_tiles(const uint8_t* p, int64_t t) {
+  return reinterpret_cast<const int8_t*>(p + prepared_sums_bytes(t));
+}
+
+// In place: v[r] dword c becomes v[c] dword r (a 16 x 16 transpose of 32-bit
+// elements: pairs, then quads within 128-bit lanes, then the lanes themselves).
+inline void transpose16x16_epi32(__m512i v[16]) {
+  __m512i t[16], u[16];
+  for (int i = 0; i < 8; ++i) {
+    t[2 * i] = _mm512_unpacklo_epi32(v[2 * i], v[2 * i + 1]);
+    t[2 * i + 1] = _mm512_unpackhi_epi32(v[2 * i], v[2 * i + 1]);
+  }
+  // u[4i + j], 128-bit lane L: rows 4i..4i+3 of column 4L + j.
+  for (int i = 0; i < 4; ++i) {
+    u[4 * i] = _mm512_unpacklo_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 1] = _mm512_unpackhi_epi64(t[4 * i], t[4 * i + 2]);
+    u[4 * i + 2] = _mm512_unpacklo_epi64(t[4 * i + 1], t[4 * i + 3]);
+    u[4 * i + 3] = _mm512_unpackhi_epi64(t[4 * i + 1], t[4 * i + 3]);
+  }
+  // Column 4L + j gathers lane L of u[j], u[4 + j], u[8 + j], u[12 + j].
+  for (int j = 0; j < 4; ++j) {
+    const __m512i p = _mm512_shuffle_i32x4(u[j], u[4 + j], 0x88), q = _mm512_shuffle_i32x4(u[j], u[4 + j], 0xdd);
+    const __m512i p2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0x88);
+    const __m512i q2 = _mm512_shuffle_i32x4(u[8 + j], u[12 + j], 0xdd);
+    v[j] = _mm512_shuffle_i32x4(p, p2, 0x88);
+    v[4 + j] = _mm512_shuffle_i32x4(q, q2, 0x88);
+    v[8 + j] = _mm512_shuffle_i32x4(p, p2, 0xdd);
+    v[12 + j] = _mm512_shuffle_i32x4(q, q2, 0xdd);
+  }
+}
+
+// Writes the sums and whole tiles (zero sums and rows past t included) of tokens
+// [t0, t1) into a prepared block of prepared_size(t, kp) bytes; t0 is a
+// multiple of 16 and t1 is t or a multiple of 16, so threads may prepare
+// disjoint token ranges of one block. Reads nothing past row t - 1, column k - 1.
+inline void prepare_tiles(const int8_t* x, int64_t t, int64_t k, int64_t kp, int64_t t0, int64_t t1, uint8_t* out) {
+  int32_t* sums = reinterpret_cast<int32_t*>(out);
+  int8_t* tiles = reinterpret_cast<int8_t*>(out + prepared_sums_bytes(t));
+  const int64_t t1_tiles = (t1 + kGemmTileTokens - 1) / kGemmTileTokens * kGemmTileTokens;
+  for (int64_t r = t0; r < t1_tiles; ++r) sums[r] = r < t ? row_sum(x + r * k, k) : 0;
+  const int64_t groups = kp / 4;
+  for (int64_t r0 = t0; r0 < t1; r0 += kGemmTileTokens) {
+    int8_t* dst = tiles + (r0 / kGemmTileTokens) * kp * kGemmTileTokens;
+    for (int64_t c0 = 0; c0 < kp; c0 += 64) {
+      __m512i v[16];
+      for (int r = 0; r < 16; ++r)
+        v[r] = r0 + r < t ? _mm512_maskz_loadu_epi8(tail64(k - c0), x + (r0 + r) * k + c0) : _mm512_setzero_si512();
+      transpose16x16_epi32(v);
+      for (int64_t g = 0; g < 16 && c0 / 4 + g < groups; ++g) _mm512_storeu_si512(dst + (c0 / 4 + g) * 64, v[g]);
     }
   }
-  return out;
 }
 
 }  // namespace

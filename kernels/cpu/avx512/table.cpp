@@ -36,7 +36,13 @@ constexpr CpuVariant kAvx512[] = {
      [](CpuKernels& k) { k.quantize_row = avx512::quantize_row; }},
     {"f32_i8_rmsnorm_quant__avx512", "rmsnorm_quant", avx512_base,
      [](CpuKernels& k) { k.rmsnorm_quant_row = avx512::rmsnorm_quant_row; }},
-    {"t2i8_matmul_r16k16__avx512vnni", "matmul_w2a8", avx512_vnni, install_r16k16<avx512::matmul>, "avx512-vnni"},
+    {"t2i8_matmul_r16k16__avx512vnni", "matmul_w2a8", avx512_vnni,
+     [](CpuKernels& k) {
+       install_r16k16<avx512::matmul>(k);
+       k.prepared_bytes = avx512::prepared_bytes;
+       k.prepare = avx512::prepare;
+     },
+     "avx512-vnni"},
     {"t2i8_matmul_r16k16__avx512bw", "matmul_w2a8", avx512_base, install_r16k16<avx512::matmul_bw>, "avx512-bw"},
     // After the 2-bit matmuls, so never the default: asked for by --weight-bits 1.6.
     {"t1p6i8_matmul_b3r16k20__avx512vnni", "matmul_w2a8", avx512_vnni,
@@ -45,6 +51,8 @@ constexpr CpuVariant kAvx512[] = {
        k.packed_bytes = avx512::packed_bytes_b3;
        k.repack = avx512::repack_b3;
        k.matmul = avx512::matmul_b3;
+       k.prepared_bytes = avx512::prepared_bytes_b3;
+       k.prepare = avx512::prepare_b3;
      },
      "avx512-vnni-b3", WeightBits::OnePointSix},
     {"f32_attention_head__avx512", "attention", avx512_base,

@@ -17,7 +17,7 @@ void b3_matmul(const MatmulArgs& a, int64_t n0, int64_t n1);
 void quantize_row(const float* x, int64_t k, int8_t* q, float* s);
 void rmsnorm_row(const float* x, const float* w, int64_t d, float eps, float* y);
 void rmsnorm_quant_row(const float* x, const float* w, int64_t d, float eps, int8_t* q, float* s);
-void rope_row(float* x, int64_t n_heads, int64_t head_dim, int64_t pos, double theta);
+void rope_row(float* x, int64_t n_heads, int64_t head_dim, const double* cs);
 void embed_row(const uint16_t* table_row, int64_t d, float* out);
 void attention_head(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys, int64_t head_dim,
                     int64_t kv_stride, float* out, float* scratch);

@@ -3,10 +3,13 @@
 // writes exactly packed_bytes, and the matmul is bit-identical to
 // ref::matmul_w2a8 on odd shapes (rows not a multiple of 16, k not a multiple
 // of 4/16/64), for GEMV and GEMM token counts, fused parts included; and both
-// paths of the LM head kernel agree with the reference.
+// paths of the LM head kernel agree with the reference. The GEMM's prepared
+// activations follow their tile layout.
 // Skipped on a CPU without AVX-512 VNNI.
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <cstdint>
 #include <cstring>
 #include <vector>
 
@@ -104,6 +107,62 @@ TEST_F(Avx512Layout, FusedPartsKeepTheirOwnRowsAndScales) {
       ASSERT_EQ(0, std::memcmp(got.data(), want.data(), want.size() * sizeof(float))) << "part " << w.name;
     }
   }
+}
+
+// The GEMM's activations, prepared once per matmul (CpuKernels::prepare):
+// the sums and the 16-token tiles exactly as the layout comment says, zero past
+// k and past the last token, nothing written past prepared_bytes, the same
+// bytes whether the token blocks are prepared in one call or one at a time in
+// any order; and the kernel gives the same bits from a prepared block as when
+// it prepares its own.
+TEST_F(Avx512Layout, PreparedActivationsFollowTheTileLayout) {
+  for (int64_t k : kCols)
+    for (int64_t t : {int64_t(2), int64_t(13), int64_t(37)}) {
+      SCOPED_TRACE(testing::Message() << "k=" << k << " t=" << t);
+      std::vector<int8_t> xq(size_t(t * k));
+      for (size_t i = 0; i < xq.size(); ++i) xq[i] = int8_t(int(i * 2654435761u >> 24) - 128);
+      const size_t bytes = cpu::avx512::prepared_bytes(t, k);
+      std::vector<uint8_t> whole(bytes + 64, 0xA5), blocks(bytes + 64, 0x5A);
+      cpu::avx512::prepare(xq.data(), t, k, 0, t, whole.data());
+      const int64_t block = cpu::CpuKernels::kPrepareTokens, n_blocks = (t + block - 1) / block;
+      for (int64_t b = n_blocks - 1; b >= 0; --b)
+        cpu::avx512::prepare(xq.data(), t, k, b * block, std::min(t, (b + 1) * block), blocks.data());
+      for (size_t i = bytes; i < whole.size(); ++i) ASSERT_EQ(whole[i], 0xA5) << "prepare wrote past its size";
+      ASSERT_EQ(0, std::memcmp(whole.data(), blocks.data(), bytes));
+
+      const int64_t kp = (k + 15) / 16 * 16, sums_bytes = (t + 15) / 16 * 64;
+      ASSERT_EQ(bytes, size_t(sums_bytes + (t + 15) / 16 * kp * 16));
+      for (int64_t r = 0; r < t; ++r) {
+        int32_t sum = 0;
+        for (int64_t c = 0; c < k; ++c) sum += xq[size_t(r * k + c)];
+        int32_t got;
+        std::memcpy(&got, whole.data() + 4 * r, 4);
+        ASSERT_EQ(got, sum) << "sum of token " << r;
+      }
+      const uint8_t* tiles = whole.data() + sums_bytes;
+      for (int64_t r = 0; r < (t + 15) / 16 * 16; ++r)
+        for (int64_t c = 0; c < kp; ++c) {
+          const int8_t want = r < t && c < k ? xq[size_t(r * k + c)] : int8_t(0);
+          const auto got = int8_t(tiles[(r / 16) * kp * 16 + (c / 4) * 64 + 4 * (r % 16) + c % 4]);
+          ASSERT_EQ(got, want) << "token " << r << " column " << c;
+        }
+
+      const int64_t n = 33;
+      const CanonicalTernary w = test::random_matrix("w", n, k, uint64_t(k + t), 0.5f);
+      // The kernel loads weight blocks 64-byte aligned, as the backend allocates them.
+      std::vector<uint8_t> packed_storage(cpu::avx512::packed_bytes(n, k) + 64);
+      uint8_t* packed = packed_storage.data() + (64 - reinterpret_cast<uintptr_t>(packed_storage.data()) % 64) % 64;
+      cpu::avx512::repack(w, packed);
+      const std::vector<float> s(size_t(t), 3.0f);
+      std::vector<float> own(size_t(t * n)), shared(size_t(t * n));
+      cpu::MatmulArgs a{.packed = packed, .n = n, .k = k, .w_scale = 0.5f, .xq = xq.data(), .s = s.data(),
+                        .t = t, .y = own.data(), .ldy = n};
+      cpu::avx512::matmul(a, 0, n);
+      a.y = shared.data();
+      a.prepared = whole.data();
+      cpu::avx512::matmul(a, 0, n);
+      ASSERT_EQ(0, std::memcmp(own.data(), shared.data(), own.size() * sizeof(float)));
+    }
 }
 
 // The LM head has a GEMV path (t = 1, one row at a time) and a tiled path
