@@ -41,9 +41,6 @@ bool solve(Matrix a, std::vector<double>& b) {
   return true;
 }
 
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
 
 // A group of domains fitted together, and what its energy is regressed on.
 struct Group {
@@ -195,11 +192,11 @@ std::vector<CalibrationWindow> measure_calibration_windows(
       w.kernel = k.name;
       w.repetition = rep;
       meter.start();
-      const double t0 = now_seconds();
+      const double t0 = steady_seconds();
       if (!k.run) {
         std::this_thread::sleep_for(std::chrono::duration<double>(window));
       } else {
-        while (now_seconds() - t0 < window) {
+        while (steady_seconds() - t0 < window) {
           const OpCounts n = k.run();
           w.counts += n;
           meter.count(n);

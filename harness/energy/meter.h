@@ -5,6 +5,7 @@
 //   modelled  operation and byte counts x per-operation energies: an estimate (modelled.h)
 // Never a utilisation-times-TDP guess.
 #pragma once
+#include <chrono>
 #include <map>
 #include <optional>
 #include <string>
@@ -12,6 +13,11 @@
 #include "harness/energy/op_counts.h"
 
 namespace bitlab {
+
+// Seconds on the steady clock: the meters' window edges.
+inline double steady_seconds() {
+  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
+}
 
 struct EnergyReading {
   std::string source;                    // "rapl", "nvml", "modelled"

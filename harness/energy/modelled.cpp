@@ -1,6 +1,5 @@
 #include "harness/energy/modelled.h"
 
-#include <chrono>
 #include <filesystem>
 #include <fstream>
 #include <set>
@@ -10,12 +9,6 @@
 #include "model/error.h"
 
 namespace bitlab {
-namespace {
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
-
 int cpu_sockets() {
   namespace fs = std::filesystem;
   std::set<std::string> packages;
@@ -58,7 +51,7 @@ EnergyReading model_energy(const OpCounts& n, const EnergyCosts& costs) {
 
 void ModelledMeter::start() {
   counts_ = {};
-  started_ = now_seconds();
+  started_ = steady_seconds();
   running_ = true;
 }
 
@@ -66,7 +59,7 @@ EnergyReading ModelledMeter::stop() {
   if (!running_) throw UsageError("ModelledMeter::stop without start");
   running_ = false;
   EnergyReading r = model_energy(counts_, c_.costs);
-  r.seconds = now_seconds() - started_;  // the work's wall time: what static power is paid over
+  r.seconds = steady_seconds() - started_;  // the work's wall time: what static power is paid over
   r.joules["static"] = c_.static_watts * r.seconds;
   r.method += fmt::format(" + static {:.4g} W x the window's wall time", c_.static_watts);
   r.label = c_.label;

@@ -1,7 +1,6 @@
 #include "harness/energy/session.h"
 
 #include <algorithm>
-#include <chrono>
 
 #include <fmt/format.h>
 
@@ -12,12 +11,6 @@
 #include "model/error.h"
 
 namespace bitlab {
-namespace {
-double now_seconds() {
-  return std::chrono::duration<double>(std::chrono::steady_clock::now().time_since_epoch()).count();
-}
-}  // namespace
-
 void check_energy_source(const std::string& s) {
   if (s != "auto" && s != "rapl" && s != "nvml" && s != "modelled" && s != "none")
     throw UsageError(fmt::format("unknown energy source '{}' (known: auto, rapl, nvml, modelled, none)", s));
@@ -116,7 +109,7 @@ EnergyWindow::EnergyWindow(std::vector<EnergyMeter*> meters, Backend& backend)
   if (meters_.empty()) return;
   be_.synchronize();  // no earlier work may land inside the window
   for (EnergyMeter* m : meters_) m->start();
-  started_ = now_seconds();
+  started_ = steady_seconds();
 }
 
 EnergyWindow::~EnergyWindow() {
@@ -135,7 +128,7 @@ void EnergyWindow::count(const OpCounts& n) {
   }
 }
 
-double EnergyWindow::elapsed_seconds() const { return meters_.empty() ? 0 : now_seconds() - started_; }
+double EnergyWindow::elapsed_seconds() const { return meters_.empty() ? 0 : steady_seconds() - started_; }
 
 std::vector<EnergyReading> EnergyWindow::stop() {
   std::vector<EnergyReading> out;
