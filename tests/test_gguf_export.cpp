@@ -256,17 +256,23 @@ TEST(GgufExportTl2, BytesSitWhereTheKernelsReadThem) {
   EXPECT_EQ(b[17], 0x03);  // row 9 sits at 17
   EXPECT_EQ(b[12], 0x90);  // row 20 sits at 12
   for (size_t i = 0; i < signs; ++i)
-    if (i != 17 && i != 12) ASSERT_EQ(b[i], 0) << i;
+    if (i != 17 && i != 12) {
+      ASSERT_EQ(b[i], 0) << i;
+    }
   // Signs: word l of a run, bit 15 - j: triple j / 2 of row 16 * (j % 2) + l.
   // Row 20, triple 0: j = 1, l = 4: word 4 (bytes 8, 9), bit 14 = byte 9 bit 6.
   EXPECT_EQ(b[signs + 9], 0x40);
   for (size_t i = signs; i < pairs; ++i)
-    if (i != signs + 9) ASSERT_EQ(b[i], 0) << i;
-  // Pairs: zero weights are 4 (0x44 a byte); runs of 32 per 2 pairs, 8 runs per 32-weight block.
+    if (i != signs + 9) {
+      ASSERT_EQ(b[i], 0) << i;
+    }
+  // Pairs: zero weights are 4 (0x44 a byte); runs of 32 bytes hold 2 pairs, 8 runs per row group and 32-weight block.
   EXPECT_EQ(b[pairs + 32 + 0], 0x54);    // pair 2 = high nibble of run 1, row 0 at byte 0
-  EXPECT_EQ(b[pairs + 256 + 0], 0x14);   // block 1, pair 0
+  EXPECT_EQ(b[pairs + 512 + 0], 0x14);   // block 1 (after 2 row groups of 8 runs), pair 0
   for (size_t i = pairs; i < pairs + 64 * 64 / 4; ++i)
-    if (i != pairs + 32 && i != pairs + 256) ASSERT_EQ(b[i], 0x44) << i;
+    if (i != pairs + 32 && i != pairs + 512) {
+      ASSERT_EQ(b[i], 0x44) << i;
+    }
   for (size_t i = pairs + 64 * 64 / 4; i < 4096; ++i) ASSERT_EQ(b[i], 0) << i;
   float s;
   std::memcpy(&s, &b[4096], 4);
@@ -281,8 +287,8 @@ TEST(GgufExportTl2, KernelShapesUseTheGeneratedTiling) {
   EXPECT_EQ(tl2_tiling("m", 2560, 6912).bm_tile, 160);
   // ggml_nbytes of bitnet.cpp's TL2 for the q/o and down shapes.
   const uint64_t qo[] = {2560, 2560}, down[] = {6912, 2560};
-  EXPECT_EQ(ggml_tensor_bytes(uint32_t(GgmlType::TL2), qo, "t"), 2304u * 2560 / 3 * 5 / 8 + 327680 + 32);
-  EXPECT_EQ(ggml_tensor_bytes(uint32_t(GgmlType::TL2), down, "t"), 3877568u + 32);  // 3549866 + 327680, padded to 32
+  EXPECT_EQ(ggml_tensor_bytes(uint32_t(GgmlType::TL2), qo, "t"), 1228800u + 163840 + 32);
+  EXPECT_EQ(ggml_tensor_bytes(uint32_t(GgmlType::TL2), down, "t"), 3713728u + 32);  // 3549866 + 163840, padded to 32
 }
 
 TEST(GgufExportTl2, ShapesTheKernelsCannotTileAreRefused) {
