@@ -3,7 +3,8 @@
 metadata and tensor table itself and decodes the ternary types into values in
 {-1, 0, +1} plus their stored scales with numpy, following the peers' own
 dequantize code (llama.cpp ggml-quants.c dequantize_row_tq2_0 / tq1_0,
-ik_llama.cpp iqk_quantize.cpp dequantize_row_iq2_bn / iq1_bn, bitnet.cpp I2_S).
+ik_llama.cpp iqk_quantize.cpp dequantize_row_iq2_bn / iq1_bn, bitnet.cpp I2_S, and
+bitnet.cpp TL2 as its converter's preprocess_weights_tl2 lays it out).
 It shares no code with bitlab, so the two agreeing means the layout is the
 peers', not merely self-consistent.
 
@@ -15,9 +16,27 @@ import sys
 import numpy as np
 
 # ggml type ids: mainline's, and ik_llama.cpp's own for the BN types.
-F32, F16, BF16, TQ1_0, TQ2_0, I2_S, IQ1_BN, IQ2_BN = 0, 1, 30, 34, 35, 36, 134, 135
-TYPE_NAMES = {F32: "F32", F16: "F16", BF16: "BF16", TQ1_0: "TQ1_0", TQ2_0: "TQ2_0", I2_S: "I2_S",
+F32, F16, BF16, TQ1_0, TQ2_0, I2_S, TL2, IQ1_BN, IQ2_BN = 0, 1, 30, 34, 35, 36, 39, 134, 135
+TYPE_NAMES = {F32: "F32", F16: "F16", BF16: "BF16", TQ1_0: "TQ1_0", TQ2_0: "TQ2_0", I2_S: "I2_S", TL2: "TL2",
               IQ1_BN: "IQ1_BN", IQ2_BN: "IQ2_BN"}
+
+# TL2's bytes follow the tiling its kernels were generated with (codegen_tl2.py
+# --BM/--BK/--bm): 2B4T's shapes (rows, k) -> BM; BK 96 and bm 32 everywhere.
+# Other shapes: BM the largest multiple of 32 up to 320 dividing the rows.
+TL2_KERNEL_BM = {(2560, 2560): 320, (640, 2560): 160, (6912, 2560): 256, (2560, 6912): 160}
+TL2_BK = 96
+
+
+def tl2_bm(n, k):
+    if (n, k) in TL2_KERNEL_BM:
+        return TL2_KERNEL_BM[(n, k)]
+    return next(bm for bm in range(320, 0, -32) if n % bm == 0)
+
+
+def tl2_scale_offset(n, k):
+    """bitnet.cpp's TL2 size in C integer order, rounded up to 32: where the fp32 scale sits."""
+    nbytes = (k - 256) * n // 3 * 5 // 8 + 256 * n // 2 * 4 // 8
+    return (nbytes + 31) // 32 * 32
 
 _SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 
@@ -54,6 +73,8 @@ def tensor_bytes(ttype, dims):
         return 2 * row * rows
     if ttype == I2_S:
         return row * rows // 4 + 32
+    if ttype == TL2:
+        return tl2_scale_offset(rows, row) + 32
     if ttype == TQ2_0:
         return rows * (row // 256) * 66
     if ttype == TQ1_0:
@@ -116,6 +137,42 @@ def _trit(q, mult):
     return ((v * 3) >> 8).astype(np.int8)
 
 
+# A 32-byte run of TL2 holds rows 0..31 of a row group with its 8-byte
+# quarters 1 and 2 swapped: RUN_ROWS[s] is the row of byte s (and the byte of row s).
+RUN_ROWS = np.r_[0:8, 16:24, 8:16, 24:32]
+
+
+def _tl2_nibbles(b, n, bm, blocks, per_block):
+    """A nibble part [tile, block, row group, byte pair, run] -> [n, groups], high nibble first."""
+    runs = b.reshape(n // bm, blocks, bm // 32, per_block // 2, 32)[..., RUN_ROWS]  # [t, b, q, p, row in group]
+    both = np.stack([runs >> 4, runs & 15], axis=-1)  # [t, b, q, p, r, 2]
+    return both.transpose(0, 2, 4, 1, 3, 5).reshape(n, blocks * per_block)
+
+
+def tl2_ternary(n, k, raw):
+    """bitnet.cpp TL2: triples (9a + 3b + c, magnitude nibbles, then sign bits) over k - k % 96,
+    pairs (3a + b + 4) over the tail, tiled by BM rows, 96-weight blocks and 32-row groups."""
+    bm, k2 = tl2_bm(n, k), k % TL2_BK
+    k3 = k - k2
+    m_end, s_end = n * k3 // 6, n * k3 // 6 + n * k3 // 24
+    mag = _tl2_nibbles(raw[:m_end], n, bm, k3 // TL2_BK, TL2_BK // 3).astype(np.int16)
+    words = raw[m_end:s_end].copy().view("<u2").reshape(n // bm, k3 // TL2_BK, bm // 32, TL2_BK // 24, 16)
+    bits = (words[..., None] >> (15 - np.arange(16, dtype=np.uint16))) & 1  # [t, b, q, h, l, j]
+    bits = bits.reshape(bits.shape[:5] + (8, 2))  # j = 2 * (triple in quarter) + (row >= 16)
+    neg = bits.transpose(0, 2, 6, 4, 1, 3, 5).reshape(n, k3 // 3).astype(bool)  # rows t, q, j % 2, l
+    if np.any(mag > 13) or np.any(neg & (mag == 0)):
+        raise ValueError("TL2 triple magnitude above 13 or a negative zero")
+    u = np.where(neg, -mag, mag) + 13  # digits of 9 (a + 1) + 3 (b + 1) + (c + 1)
+    three = np.stack([u // 9, (u // 3) % 3, u % 3], axis=-1).reshape(n, k3) - 1
+    if k2 == 0:
+        return three.astype(np.int8)
+    pv = _tl2_nibbles(raw[s_end:s_end + n * k2 // 4], n, bm, k2 // 32, 16).astype(np.int16)
+    if np.any(pv > 8):
+        raise ValueError("TL2 pair above 8")
+    two = np.stack([pv // 3, pv % 3], axis=-1).reshape(n, k2) - 1
+    return np.concatenate([three, two], axis=1).astype(np.int8)
+
+
 def ternary(dims, ttype, raw):
     """(T, scales): T int8 [n, k] in {-1, 0, 1}; scales float32, one per block (TQ), row (BN),
     tensor (I2_S) or the distinct non-zero magnitudes (F16)."""
@@ -125,6 +182,9 @@ def ternary(dims, ttype, raw):
         codes = np.stack([(q >> (6 - 2 * g)) & 3 for g in range(4)], axis=1)  # [blocks, 4, 32]
         scale = raw[n * k // 4:n * k // 4 + 4].view(np.float32)
         return codes.reshape(n, k).astype(np.int8) - 1, scale
+    if ttype == TL2:
+        off = tl2_scale_offset(n, k)
+        return tl2_ternary(n, k, raw), raw[off:off + 4].copy().view(np.float32)
     if ttype == TQ2_0:  # dequantize_row_tq2_0
         b = raw.reshape(-1, 66)
         qs = b[:, :64].reshape(-1, 2, 1, 32)

@@ -174,7 +174,11 @@ def expect_file(path, model, fmt, arch, ttype, where_scale):
         if t != ttype:
             check(False, f"{tag}: {name} has type {t}, not {ttype}")
             continue
-        got, stored = gr.ternary(dims, t, raw)
+        try:
+            got, stored = gr.ternary(dims, t, raw)
+        except ValueError as e:
+            check(False, f"{tag}: {name} does not decode: {e}")
+            continue
         if t in (gr.TQ2_0, gr.TQ1_0, gr.IQ2_BN, gr.IQ1_BN):
             inside = 1.0 if where_scale == "tensor" else scale
             check(peer_quantize(t, want, inside) == raw.tobytes(), f"{tag}: {name} is what the peer's quantizer makes")
@@ -189,6 +193,34 @@ def expect_file(path, model, fmt, arch, ttype, where_scale):
         else:
             rounded = np.float32(scale).astype(np.float16).astype(np.float32)
             check(np.all(f32_bits(stored) == f32_bits(rounded)), f"{tag}: {name} fp16 scale")
+
+
+def check_tl2_kernel_shapes(bitlab, tmp):
+    """TL2 at 2B4T's shapes (the tiling bitnet.cpp's kernels are generated with): one synthetic
+    2B4T layer exported as I2_S and as TL2 holds the same ternary weights and scales."""
+    files = {}
+    for fmt in ("gguf-i2s", "gguf-tl2"):
+        files[fmt] = os.path.join(tmp, f"2b4t-1layer.{fmt}.gguf")
+        p = subprocess.run([bitlab, "export", "--model", "synthetic:2b4t-1layer", "--format", fmt, files[fmt]],
+                           capture_output=True, text=True)
+        check(p.returncode == 0, f"2b4t-1layer {fmt}: exit {p.returncode}: {p.stderr.strip()[-300:]}")
+        if p.returncode != 0:
+            return
+    i2s, tl2 = gr.Gguf(files["gguf-i2s"]), gr.Gguf(files["gguf-tl2"])
+    shapes = set()
+    for name, (dims, t, raw) in tl2.tensors.items():
+        if t != gr.TL2:
+            continue
+        shapes.add((dims[1], dims[0]))
+        try:
+            got, scale = gr.ternary(dims, t, raw)
+        except ValueError as e:
+            check(False, f"2b4t-1layer tl2: {name} does not decode: {e}")
+            continue
+        want, want_scale = gr.ternary(*i2s.tensors[name])
+        check(np.array_equal(got, want), f"2b4t-1layer tl2: {name} ternary values ({np.count_nonzero(got != want)} differ)")
+        check(f32_bits(scale) == f32_bits(want_scale), f"2b4t-1layer tl2: {name} scale")
+    check(shapes == set(gr.TL2_KERNEL_BM), f"2b4t-1layer tl2: shapes {sorted(shapes)}")
 
 
 def main():
@@ -210,7 +242,8 @@ def main():
              ("gguf-iq2_bn", None, "bitnet-b1.58", gr.IQ2_BN, "f32", "ik_llama.cpp"),
              ("gguf-iq2_bn", "bitnet", "bitnet", gr.IQ2_BN, "f32", "ik_llama.cpp"),
              ("gguf-iq1_bn", None, "bitnet-b1.58", gr.IQ1_BN, "f16", "ik_llama.cpp"),
-             ("gguf-iq1_bn", "bitnet", "bitnet", gr.IQ1_BN, "tensor", "ik_llama.cpp")]
+             ("gguf-iq1_bn", "bitnet", "bitnet", gr.IQ1_BN, "tensor", "ik_llama.cpp"),
+             ("gguf-tl2", None, "bitnet-b1.58", gr.TL2, "f32", "bitnet.cpp")]
     for fmt, arch_opt, arch, ttype, where, engine in cases:
         out = os.path.join(tmp, f"{fmt}-{arch}.gguf")
         cmd = [bitlab, "export", "--model", src, "--format", fmt, out] + (["--arch", arch_opt] if arch_opt else [])
@@ -233,6 +266,7 @@ def main():
     bad = [(["--model", src, "--format", "gguf-q4_0"], ["gguf-q4_0", "gguf-tq1_0", "gguf-iq1_bn", "safetensors"]),
            (["--model", "synthetic:tiny", "--format", "gguf-tq2_0"], ["blk.0.attn_q.weight", "256"]),
            (["--model", "synthetic:tiny", "--format", "gguf-iq2_bn"], ["blk.0.ffn_down.weight", "64"]),
+           (["--model", "synthetic:tiny", "--format", "gguf-tl2"], ["blk.0.attn_q.weight", "[64, 64]"]),
            (["--model", src, "--format", "gguf-tq2_0", "--arch", "bitnet-b1.58"], ["'bitnet-b1.58'", "'bitnet'"])]
     for args, words in bad:
         p = subprocess.run([bitlab, "export"] + args + [os.path.join(tmp, "bad.gguf")], capture_output=True, text=True)
@@ -244,8 +278,11 @@ def main():
         check(not os.path.exists(os.path.join(tmp, "bad.gguf")), f"export {' '.join(args)} left a file")
 
     p = subprocess.run([bitlab, "export", "--help"], capture_output=True, text=True)
-    for f in ["gguf-i2s", "gguf-tq2_0", "gguf-tq1_0", "gguf-f16", "gguf-iq2_bn", "gguf-iq1_bn", "safetensors"]:
+    for f in ["gguf-i2s", "gguf-tq2_0", "gguf-tq1_0", "gguf-f16", "gguf-iq2_bn", "gguf-iq1_bn", "gguf-tl2",
+              "safetensors"]:
         check(f in p.stdout, f"export --help lists {f}")
+
+    check_tl2_kernel_shapes(bitlab, tmp)
 
     for name in os.listdir(tmp):
         os.remove(os.path.join(tmp, name))

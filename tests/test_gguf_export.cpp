@@ -8,12 +8,15 @@
 #include <filesystem>
 #include <random>
 
+#include <fmt/format.h>
+
 #include "model/error.h"
 #include "model/weights/bn_formats.h"
 #include "model/weights/f16_formats.h"
 #include "model/weights/gguf_export.h"
 #include "model/weights/half.h"
 #include "model/weights/synthetic.h"
+#include "model/weights/tl2_formats.h"
 #include "model/weights/tq_formats.h"
 #include "tests/io_test_util.h"
 
@@ -217,6 +220,119 @@ TEST(GgufExport, BlockTypeSizesFollowTheRows) {
   const uint64_t odd[] = {320, 4};  // 1280 weights: whole blocks overall, not per row
   EXPECT_THROW(ggml_tensor_bytes(uint32_t(GgmlType::TQ2_0), odd, "t"), InputError);
   EXPECT_EQ(ggml_tensor_bytes(uint32_t(GgmlType::IQ2_BN), odd, "t"), 4u * (4 + 5 * 16));
+}
+
+// TL2 (tl2_formats.h): every tiling the export picks round-trips, including
+// the 2-weight tail (k % 96 != 0) and several row groups and tiles.
+TEST(GgufExportTl2, RoundTripsEveryTiling) {
+  const int64_t shapes[][3] = {{64, 256, 64}, {96, 288, 96}, {640, 544, 320}, {640, 2560, 160}};
+  for (const auto& [n, k, bm] : shapes) {
+    SCOPED_TRACE(fmt::format("[{}, {}]", n, k));
+    EXPECT_EQ(tl2_tiling("m", n, k).bm_tile, bm);
+    const CanonicalTernary w = random_ternary(n, k, 0.0123f, uint32_t(n + k));
+    std::vector<uint8_t> bytes(size_t(tl2_bytes(n, k)));
+    encode_tl2(w, w.scale, bytes);
+    const CanonicalTernary back = decode_tl2("m", n, k, bytes);
+    EXPECT_EQ(back.packed, w.packed);
+    EXPECT_EQ(back.scale, 0.0123f);
+  }
+}
+
+// Hand-placed weights in a [64, 256] matrix (BM 64, BK 96: 192 weights in
+// triples, a 64-weight tail in pairs), where the kernels read them.
+TEST(GgufExportTl2, BytesSitWhereTheKernelsReadThem) {
+  std::vector<int8_t> v(64 * 256, 0);
+  v[9 * 256 + 4] = 1;           // row 9, triple 1, middle weight: v = 3
+  v[20 * 256 + 0] = -1;         // row 20, triple 0, first weight: v = -9
+  v[0 * 256 + 192 + 5] = 1;     // row 0, pair 2 of the tail, second weight: 3*1 + 2 = 5
+  v[0 * 256 + 192 + 32] = -1;   // row 0, tail block 1, pair 0: 3*0 + 1 = 1
+  const CanonicalTernary w = pack_ternary("m", 64, 256, v, 0.5f);
+  std::vector<uint8_t> b(size_t(tl2_bytes(64, 256)));
+  ASSERT_EQ(b.size(), 4096u + 32);  // (256 - 256)*64/3*5/8 + 256*64/2*4/8, + 32
+  encode_tl2(w, 0.5f, b);
+  const size_t signs = 64 * 192 / 6, pairs = signs + 64 * 192 / 24;
+  // Magnitudes: byte s of a 32-byte run is row s with quarters 1 and 2 swapped;
+  // high nibble the even triple, low nibble the odd one.
+  EXPECT_EQ(b[17], 0x03);  // row 9 sits at 17
+  EXPECT_EQ(b[12], 0x90);  // row 20 sits at 12
+  for (size_t i = 0; i < signs; ++i)
+    if (i != 17 && i != 12) {
+      ASSERT_EQ(b[i], 0) << i;
+    }
+  // Signs: word l of a run, bit 15 - j: triple j / 2 of row 16 * (j % 2) + l.
+  // Row 20, triple 0: j = 1, l = 4: word 4 (bytes 8, 9), bit 14 = byte 9 bit 6.
+  EXPECT_EQ(b[signs + 9], 0x40);
+  for (size_t i = signs; i < pairs; ++i)
+    if (i != signs + 9) {
+      ASSERT_EQ(b[i], 0) << i;
+    }
+  // Pairs: zero weights are 4 (0x44 a byte); runs of 32 bytes hold 2 pairs, 8 runs per row group and 32-weight block.
+  EXPECT_EQ(b[pairs + 32 + 0], 0x54);    // pair 2 = high nibble of run 1, row 0 at byte 0
+  EXPECT_EQ(b[pairs + 512 + 0], 0x14);   // block 1 (after 2 row groups of 8 runs), pair 0
+  for (size_t i = pairs; i < pairs + 64 * 64 / 4; ++i)
+    if (i != pairs + 32 && i != pairs + 512) {
+      ASSERT_EQ(b[i], 0x44) << i;
+    }
+  for (size_t i = pairs + 64 * 64 / 4; i < 4096; ++i) ASSERT_EQ(b[i], 0) << i;
+  float s;
+  std::memcpy(&s, &b[4096], 4);
+  EXPECT_EQ(s, 0.5f);
+}
+
+TEST(GgufExportTl2, KernelShapesUseTheGeneratedTiling) {
+  // 640 and 6912 rows would get 320 and 288 by the rule for other shapes.
+  EXPECT_EQ(tl2_tiling("m", 2560, 2560).bm_tile, 320);
+  EXPECT_EQ(tl2_tiling("m", 640, 2560).bm_tile, 160);
+  EXPECT_EQ(tl2_tiling("m", 6912, 2560).bm_tile, 256);
+  EXPECT_EQ(tl2_tiling("m", 2560, 6912).bm_tile, 160);
+  // ggml_nbytes of bitnet.cpp's TL2 for the q/o and down shapes.
+  const uint64_t qo[] = {2560, 2560}, down[] = {6912, 2560};
+  EXPECT_EQ(ggml_tensor_bytes(uint32_t(GgmlType::TL2), qo, "t"), 1228800u + 163840 + 32);
+  EXPECT_EQ(ggml_tensor_bytes(uint32_t(GgmlType::TL2), down, "t"), 3713728u + 32);  // 3549866 + 163840, padded to 32
+}
+
+TEST(GgufExportTl2, ShapesTheKernelsCannotTileAreRefused) {
+  const int64_t bad[][2] = {{48, 256}, {64, 200}, {64, 272}};  // rows % 32, k < 256, (k % 96) % 32 = 80
+  for (const auto& [n, k] : bad) {
+    const std::string e = usage_error([&] { tl2_tiling("blk.3.ffn_up.weight", n, k); });
+    EXPECT_NE(e.find(fmt::format("'blk.3.ffn_up.weight' [{}, {}]", n, k)), std::string::npos) << e;
+    EXPECT_EQ(e.find('\n'), std::string::npos) << e;
+  }
+  const std::string path = test::temp_path("bad-tl2.gguf");
+  const std::string e = usage_error([&] { export_gguf(synthetic_weights(config_by_name("tiny"), 1), "gguf-tl2", path); });
+  EXPECT_NE(e.find("'blk.0.attn_q.weight' [64, 64]"), std::string::npos) << e;
+  EXPECT_FALSE(std::filesystem::exists(path));
+}
+
+TEST(GgufExportTl2, DecodeRefusesBytesNoWeightsMake) {
+  const CanonicalTernary w = random_ternary(64, 256, 1.0f, 5);
+  std::vector<uint8_t> b(size_t(tl2_bytes(64, 256)));
+  encode_tl2(w, 1.0f, b);
+  std::vector<uint8_t> c = b;
+  c[0] = 0xe0;  // magnitude 14
+  EXPECT_THROW(decode_tl2("m", 64, 256, c), InputError);
+  c = b;
+  c[4000] = 1;  // padding before the scale
+  EXPECT_THROW(decode_tl2("m", 64, 256, c), InputError);
+  c = b;
+  c[64 * 192 / 6 + 64 * 192 / 24] = 0x49;  // a pair of 9
+  EXPECT_THROW(decode_tl2("m", 64, 256, c), InputError);
+}
+
+TEST(GgufExportTl2, ExportHoldsTheCodesAndTheScale) {
+  const ModelWeights w = synthetic_weights(peer_config(), 4);
+  const std::string path = test::temp_path("peer-tl2.gguf");
+  const GgufExportSummary s = export_gguf(w, "gguf-tl2", path);
+  EXPECT_EQ(s.ggml_type, "TL2");
+  EXPECT_TRUE(s.exact());
+  GgufFile g = open_gguf(path);
+  const GgufTensor* d = g.tensor("blk.0.ffn_down.weight");
+  ASSERT_NE(d, nullptr);
+  EXPECT_EQ(d->type, uint32_t(GgmlType::TL2));
+  const CanonicalTernary down = decode_tl2("d", 256, 512, g.read(*d));
+  EXPECT_EQ(down.packed, w.layers[0].down.packed);
+  EXPECT_EQ(down.scale, w.layers[0].down.scale);
+  std::filesystem::remove(path);
 }
 
 }  // namespace

@@ -8,6 +8,7 @@
 
 #include "model/error.h"
 #include "model/weights/mapped_file.h"
+#include "model/weights/tl2_formats.h"
 
 namespace bitlab {
 
@@ -121,6 +122,7 @@ const char* ggml_type_name(uint32_t type) {
     case GgmlType::I64: return "I64";
     case GgmlType::F64: return "F64";
     case GgmlType::I2_S: return "I2_S";
+    case GgmlType::TL2: return "TL2";
     case GgmlType::TQ1_0: return "TQ1_0";
     case GgmlType::TQ2_0: return "TQ2_0";
     case GgmlType::IQ1_BN: return "IQ1_BN";
@@ -141,7 +143,7 @@ uint64_t ggml_tensor_bytes(uint32_t type, uint64_t elements, std::string_view te
       if (elements % 128 != 0)
         throw InputError(fmt::format("tensor '{}': I2_S needs a multiple of 128 elements, has {}", tensor, elements));
       return elements / 4 + 32;
-    case GgmlType::TQ1_0: case GgmlType::TQ2_0: case GgmlType::IQ1_BN: case GgmlType::IQ2_BN:
+    case GgmlType::TQ1_0: case GgmlType::TQ2_0: case GgmlType::IQ1_BN: case GgmlType::IQ2_BN: case GgmlType::TL2:
       throw InputError(fmt::format("tensor '{}': the size of a {} tensor depends on its row length", tensor,
                                    ggml_type_name(type)));
   }
@@ -165,6 +167,11 @@ uint64_t ggml_tensor_bytes(uint32_t type, std::span<const uint64_t> dims, std::s
     case GgmlType::TQ2_0: return blocked(256, 66, 0);
     case GgmlType::IQ1_BN: return blocked(64, 13, 2);
     case GgmlType::IQ2_BN: return blocked(64, 16, 4);
+    case GgmlType::TL2:
+      // bitnet.cpp's ggml_nbytes for TL2: a size formula of the matrix shape.
+      if (dims.size() != 2 || row < 256)
+        throw InputError(fmt::format("tensor '{}': TL2 needs a matrix with rows of at least 256 elements", tensor));
+      return tl2_bytes(int64_t(rows), int64_t(row));
     default: return ggml_tensor_bytes(type, checked_mul(rows, row, fmt::format("tensor '{}'", tensor)), tensor);
   }
 }

@@ -45,6 +45,7 @@ enum class GgmlType : uint32_t {
   TQ1_0 = 34,  // llama.cpp: base-3 ternary, 256-weight blocks of 54 bytes with an fp16 scale (tq_formats.h)
   TQ2_0 = 35,  // llama.cpp: 2-bit ternary, 256-weight blocks of 66 bytes with an fp16 scale
   I2_S = 36,  // bitnet.cpp: 2-bit ternary codes in 128-code blocks, then one fp32 scale (docs/design.md §3)
+  TL2 = 39,   // bitnet.cpp: lookup-table layout for its generated x86 kernels, then one fp32 scale (tl2_formats.h)
   // ik_llama.cpp's own ids (bn_formats.h): every row starts with its scale.
   IQ1_BN = 134,  // fp16 row scale, then 64-weight blocks of 13 bytes
   IQ2_BN = 135,  // fp32 row scale, then 64-weight blocks of 16 bytes

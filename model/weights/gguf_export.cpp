@@ -12,6 +12,7 @@
 #include "model/weights/gguf_writer.h"
 #include "model/weights/half.h"
 #include "model/weights/ternary_formats.h"
+#include "model/weights/tl2_formats.h"
 #include "model/weights/tq_formats.h"
 
 namespace bitlab {
@@ -27,6 +28,9 @@ struct TernaryCodec {
   std::function<uint64_t(int64_t n, int64_t k)> bytes;
   // Writes `w` with `stored_scale` as the in-block / in-row scale.
   std::function<void(const CanonicalTernary& w, float stored_scale, std::span<uint8_t> out)> encode;
+  // Throws UsageError naming `tensor` for a shape the format cannot hold
+  // beyond the block multiples of GgufExportFormat (empty: none).
+  std::function<void(const CanonicalTernary& w, const std::string& tensor)> check = {};
 };
 
 const std::vector<TernaryCodec>& codecs() {
@@ -44,6 +48,8 @@ const std::vector<TernaryCodec>& codecs() {
        [](int64_t n, int64_t k) { return uint64_t(n) * iq2_bn_row_bytes(k); }, encode_iq2_bn},
       {"gguf-iq1_bn", GgmlType::IQ1_BN, false,
        [](int64_t n, int64_t k) { return uint64_t(n) * iq1_bn_row_bytes(k); }, encode_iq1_bn},
+      {"gguf-tl2", GgmlType::TL2, true, tl2_bytes, encode_tl2,
+       [](const CanonicalTernary& w, const std::string& tensor) { tl2_tiling(tensor, w.n, w.k); }},
   };
   return all;
 }
@@ -143,6 +149,9 @@ const std::vector<GgufExportFormat>& gguf_export_formats() {
        {{"bitnet-b1.58", kIkQuantize}, {"bitnet", kIkQuantize}}, kBnBlock},
       {"gguf-iq1_bn", "ik_llama.cpp IQ1_BN: 1.625 bits per weight (base 3), one fp16 scale per row", "bitnet-b1.58",
        "IQ1_BN", {{"bitnet-b1.58", kIkQuantize}, {"bitnet", kIkQuantize}}, kBnBlock},
+      {"gguf-tl2",
+       "bitnet.cpp TL2: lookup-table layout tiled for its generated x86 kernels, one fp32 scale per tensor",
+       "bitnet-b1.58", "TL2", {{"bitnet-b1.58", "bitnet.cpp built with TL2 kernels for these shapes"}}, 0, 1},
   };
   return formats;
 }
@@ -187,8 +196,12 @@ GgufExportSummary export_gguf(const ModelWeights& w, std::string_view format, co
   const ModelConfig& c = w.config;
   for (int64_t l = 0; l < c.n_layers; ++l)
     for (const LayerTensor& lt : kLayerTensors)
-      if (lt.ternary >= 0)
-        check_shape(f, matrix(w.layers[size_t(l)], lt.ternary), tensor_name(l, lt.gguf, "weight"));
+      if (lt.ternary >= 0) {
+        const CanonicalTernary& t = matrix(w.layers[size_t(l)], lt.ternary);
+        const std::string name = tensor_name(l, lt.gguf, "weight");
+        check_shape(f, t, name);
+        if (tc.check) tc.check(t, name);
+      }
 
   GgufExportSummary s;
   s.format = f.name;

@@ -8,10 +8,11 @@
 //   gguf-f16     fp16 ternary values, the input of llama-quantize (both llama.cpps)
 //   gguf-iq2_bn  ik_llama.cpp's IQ2_BN (2 bits, an fp32 scale per row)
 //   gguf-iq1_bn  ik_llama.cpp's IQ1_BN (1.625 bits, an fp16 scale per row)
+//   gguf-tl2     bitnet.cpp's TL2 (1.67 bits, tiled for its generated kernels, fp32 scale)
 //
 // Every file holds the same tensors (llama.cpp names, F32 norms, the BF16
 // embedding that is also the tied LM head) and the lab's ternary codes
-// unchanged. Scales: where the format stores them in fp32 (I2_S, IQ2_BN) the
+// unchanged. Scales: where the format stores them in fp32 (I2_S, TL2, IQ2_BN) the
 // tensor's scale is written as is. Where it stores fp16 and the architecture
 // reads per-tensor `blk.N.<matrix>.scale` F32 tensors ("bitnet", in llama.cpp
 // and ik_llama.cpp), the blocks hold 1 and the scale goes there, exact.
