@@ -111,6 +111,25 @@ TEST(Peers, CorrectnessFromTheOracle) {
   EXPECT_EQ(peer_rows(wrong.doc)[0]["peer"]["correctness"]["verdict"], "fail");
 }
 
+// Peers write files into their working folder (bitnet.cpp's tools a
+// llama.log): they run in the run's own folder, never in the user's.
+TEST(Peers, PeersRunInAFolderOfTheirOwn) {
+  const std::string dir = bitlab::test::scratch_dir("peers");
+  const std::filesystem::path here = std::filesystem::current_path();
+  std::filesystem::remove(here / "llama.log");
+  const BenchRun run = bench(dir, "--peer-check kl --peer bitnet.cpp=" + kFakes + "/llama-bench");
+  ASSERT_EQ(run.r.code, 0) << run.r.err;
+  EXPECT_FALSE(std::filesystem::exists(here / "llama.log")) << "a peer wrote into bitlab's working folder";
+  std::ifstream calls(dir + "calls");
+  int seen = 0;
+  for (std::string line; std::getline(calls, line);)
+    if (line.rfind("cwd ", 0) == 0) {
+      ++seen;
+      EXPECT_NE(std::filesystem::path(line.substr(4)), here) << line;
+    }
+  EXPECT_GE(seen, 2) << "llama-bench and llama-perplexity each record their folder";
+}
+
 TEST(Peers, FailingPeerIsOneLineNamingIt) {
   const std::string dir = bitlab::test::scratch_dir("peers");
   const std::string peer = "--peer-check none --peer bitnet.cpp=" + kFakes + "/llama-bench";
@@ -141,7 +160,8 @@ TEST(Peers, PeerArgsReachThatEngineOnly) {
   EXPECT_EQ(names, (std::set<std::string>{"ik_llama.cpp/i2s+rtr1", "bitnet.cpp/i2s"}));
   std::istringstream calls(bitlab::test::slurp(dir + "calls"));
   int with = 0, without = 0;
-  for (std::string line; std::getline(calls, line);) (line.find(" -rtr 1") != std::string::npos ? with : without)++;
+  for (std::string line; std::getline(calls, line);)
+    if (line.rfind("cwd ", 0) != 0) (line.find(" -rtr 1") != std::string::npos ? with : without)++;
   EXPECT_EQ(with, 2);     // ik: its prefill and its decode
   EXPECT_EQ(without, 2);  // bitnet.cpp: the same two, untouched
   EXPECT_EQ(bench(dir, "--peer bitnet.cpp=" + kFakes + "/llama-bench --peer-args 'vllm=-x 1'").r.code, 2);

@@ -7,6 +7,7 @@
 
 #include <cerrno>
 #include <cstring>
+#include <filesystem>
 #include <fstream>
 
 #include <fmt/format.h>
@@ -18,16 +19,19 @@ extern char** environ;
 namespace bitlab::peers {
 
 ChildResult run_child(const std::vector<std::string>& argv, const std::string& stdout_path,
-                      const std::string& stderr_path, const std::string& what) {
+                      const std::string& stderr_path, const std::string& what, const std::string& cwd) {
   if (access(argv.at(0).c_str(), X_OK) != 0)
     throw InputError(fmt::format("{}: '{}' is not an executable file ({})", what, argv[0], std::strerror(errno)));
+  // The program is found after the change of folder: name it absolutely.
+  const std::string program = cwd.empty() ? argv[0] : std::filesystem::absolute(argv[0]).string();
   posix_spawn_file_actions_t actions;
   posix_spawn_file_actions_init(&actions);
   posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0);
   posix_spawn_file_actions_addopen(&actions, 1, stdout_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
   posix_spawn_file_actions_addopen(&actions, 2, stderr_path.c_str(), O_WRONLY | O_CREAT | O_TRUNC, 0644);
-  std::vector<char*> args;
-  for (const std::string& a : argv) args.push_back(const_cast<char*>(a.c_str()));
+  if (!cwd.empty()) posix_spawn_file_actions_addchdir_np(&actions, cwd.c_str());  // after the opens: their paths stay ours
+  std::vector<char*> args{const_cast<char*>(program.c_str())};
+  for (size_t i = 1; i < argv.size(); ++i) args.push_back(const_cast<char*>(argv[i].c_str()));
   args.push_back(nullptr);
   pid_t pid = 0;
   const int rc = posix_spawn(&pid, args[0], &actions, nullptr, args.data(), environ);

@@ -1,6 +1,7 @@
 #include "harness/peers/llama_bench_runner.h"
 
 #include <atomic>
+#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -53,7 +54,9 @@ PeerCaseResult run_peer_case(const PeerSpec& p, const std::string& model, const 
   static std::atomic<int> serial{0};
   PeerCaseResult r;
   bool have_decode = false;
-  for (const std::vector<std::string>& args : llama_bench_args(p, model, c)) {
+  // The peer runs in work_dir (run_child), so its model path is absolute.
+  const std::string model_path = std::filesystem::absolute(model).string();
+  for (const std::vector<std::string>& args : llama_bench_args(p, model_path, c)) {
     std::vector<std::string> argv{p.binary};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string line = p.binary;
@@ -61,7 +64,7 @@ PeerCaseResult run_peer_case(const PeerSpec& p, const std::string& model, const 
     r.commands.push_back(line);
     const std::string base = fmt::format("{}/llama-bench-{}", work_dir, serial++);
     const std::string what = "peer " + p.display();
-    const ChildResult cr = run_child(argv, base + ".json", base + ".log", what);
+    const ChildResult cr = run_child(argv, base + ".json", base + ".log", what, work_dir);
     if (cr.exit_code != 0) {
       const std::string said = last_line_of(base + ".log");
       throw InputError(fmt::format("{}: llama-bench {} (log {}){}", what,

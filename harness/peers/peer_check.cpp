@@ -40,15 +40,21 @@ nlohmann::json check_peer(const PeerSpec& p, const std::string& model_file, cons
                           const std::string& work_dir) {
   const std::string what = "peer " + p.display();
   const std::string tool = perplexity_tool(p);
-  const std::string text = work_dir + "/peer-check.txt";
+  // Absolute paths: the peer runs in work_dir (run_child). Files are named per
+  // peer (engine, format, arguments), so two formats of one engine keep theirs.
+  const std::string dir = std::filesystem::absolute(work_dir).string();
+  std::string tag = p.display();
+  for (char& ch : tag)
+    if (ch == '/' || ch == '+') ch = '-';
+  const std::string text = dir + "/peer-check.txt";
   std::ofstream(text) << kText << kText;
-  const std::string base = fmt::format("{}/kl-base-{}.bin", work_dir, p.engine);
+  const std::string base = fmt::format("{}/kl-base-{}.bin", dir, tag);
   std::filesystem::remove(base);
-  const std::vector<std::string> argv = {tool, "-m", model_file, "-f", text, "--kl-divergence-base", base,
-                                         "-c", std::to_string(check_context(w)), "--chunks", "1",
-                                         "-t", std::to_string(threads)};
-  const std::string log = fmt::format("{}/llama-perplexity-{}.log", work_dir, p.engine);
-  const ChildResult cr = run_child(argv, log, log + ".err", what + " (correctness)");
+  const std::vector<std::string> argv = {tool, "-m", std::filesystem::absolute(model_file).string(), "-f", text,
+                                         "--kl-divergence-base", base, "-c", std::to_string(check_context(w)),
+                                         "--chunks", "1", "-t", std::to_string(threads)};
+  const std::string log = fmt::format("{}/llama-perplexity-{}.log", dir, tag);
+  const ChildResult cr = run_child(argv, log, log + ".err", what + " (correctness)", dir);
   if (cr.exit_code != 0) {
     const std::string said = last_line_of(log + ".err");
     throw InputError(fmt::format("{}: llama-perplexity exited with status {} (log {}){}", what, cr.exit_code,

@@ -21,6 +21,17 @@
 //           backend, spread over its threads), not by every row block's call:
 //           at 128 tokens a private copy per call cost each thread ~10 % of an
 //           o/qkv/down projection (a 320 KB transpose per call, 8 calls).
+//           Measured (Zen 4 VM, 128 tokens, against the run's own vpdpbusd
+//           probe): one thread alone over a whole matrix, best of 7, 95-98 %
+//           for the four shapes (a plain driver around this kernel); in
+//           `bitlab bench` (medians, the backend's threads and chunks),
+//           93-96 % with one thread and 90-96 % with two. The rest: the
+//           per-tile epilogue (16 divisions, masked stores), decoding each
+//           weight block once per tile (8 of every 72 vector operations),
+//           and, with two threads, the hand-over between the activation
+//           preparation and the row blocks and the wait for the last chunk.
+//           Replacing the per-token inline asm with one asm statement per
+//           block (no register copies) measured the same.
 //
 // Layout "r16k16": see r16k16.h (repack_r16k16.cpp writes it). Since codes
 // are T + 1, acc = sum(c * x) - sum(x), where sum(x) is computed once per token
