@@ -293,7 +293,8 @@ TEST(GgufExportTl2, KernelShapesUseTheGeneratedTiling) {
 
 TEST(GgufExportTl2, ShapesTheKernelsCannotTileAreRefused) {
   const int64_t bad[][2] = {{48, 256}, {64, 200}, {64, 272}};  // rows % 32, k < 256, (k % 96) % 32 = 80
-  for (const auto& [n, k] : bad) {
+  for (const auto& shape : bad) {
+    const int64_t n = shape[0], k = shape[1];  // not a structured binding: clang 14 cannot capture those
     const std::string e = usage_error([&] { tl2_tiling("blk.3.ffn_up.weight", n, k); });
     EXPECT_NE(e.find(fmt::format("'blk.3.ffn_up.weight' [{}, {}]", n, k)), std::string::npos) << e;
     EXPECT_EQ(e.find('\n'), std::string::npos) << e;
