@@ -4,6 +4,7 @@
 // sizes at bitlab's depth, the correctness verdict from the oracle, and a
 // one-line error naming the peer for each way a peer fails.
 #include <gtest/gtest.h>
+#include <unistd.h>
 
 #include <filesystem>
 #include <fstream>
@@ -32,12 +33,15 @@ struct BenchRun {
 };
 
 // bench with `peers` in `dir`; the fakes log their arguments to dir/calls.
-BenchRun bench(const std::string& dir, const std::string& peers, const std::string& env = "") {
+// The export cache is dir/cache unless `cache` names another.
+BenchRun bench(const std::string& dir, const std::string& peers, const std::string& env = "",
+               const std::string& cache = "") {
   const bitlab::ModelConfig c = bitlab::config_by_name("tiny");
   const std::string e = "FAKE_PEER_LOG=" + dir + "calls FAKE_BITLAB='" + std::string(BITLAB_BIN) +
                         "' FAKE_MODEL=synthetic:tiny FAKE_VOCAB=" + std::to_string(c.vocab) +
                         " FAKE_BOS=" + std::to_string(c.bos) + " " + env;
-  BenchRun run{dir, run_bitlab(kBench + " --peer-cache " + dir + "cache --out " + dir + "r.json " + peers, e), {}};
+  const std::string c_dir = cache.empty() ? dir + "cache" : cache;
+  BenchRun run{dir, run_bitlab(kBench + " --peer-cache " + c_dir + " --out " + dir + "r.json " + peers, e), {}};
   if (run.r.code == 0) run.doc = nlohmann::json::parse(bitlab::test::slurp(dir + "r.json"));
   return run;
 }
@@ -112,12 +116,18 @@ TEST(Peers, CorrectnessFromTheOracle) {
 }
 
 // Peers write files into their working folder (bitnet.cpp's tools a
-// llama.log): they run in the run's own folder, never in the user's.
+// llama.log): they run in the run's own folder, never in the user's, and
+// still find the exports of a cache named relative to the user's folder.
 TEST(Peers, PeersRunInAFolderOfTheirOwn) {
   const std::string dir = bitlab::test::scratch_dir("peers");
   const std::filesystem::path here = std::filesystem::current_path();
   std::filesystem::remove(here / "llama.log");
-  const BenchRun run = bench(dir, "--peer-check kl --peer bitnet.cpp=" + kFakes + "/llama-bench");
+  // A cache below the user's folder, named relatively: from the peers' folder
+  // that name leads nowhere, so they must be handed absolute paths.
+  const std::string relative_cache = "peer-cache-" + std::to_string(getpid());
+  const BenchRun run =
+      bench(dir, "--peer-check kl --peer bitnet.cpp=" + kFakes + "/llama-bench", "", relative_cache);
+  std::filesystem::remove_all(here / relative_cache);
   ASSERT_EQ(run.r.code, 0) << run.r.err;
   EXPECT_FALSE(std::filesystem::exists(here / "llama.log")) << "a peer wrote into bitlab's working folder";
   std::ifstream calls(dir + "calls");

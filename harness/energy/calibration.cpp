@@ -41,7 +41,6 @@ bool solve(Matrix a, std::vector<double>& b) {
   return true;
 }
 
-
 // A group of domains fitted together, and what its energy is regressed on.
 struct Group {
   std::string name;

@@ -1,7 +1,6 @@
 #include "harness/peers/llama_bench_runner.h"
 
 #include <atomic>
-#include <filesystem>
 #include <fstream>
 #include <iterator>
 
@@ -54,9 +53,7 @@ PeerCaseResult run_peer_case(const PeerSpec& p, const std::string& model, const 
   static std::atomic<int> serial{0};
   PeerCaseResult r;
   bool have_decode = false;
-  // The peer runs in work_dir (run_child), so its model path is absolute.
-  const std::string model_path = std::filesystem::absolute(model).string();
-  for (const std::vector<std::string>& args : llama_bench_args(p, model_path, c)) {
+  for (const std::vector<std::string>& args : llama_bench_args(p, model, c)) {
     std::vector<std::string> argv{p.binary};
     argv.insert(argv.end(), args.begin(), args.end());
     std::string line = p.binary;

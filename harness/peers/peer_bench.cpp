@@ -56,9 +56,13 @@ PeerBench::PeerBench(const PeerOptions& o) : o_(o) {
             fmt::format("peer {}: no llama-perplexity beside its llama-bench ('{}'; --peer-check none "
                         "skips the check)",
                         p.display(), perplexity_tool(p)));
-  if (o_.cache_dir.empty()) o_.cache_dir = default_peer_cache_dir();
+  // Absolute, because the peers run in work_dir_ (run_child's cwd) and are
+  // handed the exported models' paths from the cache.
+  o_.cache_dir = std::filesystem::absolute(o_.cache_dir.empty() ? default_peer_cache_dir() : o_.cache_dir).string();
   if (active()) {
-    work_dir_ = (std::filesystem::temp_directory_path() / fmt::format("bitlab-peers-{}", getpid())).string();
+    work_dir_ = std::filesystem::absolute(std::filesystem::temp_directory_path() /
+                                          fmt::format("bitlab-peers-{}", getpid()))
+                    .string();
     std::filesystem::create_directories(work_dir_);
   }
 }

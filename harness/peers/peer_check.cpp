@@ -40,9 +40,9 @@ nlohmann::json check_peer(const PeerSpec& p, const std::string& model_file, cons
                           const std::string& work_dir) {
   const std::string what = "peer " + p.display();
   const std::string tool = perplexity_tool(p);
-  // Absolute paths: the peer runs in work_dir (run_child). Files are named per
-  // peer (engine, format, arguments), so two formats of one engine keep theirs.
-  const std::string dir = std::filesystem::absolute(work_dir).string();
+  // Files are named per peer (engine, format, arguments), so two formats of
+  // one engine keep theirs.
+  const std::string& dir = work_dir;
   std::string tag = p.display();
   for (char& ch : tag)
     if (ch == '/' || ch == '+') ch = '-';
@@ -50,9 +50,9 @@ nlohmann::json check_peer(const PeerSpec& p, const std::string& model_file, cons
   std::ofstream(text) << kText << kText;
   const std::string base = fmt::format("{}/kl-base-{}.bin", dir, tag);
   std::filesystem::remove(base);
-  const std::vector<std::string> argv = {tool, "-m", std::filesystem::absolute(model_file).string(), "-f", text,
-                                         "--kl-divergence-base", base, "-c", std::to_string(check_context(w)),
-                                         "--chunks", "1", "-t", std::to_string(threads)};
+  const std::vector<std::string> argv = {tool, "-m", model_file, "-f", text, "--kl-divergence-base", base,
+                                         "-c", std::to_string(check_context(w)), "--chunks", "1",
+                                         "-t", std::to_string(threads)};
   const std::string log = fmt::format("{}/llama-perplexity-{}.log", dir, tag);
   const ChildResult cr = run_child(argv, log, log + ".err", what + " (correctness)", dir);
   if (cr.exit_code != 0) {

@@ -177,23 +177,23 @@ class CpuBackend final : public Backend {
 
   void rope_impl(Tensor& x, const RopeParams& p) override {
     float* xp = host_ptr<float>(x);
-    const int64_t w = x.shape.cols, stride = p.head_dim / 2 * 2;
-    const double* cs = rope_q_.angles(p, x.shape.rows, *this);
+    const int64_t w = x.shape.cols, stride = RopeAngles::row_stride(p.head_dim);
+    const double* cs = rope_angles_.angles(p, x.shape.rows, *this);
     parallel_for(x.shape.rows, [&](int64_t r) { k_.rope_row(xp + r * w, p.n_heads, p.head_dim, cs + r * stride); });
   }
 
   void rope_qk_impl(Tensor& q, const RopeParams& pq, Tensor& k, const RopeParams& pk) override {
     float *qp = host_ptr<float>(q), *kp = host_ptr<float>(k);
     const int64_t wq = q.shape.cols, wk = k.shape.cols, rows = q.shape.rows;
-    const int64_t sq = pq.head_dim / 2 * 2, sk = pk.head_dim / 2 * 2;
-    const double* cq = rope_q_.angles(pq, rows, *this);
-    const double* ck = rope_k_.angles(pk, rows, *this);
+    // One table for both: Backend::rope_qk has checked that q and k share
+    // positions, head_dim and theta.
+    const int64_t stride = RopeAngles::row_stride(pq.head_dim);
+    const double* cs = rope_angles_.angles(pq, rows, *this);
     parallel_for(rows, [&](int64_t r) {
-      k_.rope_row(qp + r * wq, pq.n_heads, pq.head_dim, cq + r * sq);
-      k_.rope_row(kp + r * wk, pk.n_heads, pk.head_dim, ck + r * sk);
+      k_.rope_row(qp + r * wq, pq.n_heads, pq.head_dim, cs + r * stride);
+      k_.rope_row(kp + r * wk, pk.n_heads, pk.head_dim, cs + r * stride);
     });
   }
-
 
   void attention_impl(const Tensor& q, const Tensor& k, const Tensor& v, KvLayer& cache, const AttentionParams& p,
                       Tensor& out) override {
@@ -307,9 +307,11 @@ class CpuBackend final : public Backend {
   // computed once per step instead of twice per layer.
   class RopeAngles {
    public:
+    // Doubles per row: a cosine and a sine for each of the head_dim / 2 pairs.
+    static int64_t row_stride(int64_t head_dim) { return head_dim / 2 * 2; }
     const double* angles(const RopeParams& p, int64_t rows, CpuBackend& be) {
-      if (rows != rows_ || p.pos0 != pos0_ || p.head_dim != head_dim_ || p.theta != theta_ || table_.empty()) {
-        const int64_t stride = p.head_dim / 2 * 2;
+      if (rows != rows_ || p.pos0 != pos0_ || p.head_dim != head_dim_ || p.theta != theta_) {
+        const int64_t stride = row_stride(p.head_dim);
         table_.resize(size_t(std::max<int64_t>(1, rows * stride)));
         be.parallel_for(rows, [&](int64_t r) { rope_angles(p.pos0 + r, p.head_dim, p.theta, table_.data() + r * stride); });
         rows_ = rows, pos0_ = p.pos0, head_dim_ = p.head_dim, theta_ = p.theta;
@@ -336,7 +338,7 @@ class CpuBackend final : public Backend {
   DeviceInfo info_;
   std::unique_ptr<ThreadPool> pool_;  // none with one thread
   std::vector<uint8_t> prepared_;     // prepare_activations' block (64 bytes of slack to align it)
-  RopeAngles rope_q_, rope_k_;        // one per operand, in case q and k differ in head_dim or theta
+  RopeAngles rope_angles_;
 };
 
 }  // namespace

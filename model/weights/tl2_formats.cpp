@@ -66,14 +66,10 @@ void for_each_sign_bit(int64_t bm_tile, int64_t bk, int64_t blocks, int64_t tile
               b * (bk / 3) + 8 * h + j / 2);
 }
 
-int code(const CanonicalTernary& w, int64_t r, int64_t i) { return (w.row(r)[i >> 2] >> (2 * (i & 3))) & 3; }
-
 // 9*T0 + 3*T1 + T2 of the triple starting at weight i.
-int triple(const CanonicalTernary& w, int64_t r, int64_t i) {
-  return 9 * (code(w, r, i) - 1) + 3 * (code(w, r, i + 1) - 1) + (code(w, r, i + 2) - 1);
-}
-// 3*T0 + T1 + 4 = 3*c0 + c1 of the pair starting at weight i.
-int pair(const CanonicalTernary& w, int64_t r, int64_t i) { return 3 * code(w, r, i) + code(w, r, i + 1); }
+int triple(const CanonicalTernary& w, int64_t r, int64_t i) { return 9 * w.at(r, i) + 3 * w.at(r, i + 1) + w.at(r, i + 2); }
+// 3*T0 + T1 + 4 of the pair starting at weight i.
+int pair(const CanonicalTernary& w, int64_t r, int64_t i) { return 3 * w.at(r, i) + w.at(r, i + 1) + 4; }
 
 }  // namespace
 

@@ -34,9 +34,9 @@
 //           block (no register copies) measured the same.
 //
 // Layout "r16k16": see r16k16.h (repack_r16k16.cpp writes it). Since codes
-// are T + 1, acc = sum(c * x) - sum(x), where sum(x) is computed once per token
-// (prepared with the tiles). Activations past k are read from a zero-padded copy, so the kernel
-// never reads past the end of xq.
+// are T + 1, acc = sum(c * x) - sum(x), where sum(x) is computed once per
+// token (prepared with the tiles). Activations past k are read from a
+// zero-padded copy, so the kernel never reads past the end of xq.
 //
 // Epilogue: y = float(acc) / s[t] * w_scale, a division then a multiply (no FMA,
 // no reciprocal), so y is bit-identical to ref::matmul_w2a8.
@@ -149,13 +149,7 @@ void matmul(const MatmulArgs& a, int64_t n0, int64_t n1) {
 
   // Activations interleaved per tile of 16 tokens (see gemm_tile), with their
   // sums: prepared once per call by the backend, else here.
-  const uint8_t* prep = a.prepared;
-  if (!prep) {
-    thread_local Scratch<uint8_t> own;
-    uint8_t* p = own.get(prepared_size(a.t, kp));
-    prepare_tiles(a.xq, a.t, a.k, kp, 0, a.t, p);
-    prep = p;
-  }
+  const uint8_t* prep = prepared_or_own(a.prepared, a.xq, a.t, a.k, kp);
   const int32_t* xsum = prepared_sums(prep);
   const int8_t* xt = prepared_tiles(prep, a.t);
   const int64_t tiles = (a.t + kMaxTile - 1) / kMaxTile, tile_bytes = kp * kMaxTile;

@@ -171,6 +171,16 @@ inline void prepare_tiles(const int8_t* x, int64_t t, int64_t k, int64_t kp, int
   }
 }
 
+// The prepared block a GEMM reads: the backend's (`prepared`), or, for a caller
+// that passed none, one prepared here in per-thread scratch.
+inline const uint8_t* prepared_or_own(const uint8_t* prepared, const int8_t* x, int64_t t, int64_t k, int64_t kp) {
+  if (prepared) return prepared;
+  thread_local Scratch<uint8_t> own;
+  uint8_t* p = own.get(prepared_size(t, kp));
+  prepare_tiles(x, t, k, kp, 0, t, p);
+  return p;
+}
+
 }  // namespace
 
 }  // namespace bitlab::cpu::avx512
