@@ -1,23 +1,34 @@
 // Attention over the KV cache, AVX-512 variant (f32_attention_head__avx512):
 // one query head (attention_head), and a block of queries that share one kv
-// head (attention_group: the GQA group's heads of one or more token rows).
+// head (attention_group: the GQA group's heads of one or more token rows);
+// attention_head is attention_group on one query.
 //
-// Any head_dim (masked tail); tuned for head_dim = 128, where each key and
-// value row is one contiguous 512-byte read, and for 2B4T's group of 4 query
-// heads per kv head: decode (one row, up to a few thousand cached positions)
-// runs the 4 heads as one block, prefill blocks of 4 heads x 4 rows. Scores
-// and the softmax are fp32 with a vectorised exp (Cephes polynomial, ~2 ulp);
-// the weighted sum of values accumulates in fp32 and is divided by the softmax
-// denominator once at the end. Agrees with the reference (double) to ~1e-7.
+// Any head_dim (masked tail); tuned for head_dim = 128 and 2B4T's group of 4
+// query heads per kv head: decode (one row) runs the 4 heads as one block,
+// prefill blocks of 4 heads x 4 rows.
 //
-// attention_group is bit-identical to attention_head on each of its queries:
-// every query keeps the same operations in the same order (two dot-product
-// accumulators over 32-float steps, the masked 16-float tail, the max, exp and
-// denominator sweeps, the weighted sum over keys in ascending order); the
-// loops are interchanged, key rows outermost, so a key or value row is loaded
-// once into registers for up to 4 queries (and stays in L1 for the rest of
-// the block) instead of streaming the cache again per query, and four
-// queries' dot products share the shuffles of one horizontal-sum tree.
+// Scores: keys go 32 at a time through a 16 x 16 transpose into a
+// dimension-major block (one dimension of 32 keys is two vectors), and each
+// query's 32 scores accumulate as one fp32 fma per dimension, broadcast query
+// element times key vector, for up to 8 queries per sweep. No horizontal sums:
+// every fma is useful, where a dot product per (query, key) spent about as
+// many shuffles and adds reducing 16 lanes as it spent fmas. Softmax in fp32
+// with a vectorised exp (Cephes polynomial, ~2 ulp); the weighted sum of
+// values accumulates in fp32, keys in ascending order, each value vector
+// loaded once for 4 queries, and is divided by the softmax denominator once
+// at the end. Agrees with the reference (double) to ~1e-7.
+//
+// Measured single-threaded on the 2-core EPYC (Zen 4 class) VM, one layer of
+// a 512-token prefill (5 kv heads x 128 row blocks): the scores, the weighted
+// sums and the key transposes take about 30, 32 and 15 % of the time; the
+// weighted sums' accumulators must stay in registers (the unroll pragmas:
+// without them GCC 12 stores all 16 to the stack at every key, and the layer
+// took 1.6 x as long).
+//
+// Bits: each score is the same expression (fma chain over the dimensions in
+// ascending order, then the scale) whatever block, sweep or companions it is
+// computed with, and each query's softmax and weighted sum are its own, so
+// attention_group gives every query exactly attention_head's bits.
 #include <algorithm>
 #include <cmath>
 
@@ -44,129 +55,109 @@ __m512 exp_ps(__m512 x) {
   return _mm512_scalef_ps(p, n);  // p * 2^n, gradual underflow handled
 }
 
-float dot(const float* a, const float* b, int64_t n) {
-  __m512 s0 = _mm512_setzero_ps(), s1 = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    s0 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i), _mm512_loadu_ps(b + i), s0);
-    s1 = _mm512_fmadd_ps(_mm512_loadu_ps(a + i + 16), _mm512_loadu_ps(b + i + 16), s1);
-  }
-  for (; i < n; i += 16) {
-    const __mmask16 m = tail16(n - i);
-    s0 = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, a + i), _mm512_maskz_loadu_ps(m, b + i), s0);
-  }
-  return _mm512_reduce_add_ps(_mm512_add_ps(s0, s1));
-}
-
-// out[0..w) = Σ_j p[j] * v[j * stride + 0..w), for w <= 64 (four registers).
-void weighted_sum64(const float* p, const float* v, int64_t n, int64_t stride, int64_t w, float* out) {
-  const __mmask16 m0 = tail16(w), m1 = tail16(w - 16), m2 = tail16(w - 32), m3 = tail16(w - 48);
-  __m512 a0 = _mm512_setzero_ps(), a1 = a0, a2 = a0, a3 = a0;
-  for (int64_t j = 0; j < n; ++j) {
-    const float* vj = v + j * stride;
-    const __m512 pj = _mm512_set1_ps(p[j]);
-    a0 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m0, vj), a0);
-    if (w > 16) a1 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m1, vj + 16), a1);
-    if (w > 32) a2 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m2, vj + 32), a2);
-    if (w > 48) a3 = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(m3, vj + 48), a3);
-  }
-  _mm512_mask_storeu_ps(out, m0, a0);
-  if (w > 16) _mm512_mask_storeu_ps(out + 16, m1, a1);
-  if (w > 32) _mm512_mask_storeu_ps(out + 32, m2, a2);
-  if (w > 48) _mm512_mask_storeu_ps(out + 48, m3, a3);
-}
-
-
-// Queries whose accumulators share the registers in one sweep.
+// Queries whose accumulators share the registers in one sweep of the
+// weighted sums, and of the scores.
 constexpr int kPass = 4;
+constexpr int kScorePass = 8;
 // Queries a block is cut into (their order and pointers live on the stack).
 constexpr int64_t kChunk = 32;
+// Keys whose scores one sweep computes: two 16-float vectors per query.
+constexpr int64_t kKeyBlock = 32;
 
-// The sums of four vectors, in lanes 0, 4, 8 and 12, each added in the tree
-// of _mm512_reduce_add_ps (halves of 8, then of 4, 2 and 1 lanes), so each
-// is that reduction's result bit for bit; the four share the shuffles.
-__m512 reduce_add4(__m512 x0, __m512 x1, __m512 x2, __m512 x3) {
-  // Lanes 0-7: x0's low 8 + high 8, lanes 8-15: x1's (then x2, x3).
-  const __m512 h01 = _mm512_add_ps(_mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(x0, x1, _MM_SHUFFLE(3, 2, 3, 2)));
-  const __m512 h23 = _mm512_add_ps(_mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(1, 0, 1, 0)),
-                                   _mm512_shuffle_f32x4(x2, x3, _MM_SHUFFLE(3, 2, 3, 2)));
-  // Block c (4 lanes): vector c's low 4 + high 4 of those 8.
-  const __m512 q = _mm512_add_ps(_mm512_shuffle_f32x4(h01, h23, _MM_SHUFFLE(2, 0, 2, 0)),
-                                 _mm512_shuffle_f32x4(h01, h23, _MM_SHUFFLE(3, 1, 3, 1)));
-  // Lanes 0, 1 of each block: [0] + [2], [1] + [3]; then lane 0: [0] + [1].
-  const __m512 d = _mm512_add_ps(q, _mm512_permute_ps(q, _MM_SHUFFLE(1, 0, 3, 2)));
-  return _mm512_add_ps(d, _mm512_permute_ps(d, _MM_SHUFFLE(2, 3, 0, 1)));
-}
-
-// score[c][j] = dot(q[c], k) * scale for NQ queries: the arithmetic of dot()
-// per query, with each key vector loaded once for all of them.
-template <int NQ>
-void dots(const float* const* q, const float* k, int64_t n, float scale, float* const* score, int64_t j) {
-  __m512 s0[NQ], s1[NQ];
-  for (int c = 0; c < NQ; ++c) s0[c] = s1[c] = _mm512_setzero_ps();
-  int64_t i = 0;
-  for (; i + 32 <= n; i += 32) {
-    const __m512 k0 = _mm512_loadu_ps(k + i), k1 = _mm512_loadu_ps(k + i + 16);
-    for (int c = 0; c < NQ; ++c) {
-      s0[c] = _mm512_fmadd_ps(_mm512_loadu_ps(q[c] + i), k0, s0[c]);
-      s1[c] = _mm512_fmadd_ps(_mm512_loadu_ps(q[c] + i + 16), k1, s1[c]);
+// kt[d * 32 + i] = k[(j0 + i) * stride + d] for d < head_dim, i < 32, and 0
+// for keys j0 + i >= n_keys (nothing past them is read): the key block
+// transposed, 16 x 16 floats at a time, so a score sweep reads one dimension
+// of 32 keys as two vectors.
+void transpose_keys(const float* k, int64_t stride, int64_t head_dim, int64_t j0, int64_t n_keys, float* kt) {
+  for (int64_t half = 0; half < kKeyBlock; half += 16) {
+    const int64_t rows = std::min<int64_t>(16, n_keys - j0 - half);
+    for (int64_t d0 = 0; d0 < head_dim; d0 += 16) {
+      const __mmask16 m = tail16(head_dim - d0);
+      __m512i v[16];
+      for (int64_t i = 0; i < 16; ++i)
+        v[i] = i < rows ? _mm512_castps_si512(_mm512_maskz_loadu_ps(m, k + (j0 + half + i) * stride + d0))
+                        : _mm512_setzero_si512();
+      transpose16x16_epi32(v);
+      for (int64_t i = 0; i < 16 && d0 + i < head_dim; ++i)
+        _mm512_store_si512(kt + (d0 + i) * kKeyBlock + half, v[i]);
     }
   }
-  for (; i < n; i += 16) {
-    const __mmask16 m = tail16(n - i);
-    const __m512 k0 = _mm512_maskz_loadu_ps(m, k + i);
-    for (int c = 0; c < NQ; ++c) s0[c] = _mm512_fmadd_ps(_mm512_maskz_loadu_ps(m, q[c] + i), k0, s0[c]);
+}
+
+// score[c][j0 + i] = (Σ_d q[c][d] * k[j0 + i][d]) * scale for NQ queries and
+// the block's keys below n_keys[c]: one fp32 fma per dimension in ascending
+// order from 0, then the scale. That is the one expression of every score,
+// whatever the block, the pass or the number of queries, so a query's scores
+// never depend on the others it is computed with.
+template <int NQ>
+void block_scores(const float* const* q, const float* kt, int64_t head_dim, float scale, const int64_t* nk,
+                  float* const* score, int64_t j0) {
+  __m512 a0[NQ], a1[NQ];
+  for (int c = 0; c < NQ; ++c) a0[c] = a1[c] = _mm512_setzero_ps();
+  for (int64_t d = 0; d < head_dim; ++d) {
+    const __m512 k0 = _mm512_load_ps(kt + d * kKeyBlock), k1 = _mm512_load_ps(kt + d * kKeyBlock + 16);
+    for (int c = 0; c < NQ; ++c) {
+      const __m512 qd = _mm512_set1_ps(q[c][d]);
+      a0[c] = _mm512_fmadd_ps(qd, k0, a0[c]);
+      a1[c] = _mm512_fmadd_ps(qd, k1, a1[c]);
+    }
   }
-  if constexpr (NQ == 4) {
-    const __m512 sums = reduce_add4(_mm512_add_ps(s0[0], s1[0]), _mm512_add_ps(s0[1], s1[1]),
-                                    _mm512_add_ps(s0[2], s1[2]), _mm512_add_ps(s0[3], s1[3]));
-    alignas(64) float r[16];
-    _mm512_store_ps(r, _mm512_mul_ps(sums, _mm512_set1_ps(scale)));
-    for (int c = 0; c < 4; ++c) score[c][j] = r[4 * c];
-  } else {
-    for (int c = 0; c < NQ; ++c) score[c][j] = _mm512_reduce_add_ps(_mm512_add_ps(s0[c], s1[c])) * scale;
+  const __m512 s = _mm512_set1_ps(scale);
+  for (int c = 0; c < NQ; ++c) {
+    const int64_t left = nk[c] - j0;
+    _mm512_mask_storeu_ps(score[c] + j0, tail16(left), _mm512_mul_ps(a0[c], s));
+    _mm512_mask_storeu_ps(score[c] + j0 + 16, tail16(left - 16), _mm512_mul_ps(a1[c], s));
   }
 }
 
-using DotsFn = void (*)(const float* const*, const float*, int64_t, float, float* const*, int64_t);
-constexpr DotsFn kDots[kPass] = {dots<1>, dots<2>, dots<3>, dots<4>};
+using ScoresFn = void (*)(const float* const*, const float*, int64_t, float, const int64_t*, float* const*, int64_t);
+constexpr ScoresFn kScores[kScorePass] = {block_scores<1>, block_scores<2>, block_scores<3>, block_scores<4>,
+                                          block_scores<5>, block_scores<6>, block_scores<7>, block_scores<8>};
 
 // out[c][0..w) = sum_j p[c][j] * v[j * stride + 0..w) for NQ queries, NR
 // 16-float registers wide (w <= 16 * NR, `last` the last register's lanes),
-// keys j < nk[c] in ascending order; nk is descending. The arithmetic of
-// weighted_sum64 per query, with each value vector loaded once for all.
+// keys j < nk[c] in ascending order; nk is descending. Each value vector is
+// loaded once for all the queries that see its key; the keys past nk[NQ - 1]
+// (the causal tail) continue each query's sums from its stored row, the same
+// fmas in the same order, so that the main loop's accumulators stay in
+// registers.
 template <int NQ, int NR>
 void weighted_sums(const float* const* p, const int64_t* nk, const float* v, int64_t stride, __mmask16 last,
                    float* const* out) {
+  const auto mask = [last](int r) { return r == NR - 1 ? last : __mmask16(0xffff); };
   __m512 a[NQ][NR];
+#pragma GCC unroll 4
   for (int c = 0; c < NQ; ++c)
+#pragma GCC unroll 4
     for (int r = 0; r < NR; ++r) a[c][r] = _mm512_setzero_ps();
-  const auto load = [&](int64_t j, __m512* vr) {
-    for (int r = 0; r < NR; ++r)
-      vr[r] = _mm512_maskz_loadu_ps(r == NR - 1 ? last : __mmask16(0xffff), v + j * stride + 16 * r);
-  };
-  int64_t j = 0;
-  for (; j < nk[NQ - 1]; ++j) {  // keys every query sees
+  const int64_t n_all = nk[NQ - 1];
+  const float* pc[NQ];
+  for (int c = 0; c < NQ; ++c) pc[c] = p[c];
+  for (int64_t j = 0; j < n_all; ++j) {  // keys every query sees
+    const float* vj = v + j * stride;
     __m512 vr[NR];
-    load(j, vr);
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; ++r) vr[r] = _mm512_maskz_loadu_ps(mask(r), vj + 16 * r);
+#pragma GCC unroll 4
     for (int c = 0; c < NQ; ++c) {
-      const __m512 pj = _mm512_set1_ps(p[c][j]);
+      const __m512 pj = _mm512_set1_ps(pc[c][j]);
+#pragma GCC unroll 4
       for (int r = 0; r < NR; ++r) a[c][r] = _mm512_fmadd_ps(pj, vr[r], a[c][r]);
     }
   }
-  for (; j < nk[0]; ++j) {  // the causal tail: only the queries that see key j
-    __m512 vr[NR];
-    load(j, vr);
-    for (int c = 0; c < NQ; ++c) {
-      if (j >= nk[c]) break;
-      const __m512 pj = _mm512_set1_ps(p[c][j]);
-      for (int r = 0; r < NR; ++r) a[c][r] = _mm512_fmadd_ps(pj, vr[r], a[c][r]);
-    }
-  }
+#pragma GCC unroll 4
   for (int c = 0; c < NQ; ++c)
-    for (int r = 0; r < NR; ++r)
-      _mm512_mask_storeu_ps(out[c] + 16 * r, r == NR - 1 ? last : __mmask16(0xffff), a[c][r]);
+#pragma GCC unroll 4
+    for (int r = 0; r < NR; ++r) _mm512_mask_storeu_ps(out[c] + 16 * r, mask(r), a[c][r]);
+  for (int c = 0; c < NQ - 1 && nk[c] > nk[NQ - 1]; ++c) {  // the causal tail, query by query
+    __m512 t[NR];
+    for (int r = 0; r < NR; ++r) t[r] = _mm512_maskz_loadu_ps(mask(r), out[c] + 16 * r);
+    for (int64_t j = nk[NQ - 1]; j < nk[c]; ++j) {
+      const __m512 pj = _mm512_set1_ps(p[c][j]);
+      for (int r = 0; r < NR; ++r) t[r] = _mm512_fmadd_ps(pj, _mm512_maskz_loadu_ps(mask(r), v + j * stride + 16 * r), t[r]);
+    }
+    for (int r = 0; r < NR; ++r) _mm512_mask_storeu_ps(out[c] + 16 * r, mask(r), t[r]);
+  }
 }
 
 using SumsFn = void (*)(const float* const*, const int64_t*, const float*, int64_t, __mmask16, float* const*);
@@ -206,12 +197,14 @@ void scale_row(float* out, int64_t head_dim, float inv_den) {
 void attention_chunk(const float* const* q, float* const* out, const int64_t* nk, float* const* score, int64_t n,
                      const float* k_cache, const float* v_cache, int64_t head_dim, int64_t kv_stride) {
   const float scale = 1.0f / std::sqrt(float(head_dim));
+  thread_local Scratch<float> kt_buf;
+  float* kt = kt_buf.get(size_t(head_dim * kKeyBlock));
   int64_t active = n;
-  for (int64_t j = 0; j < nk[0]; ++j) {
-    while (nk[active - 1] <= j) --active;
-    const float* kj = k_cache + j * kv_stride;
-    for (int64_t c = 0; c < active; c += kPass)
-      kDots[std::min<int64_t>(kPass, active - c) - 1](q + c, kj, head_dim, scale, score + c, j);
+  for (int64_t j0 = 0; j0 < nk[0]; j0 += kKeyBlock) {
+    while (nk[active - 1] <= j0) --active;
+    transpose_keys(k_cache, kv_stride, head_dim, j0, nk[0], kt);
+    for (int64_t c = 0; c < active; c += kScorePass)
+      kScores[std::min<int64_t>(kScorePass, active - c) - 1](q + c, kt, head_dim, scale, nk + c, score + c, j0);
   }
   float inv_den[kChunk];
   for (int64_t c = 0; c < n; ++c) inv_den[c] = softmax(score[c], nk[c]);
@@ -230,12 +223,7 @@ void attention_chunk(const float* const* q, float* const* out, const int64_t* nk
 
 void attention_head(const float* q, const float* k_cache, const float* v_cache, int64_t n_keys, int64_t head_dim,
                     int64_t kv_stride, float* out, float* scratch) {
-  const float scale = 1.0f / std::sqrt(float(head_dim));
-  for (int64_t j = 0; j < n_keys; ++j) scratch[j] = dot(q, k_cache + j * kv_stride, head_dim) * scale;
-  const float inv_den = softmax(scratch, n_keys);
-  for (int64_t i = 0; i < head_dim; i += 64)
-    weighted_sum64(scratch, v_cache + i, n_keys, kv_stride, std::min<int64_t>(64, head_dim - i), out + i);
-  scale_row(out, head_dim, inv_den);
+  attention_group(&q, &out, &n_keys, 1, k_cache, v_cache, head_dim, kv_stride, scratch);
 }
 
 void attention_group(const float* const* q, float* const* out, const int64_t* n_keys, int64_t n_queries,
