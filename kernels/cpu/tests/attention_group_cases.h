@@ -1,10 +1,11 @@
 // The attention_group contract, shared by each CPU variant's tests: for random
 // queries and cache rows, every query of a block comes out bit for bit as
 // attention_head computes it alone, over odd head dims (a 16-float tail, a
-// width not a multiple of 64 or 32), key counts around the 16-key vectors,
-// group sizes of 1, 4 and 5 heads, blocks of several rows whose key counts
-// differ (the causal tail) given in any order, and blocks of more queries than
-// the kernel holds at once. And the backend's attention op, which hands the
+// width not a multiple of 64 or 32, one past 128), key counts around the 16-
+// and 32-key blocks, group sizes of 1, 4 and 5 heads, blocks of several rows
+// whose key counts differ (the causal tail) given in any order, and blocks of
+// more queries than the kernel holds at once (so a kernel with one form for
+// few queries and another for many is held to one set of bits). And the backend's attention op, which hands the
 // kernel blocks of (kv head, rows), gives each (row, head) exactly what
 // attention_head gives it over that row's causal prefix of the cache.
 #pragma once
@@ -22,8 +23,8 @@ namespace bitlab::test {
 
 inline void expect_group_matches_head(const cpu::CpuKernels& k) {
   ASSERT_NE(k.attention_group, nullptr);
-  constexpr int64_t kHeadDims[] = {128, 64, 80, 72, 8};
-  constexpr int64_t kKeys[] = {1, 15, 16, 17, 300, 2049};
+  constexpr int64_t kHeadDims[] = {128, 64, 80, 72, 8, 136};  // 136: past one 128-float slab
+  constexpr int64_t kKeys[] = {1, 15, 16, 17, 33, 300, 2049};
   constexpr int64_t kGroups[] = {1, 4, 5};
   constexpr int64_t kRows[] = {1, 3, 8};  // 8 rows of 5 heads: 40 queries, past one 32-query chunk
   constexpr int64_t kKvHeads = 2, kKvHead = 1;  // the block reads the second kv head of each cache row
