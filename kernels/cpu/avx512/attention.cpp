@@ -137,7 +137,7 @@ void query_major_scores(const float* qt, const float* k, int64_t stride, int64_t
                         const int64_t* nk, int64_t nq, float* const* score, int64_t j0, float* kb) {
   __m512 acc[16];
 #pragma GCC unroll 16
-  for (int i = 0; i < 16; ++i) acc[i] = _mm512_setzero_ps();
+  for (__m512& a : acc) a = _mm512_setzero_ps();
   for (int64_t d0 = 0; d0 < head_dim; d0 += kSlab) {
     const int64_t w = std::min(kSlab, head_dim - d0);
     for (int64_t i = 0; i < 16; ++i) {
