@@ -64,8 +64,8 @@ __m512 exp_ps(__m512 x) {
   return _mm512_scalef_ps(p, n);  // p * 2^n, gradual underflow handled
 }
 
-// Queries whose accumulators share the registers in one sweep of the
-// weighted sums, and of the scores.
+// Queries whose accumulators share the registers in one sweep: of the
+// weighted sums (kPass), of the key-major scores (kScorePass).
 constexpr int kPass = 4;
 constexpr int kScorePass = 8;
 // Queries a block is cut into (their order and pointers live on the stack).
@@ -80,23 +80,29 @@ constexpr int64_t kQueryMajorMin = 8;
 // Dimensions of the 16 key rows that the query-major scores copy at a time.
 constexpr int64_t kSlab = 128;
 
+// out[d * out_stride + i] = row(i)[d] for d < head_dim, i < 16, and 0 for
+// i >= rows (nothing of those rows is read): 16 rows transposed 16 x 16
+// floats at a time (out 64-byte aligned, out_stride a multiple of 16).
+template <class Row>
+void transpose_rows(Row row, int64_t rows, int64_t head_dim, float* out, int64_t out_stride) {
+  for (int64_t d0 = 0; d0 < head_dim; d0 += 16) {
+    const __mmask16 m = tail16(head_dim - d0);
+    __m512i v[16];
+    for (int64_t i = 0; i < 16; ++i)
+      v[i] = i < rows ? _mm512_castps_si512(_mm512_maskz_loadu_ps(m, row(i) + d0)) : _mm512_setzero_si512();
+    transpose16x16_epi32(v);
+    for (int64_t i = 0; i < 16 && d0 + i < head_dim; ++i) _mm512_store_si512(out + (d0 + i) * out_stride, v[i]);
+  }
+}
+
 // kt[d * 32 + i] = k[(j0 + i) * stride + d] for d < head_dim, i < 32, and 0
 // for keys j0 + i >= n_keys (nothing past them is read): the key block
-// transposed, 16 x 16 floats at a time, so a score sweep reads one dimension
-// of 32 keys as two vectors.
+// transposed, so a score sweep reads one dimension of 32 keys as two vectors.
 void transpose_keys(const float* k, int64_t stride, int64_t head_dim, int64_t j0, int64_t n_keys, float* kt) {
   for (int64_t half = 0; half < kKeyBlock; half += 16) {
-    const int64_t rows = std::min<int64_t>(16, n_keys - j0 - half);
-    for (int64_t d0 = 0; d0 < head_dim; d0 += 16) {
-      const __mmask16 m = tail16(head_dim - d0);
-      __m512i v[16];
-      for (int64_t i = 0; i < 16; ++i)
-        v[i] = i < rows ? _mm512_castps_si512(_mm512_maskz_loadu_ps(m, k + (j0 + half + i) * stride + d0))
-                        : _mm512_setzero_si512();
-      transpose16x16_epi32(v);
-      for (int64_t i = 0; i < 16 && d0 + i < head_dim; ++i)
-        _mm512_store_si512(kt + (d0 + i) * kKeyBlock + half, v[i]);
-    }
+    const float* k0 = k + (j0 + half) * stride;
+    transpose_rows([k0, stride](int64_t i) { return k0 + i * stride; }, n_keys - j0 - half, head_dim, kt + half,
+                   kKeyBlock);
   }
 }
 
@@ -163,14 +169,7 @@ void query_major_scores(const float* qt, const float* k, int64_t stride, int64_t
 
 // qt[d * 16 + c] = q[c][d] for c < nq <= 16, zero for the lanes past nq.
 void transpose_queries(const float* const* q, int64_t nq, int64_t head_dim, float* qt) {
-  for (int64_t d0 = 0; d0 < head_dim; d0 += 16) {
-    const __mmask16 m = tail16(head_dim - d0);
-    __m512i v[16];
-    for (int64_t c = 0; c < 16; ++c)
-      v[c] = c < nq ? _mm512_castps_si512(_mm512_maskz_loadu_ps(m, q[c] + d0)) : _mm512_setzero_si512();
-    transpose16x16_epi32(v);
-    for (int64_t i = 0; i < 16 && d0 + i < head_dim; ++i) _mm512_store_si512(qt + (d0 + i) * 16, v[i]);
-  }
+  transpose_rows([q](int64_t c) { return q[c]; }, nq, head_dim, qt, 16);
 }
 
 using ScoresFn = void (*)(const float* const*, const float*, int64_t, float, const int64_t*, float* const*, int64_t);

@@ -20,6 +20,8 @@
 #include <cstring>
 #include <new>
 
+#include "kernels/cpu/cpu_kernels.h"
+
 namespace bitlab::cpu::avx512 {
 
 // Why the anonymous namespace, in a header: every inline function these files
@@ -112,7 +114,8 @@ inline const int8_t* padded_row(const int8_t* x, int64_t k, int64_t kp, Scratch<
 //       tiles[(t / 16) * kp * 16 + (c / 4) * 64 + 4 * (t % 16) + c % 4] = x[t, c],
 //     kp: k padded to the layout's column block (a multiple of 4), zero past k
 //     and past the last token.
-inline constexpr int64_t kGemmTileTokens = 16;
+// The backend hands prepare token blocks of this size (CpuKernels::kPrepareTokens).
+inline constexpr int64_t kGemmTileTokens = CpuKernels::kPrepareTokens;
 inline int64_t prepared_sums_bytes(int64_t t) { return (t + kGemmTileTokens - 1) / kGemmTileTokens * 64; }
 inline size_t prepared_size(int64_t t, int64_t kp) {
   return size_t(prepared_sums_bytes(t) + (t + kGemmTileTokens - 1) / kGemmTileTokens * kp * kGemmTileTokens);
